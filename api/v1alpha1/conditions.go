@@ -1,0 +1,81 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types and reasons of every kind. Ready summarises each object (kstatus); Reconciling
+// and Stalled are abnormal-true and present only while they are true.
+const (
+	// ReadyCondition is True when the object's desired state is fully realised.
+	ReadyCondition = "Ready"
+	// ReconcilingCondition is True while work toward the desired state is under way.
+	ReconcilingCondition = "Reconciling"
+	// StalledCondition is True when progress needs a person to act.
+	StalledCondition = "Stalled"
+
+	// ConflictCondition is True on a MultipathWWID left out of the render because another object
+	// already claims its WWID or alias.
+	ConflictCondition = "Conflict"
+	// InUseCondition is True on a MultipathWWID that a PersistentVolume consumes.
+	InUseCondition = "InUse"
+
+	// DegradedCondition is True on a MultipathNodeState whose last apply failed and was rolled back.
+	DegradedCondition = "Degraded"
+)
+
+// Reasons.
+const (
+	// RenderedReason: the desired state was rendered and is being (or has been) rolled out.
+	RenderedReason = "Rendered"
+	// RolloutInProgressReason: some selected nodes have not applied the rendered config yet.
+	RolloutInProgressReason = "RolloutInProgress"
+	// RolloutPausedReason: spec.rollout.paused stops handing out the new config.
+	RolloutPausedReason = "RolloutPaused"
+	// RolloutFailedReason: failed nodes reached maxUnavailable; the rollout stopped.
+	RolloutFailedReason = "RolloutFailed"
+	// InvalidSpecReason: the spec cannot be rendered until it is edited.
+	InvalidSpecReason = "InvalidSpec"
+	// AppliedReason: the node applied its desired config.
+	AppliedReason = "Applied"
+	// ApplyFailedReason: the node's last apply failed and was rolled back.
+	ApplyFailedReason = "ApplyFailed"
+	// DuplicateWWIDReason: another MultipathWWID already allow-lists this WWID.
+	DuplicateWWIDReason = "DuplicateWWID"
+	// DuplicateAliasReason: another MultipathWWID already uses this alias, or has it as its WWID.
+	DuplicateAliasReason = "DuplicateAlias"
+	// NoConflictReason: the WWID and alias are claimed by this object only.
+	NoConflictReason = "NoConflict"
+	// ConsumedReason: at least one PersistentVolume uses the LUN.
+	ConsumedReason = "Consumed"
+	// NotConsumedReason: no PersistentVolume uses the LUN.
+	NotConsumedReason = "NotConsumed"
+	// AliasChangeRefusedReason: the alias of a consumed LUN changed without the force annotation;
+	// the last rendered alias stays.
+	AliasChangeRefusedReason = "AliasChangeRefused"
+)
+
+// Annotations and finalizers.
+const (
+	// ForceRemoveAnnotation, set to "true" on a MultipathWWID, allows deleting it or changing its
+	// alias while a PersistentVolume still uses it.
+	ForceRemoveAnnotation = "multipath.kube-multipath.io/force-remove"
+	// WWIDAnnotation on a PersistentVolume names the WWID it consumes.
+	WWIDAnnotation = "multipath.kube-multipath.io/wwid"
+	// InUseFinalizer keeps a consumed MultipathWWID until its consumers are gone.
+	InUseFinalizer = "multipath.kube-multipath.io/in-use"
+	// ClusterConfigName is the only accepted name of a MultipathConfig.
+	ClusterConfigName = "cluster"
+)

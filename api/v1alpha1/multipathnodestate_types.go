@@ -1,0 +1,169 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// MultipathNodeStateSpec is written by the operator: what the node should apply.
+type MultipathNodeStateSpec struct {
+	// desiredConfig is the rendered config the node's agent should apply. Unset while the rollout
+	// has not reached the node.
+	// +optional
+	DesiredConfig *RenderedConfigRef `json:"desiredConfig,omitempty"`
+}
+
+// PathStatus is one path of a map, as multipathd reports it.
+type PathStatus struct {
+	// device is the kernel device name, for example `sdc` or `nvme0n1`.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	Device string `json:"device"`
+	// hcil is the SCSI host:channel:id:lun, or the NVMe controller and namespace.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	HCIL string `json:"hcil,omitempty"`
+	// dmState is the device-mapper state of the path (`active`, `failed`).
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	DMState string `json:"dmState,omitempty"`
+	// checkerState is the path checker's verdict (`ready`, `ghost`, `faulty`, `shaky`, ...).
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	CheckerState string `json:"checkerState,omitempty"`
+	// deviceState is the kernel device state (`running`, `offline`, ...).
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	DeviceState string `json:"deviceState,omitempty"`
+}
+
+// MapStatus is one multipath map on the node.
+type MapStatus struct {
+	// wwid is the map's WWID.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	WWID string `json:"wwid"`
+	// name is the device-mapper name (the alias, or the WWID).
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name,omitempty"`
+	// state is the map's health on this node.
+	// +required
+	State MapState `json:"state"`
+	// activePaths is the number of usable paths.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ActivePaths int32 `json:"activePaths,omitempty"`
+	// totalPaths is the number of paths.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	TotalPaths int32 `json:"totalPaths,omitempty"`
+	// paths are the map's paths (at most 64 listed; totalPaths counts all).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Paths []PathStatus `json:"paths,omitempty"`
+}
+
+// MultipathNodeStateStatus is written by the node's agent only.
+type MultipathNodeStateStatus struct {
+	// observedGeneration is the generation the agent last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Ready, Reconciling and Degraded.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=32
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// appliedConfig is the rendered config the node runs.
+	// +optional
+	AppliedConfig *RenderedConfigRef `json:"appliedConfig,omitempty"`
+
+	// multipathToolsVersion is the node's multipath-tools version, for example `0.9.4`.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	MultipathToolsVersion string `json:"multipathToolsVersion,omitempty"`
+
+	// mapCount is the number of multipath maps on the node.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	MapCount int32 `json:"mapCount,omitempty"`
+
+	// maps are the node's multipath maps, sorted by WWID.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10000
+	Maps []MapStatus `json:"maps,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=mpns,categories=multipath
+// +kubebuilder:printcolumn:name="Desired Config",type=string,JSONPath=`.spec.desiredConfig.name`,priority=10
+// +kubebuilder:printcolumn:name="Applied Config",type=string,JSONPath=`.status.appliedConfig.name`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Maps",type=integer,JSONPath=`.status.mapCount`
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.multipathToolsVersion`,priority=10
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=10
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// MultipathNodeState is one node's multipath state: the config the operator wants it to apply
+// (spec) and what its agent applied and sees (status). Named after the node, owned by it.
+type MultipathNodeState struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec is written by the operator.
+	// +optional
+	Spec MultipathNodeStateSpec `json:"spec,omitzero"`
+
+	// status is written by the node's agent.
+	// +optional
+	Status MultipathNodeStateStatus `json:"status,omitzero"`
+}
+
+// GetConditions returns the conditions of the object.
+func (n *MultipathNodeState) GetConditions() []metav1.Condition { return n.Status.Conditions }
+
+// SetConditions replaces the conditions of the object.
+func (n *MultipathNodeState) SetConditions(conds []metav1.Condition) { n.Status.Conditions = conds }
+
+// +kubebuilder:object:root=true
+
+// MultipathNodeStateList is a list of MultipathNodeState.
+type MultipathNodeStateList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []MultipathNodeState `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &MultipathNodeState{}, &MultipathNodeStateList{})
+		return nil
+	})
+}
