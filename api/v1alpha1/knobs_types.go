@@ -18,21 +18,14 @@ package v1alpha1
 
 import "k8s.io/apimachinery/pkg/util/intstr"
 
+// Switches are booleans, rendered as multipathd's "yes"/"no" ("on"/"off" for marginal_pathgroups):
+// YAML 1.1, which kubectl speaks, reads an unquoted yes/no/on/off as a boolean, so a string enum
+// of "yes"/"no" would reject what admins naturally write.
+//
 // The knob types below carry multipathd's own value spellings (`group_by_prio`, `service-time 0`)
 // rather than Kubernetes CamelCase, so that what an admin reads in multipath.conf(5) is what they
 // write here. Every enum and range is mirrored in internal/multipathconf's keyword table, and a test
 // fails when the two drift apart.
-
-// YesNo is multipathd's boolean spelling.
-// +kubebuilder:validation:Enum=yes;no
-type YesNo string
-
-const (
-	// Yes turns a multipathd feature on.
-	Yes YesNo = "yes"
-	// No turns a multipathd feature off.
-	No YesNo = "no"
-)
 
 // PathGroupingPolicy says how multipathd groups the paths of a map into priority groups.
 // +kubebuilder:validation:Enum=failover;multibus;group_by_serial;group_by_prio;group_by_node_name
@@ -81,10 +74,6 @@ type RRWeight string
 // LogCheckerErr says how often multipathd logs a checker error for a path.
 // +kubebuilder:validation:Enum=once;always
 type LogCheckerErr string
-
-// MarginalPathgroups says whether marginal paths get their own path group.
-// +kubebuilder:validation:Enum=on;off
-type MarginalPathgroups string
 
 // LUNKnobs are the multipathd knobs that multipath-tools 0.9.x accepts inside a `multipath {}`
 // subsection, so they may be set per LUN (MultipathWWID) as well as cluster-wide (defaults).
@@ -136,7 +125,7 @@ type LUNKnobs struct {
 
 	// flushOnLastDel flushes the map when its last path is deleted (flush_on_last_del).
 	// +optional
-	FlushOnLastDel YesNo `json:"flushOnLastDel,omitempty"`
+	FlushOnLastDel *bool `json:"flushOnLastDel,omitempty"`
 
 	// reservationKey is the SCSI persistent reservation key (reservation_key): `file`, or a hex
 	// key such as `0x123abc`, optionally followed by `:aptpl`.
@@ -147,11 +136,11 @@ type LUNKnobs struct {
 
 	// deferredRemove defers removing the map until its last user closes it (deferred_remove).
 	// +optional
-	DeferredRemove YesNo `json:"deferredRemove,omitempty"`
+	DeferredRemove *bool `json:"deferredRemove,omitempty"`
 
 	// skipKpartx stops kpartx from creating partition mappings for the map (skip_kpartx).
 	// +optional
-	SkipKpartx YesNo `json:"skipKpartx,omitempty"`
+	SkipKpartx *bool `json:"skipKpartx,omitempty"`
 
 	// maxSectorsKB is the largest I/O in KiB sent to the map's paths (max_sectors_kb).
 	// +optional
@@ -275,15 +264,15 @@ type MultipathDefaults struct {
 
 	// queueWithoutDaemon keeps queueing I/O when multipathd is stopped (queue_without_daemon).
 	// +optional
-	QueueWithoutDaemon YesNo `json:"queueWithoutDaemon,omitempty"`
+	QueueWithoutDaemon *bool `json:"queueWithoutDaemon,omitempty"`
 
 	// detectPrio lets multipathd pick the prioritizer from the array (detect_prio).
 	// +optional
-	DetectPrio YesNo `json:"detectPrio,omitempty"`
+	DetectPrio *bool `json:"detectPrio,omitempty"`
 
 	// detectChecker lets multipathd pick the path checker from the array (detect_checker).
 	// +optional
-	DetectChecker YesNo `json:"detectChecker,omitempty"`
+	DetectChecker *bool `json:"detectChecker,omitempty"`
 
 	// verbosity is multipathd's log level, 0 to 6 (verbosity).
 	// +optional
@@ -322,16 +311,16 @@ type MultipathDefaults struct {
 
 	// strictTiming checks paths at exact intervals (strict_timing).
 	// +optional
-	StrictTiming YesNo `json:"strictTiming,omitempty"`
+	StrictTiming *bool `json:"strictTiming,omitempty"`
 
 	// marginalPathgroups puts marginal paths in their own path group (marginal_pathgroups).
 	// +optional
-	MarginalPathgroups MarginalPathgroups `json:"marginalPathgroups,omitempty"`
+	MarginalPathgroups *bool `json:"marginalPathgroups,omitempty"`
 
 	// recheckWWID re-reads the WWID of a path that comes back, and removes it if it changed
 	// (recheck_wwid).
 	// +optional
-	RecheckWWID YesNo `json:"recheckWWID,omitempty"`
+	RecheckWWID *bool `json:"recheckWWID,omitempty"`
 
 	// removeRetries is how many times removing a map in use is retried (remove_retries).
 	// +optional
@@ -341,5 +330,5 @@ type MultipathDefaults struct {
 
 	// allTgPt registers the reservation key on every target port (all_tg_pt).
 	// +optional
-	AllTgPt YesNo `json:"allTgPt,omitempty"`
+	AllTgPt *bool `json:"allTgPt,omitempty"`
 }

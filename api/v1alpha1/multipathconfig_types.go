@@ -43,6 +43,7 @@ type MultipathConfigSpec struct {
 
 	// rollout controls how a new rendered config reaches the nodes.
 	// +optional
+	// +kubebuilder:default={maxUnavailable: 1}
 	Rollout RolloutPolicy `json:"rollout,omitzero"`
 }
 

@@ -80,6 +80,21 @@ func (in *LUNKnobs) DeepCopyInto(out *LUNKnobs) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.FlushOnLastDel != nil {
+		in, out := &in.FlushOnLastDel, &out.FlushOnLastDel
+		*out = new(bool)
+		**out = **in
+	}
+	if in.DeferredRemove != nil {
+		in, out := &in.DeferredRemove, &out.DeferredRemove
+		*out = new(bool)
+		**out = **in
+	}
+	if in.SkipKpartx != nil {
+		in, out := &in.SkipKpartx, &out.SkipKpartx
+		*out = new(bool)
+		**out = **in
+	}
 	if in.MaxSectorsKB != nil {
 		in, out := &in.MaxSectorsKB, &out.MaxSectorsKB
 		*out = new(int32)
@@ -306,6 +321,21 @@ func (in *MultipathDefaults) DeepCopyInto(out *MultipathDefaults) {
 		*out = new(intstr.IntOrString)
 		**out = **in
 	}
+	if in.QueueWithoutDaemon != nil {
+		in, out := &in.QueueWithoutDaemon, &out.QueueWithoutDaemon
+		*out = new(bool)
+		**out = **in
+	}
+	if in.DetectPrio != nil {
+		in, out := &in.DetectPrio, &out.DetectPrio
+		*out = new(bool)
+		**out = **in
+	}
+	if in.DetectChecker != nil {
+		in, out := &in.DetectChecker, &out.DetectChecker
+		*out = new(bool)
+		**out = **in
+	}
 	if in.Verbosity != nil {
 		in, out := &in.Verbosity, &out.Verbosity
 		*out = new(int32)
@@ -331,9 +361,29 @@ func (in *MultipathDefaults) DeepCopyInto(out *MultipathDefaults) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.StrictTiming != nil {
+		in, out := &in.StrictTiming, &out.StrictTiming
+		*out = new(bool)
+		**out = **in
+	}
+	if in.MarginalPathgroups != nil {
+		in, out := &in.MarginalPathgroups, &out.MarginalPathgroups
+		*out = new(bool)
+		**out = **in
+	}
+	if in.RecheckWWID != nil {
+		in, out := &in.RecheckWWID, &out.RecheckWWID
+		*out = new(bool)
+		**out = **in
+	}
 	if in.RemoveRetries != nil {
 		in, out := &in.RemoveRetries, &out.RemoveRetries
 		*out = new(int32)
+		**out = **in
+	}
+	if in.AllTgPt != nil {
+		in, out := &in.AllTgPt, &out.AllTgPt
+		*out = new(bool)
 		**out = **in
 	}
 }
