@@ -1,0 +1,273 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package mptest runs the real multipath-tools parser on rendered files, for tests: `multipath
+// -t` in a private mount namespace whose /etc/multipath/conf.d holds the files, and whose /run
+// and /etc/multipath.conf are empty, so the host's configuration plays no part. multipath -t
+// always exits 0; every complaint is a line on stderr, so any stderr line is a failure.
+//
+// It needs multipath-tools and root (unshare -m). Where either is missing, Parse skips the test,
+// except when CI=true, where it fails it: CI must run the real parser.
+//
+// Its own small reader of multipath -t's output is deliberately independent of
+// internal/multipathconf's parser, so that the two check each other.
+package mptest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Config is the merged configuration multipath -t prints.
+type Config struct {
+	// Raw is multipath -t's output.
+	Raw string
+	// Sections maps a top-level section (defaults, blacklist, blacklist_exceptions, overrides)
+	// to its keywords.
+	Sections map[string]Values
+	// Subsections maps "section/subsection" (devices/device, multipaths/multipath,
+	// overrides/protocol, blacklist/device, ...) to each subsection's keywords, in order.
+	Subsections map[string][]Values
+	// Multipaths maps the wwid of each multipaths/multipath subsection to its keywords.
+	Multipaths map[string]Values
+}
+
+// Values maps a keyword to its values, unquoted, in order (blacklist keywords repeat).
+type Values map[string][]string
+
+// Get returns the last value of keyword, or "" when it is not set.
+func (v Values) Get(keyword string) string {
+	if vals := v[keyword]; len(vals) > 0 {
+		return vals[len(vals)-1]
+	}
+	return ""
+}
+
+// Has reports whether keyword is set.
+func (v Values) Has(keyword string) bool { return len(v[keyword]) > 0 }
+
+var (
+	availableOnce sync.Once
+	availableErr  error
+	multipathBin  string
+)
+
+// Available returns nil when the real parser can run here, else why not.
+func Available() error {
+	availableOnce.Do(func() {
+		for _, p := range []string{"multipath", "/usr/sbin/multipath", "/sbin/multipath"} {
+			if path, err := exec.LookPath(p); err == nil {
+				multipathBin = path
+				break
+			}
+		}
+		if multipathBin == "" {
+			availableErr = errors.New("multipath-tools is not installed (no multipath binary)")
+			return
+		}
+		if out, err := exec.Command("unshare", "-m", "true").CombinedOutput(); err != nil {
+			availableErr = fmt.Errorf("cannot make a private mount namespace (unshare -m needs root): %v: %s", err, out)
+		}
+	})
+	return availableErr
+}
+
+// Parse runs multipath -t over files (name -> content, each placed in /etc/multipath/conf.d)
+// and returns the parsed output. It fails the test on any stderr line, naming the files.
+func Parse(t testing.TB, files map[string]string) *Config {
+	t.Helper()
+	RequireAvailable(t)
+	cfg, stderr, err := Run(files)
+	if err != nil {
+		t.Fatalf("multipath -t: %v", err)
+	}
+	if len(stderr) > 0 {
+		t.Fatalf("multipath -t complained:\n%s\nabout these files:\n%s", strings.Join(stderr, "\n"), dump(files))
+	}
+	return cfg
+}
+
+// RequireAvailable skips the test when the real parser cannot run, or fails it when CI=true.
+func RequireAvailable(t testing.TB) {
+	t.Helper()
+	if err := Available(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("real multipath parser required on CI: %v", err)
+		}
+		t.Skipf("real multipath parser unavailable: %v", err)
+	}
+}
+
+// Run runs multipath -t over files and returns the parsed output and the stderr lines, with
+// multipath's timestamps stripped. The error is for failures to run it at all.
+func Run(files map[string]string) (*Config, []string, error) {
+	if err := Available(); err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "mptest-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	confd := filepath.Join(dir, "etc-multipath", "conf.d")
+	if err := os.MkdirAll(confd, 0o755); err != nil {
+		return nil, nil, err
+	}
+	for name, content := range files {
+		if strings.ContainsRune(name, '/') {
+			return nil, nil, fmt.Errorf("file name %q must not contain /", name)
+		}
+		if err := os.WriteFile(filepath.Join(confd, name), []byte(content), 0o644); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "empty.conf"), nil, 0o644); err != nil {
+		return nil, nil, err
+	}
+	// $1 is the directory, $2 the multipath binary; no file name reaches the shell.
+	const script = `mount -t tmpfs tmpfs /run && mount --bind "$1/etc-multipath" /etc/multipath &&
+{ [ ! -e /etc/multipath.conf ] || mount --bind "$1/empty.conf" /etc/multipath.conf; } && exec "$2" -t`
+	cmd := exec.Command("unshare", "-m", "sh", "-c", script, "sh", dir, multipathBin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, nil, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	var complaints []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		// "602.024244 | message": drop the uptime stamp.
+		if _, msg, ok := strings.Cut(line, " | "); ok {
+			line = msg
+		}
+		complaints = append(complaints, line)
+	}
+	cfg, err := ParseOutput(stdout.String())
+	return cfg, complaints, err
+}
+
+// ParseOutput reads multipath -t's output.
+func ParseOutput(out string) (*Config, error) {
+	cfg := &Config{Raw: out, Sections: map[string]Values{}, Subsections: map[string][]Values{}, Multipaths: map[string]Values{}}
+	var path []string
+	var open []Values // the keywords of each open (sub)section
+	for n, line := range strings.Split(out, "\n") {
+		toks, err := tokens(line)
+		if err != nil {
+			return nil, fmt.Errorf("output line %d %q: %v", n+1, line, err)
+		}
+		switch {
+		case len(toks) == 0:
+		case len(toks) == 2 && toks[1] == "{":
+			path = append(path, toks[0])
+			open = append(open, Values{})
+		case len(toks) == 1 && toks[0] == "}":
+			if len(path) == 0 {
+				return nil, fmt.Errorf("output line %d: unbalanced }", n+1)
+			}
+			v := open[len(open)-1]
+			switch len(path) {
+			case 1:
+				if len(v) > 0 {
+					cfg.Sections[path[0]] = v
+				}
+			case 2:
+				key := path[0] + "/" + path[1]
+				cfg.Subsections[key] = append(cfg.Subsections[key], v)
+				if key == "multipaths/multipath" {
+					cfg.Multipaths[v.Get("wwid")] = v
+				}
+			}
+			path, open = path[:len(path)-1], open[:len(open)-1]
+		case len(toks) == 2 && len(path) > 0:
+			v := open[len(open)-1]
+			v[toks[0]] = append(v[toks[0]], toks[1])
+		default:
+			return nil, fmt.Errorf("output line %d: unexpected %q", n+1, line)
+		}
+	}
+	if len(path) != 0 {
+		return nil, fmt.Errorf("output ends inside %s", strings.Join(path, "/"))
+	}
+	return cfg, nil
+}
+
+// tokens splits an output line into words, braces and unquoted strings.
+func tokens(line string) ([]string, error) {
+	var toks []string
+	for i := 0; i < len(line); {
+		switch c := line[i]; {
+		case c == ' ' || c == '\t':
+			i++
+		case c == '#' || c == '!':
+			return toks, nil
+		case c == '"':
+			var b strings.Builder
+			j := i + 1
+			for ; ; j++ {
+				if j >= len(line) {
+					return nil, errors.New("unterminated quote")
+				}
+				if line[j] == '"' {
+					if j+1 < len(line) && line[j+1] == '"' {
+						b.WriteByte('"')
+						j++
+						continue
+					}
+					break
+				}
+				b.WriteByte(line[j])
+			}
+			toks = append(toks, b.String())
+			i = j + 1
+		default:
+			j := i
+			for j < len(line) && !strings.ContainsRune(" \t\"#!", rune(line[j])) {
+				j++
+			}
+			toks = append(toks, line[i:j])
+			i = j
+		}
+	}
+	return toks, nil
+}
+
+func dump(files map[string]string) string {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, name := range names {
+		content := files[name]
+		if len(content) > 4000 {
+			content = content[:4000] + "\n... (truncated)"
+		}
+		fmt.Fprintf(&b, "--- %s\n%s\n", name, content)
+	}
+	return b.String()
+}

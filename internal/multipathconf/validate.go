@@ -1,0 +1,257 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package multipathconf
+
+import (
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+)
+
+// MaxOverridesBytes is the largest spec.overrides accepted, in bytes.
+const MaxOverridesBytes = 131072
+
+// Messages of the rules the CRD states as CEL, spelled as the CRD spells them.
+const (
+	msgSingleton     = "MultipathConfig is a singleton: metadata.name must be cluster"
+	msgWWIDImmutable = "wwid is immutable"
+	msgAliasMpath    = "alias must not look like a user_friendly_names name (mpath followed by letters)"
+	msgAliasReserved = "alias must not be ., .. or control (reserved names in /dev/mapper)"
+	msgMaxUnavail    = "maxUnavailable must be a number of nodes of at least 1 or a percentage from 1% to 100%"
+)
+
+var (
+	specPath       = field.NewPath("spec")
+	maxUnavailable = regexp.MustCompile(`^([1-9][0-9]?|100)%$`)
+)
+
+// ValidateMultipathWWID checks one MultipathWWID with the rules its CRD enforces (plus the few
+// multipathd needs that the CRD cannot state, see doc.go), with full field paths. It does not
+// look at other objects: ResolveConflicts does.
+func ValidateMultipathWWID(w *mpv1alpha1.MultipathWWID) field.ErrorList {
+	return ValidateMultipathWWIDSpec(&w.Spec, specPath)
+}
+
+// ValidateMultipathWWIDUpdate checks an update: the new object, and that the WWID did not change.
+func ValidateMultipathWWIDUpdate(updated, old *mpv1alpha1.MultipathWWID) field.ErrorList {
+	errs := ValidateMultipathWWID(updated)
+	if updated.Spec.WWID != old.Spec.WWID {
+		errs = append(errs, field.Invalid(specPath.Child("wwid"), updated.Spec.WWID, msgWWIDImmutable))
+	}
+	return errs
+}
+
+// ValidateMultipathWWIDSpec checks a MultipathWWID spec found at path.
+func ValidateMultipathWWIDSpec(spec *mpv1alpha1.MultipathWWIDSpec, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if err := validateWWID(spec.WWID, path.Child("wwid")); err != nil {
+		errs = append(errs, err)
+	}
+	if spec.Alias != "" {
+		errs = append(errs, validateAlias(spec.Alias, path.Child("alias"))...)
+	}
+	if spec.NodeSelector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(spec.NodeSelector,
+			metav1validation.LabelSelectorValidationOptions{}, path.Child("nodeSelector"))...)
+	}
+	return append(errs, ValidateLUNKnobs(&spec.LUNKnobs, path)...)
+}
+
+// ValidateLUNKnobs checks per-LUN knobs inlined at path (a MultipathWWID spec).
+func ValidateLUNKnobs(knobs *mpv1alpha1.LUNKnobs, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, i := range lunKnobs {
+		k := &keywords[i]
+		if err := validateKnob(k, k.FromLUN(knobs), path.Child(k.Field)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// ValidateDefaults checks MultipathConfig spec.defaults found at path.
+func ValidateDefaults(d *mpv1alpha1.MultipathDefaults, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, i := range defaultsKnobs {
+		k := &keywords[i]
+		if err := validateKnob(k, k.FromDefaults(d), path.Child(k.Field)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// ValidateMultipathConfig checks the singleton: its name, spec.defaults, spec.overrides (with
+// CheckOverrides, so a blacklist is checked against the allow-listed WWIDs passed in),
+// spec.nodeSelector and spec.rollout.
+func ValidateMultipathConfig(c *mpv1alpha1.MultipathConfig, allowListed []string) field.ErrorList {
+	var errs field.ErrorList
+	if c.Name != mpv1alpha1.ClusterConfigName {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), c.Name, msgSingleton))
+	}
+	errs = append(errs, ValidateMultipathConfigSpec(&c.Spec, specPath, allowListed)...)
+	return errs
+}
+
+// ValidateMultipathConfigSpec checks a MultipathConfig spec found at path.
+func ValidateMultipathConfigSpec(spec *mpv1alpha1.MultipathConfigSpec, path *field.Path, allowListed []string) field.ErrorList {
+	errs := ValidateDefaults(&spec.Defaults, path.Child("defaults"))
+	errs = append(errs, validateOverrides(spec.Overrides, path.Child("overrides"), allowListed)...)
+	if spec.NodeSelector != nil {
+		errs = append(errs, metav1validation.ValidateLabelSelector(spec.NodeSelector,
+			metav1validation.LabelSelectorValidationOptions{}, path.Child("nodeSelector"))...)
+	}
+	if mu := spec.Rollout.MaxUnavailable; mu != nil {
+		p := path.Child("rollout", "maxUnavailable")
+		if mu.Type == intstr.Int && mu.IntVal < 1 || mu.Type == intstr.String && !maxUnavailable.MatchString(mu.StrVal) {
+			errs = append(errs, field.Invalid(p, mu.String(), msgMaxUnavail))
+		}
+	}
+	return errs
+}
+
+func validateOverrides(text string, path *field.Path, allowListed []string) field.ErrorList {
+	if text == "" {
+		return nil
+	}
+	if len(text) > MaxOverridesBytes {
+		return field.ErrorList{field.TooLong(path, "", MaxOverridesBytes)}
+	}
+	var errs field.ErrorList
+	for _, e := range CheckOverrides(text, allowListed) {
+		errs = append(errs, field.Invalid(path, field.OmitValueType{}, e.Error()))
+	}
+	return errs
+}
+
+// validateWWID checks spec.wwid against the table's wwid row, without a regexp: the renderer
+// runs it for every LUN.
+func validateWWID(wwid string, path *field.Path) *field.Error {
+	spec := &keywords[wwidRow].Value
+	if wwid == "" {
+		return field.Required(path, "wwid is required")
+	}
+	if n := utf8.RuneCountInString(wwid); n > spec.MaxLength {
+		return field.TooLongCharacters(path, wwid, spec.MaxLength)
+	}
+	if i := badWWIDByte(wwid); i >= 0 {
+		return field.Invalid(path, wwid, "wwid may contain only letters, digits, '.', '_', ':' and '-' (found "+
+			quoteByteAt(wwid, i)+" at byte "+strconv.Itoa(i)+")")
+	}
+	return nil
+}
+
+// badWWIDByte returns the index of the first byte ^[a-zA-Z0-9._:-]+$ refuses, or -1.
+func badWWIDByte(s string) int {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return i
+		}
+	}
+	return -1
+}
+
+// validateAlias checks spec.alias against the table's alias row and the CRD's CEL rules.
+func validateAlias(alias string, path *field.Path) field.ErrorList {
+	spec := &keywords[aliasRow].Value
+	if n := utf8.RuneCountInString(alias); n > spec.MaxLength {
+		return field.ErrorList{field.TooLongCharacters(path, alias, spec.MaxLength)}
+	}
+	var errs field.ErrorList
+	if i := badAliasByte(alias); i >= 0 {
+		errs = append(errs, field.Invalid(path, alias, `alias must not hold whitespace, quotes, '#', '!', '/', '\' or control characters (found `+
+			quoteByteAt(alias, i)+" at byte "+strconv.Itoa(i)+")"))
+	} else if why := checkQuotable(alias); why != "" {
+		errs = append(errs, field.Invalid(path, alias, "alias "+why))
+	}
+	if looksLikeMpathName(alias) {
+		errs = append(errs, field.Invalid(path, alias, msgAliasMpath))
+	}
+	if alias == "." || alias == ".." || alias == "control" {
+		errs = append(errs, field.Invalid(path, alias, msgAliasReserved))
+	}
+	return errs
+}
+
+// badAliasByte returns the index of the first byte ^[^\s"'#!/\\\x00-\x1f\x7f]+$ refuses, or
+// -1. RE2's \s is [\t\n\f\r ]; bytes from 0x80 up are never refused (they are, or decode to,
+// non-ASCII runes), as with the regexp.
+func badAliasByte(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == 0x7f, c == ' ', c == '"', c == '\'', c == '#', c == '!', c == '/', c == '\\':
+			return i
+		}
+	}
+	return -1
+}
+
+// looksLikeMpathName is the CRD rule ^mpath[a-z]+$: the names user_friendly_names hands out.
+func looksLikeMpathName(s string) bool {
+	if len(s) <= len("mpath") || s[:5] != "mpath" {
+		return false
+	}
+	for i := 5; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// validateKnob checks one knob value against its table row.
+func validateKnob(k *Keyword, v Value, path *field.Path) *field.Error {
+	if !v.Set {
+		return nil
+	}
+	isString := !v.IsInt && !v.IsBool
+	var why string
+	if i := controlIndex(v.Str); isString && i >= 0 {
+		why = controlMessage(v.Str, i) // clearer than the pattern it also breaks
+	}
+	if why == "" {
+		why = k.Value.checkValue(v)
+	}
+	if why == "" && isString {
+		why = checkQuotable(v.Str)
+	}
+	if why == "" {
+		return nil
+	}
+	switch {
+	case k.Value.Kind == KindEnum && !v.IsInt && !v.IsBool:
+		return field.NotSupported(path, v.Str, k.Value.Enum)
+	case v.IsInt:
+		return field.Invalid(path, v.Int, k.Field+" "+why)
+	case v.IsBool:
+		return field.Invalid(path, v.Bool, k.Field+" "+why)
+	}
+	return field.Invalid(path, v.Str, k.Field+" "+why)
+}
+
+// quoteByteAt quotes the character at byte i of s for a message.
+func quoteByteAt(s string, i int) string {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return strconv.QuoteRune(r)
+}
