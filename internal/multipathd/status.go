@@ -1,0 +1,179 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package multipathd
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/health"
+)
+
+// API bounds of MultipathNodeState.status (api/v1alpha1/multipathnodestate_types.go).
+const (
+	// MaxPathsPerMap is MapStatus.paths' MaxItems; totalPaths still counts every path.
+	MaxPathsPerMap = 64
+	// MaxMaps is MultipathNodeStateStatus.maps' MaxItems.
+	MaxMaps = 10000
+
+	maxWWIDLen      = 128
+	maxMapNameLen   = 128
+	maxDeviceLen    = 64
+	maxHCILLen      = 64
+	maxPathStateLen = 32
+)
+
+// HealthMap is the map as the health rules see it.
+func HealthMap(m Map) health.Map {
+	hm := health.Map{DMState: m.DMState, Malformed: m.Malformed}
+	n := 0
+	for _, g := range m.PathGroups {
+		n += len(g.Paths)
+	}
+	hm.Paths = make([]health.Path, 0, n)
+	for _, g := range m.PathGroups {
+		disabled := strings.EqualFold(strings.TrimSpace(g.DMState), "disabled")
+		for _, p := range g.Paths {
+			hm.Paths = append(hm.Paths, healthPath(p, disabled))
+		}
+	}
+	return hm
+}
+
+func healthPath(p Path, groupDisabled bool) health.Path {
+	return health.Path{
+		DMState:       p.DMState,
+		CheckerState:  p.CheckerState,
+		DeviceState:   p.DevState,
+		Marginal:      strings.EqualFold(strings.TrimSpace(p.MarginalState), "marginal"),
+		GroupDisabled: groupDisabled,
+	}
+}
+
+// ToMapStatus converts one map to the API. State, activePaths and totalPaths come from the
+// health rules over every path. At most MaxPathsPerMap paths are listed: the ones needing
+// attention first, then by device name, HCIL and dev_t, so that truncation never hides a
+// failed path and equal input gives equal output. Strings are trimmed, made valid UTF-8 without
+// control characters, and cut to the API's MaxLength; a path with no device name is listed as
+// "-" (the API requires one). A map without a uuid yields an empty WWID, which the API refuses:
+// ToMapStatuses leaves such maps out.
+func ToMapStatus(m Map) mpv1alpha1.MapStatus {
+	v := health.EvaluateMap(HealthMap(m))
+	st := mpv1alpha1.MapStatus{
+		WWID:        clean(m.UUID, maxWWIDLen),
+		Name:        clean(m.Name, maxMapNameLen),
+		State:       v.State,
+		ActivePaths: int32(min(v.Usable, math.MaxInt32)),
+		TotalPaths:  int32(min(v.Total, math.MaxInt32)),
+	}
+	type entry struct {
+		p       mpv1alpha1.PathStatus
+		healthy bool
+	}
+	entries := make([]entry, 0, v.Total)
+	for _, g := range m.PathGroups {
+		disabled := strings.EqualFold(strings.TrimSpace(g.DMState), "disabled")
+		for _, p := range g.Paths {
+			ps := mpv1alpha1.PathStatus{
+				Device:       clean(p.Dev, maxDeviceLen),
+				HCIL:         clean(p.HCIL, maxHCILLen),
+				DMState:      clean(p.DMState, maxPathStateLen),
+				CheckerState: clean(p.CheckerState, maxPathStateLen),
+				DeviceState:  clean(p.DevState, maxPathStateLen),
+			}
+			if ps.Device == "" {
+				ps.Device = "-"
+			}
+			entries = append(entries, entry{p: ps, healthy: health.PathHealthy(healthPath(p, disabled))})
+		}
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int {
+		if a.healthy != b.healthy {
+			if !a.healthy {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(
+			strings.Compare(a.p.Device, b.p.Device),
+			strings.Compare(a.p.HCIL, b.p.HCIL),
+			strings.Compare(a.p.DMState, b.p.DMState),
+			strings.Compare(a.p.CheckerState, b.p.CheckerState),
+			strings.Compare(a.p.DeviceState, b.p.DeviceState),
+		)
+	})
+	if len(entries) > 0 {
+		st.Paths = make([]mpv1alpha1.PathStatus, 0, min(len(entries), MaxPathsPerMap))
+		for _, e := range entries[:min(len(entries), MaxPathsPerMap)] {
+			st.Paths = append(st.Paths, e.p)
+		}
+	}
+	return st
+}
+
+// ToMapStatuses converts a node's maps for MultipathNodeState.status.maps: maps without a
+// uuid are left out (they cannot be matched to a LUN and the API requires a WWID), the rest are
+// sorted by WWID (case-insensitively, then byte-wise, then by name) and cut to MaxMaps. The
+// status's mapCount should be len(maps), the number the daemon reported.
+func ToMapStatuses(maps []Map) []mpv1alpha1.MapStatus {
+	out := make([]mpv1alpha1.MapStatus, 0, min(len(maps), MaxMaps))
+	for _, m := range maps {
+		if s := ToMapStatus(m); s.WWID != "" {
+			out = append(out, s)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b mpv1alpha1.MapStatus) int {
+		return cmp.Or(
+			cmp.Compare(strings.ToLower(a.WWID), strings.ToLower(b.WWID)),
+			strings.Compare(a.WWID, b.WWID),
+			strings.Compare(a.Name, b.Name),
+		)
+	})
+	return out[:min(len(out), MaxMaps)]
+}
+
+// clean trims s, replaces invalid UTF-8 and control characters with '?', and cuts it to at most
+// maxLen bytes on a rune boundary (so to at most maxLen characters).
+func clean(s string, maxLen int) string {
+	s = strings.TrimSpace(s)
+	ok := len(s) <= maxLen && utf8.ValidString(s)
+	for i := 0; ok && i < len(s); i++ {
+		ok = s[i] >= 0x20 && s[i] < 0x7f // ASCII without controls; anything else takes the slow path
+	}
+	if ok {
+		return s
+	}
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) <= maxLen {
+		return s
+	}
+	cut := maxLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
