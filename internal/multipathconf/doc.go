@@ -1,0 +1,96 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package multipathconf holds every rule about multipathd's configuration: which keywords
+// multipath-tools 0.9.4 accepts where, how API values become multipath.conf values, how they
+// are quoted, which objects conflict, how the desired state is rendered and packed into a
+// ConfigMap, and what an admin's free-form overrides may contain. The render controller, the
+// webhook, the agent and the CLI all call it; it has no Kubernetes client.
+//
+// # One keyword table
+//
+// keywords.go lists every keyword of multipath-tools 0.9.4 with the sections that accept it
+// (taken from the 0.9.4 parser itself, and re-checked against it by a test), whether
+// spec.overrides may use it, and, for the keywords the API types, the JSON field, the value shape
+// (enum, range, int-or-keyword union, pattern) and an accessor. The validator, the renderer and
+// the overrides checker read only this table. A test fails when the table and the CRDs in
+// config/crd/bases drift apart.
+//
+// # Files and their order
+//
+// A rendered config is three files:
+//
+//   - 90-kube-multipath-overrides.conf: spec.overrides, verbatim, only when it is not empty;
+//   - 99-kube-multipath.conf: the managed baseline, `defaults { user_friendly_names "no"
+//     find_multipaths "strict" <typed knobs> }` and `multipaths { multipath { wwid alias <knobs> } }`,
+//     one subsection per LUN sorted by WWID;
+//   - wwids: the allow-listed WWIDs, one per line, sorted; the agent reconciles its own entries
+//     of /etc/multipath/wwids to it. It is not a multipath.conf file.
+//
+// multipathd reads /etc/multipath.conf, then /etc/multipath/conf.d/*.conf in alphabetical order;
+// a defaults keyword read later overrides the same keyword read earlier. The overrides sort
+// before the baseline, so the baseline's user_friendly_names and find_multipaths win over the
+// overrides and over /etc/multipath.conf. (A host file sorting after 99-kube-multipath.conf
+// could still override them; the agent owns only its two files.) Each file has its own defaults
+// section, which multipathd accepts: it refuses a repeated section only within one file.
+//
+// Nothing is rendered (Rendered.Empty) when there is no LUN, no typed knob and no overrides.
+// The hash covers file names and contents; its first 16 hex digits name the immutable ConfigMap
+// multipath-rendered-<hash>. Pack stores the files plain up to 256 KiB, gzip-compressed above.
+//
+// # Quoting
+//
+// Every rendered value is double-quoted with `"` doubled, the only escape multipath-tools knows
+// (a backslash is an ordinary character). Inside quotes `#`, `!`, braces and blanks are
+// ordinary, so no value can start a comment, a keyword or a section. What quoting cannot carry is
+// refused at validation and never rendered: control characters (a newline or carriage return
+// would end the line, NUL the string), invalid UTF-8, and values too long for multipathd's
+// 1023-byte line buffer.
+//
+// # Validation beyond the CRDs
+//
+// Validate* mirror the CRDs' rules and messages, with full field paths, plus what multipathd
+// needs and a CRD cannot state: the quoting limits above, label selector syntax, and the ranges
+// multipath-tools 0.9.4 really accepts where they are narrower than the CRD's (verbosity at most
+// 4, uxsock_timeout at least 4000: outside them multipathd caps the value and logs an error).
+//
+// # The overrides check
+//
+// CheckOverrides parses the text as multipath-tools 0.9.4 does (a comment starts with # or !
+// outside quotes; "" inside quotes is a quote) and refuses, with the line and the rule, anything
+// multipathd would log an error for, and anything that breaks kube-multipath's invariants:
+// managed keywords in any section (user_friendly_names, find_multipaths, wwids_file,
+// bindings_file, prkeys_file, config_dir, multipath_dir), deprecated keywords, a multipaths
+// section, and a blacklist wwid pattern matching an allow-listed WWID.
+//
+// A defaults section is allowed in the overrides, but only with keywords the API does not type
+// (uid_attrs, enable_foreign, max_fds, ...). A typed keyword there would give the same setting
+// two sources of truth, one validated and one not, and which one wins would depend on whether
+// spec.defaults happens to set it too (the baseline is read last). Refusing the whole section
+// instead would leave the untyped defaults unreachable.
+//
+// Regular expressions are compiled with Go's POSIX syntax, close to glibc's ERE: what compiles
+// here compiles in multipathd (Go refuses a few patterns glibc would take, never the reverse).
+// Only the wwid blacklist criterion can be checked against the allow-list; devnode, device,
+// property and protocol criteria depend on each node's devices.
+//
+// # Conflicts
+//
+// ResolveConflicts keeps, for each WWID and alias (compared ignoring case, an alias also against
+// other LUNs' WWIDs), the oldest MultipathWWID (creationTimestamp, then name); objects being
+// deleted still hold their names. Losers get mpv1alpha1.DuplicateWWIDReason or
+// DuplicateAliasReason and a message naming the winner.
+package multipathconf
