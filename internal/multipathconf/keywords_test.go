@@ -363,7 +363,7 @@ func TestLookup(t *testing.T) {
 			name: "user_friendly_names", section: SectionOverrides, wantOK: true, wantKind: KindString, forbidden: true,
 		},
 		"reservation_key is not a devices keyword": {name: "reservation_key", section: SectionDevice},
-		"an unknown keyword is found nowhere":       {name: "bogus", section: SectionDefaults},
+		"an unknown keyword is found nowhere":      {name: "bogus", section: SectionDefaults},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -181,10 +181,10 @@ func ParseOutput(out string) (*Config, error) {
 		}
 		switch {
 		case len(toks) == 0:
-		case len(toks) == 2 && toks[1] == "{":
+		case len(toks) == 2 && toks[1] == bareOpen:
 			path = append(path, toks[0])
 			open = append(open, Values{})
-		case len(toks) == 1 && toks[0] == "}":
+		case len(toks) == 1 && toks[0] == bareClose:
 			if len(path) == 0 {
 				return nil, fmt.Errorf("output line %d: unbalanced }", n+1)
 			}
@@ -215,6 +215,13 @@ func ParseOutput(out string) (*Config, error) {
 	return cfg, nil
 }
 
+// Braces outside quotes are returned as these markers, which no value can equal (multipath -t
+// prints no control characters), so that a quoted "{" stays a value.
+const (
+	bareOpen  = "\x00{"
+	bareClose = "\x00}"
+)
+
 // tokens splits an output line into words, braces and unquoted strings.
 func tokens(line string) ([]string, error) {
 	var toks []string
@@ -224,6 +231,12 @@ func tokens(line string) ([]string, error) {
 			i++
 		case c == '#' || c == '!':
 			return toks, nil
+		case c == '{':
+			toks = append(toks, bareOpen)
+			i++
+		case c == '}':
+			toks = append(toks, bareClose)
+			i++
 		case c == '"':
 			var b strings.Builder
 			j := i + 1
@@ -245,7 +258,7 @@ func tokens(line string) ([]string, error) {
 			i = j + 1
 		default:
 			j := i
-			for j < len(line) && !strings.ContainsRune(" \t\"#!", rune(line[j])) {
+			for j < len(line) && !strings.ContainsRune(" \t\"#!{}", rune(line[j])) {
 				j++
 			}
 			toks = append(toks, line[i:j])
