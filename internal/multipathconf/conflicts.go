@@ -58,46 +58,60 @@ func ResolveConflicts(wwids []mpv1alpha1.MultipathWWID) Resolution {
 	slices.SortFunc(order, func(a, b int) int { return compareAge(&wwids[a], &wwids[b]) })
 
 	type claim struct {
-		holder  string
+		holder  *mpv1alpha1.MultipathWWID
 		isAlias bool
 	}
 	claims := make(map[string]claim, 2*len(wwids))
 	res := Resolution{Winners: make([]mpv1alpha1.MultipathWWID, 0, len(wwids))}
-	lose := func(w *mpv1alpha1.MultipathWWID, winner, reason, msg string) {
+	lose := func(w *mpv1alpha1.MultipathWWID, c claim, reason, msg string) {
 		if res.Conflicts == nil {
 			res.Conflicts = map[string]Conflict{}
 		}
-		res.Conflicts[w.Name] = Conflict{Winner: winner, Reason: reason, Message: msg}
+		res.Conflicts[w.Name] = Conflict{Winner: c.holder.Name, Reason: reason,
+			Message: msg + " MultipathWWID " + strconv.Quote(c.holder.Name) + precedence(c.holder, w)}
 	}
 	for _, i := range order {
 		w := &wwids[i]
 		wwid, alias := strings.ToLower(w.Spec.WWID), strings.ToLower(w.Spec.Alias)
 		if c, taken := claims[wwid]; taken {
 			if c.isAlias {
-				lose(w, c.holder, mpv1alpha1.DuplicateAliasReason, "WWID "+w.Spec.WWID+" is the alias of MultipathWWID "+
-					strconv.Quote(c.holder)+", which is older")
+				lose(w, c, mpv1alpha1.DuplicateAliasReason, "WWID "+w.Spec.WWID+" is"+spelled(c.holder.Spec.Alias, w.Spec.WWID)+" the alias of")
 			} else {
-				lose(w, c.holder, mpv1alpha1.DuplicateWWIDReason, "WWID "+w.Spec.WWID+" is already allow-listed by MultipathWWID "+
-					strconv.Quote(c.holder)+", which is older (WWIDs are compared ignoring case)")
+				lose(w, c, mpv1alpha1.DuplicateWWIDReason, "WWID "+w.Spec.WWID+" is"+spelled(c.holder.Spec.WWID, w.Spec.WWID)+" already allow-listed by")
 			}
 			continue
 		}
 		if c, taken := claims[alias]; alias != "" && alias != wwid && taken {
-			what := "already the alias of"
-			if !c.isAlias {
-				what = "the WWID of"
+			if c.isAlias {
+				lose(w, c, mpv1alpha1.DuplicateAliasReason, "alias "+strconv.Quote(w.Spec.Alias)+" is"+spelled(c.holder.Spec.Alias, w.Spec.Alias)+" already the alias of")
+			} else {
+				lose(w, c, mpv1alpha1.DuplicateAliasReason, "alias "+strconv.Quote(w.Spec.Alias)+" is"+spelled(c.holder.Spec.WWID, w.Spec.Alias)+" the WWID of")
 			}
-			lose(w, c.holder, mpv1alpha1.DuplicateAliasReason, "alias "+strconv.Quote(w.Spec.Alias)+" is "+what+
-				" MultipathWWID "+strconv.Quote(c.holder)+", which is older (aliases are compared ignoring case)")
 			continue
 		}
-		claims[wwid] = claim{holder: w.Name}
+		claims[wwid] = claim{holder: w}
 		if alias != "" && alias != wwid {
-			claims[alias] = claim{holder: w.Name, isAlias: true}
+			claims[alias] = claim{holder: w, isAlias: true}
 		}
 		res.Winners = append(res.Winners, *w)
 	}
 	return res
+}
+
+// spelled notes, when the two spellings differ only in case, that they are compared ignoring it.
+func spelled(held, claimed string) string {
+	if held == claimed {
+		return ""
+	}
+	return " (as " + held + ", ignoring case)"
+}
+
+// precedence says why the winner won, to end a conflict message.
+func precedence(winner, loser *mpv1alpha1.MultipathWWID) string {
+	if winner.CreationTimestamp.Equal(&loser.CreationTimestamp) {
+		return ", which has the same creation time and a name that sorts first"
+	}
+	return ", which is older"
 }
 
 // compareAge orders the oldest first: by creationTimestamp (unset last), then by name.
