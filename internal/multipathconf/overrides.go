@@ -83,20 +83,32 @@ type blockRule struct {
 	sub        map[string]*blockRule
 	repeatable bool
 	required   []string
+	// whyRequired completes the message for a missing required keyword.
+	whyRequired string
 }
+
+const (
+	whyIgnoredWithout   = "multipathd ignores it otherwise"
+	whyMalformedWithout = `multipath -t and multipathd show config print it without its braces otherwise; use ".*" to match any`
+)
 
 var rootRule = &blockRule{sub: map[string]*blockRule{
 	"defaults": {name: "defaults", section: SectionDefaults},
 	"blacklist": {name: "blacklist", section: SectionBlacklist, sub: map[string]*blockRule{
-		"device": {name: "device", section: SectionBlacklistDevice, repeatable: true}}},
+		"device": {name: "device", section: SectionBlacklistDevice, repeatable: true,
+			required: []string{"vendor", "product"}, whyRequired: whyMalformedWithout}}},
 	"blacklist_exceptions": {name: "blacklist_exceptions", section: SectionBlacklistExceptions, sub: map[string]*blockRule{
-		"device": {name: "device", section: SectionBlacklistExceptionsDevice, repeatable: true}}},
+		"device": {name: "device", section: SectionBlacklistExceptionsDevice, repeatable: true,
+			required: []string{"vendor", "product"}, whyRequired: whyMalformedWithout}}},
 	"devices": {name: "devices", sub: map[string]*blockRule{
-		"device": {name: "device", section: SectionDevice, repeatable: true, required: []string{"vendor", "product"}}}},
+		"device": {name: "device", section: SectionDevice, repeatable: true,
+			required: []string{"vendor", "product"}, whyRequired: whyIgnoredWithout}}},
 	"overrides": {name: "overrides", section: SectionOverrides, sub: map[string]*blockRule{
-		"protocol": {name: "protocol", section: SectionOverridesProtocol, repeatable: true, required: []string{"type"}}}},
+		"protocol": {name: "protocol", section: SectionOverridesProtocol, repeatable: true,
+			required: []string{"type"}, whyRequired: whyIgnoredWithout}}},
 	"multipaths": {name: "multipaths", sub: map[string]*blockRule{
-		"multipath": {name: "multipath", section: SectionMultipath, repeatable: true, required: []string{"wwid"}}}},
+		"multipath": {name: "multipath", section: SectionMultipath, repeatable: true,
+			required: []string{"wwid"}, whyRequired: whyIgnoredWithout}}},
 }}
 
 // blockNames are the words that open a (sub)section somewhere.
@@ -378,7 +390,7 @@ func (c *checker) block(b *confBlock) {
 	}
 	for _, r := range b.rule.required {
 		if _, ok := seen[r]; !ok {
-			c.fail(b.line, "a "+b.rule.name+" subsection needs a "+r+" (multipathd ignores it otherwise)")
+			c.fail(b.line, "a "+b.rule.name+" subsection needs a "+r+" ("+b.rule.whyRequired+")")
 		}
 	}
 	for _, child := range b.children {
