@@ -1,0 +1,316 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package multipathconf
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf/mptest"
+)
+
+// Tests that render, then read back with the real multipath-tools parser.
+
+// confFiles keeps the multipath.conf files of a render (not the allow-list).
+func confFiles(r *Rendered) map[string]string {
+	files := map[string]string{}
+	for _, f := range r.Files {
+		if strings.HasSuffix(f.Name, ".conf") {
+			files[f.Name] = f.Content
+		}
+	}
+	return files
+}
+
+// stringSamples are valid values of the API's free-text knobs, chosen to stress quoting.
+var stringSamples = map[string][]string{
+	"prio_args": {"exclusive_pref_bit", "io_num=20 base_num=10", `hbtl "1:0:.:." 1 #x !y`, `"`, `""`, `a"b""c`,
+		`x" } multipath { wwid "evil`, " leading and trailing ", `\`, "données 漢字", "{", "}", "#", "!",
+		strings.Repeat(`"`, 255), strings.Repeat("𝄞", 240)},
+	"reservation_key": {"file", "0x1", "0x123abc:aptpl", "0xffffffffffffffff", "0x00ABcd:aptpl"},
+}
+
+// knobForms returns every form a knob takes: each enum value and keyword, both booleans, the
+// ends of each range (as narrowed for multipath-tools 0.9.4), and the string samples.
+func knobForms(k *Keyword) []Value {
+	v := &k.Value
+	lo, hi := v.Min, v.Max
+	if v.Parser != nil {
+		lo, hi = max(lo, v.Parser.Min), min(hi, v.Parser.Max)
+	}
+	ints := []Value{{Set: true, IsInt: true, Int: lo}, {Set: true, IsInt: true, Int: (lo + hi) / 2}, {Set: true, IsInt: true, Int: hi}}
+	var forms []Value
+	switch v.Kind {
+	case KindEnum, KindIntOrKeyword:
+		for _, e := range v.Enum {
+			forms = append(forms, Value{Set: true, Str: e})
+		}
+		if v.Kind == KindIntOrKeyword {
+			forms = append(forms, ints...)
+		}
+	case KindBool:
+		forms = []Value{{Set: true, IsBool: true, Bool: false}, {Set: true, IsBool: true, Bool: true}}
+	case KindInt:
+		forms = ints
+	case KindString:
+		for _, s := range stringSamples[k.Name] {
+			forms = append(forms, Value{Set: true, Str: s})
+		}
+	}
+	return forms
+}
+
+// setField sets one API field, by its JSON name, to v.
+func setField(t testing.TB, obj any, field string, v Value) {
+	t.Helper()
+	var value any = v.Str
+	switch {
+	case v.IsInt:
+		value = v.Int
+	case v.IsBool:
+		value = v.Bool
+	}
+	raw, err := json.Marshal(map[string]any{field: value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, obj); err != nil {
+		t.Fatalf("%s: %v", raw, err)
+	}
+}
+
+// readBack is what multipath -t prints for a value we render as want. multipath-tools
+// normalises a few values; each exception says why.
+func readBack(keyword, want string) string {
+	switch {
+	case keyword == "marginal_path_err_rate_threshold" && want == "0":
+		// 0 is multipath-tools' "unset" for this knob: it prints the default, "no".
+		return "no"
+	case keyword == "retrigger_tries":
+		// multipath(8)'s main() sets retrigger_tries to 0 for itself before -t prints the
+		// config (only multipathd retriggers); multipathd uses the configured value.
+		return "0"
+	case keyword == "reservation_key" && strings.HasPrefix(want, "0x"):
+		// Printed as a number: lowercase hex, no leading zeros.
+		key, aptpl, _ := strings.Cut(want, ":")
+		n, _ := strconv.ParseUint(key[2:], 16, 64)
+		if aptpl != "" {
+			return "0x" + strconv.FormatUint(n, 16) + ":" + aptpl
+		}
+		return "0x" + strconv.FormatUint(n, 16)
+	}
+	return want
+}
+
+// TestEveryLUNKnobFormReadsBack renders one LUN per knob form and reads them all back.
+func TestEveryLUNKnobFormReadsBack(t *testing.T) {
+	mptest.RequireAvailable(t)
+	type expectation struct{ keyword, want string }
+	expect := map[string]expectation{}
+	var luns []mpv1alpha1.MultipathWWID
+	for _, i := range lunKnobs {
+		k := &keywords[i]
+		for j, form := range knobForms(k) {
+			w := lun("k", "k-"+k.Name+"-"+strconv.Itoa(j))
+			setField(t, &w.Spec.LUNKnobs, k.Field, form)
+			luns = append(luns, w)
+			expect[w.Spec.WWID] = expectation{k.Name, k.Value.Text(form)}
+		}
+	}
+	for i := range luns {
+		luns[i].Name = "lun-" + strconv.Itoa(i)
+	}
+	r, err := Render(nil, luns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mptest.Parse(t, confFiles(r))
+	if n := len(cfg.Subsections["multipaths/multipath"]); n != len(luns) {
+		t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(luns))
+	}
+	for wwid, e := range expect {
+		mp := cfg.Multipaths[wwid]
+		if got, want := mp.Get(e.keyword), readBack(e.keyword, e.want); got != want {
+			t.Errorf("%s %q read back as %q, want %q", e.keyword, e.want, got, want)
+		}
+		if keys := slices.Sorted(maps.Keys(mp)); !slices.Equal(keys, slices.Sorted(slices.Values([]string{"wwid", e.keyword}))) {
+			t.Errorf("%s %q: the entry has keywords %v", e.keyword, e.want, keys)
+		}
+	}
+}
+
+// TestEveryDefaultsKnobFormReadsBack renders spec.defaults with every knob set, once per form
+// (each knob cycles through its forms), and reads the defaults section back.
+func TestEveryDefaultsKnobFormReadsBack(t *testing.T) {
+	mptest.RequireAvailable(t)
+	rounds := 0
+	for _, i := range defaultsKnobs {
+		rounds = max(rounds, len(knobForms(&keywords[i])))
+	}
+	for round := range rounds {
+		t.Run("round "+strconv.Itoa(round), func(t *testing.T) {
+			config := clusterConfig()
+			want := map[string]string{}
+			for _, i := range defaultsKnobs {
+				k := &keywords[i]
+				forms := knobForms(k)
+				form := forms[round%len(forms)]
+				setField(t, &config.Spec.Defaults, k.Field, form)
+				want[k.Name] = k.Value.Text(form)
+			}
+			r, err := Render(config, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defaults := mptest.Parse(t, confFiles(r)).Sections["defaults"]
+			for keyword, value := range want {
+				if got, w := defaults.Get(keyword), readBack(keyword, value); got != w {
+					t.Errorf("%s %q read back as %q, want %q", keyword, value, got, w)
+				}
+			}
+			for keyword, value := range map[string]string{"user_friendly_names": "no", "find_multipaths": "strict"} {
+				if got := defaults.Get(keyword); got != value {
+					t.Errorf("%s = %q, want %q", keyword, got, value)
+				}
+			}
+		})
+	}
+}
+
+// TestIdentitiesReadBack renders WWIDs and aliases at the edges of their patterns and reads them
+// back, one map per LUN.
+func TestIdentitiesReadBack(t *testing.T) {
+	aliases := []string{"a", "pg-data_01.x:y", "{data}", "$x;y|z&`w`*?[]()<>%^~=+,@", "données", "漢字", "mpath1", "MPATHA",
+		"mpatha1", strings.Repeat("𝄞", 64), strings.Repeat("z", 64), "\u00a0nbsp", "x}"}
+	var luns []mpv1alpha1.MultipathWWID
+	for i, a := range aliases {
+		luns = append(luns, lun("l"+strconv.Itoa(i), "3600a098-0383.0305:345_3f"+strconv.Itoa(i), withAlias(a)))
+	}
+	luns = append(luns, lun("long", strings.Repeat("A", 128)), lun("dots", "...:::---___"))
+	r, err := Render(nil, luns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mptest.Parse(t, confFiles(r))
+	if n := len(cfg.Subsections["multipaths/multipath"]); n != len(luns) {
+		t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(luns))
+	}
+	for _, w := range luns {
+		mp, ok := cfg.Multipaths[w.Spec.WWID]
+		if !ok {
+			t.Errorf("WWID %q did not read back", w.Spec.WWID)
+			continue
+		}
+		if got := mp.Get("alias"); got != w.Spec.Alias {
+			t.Errorf("alias %q read back as %q", w.Spec.Alias, got)
+		}
+	}
+}
+
+// TestNoInjection tries to break out of a value: validation refuses it, or it reads back as one
+// literal value with no extra map or keyword.
+func TestNoInjection(t *testing.T) {
+	const breakout = `x" } multipath { wwid "evil`
+	tests := map[string]struct {
+		lun        mpv1alpha1.MultipathWWID
+		refused    string // part of the render error; "" when it must render
+		prioArgsIs string
+	}{
+		"a quote in an alias is refused": {
+			lun:     lun("a", "3600a", withAlias(breakout)),
+			refused: `spec.alias: Invalid value: "x\" } multipath { wwid \"evil": alias must not hold whitespace`,
+		},
+		"a quote in a WWID is refused": {
+			lun:     lun("a", `3600a" alias "x`),
+			refused: "spec.wwid: Invalid value",
+		},
+		"a newline in prioArgs is refused": {
+			lun:     lun("a", "3600a", withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.PrioArgs = "x\"\n}\nmultipath {\nwwid \"evil" })),
+			refused: `prioArgs must not contain control characters (found '\n' at byte 2)`,
+		},
+		"a carriage return in prioArgs is refused": {
+			lun:     lun("a", "3600a", withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.PrioArgs = "x\ry" })),
+			refused: `prioArgs must not contain control characters (found '\r' at byte 1)`,
+		},
+		"a NUL in prioArgs is refused": {
+			lun:     lun("a", "3600a", withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.PrioArgs = "x\x00y" })),
+			refused: `prioArgs must not contain control characters (found '\x00' at byte 1)`,
+		},
+		"a quote breakout in prioArgs stays one literal value": {
+			lun:        lun("a", "3600a", withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.PrioArgs = breakout })),
+			prioArgsIs: breakout,
+		},
+		"doubled quotes and comment characters in prioArgs stay literal": {
+			lun:        lun("a", "3600a", withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.PrioArgs = `"" } # ! { ""` })),
+			prioArgsIs: `"" } # ! { ""`,
+		},
+		"an enum value with a quote is refused": {
+			lun:     lun("a", "3600a", withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.Prio = `alua" wwid "evil` })),
+			refused: `spec.prio: Unsupported value: "alua\" wwid \"evil"`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r, err := Render(nil, []mpv1alpha1.MultipathWWID{tc.lun})
+			if tc.refused != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.refused) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.refused)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := mptest.Parse(t, confFiles(r))
+			if len(cfg.Multipaths) != 1 || len(cfg.Subsections["multipaths/multipath"]) != 1 {
+				t.Fatalf("multipath -t shows entries %v", slices.Collect(maps.Keys(cfg.Multipaths)))
+			}
+			mp := cfg.Multipaths[tc.lun.Spec.WWID]
+			if got := mp.Get("prio_args"); got != tc.prioArgsIs {
+				t.Errorf("prio_args = %q, want %q", got, tc.prioArgsIs)
+			}
+			if len(mp) != 2 {
+				t.Errorf("the entry has keywords %v", slices.Collect(maps.Keys(mp)))
+			}
+		})
+	}
+}
+
+// TestBaselineWinsOverEarlierFiles: a host drop-in read before the baseline (and the overrides
+// file) cannot turn user_friendly_names or find_multipaths back.
+func TestBaselineWinsOverEarlierFiles(t *testing.T) {
+	config := clusterConfig(withOverrides("defaults {\n\tmax_fds 8192\n}\n"),
+		withDefaults(func(d *mpv1alpha1.MultipathDefaults) { d.NoPathRetry = intOrStr("fail") }))
+	r, err := Render(config, []mpv1alpha1.MultipathWWID{lun("a", "3600a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := confFiles(r)
+	files["50-host.conf"] = "defaults {\n\tuser_friendly_names yes\n\tfind_multipaths greedy\n\tno_path_retry queue\n\tmax_fds 100\n}\n"
+	defaults := mptest.Parse(t, files).Sections["defaults"]
+	want := map[string]string{"user_friendly_names": "no", "find_multipaths": "strict", "no_path_retry": "fail", "max_fds": "8192"}
+	for keyword, value := range want {
+		if got := defaults.Get(keyword); got != value {
+			t.Errorf("%s = %q, want %q", keyword, got, value)
+		}
+	}
+}
