@@ -40,8 +40,11 @@ const (
 )
 
 // Pack lays a rendered config out as ConfigMap data: every file plain in data when the files
-// total at most PlainPayloadMaxBytes, else every file gzip-compressed in binaryData under its
-// name plus GzipSuffix. The output is deterministic (no timestamps in the gzip header).
+// total at most PlainPayloadMaxBytes, else gzip-compressed in binaryData under its name plus
+// GzipSuffix. A compressed payload leaves out the WWIDs file, which repeats the baseline's
+// WWIDs (a third of the compressed size: WWIDs are the part that does not compress); Unpack
+// derives it again and the hash proves it identical. The output is deterministic (no timestamps
+// in the gzip header).
 func Pack(r *Rendered) (data map[string]string, binaryData map[string][]byte, err error) {
 	if r.Bytes <= PlainPayloadMaxBytes {
 		data = make(map[string]string, len(r.Files))
@@ -53,6 +56,11 @@ func Pack(r *Rendered) (data map[string]string, binaryData map[string][]byte, er
 	binaryData = make(map[string][]byte, len(r.Files))
 	total := 0
 	for _, f := range r.Files {
+		if f.Name == WWIDsFileName {
+			if _, ok := r.File(BaselineFileName); ok {
+				continue
+			}
+		}
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 		if _, err := io.WriteString(zw, f.Content); err != nil {
@@ -113,8 +121,16 @@ func Unpack(data map[string]string, binaryData map[string][]byte, wantHash strin
 		}
 		files = append(files, File{Name: name, Content: string(content)})
 	}
+	if baseline, ok := fileContent(files, BaselineFileName); ok {
+		if _, ok := fileContent(files, WWIDsFileName); !ok {
+			files = append(files, File{Name: WWIDsFileName, Content: wwidsOfBaseline(baseline)})
+		}
+	}
+	if len(files) == 0 {
+		files = nil // as Render leaves an empty config
+	}
 	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
-	r := &Rendered{Files: files, Hash: hashFiles(files), Empty: len(files) == 0}
+	r := &Rendered{Files: files, WWIDs: []string{}, Hash: hashFiles(files), Empty: len(files) == 0}
 	if r.Hash != wantHash {
 		return nil, fmt.Errorf("rendered config hash is %s, want %s", r.Hash, wantHash)
 	}
@@ -126,4 +142,27 @@ func Unpack(data map[string]string, binaryData map[string][]byte, wantHash strin
 		r.LUNs = len(r.WWIDs)
 	}
 	return r, nil
+}
+
+func fileContent(files []File, name string) (string, bool) {
+	for _, f := range files {
+		if f.Name == name {
+			return f.Content, true
+		}
+	}
+	return "", false
+}
+
+// wwidsOfBaseline rebuilds the WWIDs file from the baseline Render wrote: its wwid lines, in
+// order (Render sorts LUNs by WWID). A WWID holds no quote, so the line needs no unquoting.
+func wwidsOfBaseline(baseline string) string {
+	var b strings.Builder
+	const prefix = "\t\twwid \""
+	for line := range strings.Lines(baseline) {
+		if w, ok := strings.CutPrefix(line, prefix); ok {
+			b.WriteString(strings.TrimSuffix(w, "\"\n"))
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }

@@ -80,14 +80,7 @@ func (r *Rendered) ShortHash() string { return r.Hash[:ShortHashLen] }
 func (r *Rendered) ConfigMapName() string { return ConfigMapPrefix + r.ShortHash() }
 
 // File returns the content of the named file.
-func (r *Rendered) File(name string) (string, bool) {
-	for _, f := range r.Files {
-		if f.Name == name {
-			return f.Content, true
-		}
-	}
-	return "", false
-}
+func (r *Rendered) File(name string) (string, bool) { return fileContent(r.Files, name) }
 
 // Render renders the desired state: the MultipathConfig (nil when there is none) and the
 // MultipathWWIDs that won ResolveConflicts. The output depends only on the objects' specs, not

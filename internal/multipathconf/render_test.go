@@ -169,7 +169,7 @@ func TestRender(t *testing.T) {
 			wantError: `cannot render: MultipathConfig spec.overrides: Invalid value: line 2: blacklist wwid "^3600a" matches the allow-listed WWID 3600a`,
 		},
 		"a WWID twice (ignoring case) is refused: conflicts are resolved first": {
-			luns:      []mpv1alpha1.MultipathWWID{lun("a", "3600a"), lun("b", "3600A")},
+			luns: []mpv1alpha1.MultipathWWID{lun("a", "3600a"), lun("b", "3600A")},
 			// Render knows no ages: the WWID sorting first (3600A) claims it.
 			wantError: `cannot render: MultipathWWID "a".spec.wwid: Duplicate value: "3600a (also claimed by MultipathWWID \"b\"; resolve conflicts first)"`,
 		},
