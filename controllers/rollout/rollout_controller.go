@@ -1,0 +1,575 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/controllers/render"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/rolloutplan"
+)
+
+const (
+	// cacheWait is how soon a pass that found the cache behind this controller's own writes is
+	// retried. The watch event of the write normally comes first.
+	cacheWait = time.Second
+	// expectationTTL bounds how long a write is waited for in the cache: an object that someone
+	// else deleted right after it was written never shows the written generation.
+	expectationTTL = 30 * time.Second
+)
+
+// Reconciler rolls the rendered config out to the selected nodes and writes the MultipathConfig's
+// rollout status. Build it with a client and an event recorder (mgr.GetEventRecorder("rollout")).
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+
+	// expect holds the MultipathNodeStates written by this controller that the cache may not
+	// show yet. The zero value is ready to use.
+	expect expectations
+}
+
+// request is the one work item every event maps to.
+var request = reconcile.Request{NamespacedName: types.NamespacedName{Name: mpv1alpha1.ClusterConfigName}}
+
+func toCluster(context.Context, client.Object) []reconcile.Request {
+	return []reconcile.Request{request}
+}
+
+// emptyConfig names the "nothing to manage" config that a node is torn down with.
+var emptyConfig = sync.OnceValue(render.EmptyConfigRef)
+
+// SetupWithManager registers the controller with mgr.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.Recorder == nil {
+		return errors.New("rollout controller needs a client and an event recorder")
+	}
+	mapped := handler.EnqueueRequestsFromMapFunc(toCluster)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("rollout").
+		// Any change: status.renderedConfig and Rendered are written by the render controller.
+		Watches(&mpv1alpha1.MultipathConfig{}, mapped).
+		Watches(&mpv1alpha1.MultipathNodeState{}, mapped, builder.WithPredicates(nodeStateChanged{})).
+		Watches(&corev1.Node{}, mapped, builder.WithPredicates(nodeChanged{})).
+		Complete(r)
+}
+
+// nodeChanged passes Node creations and deletions, and updates of its labels or Ready status;
+// it drops heartbeats and every other status update.
+type nodeChanged struct{ predicate.Funcs }
+
+func (nodeChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*corev1.Node)
+	n, ok2 := e.ObjectNew.(*corev1.Node)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !maps.Equal(o.Labels, n.Labels) || nodeReady(o) != nodeReady(n) || o.UID != n.UID
+}
+
+// nodeStateChanged passes MultipathNodeState creations and deletions, and updates of what the
+// rollout reads: the spec (generation), appliedConfig, the Degraded condition, the owner and the
+// deletion. Map and path reports, the bulk of the agent's writes, are dropped.
+type nodeStateChanged struct{ predicate.Funcs }
+
+func (nodeStateChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*mpv1alpha1.MultipathNodeState)
+	n, ok2 := e.ObjectNew.(*mpv1alpha1.MultipathNodeState)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return o.Generation != n.Generation ||
+		o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() ||
+		!apiequality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences) ||
+		!apiequality.Semantic.DeepEqual(o.Status.AppliedConfig, n.Status.AppliedConfig) ||
+		!apiequality.Semantic.DeepEqual(degraded(o), degraded(n))
+}
+
+// degraded is the part of the Degraded condition the rollout reads, nil when absent.
+func degraded(s *mpv1alpha1.MultipathNodeState) *metav1.Condition {
+	c := conditions.Get(s, mpv1alpha1.DegradedCondition)
+	if c == nil {
+		return nil
+	}
+	return &metav1.Condition{Status: c.Status, ObservedGeneration: c.ObservedGeneration}
+}
+
+// failed reports whether the agent failed to apply the current spec: Degraded True for the
+// object's generation.
+func failed(s *mpv1alpha1.MultipathNodeState) bool {
+	c := conditions.Get(s, mpv1alpha1.DegradedCondition)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == s.Generation
+}
+
+// nodeReady reports whether the Node's Ready condition is True.
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// scope is what one pass reads, and what its phases pass on.
+type scope struct {
+	// config is the MultipathConfig `cluster`. Set by gather; nil when it does not exist or is
+	// being deleted, which tears every node down.
+	config *mpv1alpha1.MultipathConfig
+	// before is config as read, for the status patch. Set by gather; nil with config.
+	before *mpv1alpha1.MultipathConfig
+	// nodes are every Node by name. Set by gather.
+	nodes map[string]*corev1.Node
+	// states are every MultipathNodeState by name. Set by gather; reconcileNodeStates removes the
+	// ones it deletes and adds the ones it creates.
+	states map[string]*mpv1alpha1.MultipathNodeState
+	// selector selects the managed nodes. Set by gather; nil with config nil or selectorErr.
+	selector labels.Selector
+	// selectorErr is why spec.nodeSelector is unusable. Set by gather.
+	selectorErr error
+	// selected are the names of the selected nodes, sorted. Set by gather.
+	selected []string
+	// render is what the Rendered condition says about the current generation. Set by gather.
+	render renderView
+	// plan is the rollout plan against status.renderedConfig; nil without one, or with planErr.
+	// Set by reconcileRollout.
+	plan *rolloutplan.Plan
+	// planErr is why the planner refused the input (a malformed spec.rollout). Set by
+	// reconcileRollout.
+	planErr error
+}
+
+// phase is one step of a pass.
+type phase func(context.Context, *scope) (ctrl.Result, error)
+
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathnodestates,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings every MultipathNodeState and the MultipathConfig's rollout status in line with
+// the desired state. It is the same work for every request.
+func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("MultipathConfig", klog.KRef("", mpv1alpha1.ClusterConfigName))
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	s, err := r.gather(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if waiting := r.expect.unsatisfied(s.states, time.Now()); len(waiting) > 0 {
+		log.V(4).Info("Waiting for the cache to show written MultipathNodeStates", "names", waiting)
+		return ctrl.Result{RequeueAfter: cacheWait}, nil
+	}
+	phases := []phase{r.reconcileNodeStates, r.reconcileRollout}
+	if s.config != nil {
+		phases = append(phases, r.updateStatus)
+	}
+	return doReconcile(ctx, s, phases)
+}
+
+// doReconcile runs every phase in order, even after an error, so that the status reports what
+// could be done; it returns the errors joined and the lowest non-zero requeue.
+func doReconcile(ctx context.Context, s *scope, phases []phase) (ctrl.Result, error) {
+	var (
+		res  ctrl.Result
+		errs []error
+	)
+	for _, p := range phases {
+		pr, err := p(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if pr.RequeueAfter > 0 && (res.RequeueAfter == 0 || pr.RequeueAfter < res.RequeueAfter) {
+			res.RequeueAfter = pr.RequeueAfter
+		}
+	}
+	if len(errs) > 0 {
+		return ctrl.Result{}, errors.Join(errs...)
+	}
+	return res, nil
+}
+
+// gather reads the inputs of a pass from the cache.
+func (r *Reconciler) gather(ctx context.Context) (*scope, error) {
+	s := &scope{}
+	cfg := &mpv1alpha1.MultipathConfig{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("failed to get MultipathConfig %s: %w", mpv1alpha1.ClusterConfigName, err)
+	case !cfg.DeletionTimestamp.IsZero():
+		// Being deleted: no node is managed any more; the status is not written.
+	default:
+		s.config, s.before = cfg, cfg.DeepCopy()
+	}
+
+	nodes := &corev1.NodeList{}
+	if err := r.Client.List(ctx, nodes); err != nil {
+		return nil, fmt.Errorf("failed to list Nodes: %w", err)
+	}
+	s.nodes = make(map[string]*corev1.Node, len(nodes.Items))
+	for i := range nodes.Items {
+		s.nodes[nodes.Items[i].Name] = &nodes.Items[i]
+	}
+	states := &mpv1alpha1.MultipathNodeStateList{}
+	if err := r.Client.List(ctx, states); err != nil {
+		return nil, fmt.Errorf("failed to list MultipathNodeStates: %w", err)
+	}
+	s.states = make(map[string]*mpv1alpha1.MultipathNodeState, len(states.Items))
+	for i := range states.Items {
+		s.states[states.Items[i].Name] = &states.Items[i]
+	}
+
+	if s.config == nil {
+		return s, nil
+	}
+	s.render = readRender(s.config)
+	// A nil selector selects every node; LabelSelectorAsSelector maps an empty one to Everything.
+	if sel := s.config.Spec.NodeSelector; sel == nil {
+		s.selector = labels.Everything()
+	} else if s.selector, s.selectorErr = metav1.LabelSelectorAsSelector(sel); s.selectorErr != nil {
+		s.selector = nil
+		return s, nil
+	}
+	for name, n := range s.nodes {
+		if s.selector.Matches(labels.Set(n.Labels)) {
+			s.selected = append(s.selected, name)
+		}
+	}
+	slices.Sort(s.selected)
+	return s, nil
+}
+
+// managed reports whether the node named name is selected. With an unusable selector every node
+// counts as managed, so that nothing is torn down because of a typo.
+func (s *scope) managed(name string) bool {
+	if s.config == nil {
+		return false
+	}
+	if s.selectorErr != nil {
+		return true
+	}
+	_, found := slices.BinarySearch(s.selected, name)
+	return found
+}
+
+// reconcileNodeStates deletes the MultipathNodeStates of removed nodes, tears down the nodes that
+// are no longer managed, and creates the missing MultipathNodeStates of selected nodes.
+func (r *Reconciler) reconcileNodeStates(ctx context.Context, s *scope) (ctrl.Result, error) {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(s.states)) {
+		st := s.states[name]
+		if !st.DeletionTimestamp.IsZero() {
+			continue
+		}
+		node := s.nodes[name]
+		if node == nil || !ownerMatches(st, node) {
+			if err := r.deleteState(ctx, s, st, "Deleting the MultipathNodeState of a removed Node"); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if !s.managed(name) {
+			if err := r.tearDown(ctx, s, st); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if !hasOwner(st, node) {
+			if err := r.adoptState(ctx, st, node); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if s.selectorErr == nil {
+		for _, name := range s.selected {
+			if _, ok := s.states[name]; ok {
+				continue
+			}
+			if err := r.createState(ctx, s, s.nodes[name]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return ctrl.Result{}, errors.Join(errs...)
+}
+
+// nodeOwner is the ownerReference of a MultipathNodeState to its Node.
+func nodeOwner(n *corev1.Node) metav1.OwnerReference {
+	return metav1.OwnerReference{APIVersion: "v1", Kind: "Node", Name: n.Name, UID: n.UID}
+}
+
+func nodeOwnerRef(st *mpv1alpha1.MultipathNodeState) *metav1.OwnerReference {
+	for i, ref := range st.OwnerReferences {
+		if ref.APIVersion == "v1" && ref.Kind == "Node" && ref.Name == st.Name {
+			return &st.OwnerReferences[i]
+		}
+	}
+	return nil
+}
+
+// ownerMatches is false when the object is owned by an earlier Node of the same name: garbage
+// collection deletes such an object, and so does this controller.
+func ownerMatches(st *mpv1alpha1.MultipathNodeState, n *corev1.Node) bool {
+	ref := nodeOwnerRef(st)
+	return ref == nil || ref.UID == n.UID
+}
+
+func hasOwner(st *mpv1alpha1.MultipathNodeState, n *corev1.Node) bool {
+	ref := nodeOwnerRef(st)
+	return ref != nil && ref.UID == n.UID
+}
+
+func (r *Reconciler) createState(ctx context.Context, s *scope, node *corev1.Node) error {
+	st := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{
+		Name:            node.Name,
+		OwnerReferences: []metav1.OwnerReference{nodeOwner(node)},
+	}}
+	ctrl.LoggerFrom(ctx).Info("Creating MultipathNodeState", "Node", klog.KObj(node))
+	if err := r.Client.Create(ctx, st); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			// The cache is behind; the next pass sees it.
+			return nil
+		}
+		return fmt.Errorf("failed to create MultipathNodeState for Node %s: %w", klog.KObj(node), err)
+	}
+	r.expect.wrote(st)
+	s.states[st.Name] = st
+	return nil
+}
+
+func (r *Reconciler) adoptState(ctx context.Context, st *mpv1alpha1.MultipathNodeState, node *corev1.Node) error {
+	before := st.DeepCopy()
+	st.OwnerReferences = append(slices.DeleteFunc(st.OwnerReferences, func(ref metav1.OwnerReference) bool {
+		return ref.APIVersion == "v1" && ref.Kind == "Node"
+	}), nodeOwner(node))
+	ctrl.LoggerFrom(ctx).Info("Setting the owner of MultipathNodeState", "MultipathNodeState", klog.KObj(st), "Node", klog.KObj(node))
+	if err := r.Client.Patch(ctx, st, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to set the owner of MultipathNodeState %s: %w", klog.KObj(st), err)
+	}
+	r.expect.wrote(st)
+	return nil
+}
+
+// tearDown tells the node to remove the managed config, and deletes its MultipathNodeState once
+// the agent reports it did (or when it was never handed anything).
+func (r *Reconciler) tearDown(ctx context.Context, s *scope, st *mpv1alpha1.MultipathNodeState) error {
+	empty := emptyConfig()
+	applied := st.Status.AppliedConfig
+	switch {
+	case st.Spec.DesiredConfig == nil && applied == nil:
+		return r.deleteState(ctx, s, st, "Deleting the MultipathNodeState of a node that was never configured")
+	case applied != nil && applied.Hash == empty.Hash:
+		return r.deleteState(ctx, s, st, "Deleting the MultipathNodeState of a torn down node")
+	case st.Spec.DesiredConfig != nil && *st.Spec.DesiredConfig == empty:
+		return nil // waiting for the agent
+	}
+	ctrl.LoggerFrom(ctx).Info("Tearing down node", "Node", klog.KRef("", st.Name), "config", empty.Name)
+	return r.setDesired(ctx, st, empty)
+}
+
+func (r *Reconciler) deleteState(ctx context.Context, s *scope, st *mpv1alpha1.MultipathNodeState, msg string) error {
+	ctrl.LoggerFrom(ctx).Info(msg, "MultipathNodeState", klog.KObj(st))
+	if err := r.Client.Delete(ctx, st, client.Preconditions{UID: &st.UID}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to delete MultipathNodeState %s: %w", klog.KObj(st), err)
+	}
+	r.expect.deleted(st)
+	delete(s.states, st.Name)
+	return nil
+}
+
+// setDesired writes spec.desiredConfig; it is the only field of a MultipathNodeState's spec.
+func (r *Reconciler) setDesired(ctx context.Context, st *mpv1alpha1.MultipathNodeState, ref mpv1alpha1.RenderedConfigRef) error {
+	before := st.DeepCopy()
+	st.Spec.DesiredConfig = &ref
+	if err := r.Client.Patch(ctx, st, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // deleted meanwhile; the next pass sees it
+		}
+		return fmt.Errorf("failed to set the desired config of MultipathNodeState %s to %s: %w", klog.KObj(st), ref.Name, err)
+	}
+	r.expect.wrote(st)
+	return nil
+}
+
+// reconcileRollout plans the rollout of status.renderedConfig over the selected nodes and hands it
+// out. While the render of the current generation is pending, the plan only feeds the status.
+func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.config == nil || s.selectorErr != nil || s.config.Status.RenderedConfig == nil {
+		return ctrl.Result{}, nil
+	}
+	target := s.config.Status.RenderedConfig.RenderedConfigRef
+	in := rolloutplan.Input{
+		Target:         target,
+		MaxUnavailable: s.config.Spec.Rollout.MaxUnavailable,
+		Paused:         s.config.Spec.Rollout.Paused,
+		Nodes:          make([]rolloutplan.Node, 0, len(s.selected)),
+	}
+	for _, name := range s.selected {
+		n := rolloutplan.Node{Name: name, Ready: nodeReady(s.nodes[name])}
+		if st := s.states[name]; st != nil && st.DeletionTimestamp.IsZero() {
+			n.Desired, n.Applied, n.Failed = st.Spec.DesiredConfig, st.Status.AppliedConfig, failed(st)
+		} else {
+			// Its MultipathNodeState is missing or going away: nothing can be handed to it yet.
+			n.Ready = false
+		}
+		in.Nodes = append(in.Nodes, n)
+	}
+	plan, err := rolloutplan.Compute(in)
+	if err != nil {
+		s.planErr = err
+		return ctrl.Result{}, nil
+	}
+	s.plan = &plan
+	if s.render.state == renderPending {
+		return ctrl.Result{}, nil
+	}
+
+	log := ctrl.LoggerFrom(ctx)
+	var errs []error
+	for _, name := range plan.Start {
+		log.Info("Handing out config", "Node", klog.KRef("", name), "config", target.Name)
+		if err := r.setDesired(ctx, s.states[name], target); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, name := range plan.Adopt {
+		log.Info("Recording the config the node already runs", "Node", klog.KRef("", name), "config", target.Name)
+		if err := r.setDesired(ctx, s.states[name], target); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return ctrl.Result{}, errors.Join(errs...)
+}
+
+// updateStatus writes the MultipathConfig's rollout status when it changed, then the Events of
+// the transitions it made.
+func (r *Reconciler) updateStatus(ctx context.Context, s *scope) (ctrl.Result, error) {
+	in := statusInput{render: s.render, selectorErr: s.selectorErr, planErr: s.planErr, selected: int32(len(s.selected))}
+	if s.plan != nil {
+		in.plan = &s.plan.Status
+	}
+	for _, name := range s.selected {
+		if !nodeReady(s.nodes[name]) {
+			in.unknown++
+		}
+	}
+	cfg := s.config
+	setStatus(cfg, in)
+	if apiequality.Semantic.DeepEqual(s.before.Status, cfg.Status) {
+		return ctrl.Result{}, nil
+	}
+	// The render controller writes the same status; the optimistic lock keeps either from
+	// overwriting the other's fields with what it read before.
+	if err := r.Client.Status().Patch(ctx, cfg, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{})); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return ctrl.Result{}, nil
+		case apierrors.IsConflict(err):
+			ctrl.LoggerFrom(ctx).V(4).Info("MultipathConfig changed while the status was computed; retrying")
+			return ctrl.Result{RequeueAfter: cacheWait}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to update status of MultipathConfig %s: %w", klog.KObj(cfg), err)
+	}
+	for _, e := range transitionEvents(s.before, cfg) {
+		r.Recorder.Eventf(cfg, nil, e.eventType, e.reason, "Rollout", "%s", e.note)
+	}
+	return ctrl.Result{}, nil
+}
+
+// expectations remembers, per MultipathNodeState name, the object this controller last wrote or
+// deleted, until the cache shows it.
+type expectations struct {
+	mu sync.Mutex
+	m  map[string]expectation
+}
+
+type expectation struct {
+	uid        types.UID
+	generation int64
+	deleted    bool
+	at         time.Time
+}
+
+func (e *expectations) set(name string, x expectation) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]expectation{}
+	}
+	e.m[name] = x
+}
+
+// wrote records that st, as the API server returned it, was written.
+func (e *expectations) wrote(st *mpv1alpha1.MultipathNodeState) {
+	e.set(st.Name, expectation{uid: st.UID, generation: st.Generation, at: time.Now()})
+}
+
+// deleted records that st was deleted.
+func (e *expectations) deleted(st *mpv1alpha1.MultipathNodeState) {
+	e.set(st.Name, expectation{uid: st.UID, deleted: true, at: time.Now()})
+}
+
+// unsatisfied forgets the expectations that states (the cache) meets or that expired, and returns
+// the names of the others, sorted.
+func (e *expectations) unsatisfied(states map[string]*mpv1alpha1.MultipathNodeState, now time.Time) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for name, x := range e.m {
+		st := states[name]
+		met := x.deleted && (st == nil || st.UID != x.uid) ||
+			!x.deleted && st != nil && st.UID == x.uid && st.Generation >= x.generation
+		if met || now.Sub(x.at) > expectationTTL {
+			delete(e.m, name)
+			continue
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}

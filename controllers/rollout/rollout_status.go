@@ -1,0 +1,184 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"fmt"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/controllers/render"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/rolloutplan"
+)
+
+const (
+	// RenderPendingReason: the render controller has not rendered the current generation yet.
+	RenderPendingReason = "RenderPending"
+	// RolloutCompleteReason is the reason of the Event sent when every selected node applied
+	// the rendered config.
+	RolloutCompleteReason = "RolloutComplete"
+
+	// maxEventNote is the longest note an events.k8s.io/v1 Event accepts.
+	maxEventNote = 1024
+)
+
+// renderState is what the render controller's Rendered condition says about the current
+// generation of the MultipathConfig.
+type renderState int
+
+const (
+	// renderPending: Rendered is absent, Unknown, or describes an older generation.
+	renderPending renderState = iota
+	// renderDone: Rendered is True for the current generation; status.renderedConfig is its output.
+	renderDone
+	// renderInvalid: Rendered is False for the current generation; status.renderedConfig, if
+	// any, is the last good config.
+	renderInvalid
+)
+
+// renderView is the Rendered condition as the rollout reads it.
+type renderView struct {
+	state renderState
+	// message is the Rendered condition's message when state is renderInvalid.
+	message string
+}
+
+// readRender reads the Rendered condition of cfg.
+func readRender(cfg *mpv1alpha1.MultipathConfig) renderView {
+	c := conditions.Get(cfg, render.RenderedCondition)
+	switch {
+	case c == nil || c.ObservedGeneration != cfg.Generation:
+		return renderView{state: renderPending}
+	case c.Status == metav1.ConditionTrue && cfg.Status.RenderedConfig != nil:
+		return renderView{state: renderDone}
+	case c.Status == metav1.ConditionFalse:
+		return renderView{state: renderInvalid, message: c.Message}
+	default:
+		return renderView{state: renderPending}
+	}
+}
+
+// statusInput is what one pass learned, for setStatus.
+type statusInput struct {
+	// render is the Rendered condition as read.
+	render renderView
+	// selectorErr is why spec.nodeSelector is unusable; nil when it is fine.
+	selectorErr error
+	// planErr is why the planner refused spec.rollout; nil when it is fine.
+	planErr error
+	// plan is the rollout's status against status.renderedConfig; nil without one.
+	plan *rolloutplan.Status
+	// selected and unknown count the selected nodes, and those not Ready, for when plan is nil.
+	selected, unknown int32
+}
+
+// setStatus is the pure status setter of the MultipathConfig: status.observedGeneration,
+// status.nodes, and Ready, Reconciling and Stalled. It leaves status.renderedConfig and the
+// Rendered condition to the render controller.
+//
+// observedGeneration moves to the object's generation only once the render controller has
+// judged that generation (Rendered True or False for it), so kstatus reports InProgress while a
+// spec change has not been acted on.
+func setStatus(cfg *mpv1alpha1.MultipathConfig, in statusInput) {
+	if in.render.state != renderPending {
+		cfg.Status.ObservedGeneration = cfg.Generation
+	}
+	switch {
+	case in.selectorErr != nil:
+		// Which nodes are selected is unknown: keep the last counts.
+	case in.plan != nil:
+		cfg.Status.Nodes = in.plan.NodeCounts()
+	default:
+		cfg.Status.Nodes = mpv1alpha1.NodeCounts{Selected: in.selected, Unknown: in.unknown}
+	}
+	conditions.SetSummary(cfg, summarise(cfg, in))
+}
+
+// summarise decides Ready, Reconciling and Stalled. Causes that need a person come first.
+func summarise(cfg *mpv1alpha1.MultipathConfig, in statusInput) conditions.Summary {
+	stalled := func(reason, msg string) conditions.Summary {
+		return conditions.Summary{Stalled: &conditions.Message{Reason: reason, Message: msg}}
+	}
+	switch {
+	case in.selectorErr != nil:
+		return stalled(mpv1alpha1.InvalidSpecReason, fmt.Sprintf(
+			"spec.nodeSelector is invalid: %v. No node is handed a config or torn down until it is fixed.", in.selectorErr))
+	case in.planErr != nil:
+		return stalled(mpv1alpha1.InvalidSpecReason, fmt.Sprintf(
+			"spec.rollout is invalid: %v. No node is handed a config until it is fixed.", in.planErr))
+	case in.render.state == renderInvalid:
+		msg := in.render.message
+		if in.plan != nil {
+			msg += " " + in.plan.Message
+		} else {
+			msg += " No config was rendered before, so no node has one to keep."
+		}
+		return stalled(mpv1alpha1.InvalidSpecReason, msg)
+	case in.render.state == renderPending || in.plan == nil:
+		return conditions.Summary{Reconciling: &conditions.Message{Reason: RenderPendingReason, Message: fmt.Sprintf(
+			"Waiting for generation %d of MultipathConfig %s to be rendered; no node is handed a config until then.", cfg.Generation, cfg.Name)}}
+	case in.plan.Stalled:
+		return stalled(in.plan.Reason, in.plan.Message)
+	case in.plan.Complete:
+		return conditions.Summary{Ready: true, ReadyMessage: conditions.Message{Reason: in.plan.Reason, Message: in.plan.Message}}
+	default:
+		return conditions.Summary{Reconciling: &conditions.Message{Reason: in.plan.Reason, Message: in.plan.Message}}
+	}
+}
+
+// rolloutEvent is an Event to send after a status write.
+type rolloutEvent struct {
+	eventType, reason, note string
+}
+
+// transitionEvents returns the Events for the transitions from before to after: a Warning when
+// the rollout stops on failed nodes, a Normal when it completes (again, for a new config or a
+// new set of nodes).
+func transitionEvents(before, after *mpv1alpha1.MultipathConfig) []rolloutEvent {
+	var out []rolloutEvent
+	if s := conditions.Get(after, mpv1alpha1.StalledCondition); isTrueWithReason(s, mpv1alpha1.RolloutFailedReason) &&
+		!isTrueWithReason(conditions.Get(before, mpv1alpha1.StalledCondition), mpv1alpha1.RolloutFailedReason) {
+		out = append(out, rolloutEvent{corev1.EventTypeWarning, mpv1alpha1.RolloutFailedReason, truncate(s.Message, maxEventNote)})
+	}
+	if r := conditions.Get(after, mpv1alpha1.ReadyCondition); r != nil && r.Status == metav1.ConditionTrue {
+		if b := conditions.Get(before, mpv1alpha1.ReadyCondition); b == nil || b.Status != metav1.ConditionTrue || b.Message != r.Message {
+			out = append(out, rolloutEvent{corev1.EventTypeNormal, RolloutCompleteReason, truncate(r.Message, maxEventNote)})
+		}
+	}
+	return out
+}
+
+func isTrueWithReason(c *metav1.Condition, reason string) bool {
+	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == reason
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "..."
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}
