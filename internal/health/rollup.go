@@ -188,6 +188,9 @@ func (a *accum) add(h mpv1alpha1.NodeHealth) {
 	if len(a.non) == MaxNonOptimal && !less(&h, &a.non[MaxNonOptimal-1]) {
 		return
 	}
+	if a.non == nil {
+		a.non = make([]mpv1alpha1.NodeHealth, 0, 4)
+	}
 	i, _ := slices.BinarySearchFunc(a.non, h, func(e, t mpv1alpha1.NodeHealth) int {
 		if less(&e, &t) {
 			return -1
@@ -413,10 +416,10 @@ func lowerASCII(s string) string {
 }
 
 // lookup finds s in idx, keyed by lowerASCII, without allocating: a folded copy goes to *buf,
-// reused across calls, and string(*buf) in a map index does not copy.
+// reused across calls, and string(*buf) in a map index does not copy. The keys hold no upper
+// case, so a direct hit is a match and only a miss needs folding.
 func lookup(idx map[string]int32, s string, buf *[]byte) (int32, bool) {
-	if !hasUpperASCII(s) {
-		l, ok := idx[s]
+	if l, ok := idx[s]; ok || !hasUpperASCII(s) {
 		return l, ok
 	}
 	*buf = append((*buf)[:0], s...)

@@ -143,14 +143,25 @@ func ParseVersion(reply []byte) (string, error) {
 // is room to receive a large "show maps json".
 const DefaultTimeout = 10 * time.Second
 
+// DefaultMaxReplyBytes bounds a reply when SocketClient.MaxReplyBytes is zero. It is above
+// libmpathcmd's MaxReplyLen on purpose: "show maps json" for 10,000 maps of 4 paths is about
+// 30 MiB in 0.9.4's layout, so 8 paths per map pass 32 MiB, and the 0.9.4 daemon builds and
+// sends replies of any size (only libmpathcmd's reader refuses them). The reader grows its
+// buffer as bytes arrive, so a bogus length costs no more memory than the bytes actually sent.
+const DefaultMaxReplyBytes = 256 << 20
+
 // SocketClient talks to multipathd over its unix socket, one connection per command. The zero
-// value talks to DefaultAddress with DefaultTimeout. It is safe for concurrent use.
+// value talks to DefaultAddress with DefaultTimeout and DefaultMaxReplyBytes. It is safe for
+// concurrent use.
 type SocketClient struct {
 	// Address is the socket; "" means DefaultAddress. A leading '@' names an abstract socket.
 	Address string
 	// Timeout bounds one command (connect, request and the whole reply); 0 means
 	// DefaultTimeout. The context's deadline applies too, whichever comes first.
 	Timeout time.Duration
+	// MaxReplyBytes refuses replies announcing this many bytes or more; 0 means
+	// DefaultMaxReplyBytes. MaxReplyLen reproduces libmpathcmd's limit.
+	MaxReplyBytes int
 }
 
 var _ Client = (*SocketClient)(nil)
@@ -239,7 +250,11 @@ func (c *SocketClient) do(ctx context.Context, cmd string) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	reply, err := exchange(conn, cmd)
+	maxReply := c.MaxReplyBytes
+	if maxReply <= 0 {
+		maxReply = DefaultMaxReplyBytes
+	}
+	reply, err := exchange(conn, cmd, maxReply)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("multipathd %q: %w", cmd, context.Cause(ctx))
@@ -249,11 +264,11 @@ func (c *SocketClient) do(ctx context.Context, cmd string) ([]byte, error) {
 	return reply, nil
 }
 
-func exchange(conn net.Conn, cmd string) ([]byte, error) {
+func exchange(conn net.Conn, cmd string, maxReply int) ([]byte, error) {
 	if err := WriteFrame(conn, cmd); err != nil {
 		return nil, fmt.Errorf("send: %w", err)
 	}
-	reply, err := ReadFrame(conn, MaxReplyLen)
+	reply, err := ReadFrame(conn, maxReply)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: connection closed before a reply", ErrProtocol)

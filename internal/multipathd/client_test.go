@@ -303,6 +303,31 @@ func TestSocketClientLargeReply(t *testing.T) {
 	}
 }
 
+func TestSocketClientReplyLimit(t *testing.T) {
+	t.Run("a reply past libmpathcmd's 32 MiB limit is accepted by default", func(t *testing.T) {
+		d, c := startDaemon(t)
+		c.Timeout = time.Minute // 32 MiB under -race on a loaded machine
+		big := strings.Repeat("x", multipathd.MaxReplyLen+1024)
+		d.SetReply("show maps json", multipathdtest.Reply{Body: big})
+		got, err := c.ShowMapsJSON(t.Context())
+		if err != nil || len(got) != len(big) {
+			t.Fatalf("got %d bytes, %v; want %d", len(got), err, len(big))
+		}
+	})
+	t.Run("a reply at MaxReplyBytes is refused before its body is read", func(t *testing.T) {
+		d, c := startDaemon(t)
+		c.MaxReplyBytes = 1024
+		d.SetReply("show maps json", multipathdtest.Reply{Body: strings.Repeat("x", 1023)}) // 1024 with the NUL
+		if _, err := c.ShowMapsJSON(t.Context()); !errors.Is(err, multipathd.ErrProtocol) {
+			t.Fatalf("err = %v, want ErrProtocol", err)
+		}
+		d.SetReply("show maps json", multipathdtest.Reply{Body: strings.Repeat("x", 1022)})
+		if got, err := c.ShowMapsJSON(t.Context()); err != nil || len(got) != 1022 {
+			t.Fatalf("one byte under the limit: %d bytes, %v", len(got), err)
+		}
+	})
+}
+
 func TestSocketClientConcurrentUse(t *testing.T) {
 	d, c := startDaemon(t)
 	var wg sync.WaitGroup

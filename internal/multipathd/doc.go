@@ -28,8 +28,9 @@ limitations under the License.
 // A request is a native-endian size_t (8 bytes on 64-bit Linux) holding the length of the
 // command including its terminating NUL, then the command bytes and the NUL. The reply is
 // framed the same way. libmpathcmd 0.9.4 refuses a reply length of 0 or of 32 MiB and more
-// (MAX_REPLY_LEN, read from its mpath_recv_reply_len); so does ReadFrame. The client opens one
-// connection per command.
+// (MAX_REPLY_LEN, read from its mpath_recv_reply_len), while the daemon itself sends replies of
+// any size; SocketClient accepts up to DefaultMaxReplyBytes (see there why). The client opens
+// one connection per command.
 //
 // Replies that mean failure are plain text; the 0.9.4 daemon's format strings are "fail\n",
 // "timeout\n" (it could not take its lock within uxsock_timeout, 4 s by default) and

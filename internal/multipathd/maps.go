@@ -140,16 +140,37 @@ type jsonPath struct {
 // It is tolerant where multipathd versions differ and strict where the data would lie: unknown
 // fields are ignored; missing fields stay zero; numbers are clamped (counts to [0, MaxInt32],
 // priorities to [-1, MaxInt32]); a map holding a value of the wrong type (or a number too big
-// for 64 bits) is kept with that value zero and Malformed set. Input that is not one JSON
-// object, is cut short, or has neither "maps" nor "map" wraps ErrMalformedJSON. A "maps": null
-// or [] is no maps.
+// for 64 bits), or null, is kept with that value zero and Malformed set. Input that is not one
+// JSON object (cut short, followed by more data, ...) or has neither "maps" nor "map" wraps
+// ErrMalformedJSON. A "maps": null or [] is no maps.
 func ParseMapsJSON(data []byte) ([]Map, error) {
+	// Fast path: one decode, when every value has the right type.
+	var fast struct {
+		Maps *[]*jsonMap `json:"maps"`
+		Map  *jsonMap    `json:"map"`
+	}
+	err := json.Unmarshal(data, &fast)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err != nil && !errors.As(err, &typeErr):
+		return nil, fmt.Errorf("%w: %w", ErrMalformedJSON, err)
+	case err == nil && fast.Maps != nil:
+		maps := make([]Map, len(*fast.Maps))
+		for i, jm := range *fast.Maps {
+			maps[i] = fromJSON(jm)
+		}
+		return maps, nil
+	case err == nil && fast.Map != nil:
+		return []Map{fromJSON(fast.Map)}, nil
+	}
+	// Slow path: a value of the wrong type somewhere, or no envelope key, or a null one. Decode
+	// map by map, so that only the maps at fault are marked.
 	var env struct {
 		Maps json.RawMessage `json:"maps"`
 		Map  json.RawMessage `json:"map"`
 	}
-	if err := strictDecode(data, &env); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformedJSON, err)
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, fmt.Errorf("%w: not a JSON object: %w", ErrMalformedJSON, err)
 	}
 	var raws []json.RawMessage
 	switch {
@@ -158,48 +179,32 @@ func ParseMapsJSON(data []byte) ([]Map, error) {
 			return nil, fmt.Errorf("%w: \"maps\" is not an array: %w", ErrMalformedJSON, err)
 		}
 	case env.Map != nil:
-		if !bytes.Equal(env.Map, []byte("null")) {
-			raws = []json.RawMessage{env.Map}
-		}
+		raws = []json.RawMessage{env.Map}
 	default:
 		return nil, fmt.Errorf("%w: neither \"maps\" nor \"map\" in the reply", ErrMalformedJSON)
 	}
 	maps := make([]Map, 0, len(raws))
 	for _, raw := range raws {
-		var jm jsonMap
-		err := json.Unmarshal(raw, &jm)
-		var typeErr *json.UnmarshalTypeError
-		if err != nil && !errors.As(err, &typeErr) {
-			return nil, fmt.Errorf("%w: map %d: %w", ErrMalformedJSON, len(maps), err)
+		if bytes.Equal(raw, []byte("null")) {
+			if env.Maps == nil {
+				break // "map": null is no map
+			}
+			maps = append(maps, Map{Malformed: true})
+			continue
 		}
+		var jm jsonMap
+		err := json.Unmarshal(raw, &jm) // syntax was checked above: only type errors remain
 		m := fromJSON(&jm)
-		m.Malformed = err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+		m.Malformed = err != nil
 		maps = append(maps, m)
 	}
 	return maps, nil
 }
 
-// strictDecode decodes one JSON value and refuses trailing data, so that two concatenated
-// replies or a reply followed by junk are not half-read.
-func strictDecode(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return fmt.Errorf("not a JSON object: %w", err)
-		}
-		return err
-	}
-	if dec.More() {
-		return errors.New("data after the JSON value")
-	}
-	if _, err := dec.Token(); err == nil {
-		return errors.New("data after the JSON value")
-	}
-	return nil
-}
-
 func fromJSON(jm *jsonMap) Map {
+	if jm == nil {
+		return Map{Malformed: true} // null in the maps array
+	}
 	m := Map{
 		Name:          jm.Name,
 		UUID:          jm.UUID,

@@ -210,19 +210,19 @@ func TestParseMapsJSONTolerance(t *testing.T) {
 			want: " uuid=  dm=\"\" paths=0 q=\"\" feat=\"\" hw=\"\" vend=\"\" prod=\"\" malformed=true\n",
 		},
 		"a reply cut in the middle of a string (hpe-storage/csi-driver issue 461) is an error": {
-			in: `{"major_version": 0, "minor_version": 1, "maps": [{"name": "mpatha", "uuid": "3600`, wantErr: "unexpected EOF",
+			in: `{"major_version": 0, "minor_version": 1, "maps": [{"name": "mpatha", "uuid": "3600`, wantErr: "unexpected end of JSON input",
 		},
 		"a fail reply is an error": {
 			in: "fail\n", wantErr: "invalid character",
 		},
 		"an empty reply is an error": {
-			in: "", wantErr: "EOF",
+			in: "", wantErr: "unexpected end of JSON input",
 		},
 		"two concatenated replies are an error": {
-			in: `{"maps": []}{"maps": []}`, wantErr: "data after the JSON value",
+			in: `{"maps": []}{"maps": []}`, wantErr: "after top-level value",
 		},
 		"junk after the reply is an error": {
-			in: `{"maps": []} x`, wantErr: "data after the JSON value",
+			in: `{"maps": []} x`, wantErr: "after top-level value",
 		},
 		"an array at the top is an error": {
 			in: `[{"name": "a"}]`, wantErr: "not a JSON object",

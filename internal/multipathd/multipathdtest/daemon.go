@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -45,8 +46,8 @@ const (
 	CloseMidReply
 	// ShortHeader sends 3 bytes of the length header, then closes.
 	ShortHeader
-	// OversizedLength announces a reply of 32 MiB (libmpathcmd's MAX_REPLY_LEN, the first
-	// length it refuses) and sends nothing more.
+	// OversizedLength announces a reply of 2^62 bytes, beyond any client's limit, and sends
+	// nothing more.
 	OversizedLength
 	// ZeroLength announces a reply of 0 bytes.
 	ZeroLength
@@ -241,7 +242,9 @@ func (d *Daemon) handle(c net.Conn) {
 	for {
 		cmd, err := readRequest(c)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			// A peer that hangs up (even with our reply unread, which resets the
+			// connection) is not a framing error.
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ECONNRESET) {
 				d.violation(err)
 			}
 			return
@@ -301,7 +304,7 @@ func (d *Daemon) answer(c net.Conn, r Reply) bool {
 		_, _ = c.Write(header(uint64(len(body)))[:3])
 		return false
 	case OversizedLength:
-		_, _ = c.Write(header(32 << 20))
+		_, _ = c.Write(header(1 << 62))
 		<-d.closed
 		return false
 	case ZeroLength:
