@@ -43,7 +43,7 @@ limitations under the License.
 //     suspended.
 //   - degraded: at least one usable path, and not optimal: a path failed or is in transition,
 //     only one path is left, only ghosts are left, a path is marginal, a path group is
-//     disabled, or the map is suspended.
+//     disabled, a path's state is not understood, or the map is suspended.
 //   - failed: no usable path (including a map with no paths at all), every state understood.
 //   - unknown: no usable path and some state not understood (values multipathd does not
 //     print, such as NVMe-native "n/a"), or the map is malformed or its device-mapper state
@@ -63,4 +63,12 @@ limitations under the License.
 // what an admin can act on (the order CAPI's condition summaries use: issues outrank unknown,
 // unknown outranks info). unknown still outranks optimal: a LUN is never reported healthy while
 // a node expected to carry it cannot be heard.
+//
+// A node's report is trusted (NodeTrusted) when the node is Ready, its agent has reported, and
+// its heartbeat is at most three refresh intervals old (and within the agent's Lease when its
+// duration is given); otherwise every LUN expected there is unknown on it. A trusted node that
+// does not report the LUN's map has it missing. A reported map that an agent of ours could not
+// have written (a state outside the enum, negative counts, more active than total paths,
+// optimal without two paths all active, the same WWID twice) is unknown. WWIDs compare
+// ASCII-case-insensitively.
 package health
