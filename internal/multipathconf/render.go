@@ -86,7 +86,8 @@ func (r *Rendered) File(name string) (string, bool) { return fileContent(r.Files
 // MultipathWWIDs that won ResolveConflicts. The output depends only on the objects' specs, not
 // on their order: the same objects give the same bytes and hash. Render is the last gate before
 // the nodes, so it validates everything it writes (as ValidateMultipathConfigSpec and
-// ValidateMultipathWWIDSpec do) and refuses WWIDs or aliases that still conflict.
+// ValidateMultipathWWIDSpec do, node selectors aside) and refuses WWIDs or aliases that still
+// conflict. Its cost is linear in the LUNs (plus a sort).
 func Render(config *mpv1alpha1.MultipathConfig, wwids []mpv1alpha1.MultipathWWID) (*Rendered, error) {
 	var defaults *mpv1alpha1.MultipathDefaults
 	var overrides string
@@ -107,10 +108,9 @@ func Render(config *mpv1alpha1.MultipathConfig, wwids []mpv1alpha1.MultipathWWID
 	for i, w := range luns {
 		allowList[i] = w.Spec.WWID
 	}
-	if err := validateForRender(defaults, overrides, luns, allowList); err != nil {
-		return nil, err
-	}
 
+	errs := validateConfigForRender(defaults, overrides, allowList)
+	errs = append(errs, duplicateNames(luns)...)
 	var knobs []knobLine
 	if defaults != nil {
 		for _, i := range defaultsKnobs {
@@ -121,16 +121,20 @@ func Render(config *mpv1alpha1.MultipathConfig, wwids []mpv1alpha1.MultipathWWID
 		}
 	}
 	r := &Rendered{WWIDs: allowList, LUNs: len(luns)}
-	if len(luns) == 0 && len(knobs) == 0 && overrides == "" {
+	if len(luns) == 0 && len(knobs) == 0 && overrides == "" && len(errs) == 0 {
 		r.Empty = true
 		r.Hash = hashFiles(nil)
 		return r, nil
+	}
+	baseline, lunErrs := renderBaseline(knobs, luns)
+	if errs = append(errs, lunErrs...); len(errs) > 0 {
+		return nil, errors.New("cannot render: " + errs.ToAggregate().Error())
 	}
 	if overrides != "" {
 		r.Files = append(r.Files, File{Name: OverridesFileName, Content: overrides})
 	}
 	r.Files = append(r.Files,
-		File{Name: BaselineFileName, Content: renderBaseline(knobs, luns)},
+		File{Name: BaselineFileName, Content: baseline},
 		File{Name: WWIDsFileName, Content: renderWWIDs(allowList)})
 	for _, f := range r.Files {
 		r.Bytes += len(f.Content)
@@ -141,9 +145,8 @@ func Render(config *mpv1alpha1.MultipathConfig, wwids []mpv1alpha1.MultipathWWID
 
 type knobLine struct{ keyword, text string }
 
-// validateForRender validates what Render writes, and refuses duplicate WWIDs and aliases.
-func validateForRender(defaults *mpv1alpha1.MultipathDefaults, overrides string,
-	luns []*mpv1alpha1.MultipathWWID, allowList []string) error {
+// validateConfigForRender validates the MultipathConfig spec Render writes.
+func validateConfigForRender(defaults *mpv1alpha1.MultipathDefaults, overrides string, allowList []string) field.ErrorList {
 	var errs field.ErrorList
 	if defaults != nil {
 		errs = ValidateDefaults(defaults, specPath.Child("defaults"))
@@ -152,53 +155,49 @@ func validateForRender(defaults *mpv1alpha1.MultipathDefaults, overrides string,
 	for _, e := range errs {
 		e.Field = "MultipathConfig " + e.Field
 	}
-	names := make(map[string]string, 2*len(luns))
-	claim := func(key, owner string, what *field.Path) {
-		if prev, taken := names[key]; taken {
-			errs = append(errs, field.Duplicate(what, key+" (also claimed by MultipathWWID "+strconv.Quote(prev)+
-				"; resolve conflicts first)"))
-			return
-		}
-		names[key] = owner
-	}
-	for _, w := range luns {
-		objPath := field.NewPath("MultipathWWID " + strconv.Quote(w.Name)).Child("spec")
-		errs = append(errs, validateLUNForRender(&w.Spec, objPath)...)
-		wwid, alias := strings.ToLower(w.Spec.WWID), strings.ToLower(w.Spec.Alias)
-		claim(wwid, w.Name, objPath.Child("wwid"))
-		if alias != "" && alias != wwid {
-			claim(alias, w.Name, objPath.Child("alias"))
-		}
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return errors.New("cannot render: " + errs.ToAggregate().Error())
+	return errs
 }
 
-// validateLUNForRender is ValidateMultipathWWIDSpec without the node selector, which is not rendered.
-func validateLUNForRender(spec *mpv1alpha1.MultipathWWIDSpec, path *field.Path) field.ErrorList {
+// duplicateNames refuses a WWID or alias (ignoring case) that two LUNs claim, and an alias that
+// is another LUN's WWID: ResolveConflicts must have settled them.
+func duplicateNames(luns []*mpv1alpha1.MultipathWWID) field.ErrorList {
 	var errs field.ErrorList
-	if err := validateWWID(spec.WWID, path.Child("wwid")); err != nil {
-		errs = append(errs, err)
+	claimedBy := make(map[string]int32, 2*len(luns)) // lowercase name -> index in luns
+	claim := func(key string, owner int, what string) {
+		if prev, taken := claimedBy[key]; taken {
+			e := field.Duplicate(specPath.Child(what), key+" (also claimed by MultipathWWID "+strconv.Quote(luns[prev].Name)+
+				"; resolve conflicts first)")
+			e.Field = lunField(luns[owner].Name, e.Field)
+			errs = append(errs, e)
+			return
+		}
+		claimedBy[key] = int32(owner)
 	}
-	if spec.Alias != "" {
-		errs = append(errs, validateAlias(spec.Alias, path.Child("alias"))...)
-	}
-	for _, i := range lunKnobs {
-		k := &keywords[i]
-		if v := k.FromLUN(&spec.LUNKnobs); v.Set {
-			if err := validateKnob(k, v, path.Child(k.Field)); err != nil {
-				errs = append(errs, err)
+	for i, w := range luns {
+		wwid := strings.ToLower(w.Spec.WWID)
+		claim(wwid, i, "wwid")
+		if w.Spec.Alias != "" {
+			if alias := strings.ToLower(w.Spec.Alias); alias != wwid {
+				claim(alias, i, "alias")
 			}
 		}
 	}
 	return errs
 }
 
+// lunField names the object in an error's field path: MultipathWWID "db".spec.alias.
+func lunField(name, path string) string { return "MultipathWWID " + strconv.Quote(name) + "." + path }
+
 // renderBaseline writes the managed drop-in: the fixed defaults, the typed defaults in table
-// order, and one multipath subsection per LUN, sorted by WWID. Every value is quoted.
-func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) string {
+// order, and one multipath subsection per LUN, sorted by WWID. Every value is quoted. It
+// validates each LUN as it writes it (ValidateMultipathWWIDSpec's checks, under the shared spec
+// path, the object named only in errors), so that each knob is read once.
+func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) (string, field.ErrorList) {
+	var errs field.ErrorList
+	fail := func(w *mpv1alpha1.MultipathWWID, e *field.Error) {
+		e.Field = lunField(w.Name, e.Field)
+		errs = append(errs, e)
+	}
 	var b strings.Builder
 	b.Grow(256 + 48*len(knobs) + 160*len(luns))
 	b.WriteString(Header)
@@ -208,15 +207,21 @@ func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) string {
 	}
 	b.WriteString("}\n")
 	if len(luns) == 0 {
-		return b.String()
+		return b.String(), nil
 	}
 	b.WriteString("multipaths {\n")
 	var num [24]byte
 	for _, w := range luns {
+		if err := validateWWID(w.Spec.WWID, specPath); err != nil {
+			fail(w, err)
+		}
 		b.WriteString("\tmultipath {\n\t\twwid ")
 		writeQuoted(&b, w.Spec.WWID)
 		b.WriteByte('\n')
 		if w.Spec.Alias != "" {
+			for _, e := range validateAlias(w.Spec.Alias, specPath) {
+				fail(w, e)
+			}
 			b.WriteString("\t\talias ")
 			writeQuoted(&b, w.Spec.Alias)
 			b.WriteByte('\n')
@@ -224,22 +229,27 @@ func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) string {
 		for _, i := range lunKnobs {
 			k := &keywords[i]
 			v := k.lun(&w.Spec.LUNKnobs)
-			switch {
-			case !v.Set:
-			case v.IsInt:
+			if !v.Set {
+				continue
+			}
+			if err := validateKnob(k, v, specPath); err != nil {
+				fail(w, err)
+				continue
+			}
+			if v.IsInt {
 				b.WriteString("\t\t")
 				b.WriteString(k.Name)
 				b.WriteString(" \"")
 				b.Write(strconv.AppendInt(num[:0], v.Int, 10))
 				b.WriteString("\"\n")
-			default:
-				writeKnob(&b, "\t\t", k.Name, k.Value.Text(v))
+				continue
 			}
+			writeKnob(&b, "\t\t", k.Name, k.Value.Text(v))
 		}
 		b.WriteString("\t}\n")
 	}
 	b.WriteString("}\n")
-	return b.String()
+	return b.String(), errs
 }
 
 func writeKnob(b *strings.Builder, indent, keyword, text string) {
@@ -268,12 +278,19 @@ func renderWWIDs(sorted []string) string {
 // file sets hash alike.
 func hashFiles(files []File) string {
 	h := sha256.New()
-	var num [24]byte
+	buf := make([]byte, 0, 32<<10) // hash.Hash takes bytes: copy strings through one buffer
 	for _, f := range files {
 		for _, s := range [2]string{f.Name, f.Content} {
-			h.Write(strconv.AppendInt(num[:0], int64(len(s)), 10))
-			h.Write([]byte{':'})
-			h.Write([]byte(s))
+			buf = strconv.AppendInt(buf[:0], int64(len(s)), 10)
+			buf = append(buf, ':')
+			for len(s) > 0 {
+				n := min(len(s), cap(buf)-len(buf))
+				buf = append(buf, s[:n]...)
+				s = s[n:]
+				h.Write(buf)
+				buf = buf[:0]
+			}
+			h.Write(buf)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))

@@ -64,11 +64,11 @@ func ValidateMultipathWWIDUpdate(updated, old *mpv1alpha1.MultipathWWID) field.E
 // ValidateMultipathWWIDSpec checks a MultipathWWID spec found at path.
 func ValidateMultipathWWIDSpec(spec *mpv1alpha1.MultipathWWIDSpec, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if err := validateWWID(spec.WWID, path.Child("wwid")); err != nil {
+	if err := validateWWID(spec.WWID, path); err != nil {
 		errs = append(errs, err)
 	}
 	if spec.Alias != "" {
-		errs = append(errs, validateAlias(spec.Alias, path.Child("alias"))...)
+		errs = append(errs, validateAlias(spec.Alias, path)...)
 	}
 	if spec.NodeSelector != nil {
 		errs = append(errs, metav1validation.ValidateLabelSelector(spec.NodeSelector,
@@ -82,7 +82,7 @@ func ValidateLUNKnobs(knobs *mpv1alpha1.LUNKnobs, path *field.Path) field.ErrorL
 	var errs field.ErrorList
 	for _, i := range lunKnobs {
 		k := &keywords[i]
-		if err := validateKnob(k, k.FromLUN(knobs), path.Child(k.Field)); err != nil {
+		if err := validateKnob(k, k.FromLUN(knobs), path); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -94,7 +94,7 @@ func ValidateDefaults(d *mpv1alpha1.MultipathDefaults, path *field.Path) field.E
 	var errs field.ErrorList
 	for _, i := range defaultsKnobs {
 		k := &keywords[i]
-		if err := validateKnob(k, k.FromDefaults(d), path.Child(k.Field)); err != nil {
+		if err := validateKnob(k, k.FromDefaults(d), path); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -144,10 +144,16 @@ func validateOverrides(text string, path *field.Path, allowListed []string) fiel
 	return errs
 }
 
-// validateWWID checks spec.wwid against the table's wwid row, without a regexp: the renderer
-// runs it for every LUN.
-func validateWWID(wwid string, path *field.Path) *field.Error {
+// The checks below run for every LUN of every render: they take the parent path and build the
+// field's path only when they report an error, so that a valid LUN costs no allocation.
+
+// validateWWID checks spec.wwid (under parent) against the table's wwid row, without a regexp.
+func validateWWID(wwid string, parent *field.Path) *field.Error {
 	spec := &keywords[wwidRow].Value
+	if wwid != "" && len(wwid) <= spec.MaxLength && badWWIDByte(wwid) < 0 {
+		return nil
+	}
+	path := parent.Child("wwid")
 	if wwid == "" {
 		return field.Required(path, "wwid is required")
 	}
@@ -172,9 +178,15 @@ func badWWIDByte(s string) int {
 	return -1
 }
 
-// validateAlias checks spec.alias against the table's alias row and the CRD's CEL rules.
-func validateAlias(alias string, path *field.Path) field.ErrorList {
+// validateAlias checks spec.alias (under parent) against the table's alias row and the CRD's
+// CEL rules.
+func validateAlias(alias string, parent *field.Path) field.ErrorList {
 	spec := &keywords[aliasRow].Value
+	if len(alias) <= spec.MaxLength && badAliasByte(alias) < 0 && utf8.ValidString(alias) &&
+		!looksLikeMpathName(alias) && alias != "." && alias != ".." && alias != "control" {
+		return nil // ASCII-only bounds: a longer alias may still fit, the full check below decides
+	}
+	path := parent.Child("alias")
 	if n := utf8.RuneCountInString(alias); n > spec.MaxLength {
 		return field.ErrorList{field.TooLongCharacters(path, alias, spec.MaxLength)}
 	}
@@ -220,8 +232,8 @@ func looksLikeMpathName(s string) bool {
 	return true
 }
 
-// validateKnob checks one knob value against its table row.
-func validateKnob(k *Keyword, v Value, path *field.Path) *field.Error {
+// validateKnob checks one knob value (a field of parent) against its table row.
+func validateKnob(k *Keyword, v Value, parent *field.Path) *field.Error {
 	if !v.Set {
 		return nil
 	}
@@ -239,6 +251,7 @@ func validateKnob(k *Keyword, v Value, path *field.Path) *field.Error {
 	if why == "" {
 		return nil
 	}
+	path := parent.Child(k.Field)
 	switch {
 	case k.Value.Kind == KindEnum && !v.IsInt && !v.IsBool:
 		return field.NotSupported(path, v.Str, k.Value.Enum)
