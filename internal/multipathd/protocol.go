@@ -33,10 +33,6 @@ const DefaultAddress = "@/org/kernel/linux/storage/multipathd"
 // Valid frames announce 1 to MaxReplyLen-1 bytes.
 const MaxReplyLen = 32 << 20
 
-// MaxCommandLen bounds a request frame. Allow-listed commands are a few dozen bytes; the bound
-// only keeps a broken peer from making the reader allocate.
-const MaxCommandLen = 4096
-
 // SizeTBytes is the size of the length header: a C size_t, as wide as a pointer.
 const SizeTBytes = bits.UintSize / 8
 

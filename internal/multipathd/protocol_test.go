@@ -94,8 +94,8 @@ func TestReadFrame(t *testing.T) {
 		"nothing at all is io.EOF: the peer closed between frames": {
 			in: nil, max: multipathd.MaxReplyLen, wantErr: io.EOF,
 		},
-		"a request longer than the command bound is refused": {
-			in: frame(multipathd.MaxCommandLen, ""), max: multipathd.MaxCommandLen, wantErr: multipathd.ErrProtocol,
+		"a frame at a caller's smaller bound is refused": {
+			in: frame(4096, ""), max: 4096, wantErr: multipathd.ErrProtocol, errSubstr: "out of range [1, 4096)",
 		},
 	}
 	for name, tc := range tests {
