@@ -30,7 +30,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 )
 
-func startDaemon(t *testing.T) (*multipathdtest.Daemon, *multipathd.SocketClient) {
+func startDaemon(t *testing.T) (*multipathdtest.FakeDaemon, *multipathd.SocketClient) {
 	t.Helper()
 	d, err := multipathdtest.Start()
 	if err != nil {

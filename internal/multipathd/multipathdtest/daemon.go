@@ -94,8 +94,8 @@ func HelpText(command, version string) string {
 		" reconfigure all\n"
 }
 
-// Daemon is a fake multipathd listening on a unix socket.
-type Daemon struct {
+// FakeDaemon is a fake multipathd listening on a unix socket.
+type FakeDaemon struct {
 	ln     net.Listener
 	closed chan struct{}
 	wg     sync.WaitGroup
@@ -114,7 +114,7 @@ var seq atomic.Uint64
 // Start starts a fake daemon on a fresh abstract socket name, unique to this process and call.
 // Abstract names need no directory and have no path-length trouble; they live in the network
 // namespace, like multipathd's own.
-func Start() (*Daemon, error) {
+func Start() (*FakeDaemon, error) {
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, err
@@ -128,12 +128,12 @@ func Start() (*Daemon, error) {
 //
 // By default it answers "reconfigure" with OK, "show maps json" with EmptyMapsJSON and every
 // other command with HelpText (as 0.9.4 does for commands it does not know).
-func Listen(address string) (*Daemon, error) {
+func Listen(address string) (*FakeDaemon, error) {
 	ln, err := net.Listen("unix", address)
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{
+	d := &FakeDaemon{
 		ln:      ln,
 		closed:  make(chan struct{}),
 		version: "0.9.4",
@@ -149,18 +149,18 @@ func Listen(address string) (*Daemon, error) {
 }
 
 // Address is the address the daemon listens on, as a SocketClient takes it.
-func (d *Daemon) Address() string { return d.ln.Addr().String() }
+func (d *FakeDaemon) Address() string { return d.ln.Addr().String() }
 
 // SetReply sets the answer to command, given as words separated by single spaces. Requests
 // are matched word by word, as multipathd splits them.
-func (d *Daemon) SetReply(command string, r Reply) {
+func (d *FakeDaemon) SetReply(command string, r Reply) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.replies[command] = r
 }
 
 // SetVersion sets the version the help text reports (default "0.9.4").
-func (d *Daemon) SetVersion(v string) {
+func (d *FakeDaemon) SetVersion(v string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.version = v
@@ -168,7 +168,7 @@ func (d *Daemon) SetVersion(v string) {
 
 // SetNonRoot makes the daemon treat its peer as a uid other than 0: every command that does not
 // start with "show" or "list" gets PermissionDenied, as multipathd 0.9.4 does.
-func (d *Daemon) SetNonRoot(nonRoot bool) {
+func (d *FakeDaemon) SetNonRoot(nonRoot bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.nonRoot = nonRoot
@@ -176,7 +176,7 @@ func (d *Daemon) SetNonRoot(nonRoot bool) {
 
 // Commands returns the commands received so far, byte for byte as sent, in order, without
 // their NUL.
-func (d *Daemon) Commands() []string {
+func (d *FakeDaemon) Commands() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]string(nil), d.commands...)
@@ -184,7 +184,7 @@ func (d *Daemon) Commands() []string {
 
 // Violations returns the framing errors the daemon saw in requests (a well-behaved client
 // causes none).
-func (d *Daemon) Violations() []string {
+func (d *FakeDaemon) Violations() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]string(nil), d.violations...)
@@ -192,7 +192,7 @@ func (d *Daemon) Violations() []string {
 
 // Close stops the listener, closes every connection, releases hung replies and waits for all
 // of them to finish.
-func (d *Daemon) Close() error {
+func (d *FakeDaemon) Close() error {
 	select {
 	case <-d.closed:
 		return nil
@@ -209,7 +209,7 @@ func (d *Daemon) Close() error {
 	return err
 }
 
-func (d *Daemon) serve() {
+func (d *FakeDaemon) serve() {
 	defer d.wg.Done()
 	for {
 		c, err := d.ln.Accept()
@@ -231,7 +231,7 @@ func (d *Daemon) serve() {
 	}
 }
 
-func (d *Daemon) handle(c net.Conn) {
+func (d *FakeDaemon) handle(c net.Conn) {
 	defer d.wg.Done()
 	defer func() {
 		d.mu.Lock()
@@ -263,13 +263,13 @@ func (d *Daemon) handle(c net.Conn) {
 	}
 }
 
-func (d *Daemon) violation(err error) {
+func (d *FakeDaemon) violation(err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.violations = append(d.violations, err.Error())
 }
 
-func (d *Daemon) reply(cmd string) Reply {
+func (d *FakeDaemon) reply(cmd string) Reply {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.commands = append(d.commands, cmd)
@@ -286,7 +286,7 @@ func (d *Daemon) reply(cmd string) Reply {
 }
 
 // answer writes r to c and reports whether the connection stays open.
-func (d *Daemon) answer(c net.Conn, r Reply) bool {
+func (d *FakeDaemon) answer(c net.Conn, r Reply) bool {
 	body := []byte(r.Body + "\x00")
 	switch r.Fault {
 	case NoFault:
