@@ -122,11 +122,12 @@ type MultipathWWIDStatus struct {
 	// +kubebuilder:validation:MaxItems=32
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// renderedAlias is the alias in the current rendered config. It differs from spec.alias when a
-	// change to a consumed LUN's alias was refused.
+	// renderedAlias is the alias in the current rendered config: empty when the map is named after
+	// its WWID, absent while the LUN is not rendered. It differs from spec.alias when a change to a
+	// consumed LUN's alias was refused.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	RenderedAlias string `json:"renderedAlias,omitempty"`
+	RenderedAlias *string `json:"renderedAlias,omitempty"`
 
 	// consumers are the PersistentVolumes that use this LUN (at most 64 listed; see consumerCount).
 	// +optional

@@ -601,6 +601,11 @@ func (in *MultipathWWIDStatus) DeepCopyInto(out *MultipathWWIDStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.RenderedAlias != nil {
+		in, out := &in.RenderedAlias, &out.RenderedAlias
+		*out = new(string)
+		**out = **in
+	}
 	if in.Consumers != nil {
 		in, out := &in.Consumers, &out.Consumers
 		*out = make([]string, len(*in))

@@ -35,12 +35,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/scheme"
 )
 
 // Env is a running control plane with a direct (uncached) client for assertions.
@@ -62,16 +61,7 @@ func RepoRoot() string {
 }
 
 // Scheme returns a scheme with the built-in kinds and the kube-multipath kinds.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := mpv1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
-}
+func Scheme() *runtime.Scheme { return scheme.New() }
 
 // binaryDir is KUBEBUILDER_ASSETS when set, else bin/k8s/current as hack/envtest.sh links it.
 func binaryDir() (string, error) {
@@ -102,12 +92,12 @@ func Start() (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the control plane from %s: %w", dir, err)
 	}
-	scheme := Scheme()
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	s := Scheme()
+	c, err := client.New(cfg, client.Options{Scheme: s})
 	if err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
-	e := &Env{Environment: env, Config: cfg, Client: c, Scheme: scheme}
+	e := &Env{Environment: env, Config: cfg, Client: c, Scheme: s}
 	if path := os.Getenv("KUBE_MULTIPATH_TEST_ENV_KUBECONFIG"); path != "" {
 		if err := e.WriteKubeconfig(path); err != nil {
 			return nil, errors.Join(err, env.Stop())

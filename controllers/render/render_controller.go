@@ -1,0 +1,593 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package render
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
+)
+
+const (
+	// RenderedLabel marks the ConfigMaps this controller writes, so it can list and prune them.
+	RenderedLabel = "multipath.kube-multipath.io/rendered"
+	// HashAnnotation holds the full content hash on a rendered ConfigMap.
+	HashAnnotation = "multipath.kube-multipath.io/hash"
+	// RenderedCondition on the MultipathConfig says whether the current generation rendered.
+	// The rollout controller folds it into Ready.
+	RenderedCondition = "Rendered"
+
+	// DefaultHistory is how many rendered ConfigMaps are kept besides the current one and those
+	// that a node still names, for rollback.
+	DefaultHistory = 5
+
+	// pvConsumersIndex indexes PersistentVolumes by the lowercase WWIDs and aliases they name.
+	pvConsumersIndex = "multipath.consumers"
+)
+
+// Reconciler renders the desired state into a ConfigMap and writes the statuses of the
+// MultipathConfig (status.renderedConfig and the Rendered condition) and of every MultipathWWID.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	// Namespace is where rendered ConfigMaps are written: the operator's namespace.
+	Namespace string
+	// History is how many older rendered ConfigMaps are kept; DefaultHistory when zero.
+	History int
+}
+
+// request is the one work item every event maps to.
+var request = reconcile.Request{NamespacedName: types.NamespacedName{Name: mpv1alpha1.ClusterConfigName}}
+
+func toCluster(context.Context, client.Object) []reconcile.Request {
+	return []reconcile.Request{request}
+}
+
+// SetupWithManager registers the controller. The PersistentVolume cache must be trimmed with
+// consumers.Transform (see internal/manager) so 10,000 volumes stay cheap.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.Recorder == nil || r.Namespace == "" {
+		return fmt.Errorf("render controller needs a client, an event recorder and a namespace")
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.PersistentVolume{}, pvConsumersIndex,
+		func(o client.Object) []string { return consumers.Refs(o.(*corev1.PersistentVolume)) }); err != nil {
+		return fmt.Errorf("indexing PersistentVolumes by consumed WWID: %w", err)
+	}
+	mapped := handler.EnqueueRequestsFromMapFunc(toCluster)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("render").
+		Watches(&mpv1alpha1.MultipathConfig{}, mapped, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&mpv1alpha1.MultipathWWID{}, mapped, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionChanged{}))).
+		Watches(&corev1.PersistentVolume{}, mapped, builder.WithPredicates(consumerRefsChanged{})).
+		Watches(&corev1.ConfigMap{}, mapped, builder.WithPredicates(renderedConfigMapDeleted{r.Namespace})).
+		Complete(r)
+}
+
+// deletionChanged lets through the update that sets deletionTimestamp, and finalizer changes.
+type deletionChanged struct{ predicate.Funcs }
+
+func (deletionChanged) Update(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() ||
+		!slices.Equal(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers())
+}
+
+// consumerRefsChanged drops PersistentVolume updates that change nothing the render reads.
+type consumerRefsChanged struct{ predicate.Funcs }
+
+func (consumerRefsChanged) Create(event.CreateEvent) bool { return true }
+func (consumerRefsChanged) Delete(event.DeleteEvent) bool { return true }
+func (consumerRefsChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*corev1.PersistentVolume)
+	n, ok2 := e.ObjectNew.(*corev1.PersistentVolume)
+	return !ok1 || !ok2 || !slices.Equal(consumers.Refs(o), consumers.Refs(n))
+}
+
+// renderedConfigMapDeleted re-renders when someone deletes a rendered ConfigMap.
+type renderedConfigMapDeleted struct{ namespace string }
+
+func (p renderedConfigMapDeleted) Create(event.CreateEvent) bool   { return false }
+func (p renderedConfigMapDeleted) Update(event.UpdateEvent) bool   { return false }
+func (p renderedConfigMapDeleted) Generic(event.GenericEvent) bool { return false }
+func (p renderedConfigMapDeleted) Delete(e event.DeleteEvent) bool {
+	return e.Object.GetNamespace() == p.namespace && e.Object.GetLabels()[RenderedLabel] == "true"
+}
+
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs;multipathwwids,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs/status;multipathwwids/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathwwids/finalizers,verbs=update
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathnodestates,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile renders the whole desired state. It is the same work for every request.
+func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	in, err := r.gather(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	out := decide(in)
+
+	var rendered *multipathconf.Rendered
+	if out.configErr == "" {
+		rendered, err = multipathconf.Render(in.config, out.render)
+		if err != nil {
+			// The rules package refused what validation let through: keep the last good config.
+			out.configErr = err.Error()
+		}
+	}
+	if rendered != nil {
+		rendersTotal.Inc()
+		if err := r.ensureConfigMap(ctx, rendered); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.ensureEmptyConfigMap(ctx); err != nil {
+		return ctrl.Result{}, err
+	}
+	var errs []error
+	for i := range in.wwids {
+		if err := r.writeWWID(ctx, &in.wwids[i], out.luns[in.wwids[i].Name], rendered != nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if in.config != nil {
+		if err := r.writeConfig(ctx, in.config, rendered, out.configErr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return ctrl.Result{}, fmt.Errorf("writing statuses: %w", joinErrors(errs))
+	}
+	if rendered != nil {
+		if err := r.prune(ctx, rendered); err != nil {
+			return ctrl.Result{}, err
+		}
+		log.V(4).Info("Rendered", "hash", rendered.ShortHash(), "luns", rendered.LUNs, "bytes", rendered.Bytes)
+	}
+	return ctrl.Result{}, nil
+}
+
+// inputs is everything the decision reads.
+type inputs struct {
+	config *mpv1alpha1.MultipathConfig
+	wwids  []mpv1alpha1.MultipathWWID
+	pvs    []corev1.PersistentVolume
+}
+
+func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
+	var in inputs
+	cfg := &mpv1alpha1.MultipathConfig{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return in, fmt.Errorf("failed to get MultipathConfig %s: %w", mpv1alpha1.ClusterConfigName, err)
+	default:
+		in.config = cfg
+	}
+	wwids := &mpv1alpha1.MultipathWWIDList{}
+	if err := r.Client.List(ctx, wwids); err != nil {
+		return in, fmt.Errorf("failed to list MultipathWWIDs: %w", err)
+	}
+	in.wwids = wwids.Items
+	// Only volumes that name something that looks like a WWID or an alias are read; the
+	// index makes that a lookup per LUN rather than a scan of every volume.
+	seen := map[string]bool{}
+	for i := range in.wwids {
+		for _, key := range lunKeys(&in.wwids[i]) {
+			pvs := &corev1.PersistentVolumeList{}
+			if err := r.Client.List(ctx, pvs, client.MatchingFields{pvConsumersIndex: key}); err != nil {
+				return in, fmt.Errorf("failed to list PersistentVolumes by WWID: %w", err)
+			}
+			for _, pv := range pvs.Items {
+				if !seen[pv.Name] {
+					seen[pv.Name] = true
+					in.pvs = append(in.pvs, pv)
+				}
+			}
+		}
+	}
+	return in, nil
+}
+
+// lunKeys are the index keys under which a volume using this LUN is found: its WWID, its
+// rendered alias and its desired alias.
+func lunKeys(w *mpv1alpha1.MultipathWWID) []string {
+	keys := []string{consumers.Key(w.Spec.WWID)}
+	if w.Spec.Alias != "" {
+		keys = append(keys, consumers.Key(w.Spec.Alias))
+	}
+	if a := w.Status.RenderedAlias; a != nil && *a != "" && *a != w.Spec.Alias {
+		keys = append(keys, consumers.Key(*a))
+	}
+	return keys
+}
+
+// lunOutcome is what the render decided for one MultipathWWID.
+type lunOutcome struct {
+	consumers     []string
+	rendered      bool
+	renderedAlias string
+	conflict      *multipathconf.Conflict
+	invalid       string
+	aliasRefused  bool
+	// keepFinalizer: the object must carry the in-use finalizer.
+	keepFinalizer bool
+}
+
+type decision struct {
+	render    []mpv1alpha1.MultipathWWID
+	luns      map[string]lunOutcome
+	configErr string
+}
+
+// decide is pure: from the gathered objects to what to render and what each object says.
+func decide(in inputs) decision {
+	out := decision{luns: make(map[string]lunOutcome, len(in.wwids))}
+
+	// Consumers are matched against the alias the nodes have now (the rendered one) and the
+	// desired one: either name in a volume protects the LUN.
+	luns := make([]consumers.LUN, 0, 2*len(in.wwids))
+	for i := range in.wwids {
+		w := &in.wwids[i]
+		luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: currentAlias(w)})
+		if w.Spec.Alias != "" && w.Spec.Alias != currentAlias(w) {
+			luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: w.Spec.Alias})
+		}
+	}
+	idx := consumers.NewIndex(luns)
+	byWWID := map[string][]string{}
+	for i := range in.pvs {
+		for _, wwid := range idx.WWIDsOf(&in.pvs[i]) {
+			k := consumers.Key(wwid)
+			byWWID[k] = append(byWWID[k], in.pvs[i].Name)
+		}
+	}
+
+	candidates := make([]mpv1alpha1.MultipathWWID, 0, len(in.wwids))
+	for i := range in.wwids {
+		w := in.wwids[i]
+		o := lunOutcome{consumers: byWWID[consumers.Key(w.Spec.WWID)]}
+		slices.Sort(o.consumers)
+		o.consumers = slices.Compact(o.consumers)
+		forced := w.Annotations[mpv1alpha1.ForceRemoveAnnotation] == "true"
+		inUse := len(o.consumers) > 0
+		deleting := !w.DeletionTimestamp.IsZero()
+		o.keepFinalizer = inUse && !forced
+		if errs := multipathconf.ValidateMultipathWWID(&w); len(errs) > 0 {
+			o.invalid = errs.ToAggregate().Error()
+			out.luns[w.Name] = o
+			continue
+		}
+		if deleting && !o.keepFinalizer {
+			out.luns[w.Name] = o // leaves the render; its finalizer is dropped
+			continue
+		}
+		if inUse && !forced && w.Status.RenderedAlias != nil && *w.Status.RenderedAlias != w.Spec.Alias {
+			o.aliasRefused = true
+			w.Spec.Alias = *w.Status.RenderedAlias
+		}
+		out.luns[w.Name] = o
+		candidates = append(candidates, w)
+	}
+
+	res := multipathconf.ResolveConflicts(candidates)
+	for name, c := range res.Conflicts {
+		o := out.luns[name]
+		o.conflict = &c
+		out.luns[name] = o
+	}
+	for _, w := range res.Winners {
+		o := out.luns[w.Name]
+		o.rendered = true
+		o.renderedAlias = w.Spec.Alias
+		out.luns[w.Name] = o
+	}
+	out.render = res.Winners
+
+	if in.config != nil {
+		if errs := multipathconf.ValidateMultipathConfig(in.config, renderedWWIDs(res.Winners)); len(errs) > 0 {
+			out.configErr = errs.ToAggregate().Error()
+		}
+	}
+	return out
+}
+
+func currentAlias(w *mpv1alpha1.MultipathWWID) string {
+	if w.Status.RenderedAlias != nil {
+		return *w.Status.RenderedAlias
+	}
+	return w.Spec.Alias
+}
+
+func renderedWWIDs(ws []mpv1alpha1.MultipathWWID) []string {
+	out := make([]string, len(ws))
+	for i := range ws {
+		out[i] = ws[i].Spec.WWID
+	}
+	return out
+}
+
+// ensureConfigMap creates the immutable ConfigMap for a render; an existing one with the same
+// name holds the same content (the name is the content hash), so nothing is written.
+func (r *Reconciler) ensureConfigMap(ctx context.Context, rendered *multipathconf.Rendered) error {
+	existing := &corev1.ConfigMap{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: rendered.ConfigMapName()}, existing)
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to get ConfigMap %s: %w", rendered.ConfigMapName(), err)
+	}
+	data, binaryData, err := multipathconf.Pack(rendered)
+	if err != nil {
+		return fmt.Errorf("packing rendered config %s: %w", rendered.ShortHash(), err)
+	}
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: r.Namespace,
+			Name:      rendered.ConfigMapName(),
+			Labels: map[string]string{
+				RenderedLabel:                  "true",
+				"app.kubernetes.io/managed-by": "kube-multipath",
+			},
+			Annotations: map[string]string{HashAnnotation: rendered.Hash},
+		},
+		Immutable:  ptr.To(true),
+		Data:       data,
+		BinaryData: binaryData,
+	}
+	ctrl.LoggerFrom(ctx).Info("Writing rendered config", "ConfigMap", klog.KObj(cm), "luns", rendered.LUNs, "bytes", rendered.Bytes)
+	if err := r.Client.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("failed to create ConfigMap %s: %w", klog.KObj(cm), err)
+	}
+	configMapWritesTotal.Inc()
+	return nil
+}
+
+// EmptyConfig is the rendered config of "nothing to manage": nodes told to apply it remove
+// every owned drop-in and WWID. It always exists, so a deselected node can be told to tear down.
+func EmptyConfig() *multipathconf.Rendered {
+	r, err := multipathconf.Render(nil, nil)
+	if err != nil {
+		panic(fmt.Sprintf("rendering the empty config cannot fail: %v", err))
+	}
+	return r
+}
+
+// EmptyConfigRef names EmptyConfig.
+func EmptyConfigRef() mpv1alpha1.RenderedConfigRef {
+	e := EmptyConfig()
+	return mpv1alpha1.RenderedConfigRef{Name: e.ConfigMapName(), Hash: e.Hash}
+}
+
+func (r *Reconciler) ensureEmptyConfigMap(ctx context.Context) error {
+	return r.ensureConfigMap(ctx, EmptyConfig())
+}
+
+// prune deletes rendered ConfigMaps beyond the history, never the current one, the empty one,
+// or one that a MultipathNodeState names as desired or applied.
+func (r *Reconciler) prune(ctx context.Context, current *multipathconf.Rendered) error {
+	cms := &corev1.ConfigMapList{}
+	if err := r.Client.List(ctx, cms, client.InNamespace(r.Namespace), client.MatchingLabels{RenderedLabel: "true"}); err != nil {
+		return fmt.Errorf("failed to list rendered ConfigMaps: %w", err)
+	}
+	history := r.History
+	if history <= 0 {
+		history = DefaultHistory
+	}
+	if len(cms.Items) <= history+2 {
+		return nil
+	}
+	keep := map[string]bool{current.ConfigMapName(): true, EmptyConfig().ConfigMapName(): true}
+	states := &mpv1alpha1.MultipathNodeStateList{}
+	if err := r.Client.List(ctx, states); err != nil {
+		return fmt.Errorf("failed to list MultipathNodeStates: %w", err)
+	}
+	for _, s := range states.Items {
+		if d := s.Spec.DesiredConfig; d != nil {
+			keep[d.Name] = true
+		}
+		if a := s.Status.AppliedConfig; a != nil {
+			keep[a.Name] = true
+		}
+	}
+	slices.SortFunc(cms.Items, func(a, b corev1.ConfigMap) int {
+		return cmp.Or(b.CreationTimestamp.Compare(a.CreationTimestamp.Time), strings.Compare(b.Name, a.Name))
+	})
+	kept := 0
+	for i := range cms.Items {
+		cm := &cms.Items[i]
+		if keep[cm.Name] {
+			continue
+		}
+		if kept < history {
+			kept++
+			continue
+		}
+		ctrl.LoggerFrom(ctx).Info("Deleting old rendered config", "ConfigMap", klog.KObj(cm))
+		if err := r.Client.Delete(ctx, cm, client.Preconditions{UID: &cm.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("failed to delete ConfigMap %s: %w", klog.KObj(cm), err)
+		}
+	}
+	return nil
+}
+
+// writeWWID brings one MultipathWWID's finalizer and status in line with the decision, writing
+// only what changed.
+func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID, o lunOutcome, renderedOK bool) error {
+	if o.keepFinalizer && w.DeletionTimestamp.IsZero() || !o.keepFinalizer {
+		before := w.DeepCopy()
+		var changed bool
+		if o.keepFinalizer {
+			changed = controllerutil.AddFinalizer(w, mpv1alpha1.InUseFinalizer)
+		} else {
+			changed = controllerutil.RemoveFinalizer(w, mpv1alpha1.InUseFinalizer)
+		}
+		if changed {
+			if err := r.Client.Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				return fmt.Errorf("failed to update finalizers of MultipathWWID %s: %w", klog.KObj(w), err)
+			}
+			if !o.keepFinalizer && !w.DeletionTimestamp.IsZero() {
+				return nil // the object is going away
+			}
+		}
+	}
+	if !w.DeletionTimestamp.IsZero() && !o.keepFinalizer {
+		return nil
+	}
+
+	before := w.DeepCopy()
+	st := &w.Status
+	st.Consumers = o.consumers
+	if len(st.Consumers) > 64 {
+		st.Consumers = st.Consumers[:64]
+	}
+	st.ConsumerCount = int32(len(o.consumers))
+	if o.rendered && renderedOK {
+		st.RenderedAlias = ptr.To(o.renderedAlias)
+	} else if !o.rendered {
+		st.RenderedAlias = nil
+	}
+	setWWIDConditions(w, o)
+	st.ObservedGeneration = w.Generation
+	if apiequality.Semantic.DeepEqual(before.Status, w.Status) {
+		return nil
+	}
+	r.emitWWIDEvents(w, before, o)
+	if err := r.Client.Status().Patch(ctx, w, client.MergeFrom(before)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to update status of MultipathWWID %s: %w", klog.KObj(w), err)
+	}
+	return nil
+}
+
+// setWWIDConditions is the pure status setter of one MultipathWWID.
+func setWWIDConditions(w *mpv1alpha1.MultipathWWID, o lunOutcome) {
+	if len(o.consumers) > 0 {
+		msg := fmt.Sprintf("Used by PersistentVolume %s.", strings.Join(o.consumers, ", "))
+		if len(o.consumers) > 1 {
+			msg = fmt.Sprintf("Used by PersistentVolumes %s.", strings.Join(o.consumers, ", "))
+		}
+		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ConsumedReason, Message: msg})
+	} else {
+		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.NotConsumedReason, Message: "No PersistentVolume uses this LUN."})
+	}
+	if o.conflict != nil {
+		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.ConflictCondition, Status: metav1.ConditionTrue, Reason: o.conflict.Reason, Message: o.conflict.Message})
+	} else {
+		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.ConflictCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.NoConflictReason, Message: "The WWID and alias are claimed by this object only."})
+	}
+	var s conditions.Summary
+	switch {
+	case o.invalid != "":
+		s.Stalled = &conditions.Message{Reason: mpv1alpha1.InvalidSpecReason, Message: "The spec is invalid and is not rendered: " + o.invalid}
+	case o.conflict != nil:
+		s.Stalled = &conditions.Message{Reason: o.conflict.Reason, Message: o.conflict.Message + " This LUN is left out of the rendered config until the conflict is resolved."}
+	case o.aliasRefused:
+		s.Stalled = &conditions.Message{Reason: mpv1alpha1.AliasChangeRefusedReason, Message: fmt.Sprintf(
+			"The alias change to %q is not rendered because PersistentVolume %s uses the LUN and the change would rename /dev/mapper/%s; the nodes keep %q. Set the annotation %s=true to force it.",
+			w.Spec.Alias, strings.Join(o.consumers, ", "), o.renderedAlias, o.renderedAlias, mpv1alpha1.ForceRemoveAnnotation)}
+	case !w.DeletionTimestamp.IsZero():
+		s.Stalled = &conditions.Message{Reason: mpv1alpha1.ConsumedReason, Message: fmt.Sprintf(
+			"Deletion waits until PersistentVolume %s no longer uses the LUN, or the annotation %s=true is set.", strings.Join(o.consumers, ", "), mpv1alpha1.ForceRemoveAnnotation)}
+	case o.rendered:
+		s.Ready = true
+		s.ReadyMessage = conditions.Message{Reason: mpv1alpha1.RenderedReason, Message: "The LUN is in the rendered config."}
+	default:
+		s.Reconciling = &conditions.Message{Reason: mpv1alpha1.RolloutInProgressReason, Message: "The LUN is not rendered yet."}
+	}
+	conditions.SetSummary(w, s)
+}
+
+func (r *Reconciler) emitWWIDEvents(w, before *mpv1alpha1.MultipathWWID, o lunOutcome) {
+	was := func(t, reason string) bool {
+		c := conditions.Get(before, t)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == reason
+	}
+	if o.conflict != nil && !was(mpv1alpha1.ConflictCondition, o.conflict.Reason) {
+		r.Recorder.Eventf(w, nil, corev1.EventTypeWarning, o.conflict.Reason, "Render", "%s", o.conflict.Message)
+	}
+	if o.aliasRefused && !was(mpv1alpha1.StalledCondition, mpv1alpha1.AliasChangeRefusedReason) {
+		r.Recorder.Eventf(w, nil, corev1.EventTypeWarning, mpv1alpha1.AliasChangeRefusedReason, "Render",
+			"Alias change to %q refused: PersistentVolume %s uses the LUN", w.Spec.Alias, strings.Join(o.consumers, ", "))
+	}
+}
+
+// writeConfig records the render on the MultipathConfig: status.renderedConfig and the Rendered
+// condition for this generation. Ready, Reconciling and Stalled belong to the rollout controller.
+func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, rendered *multipathconf.Rendered, configErr string) error {
+	before := cfg.DeepCopy()
+	if rendered != nil {
+		cfg.Status.RenderedConfig = &mpv1alpha1.RenderedConfigStatus{
+			RenderedConfigRef: mpv1alpha1.RenderedConfigRef{Name: rendered.ConfigMapName(), Hash: rendered.Hash},
+			Bytes:             int64(rendered.Bytes),
+			LUNs:              int32(rendered.LUNs),
+		}
+		conditions.Set(cfg, metav1.Condition{Type: RenderedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.RenderedReason,
+			Message: fmt.Sprintf("Rendered %d LUNs into ConfigMap %s.", rendered.LUNs, rendered.ConfigMapName())})
+	} else {
+		conditions.Set(cfg, metav1.Condition{Type: RenderedCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.InvalidSpecReason,
+			Message: "The spec is not rendered, the nodes keep the last good config: " + configErr})
+		if !was(before, RenderedCondition, metav1.ConditionFalse) {
+			r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.InvalidSpecReason, "Render", "Not rendered: %s", configErr)
+		}
+	}
+	if apiequality.Semantic.DeepEqual(before.Status, cfg.Status) {
+		return nil
+	}
+	if err := r.Client.Status().Patch(ctx, cfg, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to update status of MultipathConfig %s: %w", klog.KObj(cfg), err)
+	}
+	return nil
+}
+
+func was(obj conditions.Getter, t string, s metav1.ConditionStatus) bool {
+	c := conditions.Get(obj, t)
+	return c != nil && c.Status == s
+}

@@ -1,0 +1,165 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command localrun is `make run` without a KUBECONFIG: it starts a local control plane (the
+// envtest kube-apiserver and etcd built by hack/envtest.sh), installs the CRDs, runs the manager
+// against it, applies config/samples, prints what it rendered and the kubeconfig path, and runs
+// until interrupted.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/manager"
+	"github.com/kube-multipath/kube-multipath/internal/testenv"
+)
+
+const namespace = "kube-multipath-system"
+
+func main() {
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+	ctx := ctrl.SetupSignalHandler()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "localrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	fmt.Println("Starting a local control plane (kube-apiserver and etcd built from Go modules)...")
+	env, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = env.Stop() }()
+
+	dir, err := os.MkdirTemp("", "kube-multipath-run-")
+	if err != nil {
+		return err
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		return err
+	}
+	c := env.Client
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	for _, name := range []string{"san-node-1", "san-node-2", "san-node-3"} {
+		node := testenv.Node(name, map[string]string{"storage.kube-multipath.io/san": "true", "kubernetes.io/hostname": name})
+		if err := c.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+
+	opts := manager.DefaultOptions()
+	opts.Namespace = namespace
+	opts.LeaderElection = false
+	opts.MetricsAddr = "127.0.0.1:8443"
+	opts.ProbeAddr = "127.0.0.1:8081"
+	mgrErr := make(chan error, 1)
+	go func() { mgrErr <- manager.Run(ctx, env.Config, opts) }()
+
+	n, err := applySamples(ctx, c, filepath.Join(testenv.RepoRoot(), "config", "samples"))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Applied %d objects from config/samples.\n", n)
+
+	cfg := &mpv1alpha1.MultipathConfig{}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := c.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); err == nil && cfg.Status.RenderedConfig != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the manager did not render the samples within 60s")
+		}
+		select {
+		case err := <-mgrErr:
+			return fmt.Errorf("manager stopped: %w", err)
+		case <-ctx.Done():
+			return nil
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	rc := cfg.Status.RenderedConfig
+	fmt.Printf("\nRendered %d LUNs (%d bytes) into ConfigMap %s/%s, hash %s.\n", rc.LUNs, rc.Bytes, namespace, rc.Name, rc.Hash[:16])
+	fmt.Printf("\nThe operator is running. Try:\n")
+	fmt.Printf("  export KUBECONFIG=%s\n", kubeconfig)
+	fmt.Printf("  kubectl get multipath\n")
+	fmt.Printf("  kubectl get configmap -n %s %s -o yaml\n", namespace, rc.Name)
+	fmt.Printf("\nPress Ctrl-C to stop.\n")
+	select {
+	case err := <-mgrErr:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// applySamples creates every object in the YAML files of dir (server-side apply).
+func applySamples(ctx context.Context, c client.Client, dir string) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return n, err
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+		for {
+			u := &unstructured.Unstructured{}
+			if err := dec.Decode(&u.Object); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return n, fmt.Errorf("%s: %w", f, err)
+			}
+			if len(u.Object) == 0 {
+				continue
+			}
+			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("kube-multipath-localrun"), client.ForceOwnership); err != nil {
+				return n, fmt.Errorf("applying %s %s from %s: %w", u.GetKind(), u.GetName(), filepath.Base(f), err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
