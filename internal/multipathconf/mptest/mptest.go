@@ -205,6 +205,10 @@ func ParseOutput(out string) (*Config, error) {
 		case len(toks) == 2 && len(path) > 0:
 			v := open[len(open)-1]
 			v[toks[0]] = append(v[toks[0]], toks[1])
+		case len(toks) > 2 && len(path) > 0 && !strings.Contains(line, `"`):
+			// multipath-tools 0.9.4 prints uid_attrs unquoted, blanks and all.
+			v := open[len(open)-1]
+			v[toks[0]] = append(v[toks[0]], strings.Join(toks[1:], " "))
 		default:
 			return nil, fmt.Errorf("output line %d: unexpected %q", n+1, line)
 		}

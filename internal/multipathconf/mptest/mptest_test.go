@@ -32,11 +32,11 @@ func TestParseOutput(t *testing.T) {
 		wantErr    string
 	}{
 		"quoted and unquoted values, doubled quotes, comments": {
-			out: "defaults {\n\tverbosity 2\n\tprio_args \"a \"\"b\"\" #x !y\"\n}\n" +
+			out: "defaults {\n\tverbosity 2\n\tprio_args \"a \"\"b\"\" #x !y\"\n\tuid_attrs sd:ID_SERIAL nvme:ID_WWN\n}\n" +
 				"overrides {\n\tno_path_retry \"fail\"\n\tprotocol {\n\t\ttype \"scsi:fcp\"\n\t}\n\tdev_loss_tmo 7\n}\n" +
 				"devices {\n\tdevice {\n\t\tvendor \"V\" # c\n\t\tproduct \"P\"\n\t}\n}\n" +
 				"multipaths {\n\tmultipath {\n\t\twwid \"w1\"\n\t\talias \"a1\"\n\t\tprio_args \"{\"\n\t}\n}\n",
-			defaults:   Values{"verbosity": {"2"}, "prio_args": {`a "b" #x !y`}},
+			defaults:   Values{"verbosity": {"2"}, "prio_args": {`a "b" #x !y`}, "uid_attrs": {"sd:ID_SERIAL nvme:ID_WWN"}},
 			overrides:  Values{"no_path_retry": {"fail"}, "dev_loss_tmo": {"7"}},
 			multipaths: map[string]Values{"w1": {"wwid": {"w1"}, "alias": {"a1"}, "prio_args": {"{"}}},
 			devices:    []Values{{"vendor": {"V"}, "product": {"P"}}},
