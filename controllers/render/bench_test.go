@@ -1,0 +1,78 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package render
+
+import (
+	"fmt"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
+)
+
+// BenchmarkFullReconcileDecision measures the whole in-memory part of a reconcile at scale: the
+// consumer match of every PersistentVolume, per-object validation, conflict resolution, the render
+// and the ConfigMap packing. API round trips are measured by the scale harness instead.
+func BenchmarkFullReconcileDecision(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		in := benchInputs(n)
+		b.Run(fmt.Sprintf("luns=%d,pvs=%d", n, n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				out := decide(in)
+				r, err := multipathconf.Render(in.config, out.render)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, _, err := multipathconf.Pack(r); err != nil {
+					b.Fatal(err)
+				}
+				if r.LUNs != n {
+					b.Fatalf("rendered %d LUNs, want %d", r.LUNs, n)
+				}
+			}
+		})
+	}
+}
+
+func benchInputs(n int) inputs {
+	in := inputs{config: &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}}}
+	queue := intstr.FromString("queue")
+	for i := range n {
+		w := mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("lun-%05d", i)}}
+		w.Spec.WWID = fmt.Sprintf("3600a0980383030534%014d", i)
+		w.Spec.Alias = fmt.Sprintf("data%05d", i)
+		w.Spec.NoPathRetry = &queue
+		w.Spec.PathGroupingPolicy = mpv1alpha1.PathGroupingGroupByPrio
+		in.wwids = append(in.wwids, w)
+		pv := corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pv-%05d", i)}}
+		switch i % 3 {
+		case 0:
+			pv.Spec.FC = &corev1.FCVolumeSource{WWIDs: []string{w.Spec.WWID}}
+		case 1:
+			pv.Spec.Local = &corev1.LocalVolumeSource{Path: "/dev/mapper/" + w.Spec.Alias}
+		default:
+			pv.Annotations = map[string]string{mpv1alpha1.WWIDAnnotation: w.Spec.WWID}
+		}
+		in.pvs = append(in.pvs, pv)
+	}
+	return in
+}
