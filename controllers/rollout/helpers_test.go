@@ -1,0 +1,552 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout_test
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/controllers/render"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/conditions/conditionstest"
+)
+
+// testLabel selects a test's own nodes: the MultipathConfig of each test selects
+// testLabel=<the test's label>, so that nodes another test left behind are never managed.
+const testLabel = "rollout.kube-multipath.io/test"
+
+var clusterKey = client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}
+
+// fixture is one test's world: its nodes, the singleton MultipathConfig, and a fake agent that
+// writes MultipathNodeState statuses as the real one would. Tests that use it must not run in
+// parallel; its cleanup deletes the MultipathConfig, the nodes and their MultipathNodeStates.
+type fixture struct {
+	t *testing.T
+	// label is this test's value of testLabel, and the prefix of its node names.
+	label string
+	// nodes are the names of the nodes this test created.
+	nodes []string
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9]+`)
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	label := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(label) > 40 {
+		label = strings.TrimRight(label[:40], "-")
+	}
+	f := &fixture{t: t, label: label}
+	t.Cleanup(f.cleanup)
+	return f
+}
+
+func (f *fixture) node(i int) string { return fmt.Sprintf("%s-%d", f.label, i) }
+
+// addNode creates the node f.node(i), selected by this test's MultipathConfig, with its Ready
+// condition as given.
+func (f *fixture) addNode(i int, ready bool) *corev1.Node {
+	f.t.Helper()
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: f.node(i), Labels: map[string]string{testLabel: f.label}}}
+	if err := env.Client.Create(ctx, n); err != nil {
+		f.t.Fatalf("creating Node %s: %v", n.Name, err)
+	}
+	f.nodes = append(f.nodes, n.Name)
+	f.setReady(n.Name, ready)
+	return n
+}
+
+func (f *fixture) addNodes(count int) {
+	f.t.Helper()
+	for i := range count {
+		f.addNode(i, true)
+	}
+}
+
+// setReady writes the Node's Ready condition, as the kubelet would.
+func (f *fixture) setReady(name string, ready bool) {
+	f.t.Helper()
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n := &corev1.Node{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, n); err != nil {
+			return err
+		}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		return env.Client.Status().Update(ctx, n)
+	})
+	if err != nil {
+		f.t.Fatalf("setting Node %s Ready=%s: %v", name, status, err)
+	}
+}
+
+// updateNode changes a Node with mutate, retrying on conflicts.
+func (f *fixture) updateNode(name string, mutate func(*corev1.Node)) {
+	f.t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n := &corev1.Node{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, n); err != nil {
+			return err
+		}
+		mutate(n)
+		return env.Client.Update(ctx, n)
+	})
+	if err != nil {
+		f.t.Fatalf("updating Node %s: %v", name, err)
+	}
+}
+
+// createConfig creates the MultipathConfig selecting this test's nodes, with pollingInterval
+// as the knob that makes one rendered config differ from another.
+func (f *fixture) createConfig(pollingInterval int32, mutate func(*mpv1alpha1.MultipathConfigSpec)) {
+	f.t.Helper()
+	cfg := &mpv1alpha1.MultipathConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName},
+		Spec: mpv1alpha1.MultipathConfigSpec{
+			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{testLabel: f.label}},
+			Defaults:     mpv1alpha1.MultipathDefaults{PollingInterval: ptr.To(pollingInterval)},
+		},
+	}
+	if mutate != nil {
+		mutate(&cfg.Spec)
+	}
+	if err := env.Client.Create(ctx, cfg); err != nil {
+		f.t.Fatalf("creating MultipathConfig: %v", err)
+	}
+}
+
+// updateConfig changes the MultipathConfig's spec with mutate, retrying on conflicts.
+func (f *fixture) updateConfig(mutate func(*mpv1alpha1.MultipathConfigSpec)) {
+	f.t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cfg := &mpv1alpha1.MultipathConfig{}
+		if err := env.Client.Get(ctx, clusterKey, cfg); err != nil {
+			return err
+		}
+		mutate(&cfg.Spec)
+		return env.Client.Update(ctx, cfg)
+	})
+	if err != nil {
+		f.t.Fatalf("updating MultipathConfig: %v", err)
+	}
+}
+
+// config reads the MultipathConfig and checks the kstatus invariants on it once the rollout
+// controller has summarised its current generation.
+//
+// Before that, two windows that no controller can close break them for a few milliseconds: a
+// spec edit leaves the previous Ready (True for the previous generation) in place until a
+// controller reacts; and on creation the render controller may write Rendered before the
+// rollout controller writes Ready. kstatus reports the first as InProgress (status.observedGeneration
+// lags), and the second as Current, as it does for any object whose status nothing wrote yet.
+func (f *fixture) config() (*mpv1alpha1.MultipathConfig, error) {
+	cfg := &mpv1alpha1.MultipathConfig{}
+	if err := env.Client.Get(ctx, clusterKey, cfg); err != nil {
+		return nil, err
+	}
+	if summarised(cfg) {
+		conditionstest.AssertKstatusInvariants(f.t, cfg)
+	}
+	return cfg, nil
+}
+
+// summarised reports whether the rollout controller wrote Ready for the current generation.
+func summarised(cfg *mpv1alpha1.MultipathConfig) bool {
+	c := conditions.Get(cfg, mpv1alpha1.ReadyCondition)
+	return c != nil && c.ObservedGeneration == cfg.Generation
+}
+
+// rendered waits until the render controller rendered the current generation, and returns the
+// rendered config.
+func (f *fixture) rendered() mpv1alpha1.RenderedConfigRef {
+	f.t.Helper()
+	var ref mpv1alpha1.RenderedConfigRef
+	eventually(f.t, func() error {
+		cfg, err := f.config()
+		if err != nil {
+			return err
+		}
+		c := conditions.Get(cfg, render.RenderedCondition)
+		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != cfg.Generation || cfg.Status.RenderedConfig == nil {
+			return fmt.Errorf("generation %d is not rendered: %+v", cfg.Generation, c)
+		}
+		ref = cfg.Status.RenderedConfig.RenderedConfigRef
+		return nil
+	})
+	return ref
+}
+
+// kstatusOf computes the kstatus of a MultipathConfig, as Argo CD and Flux would.
+func kstatusOf(cfg *mpv1alpha1.MultipathConfig) (*kstatus.Result, error) {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(cfg)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetGroupVersionKind(mpv1alpha1.GroupVersion.WithKind("MultipathConfig"))
+	return kstatus.Compute(u)
+}
+
+// waitConfig waits until the MultipathConfig satisfies check, for its current generation
+// (status.observedGeneration == metadata.generation), and returns it.
+func (f *fixture) waitConfig(check func(*mpv1alpha1.MultipathConfig, *kstatus.Result) error) *mpv1alpha1.MultipathConfig {
+	f.t.Helper()
+	var out *mpv1alpha1.MultipathConfig
+	eventually(f.t, func() error {
+		cfg, err := f.config()
+		if err != nil {
+			return err
+		}
+		if cfg.Status.ObservedGeneration != cfg.Generation {
+			return fmt.Errorf("observedGeneration %d, generation %d", cfg.Status.ObservedGeneration, cfg.Generation)
+		}
+		res, err := kstatusOf(cfg)
+		if err != nil {
+			return err
+		}
+		if err := check(cfg, res); err != nil {
+			return fmt.Errorf("%w (kstatus %s: %s; conditions %s)", err, res.Status, res.Message, describeConditions(cfg.Status.Conditions))
+		}
+		out = cfg
+		return nil
+	})
+	return out
+}
+
+func describeConditions(conds []metav1.Condition) string {
+	parts := make([]string, 0, len(conds))
+	for _, c := range conds {
+		parts = append(parts, fmt.Sprintf("%s=%s/%s(gen %d): %q", c.Type, c.Status, c.Reason, c.ObservedGeneration, c.Message))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// isCurrent checks that the rollout is complete and kstatus says Current, with the counts given.
+func isCurrent(selected int32) func(*mpv1alpha1.MultipathConfig, *kstatus.Result) error {
+	return func(cfg *mpv1alpha1.MultipathConfig, res *kstatus.Result) error {
+		want := mpv1alpha1.NodeCounts{Selected: selected, Updated: selected}
+		switch {
+		case res.Status != kstatus.CurrentStatus:
+			return errors.New("not Current")
+		case !conditions.IsTrue(cfg, mpv1alpha1.ReadyCondition):
+			return errors.New("not Ready")
+		case cfg.Status.Nodes != want:
+			return fmt.Errorf("status.nodes %+v, want %+v", cfg.Status.Nodes, want)
+		}
+		return nil
+	}
+}
+
+// condition checks that condType is True with reason, and kstatus says want.
+func condition(condType, reason string, want kstatus.Status) func(*mpv1alpha1.MultipathConfig, *kstatus.Result) error {
+	return func(cfg *mpv1alpha1.MultipathConfig, res *kstatus.Result) error {
+		c := conditions.Get(cfg, condType)
+		switch {
+		case c == nil || c.Status != metav1.ConditionTrue || c.Reason != reason:
+			return fmt.Errorf("want %s True with reason %s", condType, reason)
+		case res.Status != want:
+			return fmt.Errorf("kstatus %s, want %s", res.Status, want)
+		}
+		return nil
+	}
+}
+
+// state reads a MultipathNodeState; nil when it does not exist.
+func (f *fixture) state(name string) *mpv1alpha1.MultipathNodeState {
+	f.t.Helper()
+	st := &mpv1alpha1.MultipathNodeState{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, st); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		f.t.Fatalf("getting MultipathNodeState %s: %v", name, err)
+	}
+	return st
+}
+
+// states reads the MultipathNodeStates of this test's nodes, by name.
+func (f *fixture) states() map[string]*mpv1alpha1.MultipathNodeState {
+	f.t.Helper()
+	list := &mpv1alpha1.MultipathNodeStateList{}
+	if err := env.Client.List(ctx, list); err != nil {
+		f.t.Fatalf("listing MultipathNodeStates: %v", err)
+	}
+	out := map[string]*mpv1alpha1.MultipathNodeState{}
+	for i := range list.Items {
+		if slices.Contains(f.nodes, list.Items[i].Name) {
+			out[list.Items[i].Name] = &list.Items[i]
+		}
+	}
+	return out
+}
+
+func is(r *mpv1alpha1.RenderedConfigRef, want mpv1alpha1.RenderedConfigRef) bool {
+	return r != nil && *r == want
+}
+
+// withDesired returns the sorted names of this test's nodes whose desiredConfig is want.
+func (f *fixture) withDesired(want mpv1alpha1.RenderedConfigRef) []string {
+	var out []string
+	for name, st := range f.states() {
+		if is(st.Spec.DesiredConfig, want) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// agentApply writes the status of a successful apply of the node's desired config, as the agent
+// does: appliedConfig = desiredConfig, Degraded False, for the current generation.
+func (f *fixture) agentApply(name string) {
+	f.t.Helper()
+	f.writeAgentStatus(name, func(st *mpv1alpha1.MultipathNodeState) {
+		st.Status.AppliedConfig = st.Spec.DesiredConfig.DeepCopy()
+		conditions.Set(st, metav1.Condition{Type: mpv1alpha1.DegradedCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.AppliedReason, Message: "Applied."})
+		conditions.SetSummary(st, conditions.Summary{Ready: true, ReadyMessage: conditions.Message{Reason: mpv1alpha1.AppliedReason, Message: "Applied " + st.Spec.DesiredConfig.Name + "."}})
+	})
+}
+
+// agentFail writes the status of a failed apply, as the agent does: Degraded True for the
+// current generation, appliedConfig kept at the previous config.
+func (f *fixture) agentFail(name string) {
+	f.t.Helper()
+	f.writeAgentStatus(name, func(st *mpv1alpha1.MultipathNodeState) {
+		msg := "Applying " + st.Spec.DesiredConfig.Name + " failed; the previous config was restored."
+		conditions.Set(st, metav1.Condition{Type: mpv1alpha1.DegradedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ApplyFailedReason, Message: msg})
+		conditions.SetSummary(st, conditions.Summary{Stalled: &conditions.Message{Reason: mpv1alpha1.ApplyFailedReason, Message: msg}})
+	})
+}
+
+func (f *fixture) writeAgentStatus(name string, mutate func(*mpv1alpha1.MultipathNodeState)) {
+	f.t.Helper()
+	st := f.state(name)
+	if st == nil || st.Spec.DesiredConfig == nil {
+		f.t.Fatalf("MultipathNodeState %s has no desired config to apply: %+v", name, st)
+	}
+	before := st.DeepCopy()
+	mutate(st)
+	st.Status.ObservedGeneration = st.Generation
+	if err := env.Client.Status().Patch(ctx, st, client.MergeFrom(before)); err != nil {
+		f.t.Fatalf("writing the status of MultipathNodeState %s: %v", name, err)
+	}
+}
+
+// rollOut plays the agents through a rollout of target over every node of the test, one node
+// at a time: it waits until the controller handed target to as many nodes as budget allows,
+// then applies it on the first of them. While nodes remain, the MultipathConfig must never be
+// Current; once all applied it must become Current.
+func (f *fixture) rollOut(target mpv1alpha1.RenderedConfigRef, budget int) {
+	f.t.Helper()
+	for {
+		var inProgress []string
+		updated := 0
+		eventually(f.t, func() error {
+			inProgress, updated = nil, 0
+			for name, st := range f.states() {
+				switch {
+				case is(st.Status.AppliedConfig, target):
+					updated++
+				case is(st.Spec.DesiredConfig, target):
+					inProgress = append(inProgress, name)
+				}
+			}
+			slices.Sort(inProgress)
+			if updated == len(f.nodes) {
+				return nil
+			}
+			cfg, err := f.config()
+			if err != nil {
+				return err
+			}
+			if !summarised(cfg) {
+				return errors.New("the rollout controller has not summarised this generation yet")
+			}
+			if res, err := kstatusOf(cfg); err != nil || res.Status != kstatus.InProgressStatus {
+				f.t.Errorf("kstatus of the MultipathConfig while %d of %d nodes applied %s: %+v, %v; want InProgress", updated, len(f.nodes), target.Name, res, err)
+			}
+			if want := min(budget, len(f.nodes)-updated); len(inProgress) != want {
+				return fmt.Errorf("%d nodes applying %s (%v), want %d", len(inProgress), target.Name, inProgress, want)
+			}
+			return nil
+		})
+		if updated == len(f.nodes) {
+			break
+		}
+		f.agentApply(inProgress[0])
+	}
+	f.waitConfig(isCurrent(int32(len(f.nodes))))
+}
+
+// cleanup deletes the MultipathConfig and the test's nodes, and waits until the controller has
+// removed their MultipathNodeStates.
+func (f *fixture) cleanup() {
+	t := f.t
+	if err := env.Client.Delete(ctx, &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("cleanup: deleting MultipathConfig: %v", err)
+	}
+	for _, name := range f.nodes {
+		if err := env.Client.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("cleanup: deleting Node %s: %v", name, err)
+		}
+	}
+	eventually(t, func() error {
+		if err := env.Client.Get(ctx, clusterKey, &mpv1alpha1.MultipathConfig{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("MultipathConfig still there: %v", err)
+		}
+		if left := f.states(); len(left) > 0 {
+			return fmt.Errorf("%d MultipathNodeStates left", len(left))
+		}
+		return nil
+	})
+}
+
+// monitor watches every MultipathNodeState of a test and checks, at each change the API server
+// reports (a watch delivers every change of a resource in order), that at most budget of them
+// have a desired config they have not applied.
+type monitor struct {
+	t      *testing.T
+	budget int
+	names  []string
+	w      watch.Interface
+	done   chan struct{}
+
+	mu          sync.Mutex
+	unavailable map[string]bool
+	maxSeen     int
+	violations  []string
+}
+
+func (f *fixture) watchBudget(budget int) *monitor {
+	f.t.Helper()
+	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		f.t.Fatalf("creating a watch client: %v", err)
+	}
+	w, err := wc.Watch(ctx, &mpv1alpha1.MultipathNodeStateList{})
+	if err != nil {
+		f.t.Fatalf("watching MultipathNodeStates: %v", err)
+	}
+	m := &monitor{t: f.t, budget: budget, names: f.nodes, w: w, done: make(chan struct{}), unavailable: map[string]bool{}}
+	go m.run()
+	f.t.Cleanup(m.stop)
+	return m
+}
+
+func (m *monitor) run() {
+	defer close(m.done)
+	for ev := range m.w.ResultChan() {
+		st, ok := ev.Object.(*mpv1alpha1.MultipathNodeState)
+		if !ok || !slices.Contains(m.names, st.Name) {
+			continue
+		}
+		d, a := st.Spec.DesiredConfig, st.Status.AppliedConfig
+		m.mu.Lock()
+		m.unavailable[st.Name] = ev.Type != watch.Deleted && d != nil && (a == nil || *a != *d)
+		n := 0
+		for _, u := range m.unavailable {
+			if u {
+				n++
+			}
+		}
+		m.maxSeen = max(m.maxSeen, n)
+		if n > m.budget {
+			m.violations = append(m.violations, fmt.Sprintf("at resourceVersion %s (%s %s), %d nodes have a desired config they have not applied, more than maxUnavailable %d",
+				st.ResourceVersion, ev.Type, st.Name, n, m.budget))
+		}
+		m.mu.Unlock()
+	}
+}
+
+// check reports the violations seen so far, and that the budget was used in full at least once.
+func (m *monitor) check(wantMax int) {
+	m.t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.violations {
+		m.t.Error(v)
+	}
+	if m.maxSeen != wantMax {
+		m.t.Errorf("at most %d nodes were applying at once, want %d", m.maxSeen, wantMax)
+	}
+}
+
+func (m *monitor) stop() {
+	m.w.Stop()
+	<-m.done
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.violations {
+		m.t.Error(v)
+	}
+}
+
+// waitEvent waits for an Event about the MultipathConfig with the given type and reason, whose
+// note contains every one of substrings.
+func waitEvent(t *testing.T, cfg *mpv1alpha1.MultipathConfig, eventType, reason string, substrings ...string) {
+	t.Helper()
+	eventually(t, func() error {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(ctx, list); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.UID != cfg.UID || e.Type != eventType || e.Reason != reason {
+				continue
+			}
+			if !slices.ContainsFunc(substrings, func(s string) bool { return !strings.Contains(e.Note, s) }) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s Event %s about MultipathConfig %s containing %q", eventType, reason, cfg.Name, substrings)
+	})
+}
+
+// noEvent asserts there is no Event about the MultipathConfig with the given type and reason.
+func noEvent(t *testing.T, cfg *mpv1alpha1.MultipathConfig, eventType, reason string) {
+	t.Helper()
+	list := &eventsv1.EventList{}
+	if err := env.Client.List(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list.Items {
+		if e.Regarding.UID == cfg.UID && e.Type == eventType && e.Reason == reason {
+			t.Errorf("unexpected %s Event %s: %s", eventType, reason, e.Note)
+		}
+	}
+}
