@@ -7,6 +7,8 @@ KUSTOMIZE_VERSION ?= v5.8.2
 CONTROLLER_GEN ?= $(CURDIR)/bin/controller-gen
 KUSTOMIZE ?= $(CURDIR)/bin/kustomize
 GO_TEST_FLAGS ?=
+IMG_MANAGER ?= kube-multipath-manager:latest
+IMG_AGENT ?= kube-multipath-agent:latest
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
@@ -24,7 +26,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests from the markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=kube-multipath-manager crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods from the markers.
@@ -50,7 +52,31 @@ test: manifests generate fmt vet envtest ## Run every test on a real control pla
 
 .PHONY: build
 build: manifests generate fmt vet ## Build every binary into bin/.
-	go build -o bin/ ./cmd/... 2>/dev/null || true
+	go build -o bin/ ./cmd/...
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the operator: against $KUBECONFIG if set, else on a local control plane with the samples.
+	@if [ -n "$$KUBECONFIG" ]; then \
+	  go run ./cmd/manager --leader-elect=false --namespace=$${NAMESPACE:-kube-multipath-system}; \
+	else \
+	  KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go run ./hack/localrun; \
+	fi
+
+.PHONY: bench
+bench: ## Run the Go benchmarks (render, reconcile decision, consumers, health roll-up).
+	go test ./... -run '^$$' -bench . -benchmem -benchtime 3x
+
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: ## Run every fuzzer for FUZZTIME each (default 60s).
+	@for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' internal/multipathconf/*_test.go | cut -d' ' -f2); do \
+	  echo "== $$f"; go test ./internal/multipathconf/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+.PHONY: docker-build
+docker-build: ## Build the manager, agent and plugin images (needs a container engine).
+	docker build --target manager -t $(IMG_MANAGER) .
+	docker build --target agent -t $(IMG_AGENT) .
 
 ##@ Tools
 

@@ -136,7 +136,7 @@ func (p renderedConfigMapDeleted) Delete(e event.DeleteEvent) bool {
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathwwids/finalizers,verbs=update
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathnodestates,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",namespace=kube-multipath-system,resources=configmaps,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile renders the whole desired state. It is the same work for every request.
