@@ -59,8 +59,9 @@ const (
 	// that a node still names, for rollback.
 	DefaultHistory = 5
 
-	// pvConsumersIndex indexes PersistentVolumes by the lowercase WWIDs and aliases they name.
-	pvConsumersIndex = "multipath.consumers"
+	// PVConsumersIndex indexes PersistentVolumes by the lowercase WWIDs and aliases they name
+	// (consumers.Refs); the webhook reads the same index.
+	PVConsumersIndex = "multipath.consumers"
 )
 
 // Reconciler renders the desired state into a ConfigMap and writes the statuses of the
@@ -87,7 +88,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Client == nil || r.Recorder == nil || r.Namespace == "" {
 		return fmt.Errorf("render controller needs a client, an event recorder and a namespace")
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.PersistentVolume{}, pvConsumersIndex,
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.PersistentVolume{}, PVConsumersIndex,
 		func(o client.Object) []string { return consumers.Refs(o.(*corev1.PersistentVolume)) }); err != nil {
 		return fmt.Errorf("indexing PersistentVolumes by consumed WWID: %w", err)
 	}
@@ -216,7 +217,7 @@ func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
 	for i := range in.wwids {
 		for _, key := range lunKeys(&in.wwids[i]) {
 			pvs := &corev1.PersistentVolumeList{}
-			if err := r.Client.List(ctx, pvs, client.MatchingFields{pvConsumersIndex: key}); err != nil {
+			if err := r.Client.List(ctx, pvs, client.MatchingFields{PVConsumersIndex: key}); err != nil {
 				return in, fmt.Errorf("failed to list PersistentVolumes by WWID: %w", err)
 			}
 			for _, pv := range pvs.Items {
