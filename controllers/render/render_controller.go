@@ -499,7 +499,8 @@ func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID,
 		return nil
 	}
 	r.emitWWIDEvents(w, before, o)
-	if err := r.Client.Status().Patch(ctx, w, client.MergeFrom(before)); err != nil {
+	// Optimistic lock: the health controller writes status.health of the same object.
+	if err := r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -582,7 +583,9 @@ func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathC
 	if apiequality.Semantic.DeepEqual(before.Status, cfg.Status) {
 		return nil
 	}
-	if err := r.Client.Status().Patch(ctx, cfg, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+	// Optimistic lock: the rollout controller writes other conditions of the same list, and a
+	// merge patch replaces the whole list.
+	if err := r.Client.Status().Patch(ctx, cfg, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("failed to update status of MultipathConfig %s: %w", klog.KObj(cfg), err)
 	}
 	return nil
