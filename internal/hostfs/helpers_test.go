@@ -1,0 +1,239 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package hostfs
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
+)
+
+// Test WWIDs: two the operator manages, one the host booted from (already in the wwids file).
+const (
+	wwidA    = "3600a098038303053453f463045736f41"
+	wwidB    = "3600a098038303053453f463045736f42"
+	bootWWID = "36001405boot0000000000000000000001"
+)
+
+// render renders a config allow-listing wwids, with an alias each.
+func render(t testing.TB, wwids ...string) *multipathconf.Rendered {
+	t.Helper()
+	objs := make([]mpv1alpha1.MultipathWWID, len(wwids))
+	for i, w := range wwids {
+		objs[i] = mpv1alpha1.MultipathWWID{
+			ObjectMeta: metav1.ObjectMeta{Name: "lun-" + w[len(w)-4:]},
+			Spec:       mpv1alpha1.MultipathWWIDSpec{WWID: w, Alias: "data-" + w[len(w)-4:]},
+		}
+	}
+	r, err := multipathconf.Render(nil, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// emptyConfig is the "nothing to manage" config (render.EmptyConfig, without importing the
+// controller).
+func emptyConfig(t testing.TB) *multipathconf.Rendered {
+	t.Helper()
+	r, err := multipathconf.Render(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// testHost is a host root in a temp dir with a fake multipathd.
+type testHost struct {
+	*Host
+	daemon *multipathdtest.FakeDaemon
+	hooks  *hookClient
+}
+
+type hostOption func(*testHost)
+
+func newHost(t *testing.T, opts ...hostOption) *testHost {
+	t.Helper()
+	d, err := multipathdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	hooks := &hookClient{Client: &multipathd.SocketClient{Address: d.Address(), Timeout: 5 * time.Second}}
+	th := &testHost{Host: &Host{Root: t.TempDir(), Client: hooks, TempDir: t.TempDir()}, daemon: d, hooks: hooks}
+	if err := os.MkdirAll(th.path(ConfDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(th)
+	}
+	return th
+}
+
+// withFile writes a host file before the test starts.
+func withFile(rel, content string) hostOption {
+	return func(th *testHost) {
+		if err := os.MkdirAll(filepath.Dir(th.path(rel)), 0o755); err != nil {
+			panic(err)
+		}
+		if err := os.WriteFile(th.path(rel), []byte(content), 0o644); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// bootFromSAN is a wwids file written by multipath-tools on a host that boots from SAN.
+var bootFromSAN = withFile(WWIDsPath, WWIDsHeader+"/"+bootWWID+"/\n")
+
+// hookClient runs hooks around the real socket client's reconfigure.
+type hookClient struct {
+	multipathd.Client
+	beforeReconfigure func()
+	afterReconfigure  func()
+}
+
+func (c *hookClient) Reconfigure(ctx context.Context) error {
+	if c.beforeReconfigure != nil {
+		c.beforeReconfigure()
+	}
+	err := c.Client.Reconfigure(ctx)
+	if c.afterReconfigure != nil {
+		c.afterReconfigure()
+	}
+	return err
+}
+
+// read returns a host file's content, "<absent>" when there is none.
+func (th *testHost) read(t testing.TB, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(th.path(rel))
+	if os.IsNotExist(err) {
+		return "<absent>"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// files returns every file under the root except the lock, path to content.
+func (th *testHost) files(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(th.Root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(th.Root, p)
+		if rel == LockPath {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		out[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (th *testHost) reconfigures() int {
+	n := 0
+	for _, c := range th.daemon.Commands() {
+		if c == multipathd.CmdReconfigure {
+			n++
+		}
+	}
+	return n
+}
+
+// assertCommands checks that only allow-listed commands reached the daemon, never
+// "reconfigure all".
+func (th *testHost) assertCommands(t testing.TB) {
+	t.Helper()
+	for _, c := range th.daemon.Commands() {
+		if !slices.Contains(multipathd.AllowedCommands(), c) {
+			t.Errorf("daemon received %q", c)
+		}
+	}
+}
+
+// testMap is a map for a fake "show maps json".
+type testMap struct {
+	wwid, name string
+	// paths is the number of active ready paths; 0 makes a map without a usable path.
+	paths int
+}
+
+// mapsJSON is a "show maps json" reply in multipathd 0.9.4's layout.
+func mapsJSON(maps ...testMap) string {
+	type path struct {
+		Dev     string `json:"dev"`
+		DevT    string `json:"dev_t"`
+		DMState string `json:"dm_st"`
+		DevSt   string `json:"dev_st"`
+		ChkSt   string `json:"chk_st"`
+		Checker string `json:"checker"`
+		Pri     int    `json:"pri"`
+	}
+	type group struct {
+		Selector string `json:"selector"`
+		Pri      int    `json:"pri"`
+		DMState  string `json:"dm_st"`
+		Group    int    `json:"group"`
+		Paths    []path `json:"paths"`
+	}
+	type mp struct {
+		Name       string  `json:"name"`
+		UUID       string  `json:"uuid"`
+		Sysfs      string  `json:"sysfs"`
+		Paths      int     `json:"paths"`
+		DMState    string  `json:"dm_st"`
+		PathGroups []group `json:"path_groups"`
+	}
+	env := struct {
+		Major int  `json:"major_version"`
+		Minor int  `json:"minor_version"`
+		Maps  []mp `json:"maps"`
+	}{Minor: 1, Maps: []mp{}}
+	dev := 0
+	for i, m := range maps {
+		g := group{Selector: "service-time 0", Pri: 50, DMState: "active", Group: 1, Paths: []path{}}
+		for range m.paths {
+			g.Paths = append(g.Paths, path{Dev: "sd" + string(rune('a'+dev)), DevT: "8:0", DMState: "active", DevSt: "running", ChkSt: "ready", Checker: "tur", Pri: 50})
+			dev++
+		}
+		env.Maps = append(env.Maps, mp{Name: m.name, UUID: m.wwid, Sysfs: "dm-" + string(rune('0'+i)), Paths: m.paths, DMState: "active", PathGroups: []group{g}})
+	}
+	b, err := json.MarshalIndent(env, "", "   ")
+	if err != nil {
+		panic(err)
+	}
+	return string(b) + "\n"
+}

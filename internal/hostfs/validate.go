@@ -1,0 +1,221 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package hostfs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Validator checks a candidate configuration before anything is written.
+type Validator interface {
+	// Validate checks the configuration multipathd would read with candidate, a directory laid
+	// out as /etc/multipath (its conf.d holds every drop-in the host would have after the
+	// apply). current is the host's /etc/multipath as it is: what it already complains about
+	// is not held against the candidate. It returns an error wrapping ErrInvalidConfig when the
+	// config is refused, and ErrParserUnavailable when it cannot check at all (the apply then
+	// goes on unvalidated).
+	Validate(ctx context.Context, candidate, current string) error
+}
+
+var (
+	// ErrInvalidConfig: the real parser complained about the candidate.
+	ErrInvalidConfig = errors.New("multipath -t refused the candidate configuration")
+	// ErrParserUnavailable: there is no multipath binary to check with.
+	ErrParserUnavailable = errors.New("multipath-tools' parser is not available")
+)
+
+// ParserValidator runs the node's own `multipath -t` over the candidate: in a private mount
+// namespace, with the candidate bind-mounted over Root/etc/multipath and a tmpfs over
+// Root/run, chrooted into Root, so that the host's binary, libraries and /etc/multipath.conf
+// take part and nothing of the host changes. multipath -t exits 0 whatever it finds; every
+// complaint is a line on stderr. A complaint that the current configuration causes too (a
+// host file the agent does not own) is not held against the candidate: only new ones refuse
+// it, so the current configuration is parsed too, but only when the candidate drew complaints.
+//
+// No shell and no external tool other than multipath itself is run: the mount namespace is
+// made on a locked OS thread (unshare(CLONE_NEWNS), mounts made private), from which the
+// process is forked. It needs CAP_SYS_ADMIN and CAP_SYS_CHROOT.
+type ParserValidator struct {
+	// Root is the file system whose multipath binary and /etc/multipath.conf are used: the
+	// host root (/host in the DaemonSet), or "/" for the agent's own.
+	Root string
+	// Timeout bounds one run of multipath -t; 0 means 30 seconds.
+	Timeout time.Duration
+}
+
+var _ Validator = (*ParserValidator)(nil)
+
+// binaries are where multipath-tools installs multipath, inside Root.
+var binaries = []string{"usr/sbin/multipath", "sbin/multipath", "usr/bin/multipath", "bin/multipath"}
+
+// Binary returns the path of multipath inside Root, or ErrParserUnavailable.
+func (v *ParserValidator) Binary() (string, error) {
+	for _, b := range binaries {
+		if fi, err := os.Stat(filepath.Join(v.Root, b)); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return "/" + b, nil
+		}
+	}
+	return "", fmt.Errorf("%w: no multipath binary under %s", ErrParserUnavailable, v.Root)
+}
+
+// Validate implements Validator.
+func (v *ParserValidator) Validate(ctx context.Context, candidate, current string) error {
+	bin, err := v.Binary()
+	if err != nil {
+		return err
+	}
+	complaints, err := v.run(ctx, bin, candidate)
+	if err != nil {
+		return err
+	}
+	if len(complaints) == 0 {
+		return nil
+	}
+	known, err := v.run(ctx, bin, current)
+	if err != nil {
+		return err
+	}
+	if added := subtract(complaints, known); len(added) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, strings.Join(added, "; "))
+	}
+	return nil
+}
+
+// subtract returns the lines of a not in b, counting repeats.
+func subtract(a, b []string) []string {
+	seen := map[string]int{}
+	for _, l := range b {
+		seen[l]++
+	}
+	var out []string
+	for _, l := range a {
+		if seen[l] > 0 {
+			seen[l]--
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+const maxStderr = 64 << 10
+
+// run runs multipath -t in a private mount namespace with dir over /etc/multipath, and returns
+// its stderr lines without their timestamps.
+func (v *ParserValidator) run(ctx context.Context, bin, dir string) ([]string, error) {
+	timeout := v.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	root, err := filepath.Abs(v.Root)
+	if err != nil {
+		return nil, err
+	}
+
+	type result struct {
+		stderr []byte
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// The thread is never unlocked: when this goroutine returns, the runtime ends the
+		// thread and its mount namespace with it, and no other goroutine ever runs in it.
+		runtime.LockOSThread()
+		stderr, err := runInPrivateMounts(ctx, root, bin, dir)
+		done <- result{stderr, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		return nil, fmt.Errorf("running multipath -t: %w", r.err)
+	}
+	var lines []string
+	for _, line := range strings.Split(strings.TrimSpace(string(r.stderr)), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		// "602.024244 | message": drop the uptime stamp.
+		if _, msg, ok := strings.Cut(line, " | "); ok {
+			line = msg
+		}
+		lines = append(lines, line)
+	}
+	return lines, nil
+}
+
+// runInPrivateMounts must run on a locked OS thread that is thrown away afterwards.
+func runInPrivateMounts(ctx context.Context, root, bin, dir string) ([]byte, error) {
+	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+		return nil, fmt.Errorf("unshare(CLONE_NEWNS) (needs CAP_SYS_ADMIN): %w", err)
+	}
+	// Nothing mounted here may reach the host's mount namespace.
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return nil, fmt.Errorf("making mounts private: %w", err)
+	}
+	if run := filepath.Join(root, "run"); isDir(run) {
+		if err := syscall.Mount("tmpfs", run, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "size=1m,mode=0755"); err != nil {
+			return nil, fmt.Errorf("mounting a tmpfs on %s: %w", run, err)
+		}
+	}
+	target := filepath.Join(root, EtcMultipathDir)
+	if err := syscall.Mount(dir, target, "", syscall.MS_BIND, ""); err != nil {
+		return nil, fmt.Errorf("bind-mounting %s over %s: %w", dir, target, err)
+	}
+	cmd := exec.CommandContext(ctx, bin, "-t")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root, Pdeathsig: syscall.SIGKILL}
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
+	cmd.Stdout = io.Discard
+	var stderr limitedBuffer
+	stderr.max = maxStderr
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s -t in %s: %w: %s", bin, root, err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return stderr.Bytes(), nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// limitedBuffer keeps the first max bytes written to it and drops the rest.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}

@@ -1,0 +1,193 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package hostfs
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// WWIDsHeader is the header multipath-tools writes at the top of a new wwids file
+// (WWIDS_FILE_HEADER in libmultipath/wwids.h).
+const WWIDsHeader = "# Multipath wwids, Version : 1.0\n" +
+	"# NOTE: This file is automatically maintained by multipath and multipathd.\n" +
+	"# You should not need to edit this file in normal circumstances.\n" +
+	"#\n" +
+	"# Valid WWIDs:\n"
+
+// ownedHeader starts the owned-wwids record.
+const ownedHeader = "# WWIDs kube-multipath added to /etc/multipath/wwids, one per line. It removes only these.\n"
+
+// wwidRE is the API's pattern for spec.wwid, at most 128 characters: nothing that could end
+// the "/<wwid>/" entry or the line.
+var wwidRE = regexp.MustCompile(`^[a-zA-Z0-9._:-]{1,128}$`)
+
+// ValidWWID reports whether w can be written to the wwids file.
+func ValidWWID(w string) bool { return wwidRE.MatchString(w) }
+
+// entryOf returns the WWID of a wwids file line, as multipath-tools' lookup_wwid reads it:
+// a line starting with '/' holds the WWID up to the next '/'. Other lines are not entries.
+func entryOf(line []byte) (string, bool) {
+	if len(line) == 0 || line[0] != '/' {
+		return "", false
+	}
+	end := bytes.IndexByte(line[1:], '/')
+	if end < 0 {
+		return "", false
+	}
+	return string(line[1 : 1+end]), true
+}
+
+// ParseWWIDs returns the WWIDs listed in a wwids file, in file order, duplicates kept.
+func ParseWWIDs(content []byte) []string {
+	var out []string
+	for line := range bytes.Lines(content) {
+		if w, ok := entryOf(line); ok {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// WWIDsPlan is how the wwids file and the ownership record change.
+type WWIDsPlan struct {
+	// Content is the new wwids file; nil when the file stays absent.
+	Content []byte
+	// Changed is true when Content differs from the current file.
+	Changed bool
+	// Owned is the new ownership record: sorted, no duplicates.
+	Owned []string
+	// Added are the WWIDs appended (now owned); Removed the owned ones taken out. Both sorted.
+	Added, Removed []string
+}
+
+// ReconcileWWIDs computes the wwids file that lists every desired WWID, from the current file
+// (nil when absent) and the ownership record:
+//
+//   - a desired WWID not in the file is appended ("/<wwid>/") and becomes owned;
+//   - a desired WWID already in the file stays owned if it was, and is never owned if not
+//     (boot-from-SAN and hand-made entries);
+//   - an owned WWID no longer desired is removed (every line of it) and no longer owned;
+//   - every other line (header, comments, foreign entries) is kept byte for byte, in order.
+//
+// A new file starts with WWIDsHeader. Desired WWIDs must be valid (ValidWWID).
+func ReconcileWWIDs(current []byte, owned, desired []string) (WWIDsPlan, error) {
+	for _, w := range desired {
+		if !ValidWWID(w) {
+			return WWIDsPlan{}, fmt.Errorf("WWID %q cannot be written to the wwids file: it must match %s", w, wwidRE)
+		}
+	}
+	want := make(map[string]bool, len(desired))
+	for _, w := range desired {
+		want[w] = true
+	}
+	own := make(map[string]bool, len(owned))
+	for _, w := range owned {
+		own[w] = true
+	}
+
+	var b bytes.Buffer
+	b.Grow(len(current) + 40*len(desired))
+	present := make(map[string]bool)
+	removed := map[string]bool{}
+	for line := range bytes.Lines(current) {
+		if w, ok := entryOf(line); ok {
+			if own[w] && !want[w] {
+				removed[w] = true
+				continue
+			}
+			present[w] = true
+		}
+		b.Write(line)
+	}
+	var added []string
+	for _, w := range desired {
+		if present[w] || slices.Contains(added, w) {
+			continue
+		}
+		if b.Len() == 0 && len(current) == 0 {
+			b.WriteString(WWIDsHeader)
+		}
+		if n := b.Len(); n > 0 && b.Bytes()[n-1] != '\n' {
+			b.WriteByte('\n')
+		}
+		b.WriteString("/" + w + "/\n")
+		added = append(added, w)
+	}
+
+	newOwned := make([]string, 0, len(own)+len(added))
+	for w := range own {
+		if want[w] && present[w] {
+			newOwned = append(newOwned, w)
+		}
+	}
+	newOwned = append(newOwned, added...)
+	slices.Sort(newOwned)
+	newOwned = slices.Compact(newOwned)
+	slices.Sort(added)
+
+	p := WWIDsPlan{Owned: newOwned, Added: added, Removed: sortedKeys(removed)}
+	if current != nil || b.Len() > 0 {
+		p.Content = append([]byte{}, b.Bytes()...)
+	}
+	p.Changed = !bytes.Equal(p.Content, current) || (current == nil) != (p.Content == nil)
+	return p, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// formatOwned renders the ownership record.
+func formatOwned(owned []string) []byte {
+	var b strings.Builder
+	b.WriteString(ownedHeader)
+	for _, w := range owned {
+		b.WriteString(w)
+		b.WriteByte('\n')
+	}
+	return []byte(b.String())
+}
+
+// parseOwned reads the ownership record: one WWID a line, '#' comments and blank lines
+// skipped. A line that is not a valid WWID is an error: a corrupt record must not make the
+// agent remove entries it cannot prove are its own.
+func parseOwned(content []byte) ([]string, error) {
+	var out []string
+	n := 0
+	for line := range strings.Lines(string(content)) {
+		n++
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if !ValidWWID(line) {
+			return nil, fmt.Errorf("line %d: %q is not a WWID", n, line)
+		}
+		out = append(out, line)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
