@@ -152,6 +152,28 @@ type MultipathConfigStatus struct {
 	// lunHealth counts the LUNs by rolled-up health.
 	// +optional
 	LUNHealth HealthCounts `json:"lunHealth,omitzero"`
+
+	// nodeErrors are the nodes whose last apply failed, newest first (at most 32).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	NodeErrors []NodeError `json:"nodeErrors,omitempty"`
+}
+
+// NodeError is a node's last apply error, shown beside the health matrix.
+type NodeError struct {
+	// node is the node name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node"`
+	// message is the agent's error.
+	// +required
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message"`
+	// lastTransitionTime is when the apply started failing.
+	// +optional
+	LastTransitionTime metav1.Time `json:"lastTransitionTime,omitzero"`
 }
 
 // +kubebuilder:object:root=true
