@@ -35,7 +35,7 @@ import (
 // The fuzz targets check each input purely (validation, render, read back with this package's
 // own parser) and, where multipath-tools is installed, with the real parser. multipath -t takes
 // tens of milliseconds, so while fuzzing the real checks are batched: accepted inputs collect
-// into one run of up to realBatchSize files (or one second's worth), each input in its own
+// into runs of up to realBatchSize files in all (or one second's worth), each input in its own
 // conf.d file. When a batch fails, each of its inputs is re-run alone to name the culprit, which
 // may be an earlier input than the one the fuzzer reports. Replaying the seed corpus (plain go
 // test) checks every input at once.
@@ -48,7 +48,7 @@ func fuzzing() bool {
 }
 
 // realItem is one accepted input for the real parser: its own conf.d file, the names it
-// claims (a batch never holds two items claiming one name), and the check of multipath -t's
+// claims (a run never holds two items claiming one name), and the check of multipath -t's
 // output.
 type realItem struct {
 	input string
@@ -57,19 +57,32 @@ type realItem struct {
 	check func(cfg *mptest.Config) []string
 }
 
+// realBatch queues items in lanes, each lane one multipath -t run: an item goes to the first
+// lane where its names are free, so that inputs sharing a WWID (the fuzzer's mutations often
+// do) do not force a run each.
 type realBatch struct {
 	mu      sync.Mutex
-	items   []realItem
-	claimed map[string]bool
+	lanes   []realLane
+	queued  int
 	started time.Time
+	checked map[string]bool // inputs already checked
 }
 
-var realBatches = map[string]*realBatch{}
-var realBatchesMu sync.Mutex
+type realLane struct {
+	items   []realItem
+	claimed map[string]bool
+}
+
+const realLanes = 8
+
+var (
+	realBatches   = map[string]*realBatch{}
+	realBatchesMu sync.Mutex
+)
 
 // checkReal queues item for the real parser under the fuzz target's name, and runs the queue
-// when it is full, old, or when not fuzzing. It does nothing when multipath-tools is not
-// available, except fail on CI.
+// when it is full or a second old, or at once when not fuzzing. It does nothing when
+// multipath-tools is not available, except fail on CI.
 func checkReal(t *testing.T, target string, item realItem) {
 	t.Helper()
 	if err := mptest.Available(); err != nil {
@@ -81,34 +94,53 @@ func checkReal(t *testing.T, target string, item realItem) {
 	realBatchesMu.Lock()
 	b := realBatches[target]
 	if b == nil {
-		b = &realBatch{claimed: map[string]bool{}}
+		b = &realBatch{checked: map[string]bool{}}
 		realBatches[target] = b
 	}
 	realBatchesMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if slices.ContainsFunc(item.keys, func(k string) bool { return b.claimed[k] }) {
+	if b.checked[item.input] {
+		return
+	}
+	lane := slices.IndexFunc(b.lanes, func(l realLane) bool {
+		return !slices.ContainsFunc(item.keys, func(k string) bool { return l.claimed[k] })
+	})
+	if lane < 0 && len(b.lanes) == realLanes {
 		b.flush(t)
 	}
-	if len(b.items) == 0 {
+	if lane < 0 {
+		b.lanes = append(b.lanes, realLane{claimed: map[string]bool{}})
+		lane = len(b.lanes) - 1
+	}
+	if b.queued == 0 {
 		b.started = time.Now()
 	}
-	b.items = append(b.items, item)
+	b.lanes[lane].items = append(b.lanes[lane].items, item)
 	for _, k := range item.keys {
-		b.claimed[k] = true
+		b.lanes[lane].claimed[k] = true
 	}
-	if !fuzzing() || len(b.items) >= realBatchSize || time.Since(b.started) > time.Second {
+	b.queued++
+	if !fuzzing() || b.queued >= realBatchSize || time.Since(b.started) > time.Second {
 		b.flush(t)
 	}
 }
 
 func (b *realBatch) flush(t *testing.T) {
 	t.Helper()
-	items := b.items
-	b.items, b.claimed = nil, map[string]bool{}
-	if len(items) == 0 {
-		return
+	lanes := b.lanes
+	b.lanes, b.queued = nil, 0
+	for _, l := range lanes {
+		runReal(t, l.items)
+		for _, it := range l.items {
+			b.checked[it.input] = true
+		}
 	}
+}
+
+// runReal runs multipath -t once over items, each in its own file, and checks each.
+func runReal(t *testing.T, items []realItem) {
+	t.Helper()
 	cfg, stderr, err := mptest.Run(batchFiles(items))
 	if err != nil {
 		t.Fatalf("multipath -t: %v", err)
@@ -374,6 +406,7 @@ func FuzzOverrides(f *testing.F) {
 		"defaults {\n\tuid_attrs \"sd:ID_SERIAL\"\n\tmax_fds max\n}\n", "}\n{\n", "overrides {\r\n}\r\n",
 		"blacklist {\n\tdevice {\n\t\tvendor \"(\"\n\t\tproduct \".*\"\n\t}\n}\n",
 		"devices {\n\tdevice {\n\t\tvendor V\n\t\tproduct P\n\t\tfeatures \"1 queue_if_no_path\"\n\t\thardware_handler \"1 alua\"\n\t}\n}\n",
+		"devices {\n\tdevice {\n\t\tvendor NETAPP\n\t\tproduct LUN\n\t\tfeatures \"2 queue_mode bio\"\n\t}\n\tdevice {\n\t\tvendor V\n\t\tproduct P\n\t}\n}\n",
 	} {
 		f.Add(seed)
 	}

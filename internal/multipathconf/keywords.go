@@ -111,8 +111,11 @@ const (
 	KindIntOrKeyword
 	// KindRegex is a POSIX extended regular expression.
 	KindRegex
-	// KindCountedArgs is "N arg1 ... argN" (features, hardware_handler).
+	// KindCountedArgs is "N arg1 ... argN" (hardware_handler).
 	KindCountedArgs
+	// KindFeatures is a KindCountedArgs device-mapper feature list without the features
+	// multipath-tools 0.9.4 deprecates (queue_if_no_path, retain_attached_hw_handler).
+	KindFeatures
 	// KindUIDAttrs is a space separated list of "type:ATTR" records (uid_attrs).
 	KindUIDAttrs
 	// KindOctalMode is a file mode in octal, at most 0777.
@@ -227,6 +230,7 @@ var (
 	regex    = ValueSpec{Kind: KindRegex}
 	text     = ValueSpec{Kind: KindString}
 	counted  = ValueSpec{Kind: KindCountedArgs}
+	features = ValueSpec{Kind: KindFeatures}
 )
 
 func intRange(lo, hi int64) ValueSpec { return ValueSpec{Kind: KindInt, Min: lo, Max: hi} }
@@ -397,7 +401,7 @@ var keywords = []Keyword{
 	{Name: "disable_changed_wwids", Sections: SectionDefaults, Policy: Deprecated, Why: whyNoEffect},
 	{Name: "eh_deadline", Sections: inAnyProtocol, Value: intOr(0, math.MaxInt32, "off")},
 	{Name: "enable_foreign", Sections: SectionDefaults, Value: regex},
-	{Name: "features", Sections: inLUN, Value: counted},
+	{Name: "features", Sections: inLUN, Value: features},
 	{Name: "find_multipaths", Sections: SectionDefaults, Policy: Managed, Why: whyMapNames},
 	{Name: "find_multipaths_timeout", Sections: SectionDefaults, Value: intRange(-86400, 86400)},
 	{Name: "force_sync", Sections: SectionDefaults, Value: yesNoTxt},

@@ -393,8 +393,36 @@ func (c *checker) block(b *confBlock) {
 			c.fail(b.line, "a "+b.rule.name+" subsection needs a "+r+" ("+b.rule.whyRequired+")")
 		}
 	}
+	if b.rule.name == "devices" {
+		c.duplicateDevices(b)
+	}
 	for _, child := range b.children {
 		c.block(child)
+	}
+}
+
+// duplicateDevices refuses two device subsections of one devices section with the same vendor,
+// product and revision: multipathd logs "duplicate device section" for them.
+func (c *checker) duplicateDevices(devices *confBlock) {
+	first := map[string]int{}
+	for _, d := range devices.children {
+		id := map[string]string{}
+		for _, e := range d.entries {
+			id[e.keyword] = e.value
+		}
+		vendor, hasVendor := id["vendor"]
+		product, hasProduct := id["product"]
+		revision, hasRevision := id["revision"]
+		if !hasVendor || !hasProduct || d.rule == nil {
+			continue // reported already
+		}
+		key := vendor + "\x00" + product + "\x00" + strconv.FormatBool(hasRevision) + revision
+		if line, dup := first[key]; dup {
+			c.fail(d.line, "this device subsection (vendor "+strconv.Quote(vendor)+", product "+strconv.Quote(product)+
+				") repeats the one on line "+strconv.Itoa(line)+" (multipathd logs a duplicate): merge them")
+			continue
+		}
+		first[key] = d.line
 	}
 }
 

@@ -222,6 +222,19 @@ func TestCheckOverrides(t *testing.T) {
 		"blacklist patterns may repeat": {
 			text: "blacklist {\n\tdevnode \"^a\"\n\tdevnode \"^b\"\n\tproperty \"X\"\n\tproperty \"Y\"\n}\n",
 		},
+		"a device repeated in one devices section": {
+			text: "devices {\n\tdevice {\n\t\tvendor V\n\t\tproduct P\n\t}\n\tdevice {\n\t\tvendor \"V\"\n\t\tproduct \"P\"\n\t\tno_path_retry fail\n\t}\n" +
+				"\tdevice {\n\t\tvendor V\n\t\tproduct P\n\t\trevision \"\"\n\t}\n}\n",
+			want: []LineError{{6, `this device subsection (vendor "V", product "P") repeats the one on line 2 (multipathd logs a duplicate): merge them`}},
+		},
+		"deprecated device-mapper features": {
+			text: "overrides {\n\tfeatures \"3 queue_if_no_path pg_init_retries 50\"\n}\ndevices {\n\tdevice {\n\t\tvendor V\n\t\tproduct P\n" +
+				"\t\tfeatures \"1 retain_attached_hw_handler\"\n\t}\n}\n",
+			want: []LineError{
+				{2, `invalid value "3 queue_if_no_path pg_init_retries 50" for features: feature queue_if_no_path is deprecated in multipath-tools 0.9.4, which logs an error for it: use no_path_retry queue`},
+				{8, `invalid value "1 retain_attached_hw_handler" for features: feature retain_attached_hw_handler is deprecated in multipath-tools 0.9.4, which logs an error for it: use retain_attached_hw_handler yes`},
+			},
+		},
 		"a device without a product": {
 			text: "devices {\n\tdevice {\n\t\tvendor \"A\"\n\t}\n}\n",
 			want: []LineError{{2, "a device subsection needs a product (multipathd ignores it otherwise)"}},

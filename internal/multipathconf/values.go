@@ -122,6 +122,15 @@ func (s *ValueSpec) checkText(t string) string {
 		return checkRegex(t)
 	case KindCountedArgs:
 		return checkCountedArgs(t)
+	case KindFeatures:
+		if why := checkCountedArgs(t); why != "" {
+			return why
+		}
+		for _, f := range strings.Fields(t) {
+			if alternative, deprecated := deprecatedFeatures[f]; deprecated {
+				return "feature " + f + " is deprecated in multipath-tools 0.9.4, which logs an error for it: " + alternative
+			}
+		}
 	case KindUIDAttrs:
 		for _, rec := range strings.Fields(t) {
 			typ, attr, ok := strings.Cut(rec, ":")
@@ -138,6 +147,13 @@ func (s *ValueSpec) checkText(t string) string {
 }
 
 var octalMode = regexp.MustCompile(`^0?[0-7]{3}$`)
+
+// deprecatedFeatures are the device-mapper features multipath-tools 0.9.4 warns about (when a
+// device entry merges with another, and on every map using them), with what to use instead.
+var deprecatedFeatures = map[string]string{
+	"queue_if_no_path":           "use no_path_retry queue",
+	"retain_attached_hw_handler": "use retain_attached_hw_handler yes",
+}
 
 // describe says in words what the spec accepts, for error messages.
 func (s *ValueSpec) describe() string {
