@@ -38,7 +38,7 @@ import (
 // into runs of up to realBatchSize files in all (or one second's worth), each input in its own
 // conf.d file. When a batch fails, each of its inputs is re-run alone to name the culprit, which
 // may be an earlier input than the one the fuzzer reports. Replaying the seed corpus (plain go
-// test) checks every input at once.
+// test) queues every accepted input and runs the queue when the target ends.
 
 const realBatchSize = 128
 
@@ -81,8 +81,8 @@ var (
 )
 
 // checkReal queues item for the real parser under the fuzz target's name, and runs the queue
-// when it is full or a second old, or at once when not fuzzing. It does nothing when
-// multipath-tools is not available, except fail on CI.
+// when it is full or, while fuzzing, a second old (see flushRealAtEnd for the seed corpus). It
+// does nothing when multipath-tools is not available, except fail on CI.
 func checkReal(t *testing.T, target string, item realItem) {
 	t.Helper()
 	if err := mptest.Available(); err != nil {
@@ -121,12 +121,26 @@ func checkReal(t *testing.T, target string, item realItem) {
 		b.lanes[lane].claimed[k] = true
 	}
 	b.queued++
-	if !fuzzing() || b.queued >= realBatchSize || time.Since(b.started) > time.Second {
+	if b.queued >= realBatchSize || fuzzing() && time.Since(b.started) > time.Second {
 		b.flush(t)
 	}
 }
 
-func (b *realBatch) flush(t *testing.T) {
+// flushRealAtEnd runs what the fuzz target left queued when it ends.
+func flushRealAtEnd(f *testing.F, target string) {
+	f.Cleanup(func() {
+		realBatchesMu.Lock()
+		b := realBatches[target]
+		realBatchesMu.Unlock()
+		if b != nil {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.flush(f)
+		}
+	})
+}
+
+func (b *realBatch) flush(t testing.TB) {
 	t.Helper()
 	lanes := b.lanes
 	b.lanes, b.queued = nil, 0
@@ -139,7 +153,7 @@ func (b *realBatch) flush(t *testing.T) {
 }
 
 // runReal runs multipath -t once over items, each in its own file, and checks each.
-func runReal(t *testing.T, items []realItem) {
+func runReal(t testing.TB, items []realItem) {
 	t.Helper()
 	cfg, stderr, err := mptest.Run(batchFiles(items))
 	if err != nil {
@@ -225,6 +239,7 @@ type errorsList []string
 func (e errorsList) String() string { return strings.Join(e, "; ") }
 
 func FuzzRenderAlias(f *testing.F) {
+	flushRealAtEnd(f, "FuzzRenderAlias")
 	for _, seed := range [][3]string{
 		{"data", validWWID, ""},
 		{"pg-data_01.a:b", "3600A098:0383.0305-345_3f", "exclusive_pref_bit"},
@@ -303,6 +318,7 @@ var fuzzLUNs struct {
 }
 
 func FuzzRenderKnob(f *testing.F) {
+	flushRealAtEnd(f, "FuzzRenderKnob")
 	for i := range max(len(lunKnobs), len(defaultsKnobs)) {
 		f.Add(uint8(i), "no", int64(1), i%2 == 0, true)
 		f.Add(uint8(i), "queue", int64(0), false, false)
@@ -397,6 +413,7 @@ func FuzzRenderKnob(f *testing.F) {
 }
 
 func FuzzOverrides(f *testing.F) {
+	flushRealAtEnd(f, "FuzzOverrides")
 	for _, seed := range []string{
 		"", realisticOverrides, "devices {\n}\n", "overrides {\n\tno_path_retry fail\n}\n",
 		"blacklist {\n\twwid \"^3600a\"\n}\n", "blacklist {\n\twwid \"!x\"\n}\nblacklist_exceptions {\n\twwid \"3\"\n}\n",
