@@ -1,0 +1,48 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package health implements the health controller: it rolls every allow-listed LUN up over the
+// nodes expected to carry it and writes the result where an admin looks first, MultipathWWID
+// status.health (the HEALTH and NODES printer columns), and MultipathConfig status.lunHealth and
+// status.nodeErrors. It also exports the cluster's health as Prometheus gauges.
+//
+// The rules are not here: internal/health decides the state of a LUN on a node, which nodes are
+// expected to carry it and how the states roll up (worst wins). This package gathers what the
+// rules read (Gather), turns it into their input (Decide) and writes the output only when it
+// changed. kubectl-multipath's `status` and `maps` call Gather and Decide too, so the command line
+// and the controller cannot disagree on a rule.
+//
+// Inputs:
+//
+//   - the MultipathConfig `cluster`: spec.nodeSelector picks the managed nodes (an invalid
+//     selector counts every node as managed, as the rollout controller does; a missing or
+//     deleted config manages none, so every LUN is unknown, expected nowhere);
+//   - Nodes: labels (for the selectors) and the Ready condition;
+//   - MultipathNodeStates: the maps each node's agent reports, and Degraded (the apply errors);
+//   - the agents' Leases in the operator namespace (LeaseName): renewTime is the heartbeat;
+//   - MultipathWWIDs: the WWID, spec.nodeSelector, and status.consumers, the PersistentVolumes
+//     whose required node affinity narrows the expected nodes when there is no nodeSelector.
+//
+// Every event maps to the one request `cluster`; the work queue holds it once, so a burst
+// coalesces into few passes. Lease renewals (every node, every refresh interval) are not events:
+// a pass runs every refresh interval anyway (RequeueAfter), which is how a silent agent is
+// noticed; only a Lease's creation, deletion, and renewal after it went stale are events, so a
+// returning agent is trusted again at once.
+//
+// The MultipathWWID and MultipathConfig statuses are shared with the render and rollout
+// controllers: each object is patched only when the fields this controller owns changed, with a
+// merge patch of those fields under optimistic locking.
+package health

@@ -1,0 +1,270 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
+)
+
+// Reconciler rolls LUN health up and writes MultipathWWID status.health, MultipathConfig
+// status.lunHealth and status.nodeErrors, and the health gauges.
+type Reconciler struct {
+	Client client.Client
+	// Clock tells the time staleness is judged at; tests pass a fake one.
+	Clock clock.PassiveClock
+	// Namespace is where the agents renew their Leases (the operator namespace). The manager
+	// should cache Leases in this namespace only.
+	Namespace string
+	// RefreshInterval is how often the agents poll multipathd and renew their Lease;
+	// DefaultRefreshInterval when zero. A report older than rules.StaleAfter intervals is not
+	// trusted, and a pass runs every interval.
+	RefreshInterval time.Duration
+}
+
+// request is the one work item every event maps to.
+var request = reconcile.Request{NamespacedName: types.NamespacedName{Name: mpv1alpha1.ClusterConfigName}}
+
+func toCluster(context.Context, client.Object) []reconcile.Request {
+	return []reconcile.Request{request}
+}
+
+func (r *Reconciler) interval() time.Duration {
+	if r.RefreshInterval == 0 {
+		return DefaultRefreshInterval
+	}
+	return r.RefreshInterval
+}
+
+// SetupWithManager registers the controller. The manager's cache should keep PersistentVolumes
+// trimmed (consumers.Transform) and Leases in Namespace only (see internal/manager).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.Clock == nil || r.Namespace == "" {
+		return errors.New("health controller needs a client, a clock and the agents' namespace")
+	}
+	if r.RefreshInterval < 0 {
+		return fmt.Errorf("health controller: refresh interval %s is negative", r.RefreshInterval)
+	}
+	mapped := handler.EnqueueRequestsFromMapFunc(toCluster)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("health").
+		// Spec changes only: this controller writes the status.
+		Watches(&mpv1alpha1.MultipathConfig{}, mapped, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&mpv1alpha1.MultipathWWID{}, mapped, builder.WithPredicates(wwidChanged{})).
+		Watches(&mpv1alpha1.MultipathNodeState{}, mapped, builder.WithPredicates(nodeStateChanged{})).
+		Watches(&corev1.Node{}, mapped, builder.WithPredicates(nodeChanged{})).
+		Watches(&corev1.PersistentVolume{}, mapped, builder.WithPredicates(affinityChanged{})).
+		Watches(&coordinationv1.Lease{}, mapped, builder.WithPredicates(&leaseChanged{namespace: r.Namespace, clock: r.Clock, interval: r.interval()})).
+		Complete(r)
+}
+
+// wwidChanged passes MultipathWWID creations and deletions, and updates of what the roll-up
+// reads: the spec (generation) and the consumers. Writes of status.health, this controller's
+// own, are dropped.
+type wwidChanged struct{ predicate.Funcs }
+
+func (wwidChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*mpv1alpha1.MultipathWWID)
+	n, ok2 := e.ObjectNew.(*mpv1alpha1.MultipathWWID)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return o.Generation != n.Generation || o.Status.ConsumerCount != n.Status.ConsumerCount ||
+		!slices.Equal(o.Status.Consumers, n.Status.Consumers)
+}
+
+// nodeStateChanged passes MultipathNodeState creations and deletions, and updates of what the
+// roll-up reads: the maps, the Degraded condition, and whether the agent has reported at all.
+type nodeStateChanged struct{ predicate.Funcs }
+
+func (nodeStateChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*mpv1alpha1.MultipathNodeState)
+	n, ok2 := e.ObjectNew.(*mpv1alpha1.MultipathNodeState)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return Reported(o) != Reported(n) ||
+		!apiequality.Semantic.DeepEqual(conditions.Get(o, mpv1alpha1.DegradedCondition), conditions.Get(n, mpv1alpha1.DegradedCondition)) ||
+		!apiequality.Semantic.DeepEqual(o.Status.Maps, n.Status.Maps)
+}
+
+// nodeChanged passes Node creations and deletions, and updates of its labels (selectors) or its
+// Ready status; it drops the kubelet's other status updates.
+type nodeChanged struct{ predicate.Funcs }
+
+func (nodeChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*corev1.Node)
+	n, ok2 := e.ObjectNew.(*corev1.Node)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !maps.Equal(o.Labels, n.Labels) || NodeReady(o) != NodeReady(n) || o.UID != n.UID
+}
+
+// affinityChanged passes PersistentVolume creations and deletions, and updates of its node
+// affinity; phase and claim changes are dropped.
+type affinityChanged struct{ predicate.Funcs }
+
+func (affinityChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*corev1.PersistentVolume)
+	n, ok2 := e.ObjectNew.(*corev1.PersistentVolume)
+	return !ok1 || !ok2 || !apiequality.Semantic.DeepEqual(o.Spec.NodeAffinity, n.Spec.NodeAffinity)
+}
+
+// leaseChanged passes the creation and deletion of an agent Lease in the namespace, a change of
+// its duration or holder, and the renewal of a Lease that had gone stale (the agent is back). The
+// other renewals, one per node per refresh interval, are dropped: the periodic pass judges them.
+type leaseChanged struct {
+	namespace string
+	clock     clock.PassiveClock
+	interval  time.Duration
+}
+
+func (p *leaseChanged) agentLease(o client.Object) bool {
+	_, ok := NodeOfLease(o.GetName())
+	return ok && o.GetNamespace() == p.namespace
+}
+
+func (p *leaseChanged) Create(e event.CreateEvent) bool   { return p.agentLease(e.Object) }
+func (p *leaseChanged) Delete(e event.DeleteEvent) bool   { return p.agentLease(e.Object) }
+func (p *leaseChanged) Generic(e event.GenericEvent) bool { return false }
+func (p *leaseChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*coordinationv1.Lease)
+	n, ok2 := e.ObjectNew.(*coordinationv1.Lease)
+	if !ok1 || !ok2 || !p.agentLease(n) {
+		return ok1 && ok2 && p.agentLease(o)
+	}
+	if !apiequality.Semantic.DeepEqual(o.Spec.LeaseDurationSeconds, n.Spec.LeaseDurationSeconds) ||
+		!apiequality.Semantic.DeepEqual(o.Spec.HolderIdentity, n.Spec.HolderIdentity) {
+		return true
+	}
+	return !p.fresh(o) && p.fresh(n)
+}
+
+// fresh reports whether the rules would trust a Ready, reporting node with this Lease now.
+func (p *leaseChanged) fresh(l *coordinationv1.Lease) bool {
+	n := rules.Node{Ready: true, Reported: true, RefreshInterval: p.interval}
+	n.LastHeartbeat, n.LeaseDuration = heartbeat(l)
+	ok, _ := rules.NodeTrusted(&n, p.clock.Now())
+	return ok
+}
+
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=kube-multipath-system,resources=leases,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=nodes;persistentvolumes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs;multipathwwids;multipathnodestates,verbs=get;list;watch
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs/status;multipathwwids/status,verbs=get;patch
+
+// Reconcile rolls every LUN up and writes what changed. It is the same work for every request,
+// and it runs again after a refresh interval so that a silent agent is noticed without events.
+func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx).WithValues("MultipathConfig", klog.KRef("", mpv1alpha1.ClusterConfigName))
+	ctx = ctrl.LoggerInto(ctx, log)
+
+	in, err := Gather(ctx, r.Client, GatherOptions{Namespace: r.Namespace})
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	out := Decide(in, r.Clock.Now(), r.interval())
+	rollupsTotal.Inc()
+	recordMetrics(out)
+	if out.SelectorErr != nil {
+		log.V(1).Info("MultipathConfig node selector is invalid; every node counts as managed", "err", out.SelectorErr)
+	}
+
+	var errs []error
+	for i := range in.WWIDs {
+		w := &in.WWIDs[i]
+		if err := out.ExpectErrors[w.Name]; err != nil {
+			log.V(1).Info("Expected nodes of a LUN are partly unknown", "MultipathWWID", klog.KObj(w), "err", err)
+		}
+		if err := r.writeWWID(ctx, w, out.Health[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if in.Config != nil && in.Config.DeletionTimestamp.IsZero() {
+		if err := r.writeConfig(ctx, in.Config, out); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return ctrl.Result{}, fmt.Errorf("writing health: %w", errors.Join(errs...))
+	}
+	log.V(4).Info("Rolled LUN health up", "luns", len(in.WWIDs), "nodes", len(out.Nodes), "untrusted", out.Untrusted,
+		"optimal", out.LUNCounts.Optimal, "degraded", out.LUNCounts.Degraded, "failed", out.LUNCounts.Failed,
+		"missing", out.LUNCounts.Missing, "unknown", out.LUNCounts.Unknown)
+	return ctrl.Result{RequeueAfter: r.interval()}, nil
+}
+
+// writeWWID patches w's status.health when it changed.
+func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID, h mpv1alpha1.LUNHealth) error {
+	if apiequality.Semantic.DeepEqual(w.Status.Health, h) {
+		return nil
+	}
+	before := w.DeepCopy()
+	setWWIDHealth(w, h)
+	ctrl.LoggerFrom(ctx).V(2).Info("Updating LUN health", "MultipathWWID", klog.KObj(w), "state", h.State, "nodes", h.Nodes)
+	// Optimistic lock: the render controller writes the rest of the same status; the merge patch
+	// carries status.health only, and the resourceVersion.
+	if err := r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to update health of MultipathWWID %s: %w", klog.KObj(w), err)
+	}
+	statusWritesTotal.Inc()
+	return nil
+}
+
+// writeConfig patches cfg's status.lunHealth and status.nodeErrors when they changed.
+func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, out *Outcome) error {
+	before := cfg.DeepCopy()
+	if !setConfigHealth(cfg, out.LUNCounts, out.NodeErrors) {
+		return nil
+	}
+	// Optimistic lock: the render and rollout controllers write the rest of the same status.
+	if err := r.Client.Status().Patch(ctx, cfg, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to update health of MultipathConfig %s: %w", klog.KObj(cfg), err)
+	}
+	statusWritesTotal.Inc()
+	return nil
+}

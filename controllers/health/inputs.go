@@ -1,0 +1,350 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package health
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
+)
+
+const (
+	// DefaultRefreshInterval is the agents' default poll and Lease renewal interval.
+	DefaultRefreshInterval = 10 * time.Second
+	// MaxNodeErrors is MultipathConfig status.nodeErrors' MaxItems.
+	MaxNodeErrors = 32
+	// maxNodeErrorMessage is NodeError.message's MaxLength.
+	maxNodeErrorMessage = 1024
+)
+
+// Inputs is everything one roll-up reads. Gather fills it from a cache or from the API server;
+// tests build it by hand.
+type Inputs struct {
+	// Config is the MultipathConfig `cluster`; nil when it does not exist.
+	Config *mpv1alpha1.MultipathConfig
+	// Nodes are every Node.
+	Nodes []corev1.Node
+	// States are every MultipathNodeState.
+	States []mpv1alpha1.MultipathNodeState
+	// Leases are the Leases of the operator namespace; those not named by LeaseName are ignored.
+	Leases []coordinationv1.Lease
+	// WWIDs are every MultipathWWID.
+	WWIDs []mpv1alpha1.MultipathWWID
+	// PVs are the PersistentVolumes that some MultipathWWID's status.consumers names, by name.
+	// Only spec.nodeAffinity is read.
+	PVs map[string]*corev1.PersistentVolume
+}
+
+// GatherOptions tune Gather.
+type GatherOptions struct {
+	// Namespace is where the agents' Leases are (the operator namespace).
+	Namespace string
+	// ListPVs lists every PersistentVolume once instead of getting each consumer by name: better
+	// through a direct client (one request), worse through a cache (a copy of every volume).
+	ListPVs bool
+}
+
+// Gather reads the inputs of a roll-up through c.
+func Gather(ctx context.Context, c client.Reader, o GatherOptions) (*Inputs, error) {
+	in := &Inputs{PVs: map[string]*corev1.PersistentVolume{}}
+	cfg := &mpv1alpha1.MultipathConfig{}
+	switch err := c.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("failed to get MultipathConfig %s: %w", mpv1alpha1.ClusterConfigName, err)
+	default:
+		in.Config = cfg
+	}
+	nodes := &corev1.NodeList{}
+	if err := c.List(ctx, nodes); err != nil {
+		return nil, fmt.Errorf("failed to list Nodes: %w", err)
+	}
+	in.Nodes = nodes.Items
+	states := &mpv1alpha1.MultipathNodeStateList{}
+	if err := c.List(ctx, states); err != nil {
+		return nil, fmt.Errorf("failed to list MultipathNodeStates: %w", err)
+	}
+	in.States = states.Items
+	leases := &coordinationv1.LeaseList{}
+	if err := c.List(ctx, leases, client.InNamespace(o.Namespace)); err != nil {
+		return nil, fmt.Errorf("failed to list Leases in namespace %s: %w", o.Namespace, err)
+	}
+	in.Leases = leases.Items
+	wwids := &mpv1alpha1.MultipathWWIDList{}
+	if err := c.List(ctx, wwids); err != nil {
+		return nil, fmt.Errorf("failed to list MultipathWWIDs: %w", err)
+	}
+	in.WWIDs = wwids.Items
+
+	wanted := map[string]bool{}
+	for i := range in.WWIDs {
+		for _, name := range in.WWIDs[i].Status.Consumers {
+			wanted[name] = true
+		}
+	}
+	if len(wanted) == 0 {
+		return in, nil
+	}
+	if o.ListPVs {
+		pvs := &corev1.PersistentVolumeList{}
+		if err := c.List(ctx, pvs); err != nil {
+			return nil, fmt.Errorf("failed to list PersistentVolumes: %w", err)
+		}
+		for i := range pvs.Items {
+			if wanted[pvs.Items[i].Name] {
+				in.PVs[pvs.Items[i].Name] = &pvs.Items[i]
+			}
+		}
+		return in, nil
+	}
+	for name := range wanted {
+		pv := &corev1.PersistentVolume{}
+		switch err := c.Get(ctx, client.ObjectKey{Name: name}, pv); {
+		case apierrors.IsNotFound(err):
+			// Gone since the render controller listed it: no longer a consumer.
+		case err != nil:
+			return nil, fmt.Errorf("failed to get PersistentVolume %s: %w", name, err)
+		default:
+			in.PVs[name] = pv
+		}
+	}
+	return in, nil
+}
+
+// Outcome is what Decide worked out.
+type Outcome struct {
+	// Nodes are the managed nodes as the rules see them, sorted by name.
+	Nodes []rules.Node
+	// LUNs are the LUNs as the rules see them, index-aligned with Inputs.WWIDs.
+	LUNs []rules.LUN
+	// Health is each LUN's roll-up (MultipathWWID status.health), index-aligned with Inputs.WWIDs.
+	Health []mpv1alpha1.LUNHealth
+	// LUNCounts counts the LUNs by rolled-up state (MultipathConfig status.lunHealth).
+	LUNCounts mpv1alpha1.HealthCounts
+	// NodeErrors are the nodes whose last apply failed, newest first, at most MaxNodeErrors
+	// (MultipathConfig status.nodeErrors).
+	NodeErrors []mpv1alpha1.NodeError
+	// ApplyFailing counts every node whose last apply failed; NodeErrors is bounded, this is not.
+	ApplyFailing int
+	// Untrusted counts the managed nodes whose report is not trusted (rules.NodeTrusted): NotReady,
+	// agent silent, Lease missing or expired, never reported. These are the stale reporters.
+	Untrusted int
+	// SelectorErr is why MultipathConfig spec.nodeSelector is unusable; every node is then
+	// managed. Nil when it is fine.
+	SelectorErr error
+	// ExpectErrors are, by MultipathWWID name, why its expected nodes could not be fully worked
+	// out (an invalid spec.nodeSelector, or a consumer's unusable node affinity).
+	ExpectErrors map[string]error
+}
+
+// Decide rolls every LUN up at now, with the agents refreshing every interval. It is pure: the
+// rules are internal/health's; Decide only turns the objects into the rules' input.
+func Decide(in *Inputs, now time.Time, interval time.Duration) *Outcome {
+	out := &Outcome{}
+	managed, selErr := ManagedNodes(in.Config, in.Nodes)
+	out.SelectorErr = selErr
+	out.Nodes = Reporters(managed, in.Nodes, in.States, in.Leases, interval)
+	for i := range out.Nodes {
+		if ok, _ := rules.NodeTrusted(&out.Nodes[i], now); !ok {
+			out.Untrusted++
+		}
+	}
+
+	set := rules.NewNodeSet(managed)
+	out.LUNs = make([]rules.LUN, len(in.WWIDs))
+	for i := range in.WWIDs {
+		w := &in.WWIDs[i]
+		expected, err := set.Expected(w.Spec.NodeSelector, ConsumerAffinities(w, in.PVs))
+		if err != nil {
+			if out.ExpectErrors == nil {
+				out.ExpectErrors = map[string]error{}
+			}
+			out.ExpectErrors[w.Name] = err
+		}
+		out.LUNs[i] = rules.LUN{WWID: w.Spec.WWID, ExpectedNodes: expected}
+	}
+	out.Health = rules.Rollup(out.LUNs, out.Nodes, now)
+	out.LUNCounts = rules.CountLUNs(out.Health)
+	out.NodeErrors, out.ApplyFailing = NodeErrors(in.States)
+	return out
+}
+
+// ManagedNodes returns the nodes that cfg's spec.nodeSelector selects (all of them without a
+// selector), as the rules take them. A nil config, or one being deleted, manages no node. An
+// invalid selector is returned as an error and every node counts as managed: the rollout
+// controller tears nothing down for a typo, so every node keeps the config it had.
+func ManagedNodes(cfg *mpv1alpha1.MultipathConfig, nodes []corev1.Node) ([]rules.ManagedNode, error) {
+	if cfg == nil || !cfg.DeletionTimestamp.IsZero() {
+		return nil, nil
+	}
+	sel := labels.Everything()
+	var selErr error
+	if cfg.Spec.NodeSelector != nil {
+		s, err := metav1.LabelSelectorAsSelector(cfg.Spec.NodeSelector)
+		if err != nil {
+			selErr = fmt.Errorf("spec.nodeSelector: %w", err)
+		} else {
+			sel = s
+		}
+	}
+	out := make([]rules.ManagedNode, 0, len(nodes))
+	for i := range nodes {
+		if sel.Matches(labels.Set(nodes[i].Labels)) {
+			out = append(out, rules.ManagedNode{Name: nodes[i].Name, Labels: nodes[i].Labels})
+		}
+	}
+	return out, selErr
+}
+
+// Reporters returns, sorted by name, each managed node as the rules see it: Ready from its Node,
+// its maps from its MultipathNodeState, its heartbeat from its agent's Lease.
+func Reporters(managed []rules.ManagedNode, nodes []corev1.Node, states []mpv1alpha1.MultipathNodeState, leases []coordinationv1.Lease, interval time.Duration) []rules.Node {
+	nodeByName := make(map[string]*corev1.Node, len(nodes))
+	for i := range nodes {
+		nodeByName[nodes[i].Name] = &nodes[i]
+	}
+	stateByName := make(map[string]*mpv1alpha1.MultipathNodeState, len(states))
+	for i := range states {
+		stateByName[states[i].Name] = &states[i]
+	}
+	leaseByNode := make(map[string]*coordinationv1.Lease, len(leases))
+	for i := range leases {
+		if node, ok := NodeOfLease(leases[i].Name); ok {
+			leaseByNode[node] = &leases[i]
+		}
+	}
+	out := make([]rules.Node, 0, len(managed))
+	for _, m := range managed {
+		out = append(out, Reporter(nodeByName[m.Name], stateByName[m.Name], leaseByNode[m.Name], interval))
+		out[len(out)-1].Name = m.Name
+	}
+	slices.SortFunc(out, func(a, b rules.Node) int { return strings.Compare(a.Name, b.Name) })
+	return slices.CompactFunc(out, func(a, b rules.Node) bool { return a.Name == b.Name })
+}
+
+// Reporter is one node as the rules see it. Any of the objects may be nil: a node without a Node
+// is not Ready, without a MultipathNodeState status has not reported, without a Lease has no
+// heartbeat; the rules do not trust such a node.
+func Reporter(node *corev1.Node, state *mpv1alpha1.MultipathNodeState, lease *coordinationv1.Lease, interval time.Duration) rules.Node {
+	n := rules.Node{RefreshInterval: interval}
+	if node != nil {
+		n.Name = node.Name
+		n.Ready = NodeReady(node)
+	}
+	if state != nil {
+		n.Name = cmp.Or(n.Name, state.Name)
+		n.Reported = Reported(state)
+		n.Maps = state.Status.Maps
+	}
+	n.LastHeartbeat, n.LeaseDuration = heartbeat(lease)
+	return n
+}
+
+// NodeReady reports whether the Node's Ready condition is True.
+func NodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Reported reports whether the node's agent has written the MultipathNodeState's status.
+func Reported(s *mpv1alpha1.MultipathNodeState) bool {
+	st := &s.Status
+	return st.ObservedGeneration != 0 || len(st.Conditions) > 0 || st.AppliedConfig != nil ||
+		st.MultipathToolsVersion != "" || st.MapCount != 0 || len(st.Maps) > 0
+}
+
+// ConsumerAffinities returns the required node affinity of each PersistentVolume that consumes
+// the LUN (status.consumers), for NodeSet.Expected: nil for a volume usable on any node. Volumes
+// not in pvs are gone and skipped. When status.consumers is truncated (consumerCount is larger),
+// the unlisted volumes could be usable anywhere, so a nil entry is added: every managed node is
+// expected rather than too few.
+func ConsumerAffinities(w *mpv1alpha1.MultipathWWID, pvs map[string]*corev1.PersistentVolume) []*corev1.NodeSelector {
+	if len(w.Status.Consumers) == 0 && w.Status.ConsumerCount == 0 {
+		return nil
+	}
+	out := make([]*corev1.NodeSelector, 0, len(w.Status.Consumers)+1)
+	for _, name := range w.Status.Consumers {
+		pv := pvs[name]
+		if pv == nil {
+			continue
+		}
+		var required *corev1.NodeSelector
+		if a := pv.Spec.NodeAffinity; a != nil {
+			required = a.Required
+		}
+		out = append(out, required)
+	}
+	if int(w.Status.ConsumerCount) > len(w.Status.Consumers) {
+		out = append(out, nil)
+	}
+	return out
+}
+
+// NodeErrors returns the apply errors (Degraded True) of the MultipathNodeStates, newest first
+// then by node name, at most MaxNodeErrors, and how many there are in all. A message longer than
+// the API allows is cut; an empty one is replaced by the condition's reason.
+func NodeErrors(states []mpv1alpha1.MultipathNodeState) ([]mpv1alpha1.NodeError, int) {
+	var out []mpv1alpha1.NodeError
+	for i := range states {
+		c := conditions.Get(&states[i], mpv1alpha1.DegradedCondition)
+		if c == nil || c.Status != metav1.ConditionTrue {
+			continue
+		}
+		msg := cmp.Or(c.Message, c.Reason, "The last apply failed.")
+		out = append(out, mpv1alpha1.NodeError{Node: states[i].Name, Message: truncate(msg, maxNodeErrorMessage), LastTransitionTime: c.LastTransitionTime})
+	}
+	slices.SortFunc(out, func(a, b mpv1alpha1.NodeError) int {
+		return cmp.Or(b.LastTransitionTime.Compare(a.LastTransitionTime.Time), strings.Compare(a.Node, b.Node))
+	})
+	total := len(out)
+	if len(out) > MaxNodeErrors {
+		out = out[:MaxNodeErrors:MaxNodeErrors]
+	}
+	return out, total
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "..."
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
+}

@@ -1,0 +1,485 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package health
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
+)
+
+var (
+	now      = time.Date(2026, time.March, 4, 5, 6, 7, 0, time.UTC)
+	interval = 10 * time.Second
+)
+
+const wwid = "3600a098038303053453f463045727a4d"
+
+// Builders with functional options, for the objects the controller reads.
+
+func node(name string, opts ...func(*corev1.Node)) corev1.Node {
+	n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"san": "fc"}}}
+	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+	for _, o := range opts {
+		o(&n)
+	}
+	return n
+}
+
+func labelled(kv ...string) func(*corev1.Node) {
+	return func(n *corev1.Node) {
+		n.Labels = map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			n.Labels[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func notReady(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionFalse }
+
+func state(name string, ms ...mpv1alpha1.MapStatus) mpv1alpha1.MultipathNodeState {
+	s := mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	s.Status.ObservedGeneration = 1
+	s.Status.Maps = ms
+	s.Status.MapCount = int32(len(ms))
+	return s
+}
+
+func degradedState(name, msg string, since time.Time) mpv1alpha1.MultipathNodeState {
+	s := state(name)
+	s.Status.Conditions = []metav1.Condition{{Type: mpv1alpha1.DegradedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ApplyFailedReason,
+		Message: msg, LastTransitionTime: metav1.NewTime(since)}}
+	return s
+}
+
+func mapOf(w string, st mpv1alpha1.MapState, active, total int32) mpv1alpha1.MapStatus {
+	return mpv1alpha1.MapStatus{WWID: w, Name: w, State: st, ActivePaths: active, TotalPaths: total}
+}
+
+func lease(node string, renewed time.Time) coordinationv1.Lease {
+	return coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: LeaseName(node), Namespace: "kube-multipath-system"},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptr.To(node),
+			LeaseDurationSeconds: ptr.To[int32](40),
+			RenewTime:            ptr.To(metav1.NewMicroTime(renewed)),
+		},
+	}
+}
+
+func wwidObj(name, w string, opts ...func(*mpv1alpha1.MultipathWWID)) mpv1alpha1.MultipathWWID {
+	o := mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: w}}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+func consumedBy(pvs ...string) func(*mpv1alpha1.MultipathWWID) {
+	return func(w *mpv1alpha1.MultipathWWID) {
+		w.Status.Consumers = pvs
+		w.Status.ConsumerCount = int32(len(pvs))
+	}
+}
+
+func pinnedPV(name string, nodes ...string) *corev1.PersistentVolume {
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if len(nodes) > 0 {
+		pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: nodes}},
+		}}}}
+	}
+	return pv
+}
+
+func config(sel *metav1.LabelSelector) *mpv1alpha1.MultipathConfig {
+	return &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}, Spec: mpv1alpha1.MultipathConfigSpec{NodeSelector: sel}}
+}
+
+func names(ms []rules.ManagedNode) []string {
+	out := make([]string, len(ms))
+	for i := range ms {
+		out[i] = ms[i].Name
+	}
+	return out
+}
+
+func TestManagedNodes(t *testing.T) {
+	nodes := []corev1.Node{node("a", labelled("san", "fc")), node("b", labelled("san", "iscsi")), node("c")}
+	deleting := config(nil)
+	deleting.DeletionTimestamp = ptr.To(metav1.NewTime(now))
+	tests := map[string]struct {
+		cfg     *mpv1alpha1.MultipathConfig
+		want    []string
+		wantErr string
+	}{
+		"without a MultipathConfig no node is managed":    {cfg: nil, want: nil},
+		"a MultipathConfig being deleted manages no node": {cfg: deleting, want: nil},
+		"without a node selector every node is managed":   {cfg: config(nil), want: []string{"a", "b", "c"}},
+		"the node selector picks the managed nodes": {
+			cfg:  config(&metav1.LabelSelector{MatchLabels: map[string]string{"san": "fc"}}),
+			want: []string{"a", "c"},
+		},
+		"an invalid node selector is reported and every node stays managed, as the rollout keeps them": {
+			cfg:     config(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "san", Operator: "Near"}}}),
+			want:    []string{"a", "b", "c"},
+			wantErr: "spec.nodeSelector",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ManagedNodes(tc.cfg, nodes)
+			if g := names(got); !reflect.DeepEqual(g, tc.want) && !(len(g) == 0 && len(tc.want) == 0) {
+				t.Errorf("managed = %v, want %v", g, tc.want)
+			}
+			if (err != nil) != (tc.wantErr != "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestReporter(t *testing.T) {
+	ready := node("a")
+	down := node("a", notReady)
+	reported := state("a", mapOf(wwid, mpv1alpha1.MapOptimal, 2, 2))
+	silent := mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "a"}}
+	fresh := lease("a", now.Add(-3*time.Second))
+	acquiredOnly := lease("a", now)
+	acquiredOnly.Spec.RenewTime = nil
+	acquiredOnly.Spec.AcquireTime = ptr.To(metav1.NewMicroTime(now.Add(-time.Second)))
+	acquiredOnly.Spec.LeaseDurationSeconds = nil
+
+	tests := map[string]struct {
+		node  *corev1.Node
+		state *mpv1alpha1.MultipathNodeState
+		lease *coordinationv1.Lease
+		want  rules.Node
+	}{
+		"a Ready node whose agent reported and renewed its Lease": {
+			node: &ready, state: &reported, lease: &fresh,
+			want: rules.Node{Name: "a", Ready: true, Reported: true, LastHeartbeat: now.Add(-3 * time.Second), LeaseDuration: 40 * time.Second,
+				RefreshInterval: interval, Maps: reported.Status.Maps},
+		},
+		"a NotReady node is not Ready": {
+			node: &down, state: &reported, lease: &fresh,
+			want: rules.Node{Name: "a", Reported: true, LastHeartbeat: now.Add(-3 * time.Second), LeaseDuration: 40 * time.Second,
+				RefreshInterval: interval, Maps: reported.Status.Maps},
+		},
+		"a MultipathNodeState whose status the agent never wrote has not reported": {
+			node: &ready, state: &silent, lease: &fresh,
+			want: rules.Node{Name: "a", Ready: true, LastHeartbeat: now.Add(-3 * time.Second), LeaseDuration: 40 * time.Second, RefreshInterval: interval},
+		},
+		"without a Lease there is no heartbeat": {
+			node: &ready, state: &reported,
+			want: rules.Node{Name: "a", Ready: true, Reported: true, RefreshInterval: interval, Maps: reported.Status.Maps},
+		},
+		"a Lease acquired and never renewed beats at its acquisition, without a duration": {
+			node: &ready, state: &reported, lease: &acquiredOnly,
+			want: rules.Node{Name: "a", Ready: true, Reported: true, LastHeartbeat: now.Add(-time.Second), RefreshInterval: interval, Maps: reported.Status.Maps},
+		},
+		"a MultipathNodeState without its Node is not Ready": {
+			state: &reported, lease: &fresh,
+			want: rules.Node{Name: "a", Reported: true, LastHeartbeat: now.Add(-3 * time.Second), LeaseDuration: 40 * time.Second,
+				RefreshInterval: interval, Maps: reported.Status.Maps},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Reporter(tc.node, tc.state, tc.lease, interval)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Reporter =\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNodeOfLease(t *testing.T) {
+	tests := map[string]struct {
+		lease string
+		node  string
+		ok    bool
+	}{
+		"an agent Lease names its node":              {lease: LeaseName("worker-1"), node: "worker-1", ok: true},
+		"the manager's leader-election Lease is not": {lease: "kube-multipath-manager.multipath.kube-multipath.io"},
+		"the bare prefix names no node":              {lease: LeasePrefix},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			node, ok := NodeOfLease(tc.lease)
+			if node != tc.node && tc.ok || ok != tc.ok {
+				t.Errorf("NodeOfLease(%q) = %q, %v; want %q, %v", tc.lease, node, ok, tc.node, tc.ok)
+			}
+		})
+	}
+}
+
+func TestConsumerAffinities(t *testing.T) {
+	pvs := map[string]*corev1.PersistentVolume{"pinned": pinnedPV("pinned", "a"), "anywhere": pinnedPV("anywhere")}
+	required := pvs["pinned"].Spec.NodeAffinity.Required
+	truncated := wwidObj("lun", wwid, consumedBy("pinned"))
+	truncated.Status.ConsumerCount = 65
+	tests := map[string]struct {
+		wwid mpv1alpha1.MultipathWWID
+		want []*corev1.NodeSelector
+	}{
+		"a LUN without consumers has no affinity":                       {wwid: wwidObj("lun", wwid), want: nil},
+		"a consumer pinned to nodes gives its required affinity":        {wwid: wwidObj("lun", wwid, consumedBy("pinned")), want: []*corev1.NodeSelector{required}},
+		"a consumer usable anywhere gives nil":                          {wwid: wwidObj("lun", wwid, consumedBy("pinned", "anywhere")), want: []*corev1.NodeSelector{required, nil}},
+		"a consumer that is gone is skipped":                            {wwid: wwidObj("lun", wwid, consumedBy("gone", "pinned")), want: []*corev1.NodeSelector{required}},
+		"a truncated list may hide a volume usable anywhere: nil added": {wwid: truncated, want: []*corev1.NodeSelector{required, nil}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := ConsumerAffinities(&tc.wwid, pvs); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ConsumerAffinities = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestNodeErrors(t *testing.T) {
+	t0 := now.Add(-time.Hour)
+	recovered := degradedState("ok", "old", t0)
+	recovered.Status.Conditions[0].Status = metav1.ConditionFalse
+	noMessage := degradedState("quiet", "", t0)
+	many := make([]mpv1alpha1.MultipathNodeState, 40)
+	for i := range many {
+		many[i] = degradedState(fmt.Sprintf("n%02d", i), "failed", t0.Add(time.Duration(i)*time.Second))
+	}
+	tests := map[string]struct {
+		states []mpv1alpha1.MultipathNodeState
+		want   []mpv1alpha1.NodeError
+		total  int
+	}{
+		"no node failing, no errors": {states: []mpv1alpha1.MultipathNodeState{state("a"), recovered}, want: nil},
+		"newest first, then by node name": {
+			states: []mpv1alpha1.MultipathNodeState{degradedState("b", "older", t0), degradedState("c", "newer", t0.Add(time.Minute)), degradedState("a", "same time", t0)},
+			want: []mpv1alpha1.NodeError{
+				{Node: "c", Message: "newer", LastTransitionTime: metav1.NewTime(t0.Add(time.Minute))},
+				{Node: "a", Message: "same time", LastTransitionTime: metav1.NewTime(t0)},
+				{Node: "b", Message: "older", LastTransitionTime: metav1.NewTime(t0)},
+			},
+			total: 3,
+		},
+		"a message longer than the API allows is cut": {
+			states: []mpv1alpha1.MultipathNodeState{degradedState("a", strings.Repeat("é", 600), t0)},
+			want:   []mpv1alpha1.NodeError{{Node: "a", Message: strings.Repeat("é", 510) + "...", LastTransitionTime: metav1.NewTime(t0)}},
+			total:  1,
+		},
+		"an empty message is replaced by the reason": {
+			states: []mpv1alpha1.MultipathNodeState{noMessage},
+			want:   []mpv1alpha1.NodeError{{Node: "quiet", Message: mpv1alpha1.ApplyFailedReason, LastTransitionTime: metav1.NewTime(t0)}},
+			total:  1,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, total := NodeErrors(tc.states)
+			if !reflect.DeepEqual(got, tc.want) || total != tc.total {
+				t.Errorf("NodeErrors = %d %+v\nwant %d %+v", total, got, tc.total, tc.want)
+			}
+		})
+	}
+	t.Run("at most 32 are listed, the newest, and all are counted", func(t *testing.T) {
+		got, total := NodeErrors(many)
+		if len(got) != MaxNodeErrors || total != 40 || got[0].Node != "n39" || got[MaxNodeErrors-1].Node != "n08" {
+			t.Errorf("NodeErrors = %d listed of %d, first %s, last %s", len(got), total, got[0].Node, got[len(got)-1].Node)
+		}
+	})
+}
+
+func TestDecide(t *testing.T) {
+	fc := &metav1.LabelSelector{MatchLabels: map[string]string{"san": "fc"}}
+	good := mapOf(wwid, mpv1alpha1.MapOptimal, 4, 4)
+	fresh := now.Add(-time.Second)
+	base := func() *Inputs {
+		return &Inputs{
+			Config: config(fc),
+			Nodes:  []corev1.Node{node("n1"), node("n2"), node("n3"), node("n4"), node("other", labelled("san", "iscsi"))},
+			States: []mpv1alpha1.MultipathNodeState{state("n1", good), state("n2", good), state("n3", good), state("n4", good),
+				state("other", mapOf(wwid, mpv1alpha1.MapFailed, 0, 2))},
+			Leases: []coordinationv1.Lease{lease("n1", fresh), lease("n2", fresh), lease("n3", fresh), lease("n4", fresh), lease("other", fresh)},
+			WWIDs:  []mpv1alpha1.MultipathWWID{wwidObj("data", wwid)},
+			PVs:    map[string]*corev1.PersistentVolume{},
+		}
+	}
+	nh := func(n string, st mpv1alpha1.MapState, a, tot int32) []mpv1alpha1.NodeHealth {
+		return []mpv1alpha1.NodeHealth{{Node: n, State: st, ActivePaths: a, TotalPaths: tot}}
+	}
+	tests := map[string]struct {
+		mutate    func(*Inputs)
+		want      mpv1alpha1.LUNHealth
+		untrusted int
+	}{
+		"four optimal managed nodes: optimal 4/4; an unmanaged node's failed map never counts": {
+			want: mpv1alpha1.LUNHealth{State: mpv1alpha1.MapOptimal, Nodes: "4/4", Counts: mpv1alpha1.HealthCounts{Optimal: 4}},
+		},
+		"three optimal and one degraded: degraded 3/4, the node listed": {
+			mutate: func(in *Inputs) { in.States[3] = state("n4", mapOf(wwid, mpv1alpha1.MapDegraded, 1, 2)) },
+			want:   mpv1alpha1.LUNHealth{State: mpv1alpha1.MapDegraded, Nodes: "3/4", Counts: mpv1alpha1.HealthCounts{Optimal: 3, Degraded: 1}, NonOptimal: nh("n4", mpv1alpha1.MapDegraded, 1, 2)},
+		},
+		"a node whose Lease was renewed more than three refresh intervals ago is unknown": {
+			mutate:    func(in *Inputs) { in.Leases[3] = lease("n4", now.Add(-31*time.Second)) },
+			want:      mpv1alpha1.LUNHealth{State: mpv1alpha1.MapUnknown, Nodes: "3/4", Counts: mpv1alpha1.HealthCounts{Optimal: 3, Unknown: 1}, NonOptimal: nh("n4", mpv1alpha1.MapUnknown, 0, 0)},
+			untrusted: 1,
+		},
+		"a node without a Lease is unknown": {
+			mutate:    func(in *Inputs) { in.Leases = in.Leases[:3] },
+			want:      mpv1alpha1.LUNHealth{State: mpv1alpha1.MapUnknown, Nodes: "3/4", Counts: mpv1alpha1.HealthCounts{Optimal: 3, Unknown: 1}, NonOptimal: nh("n4", mpv1alpha1.MapUnknown, 0, 0)},
+			untrusted: 1,
+		},
+		"a managed node without a MultipathNodeState is unknown": {
+			mutate:    func(in *Inputs) { in.States = in.States[:3] },
+			want:      mpv1alpha1.LUNHealth{State: mpv1alpha1.MapUnknown, Nodes: "3/4", Counts: mpv1alpha1.HealthCounts{Optimal: 3, Unknown: 1}, NonOptimal: nh("n4", mpv1alpha1.MapUnknown, 0, 0)},
+			untrusted: 1,
+		},
+		"the WWID's node selector wins over the managed set": {
+			mutate: func(in *Inputs) {
+				in.WWIDs[0].Spec.NodeSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: metav1.LabelSelectorOpIn, Values: []string{"n1", "n2"}}}}
+				for i := range in.Nodes {
+					in.Nodes[i].Labels["kubernetes.io/hostname"] = in.Nodes[i].Name
+				}
+				in.States[3] = state("n4") // does not carry it: not expected, not missing
+			},
+			want: mpv1alpha1.LUNHealth{State: mpv1alpha1.MapOptimal, Nodes: "2/2", Counts: mpv1alpha1.HealthCounts{Optimal: 2}},
+		},
+		"a consumer pinned to two nodes expects those two": {
+			mutate: func(in *Inputs) {
+				in.WWIDs[0].Status.Consumers, in.WWIDs[0].Status.ConsumerCount = []string{"pv-1"}, 1
+				in.PVs["pv-1"] = pinnedPV("pv-1", "n3", "n4")
+				for i := range in.Nodes {
+					in.Nodes[i].Labels["kubernetes.io/hostname"] = in.Nodes[i].Name
+				}
+				in.States[0] = state("n1") // missing there, but not expected
+			},
+			want: mpv1alpha1.LUNHealth{State: mpv1alpha1.MapOptimal, Nodes: "2/2", Counts: mpv1alpha1.HealthCounts{Optimal: 2}},
+		},
+		"an expected node that reports without the map is missing": {
+			mutate: func(in *Inputs) { in.States[1] = state("n2", mapOf("3600other", mpv1alpha1.MapOptimal, 2, 2)) },
+			want:   mpv1alpha1.LUNHealth{State: mpv1alpha1.MapMissing, Nodes: "3/4", Counts: mpv1alpha1.HealthCounts{Optimal: 3, Missing: 1}, NonOptimal: nh("n2", mpv1alpha1.MapMissing, 0, 0)},
+		},
+		"without a MultipathConfig the LUN is expected nowhere: unknown 0/0": {
+			mutate: func(in *Inputs) { in.Config = nil },
+			want:   mpv1alpha1.LUNHealth{State: mpv1alpha1.MapUnknown, Nodes: "0/0"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			in := base()
+			if tc.mutate != nil {
+				tc.mutate(in)
+			}
+			out := Decide(in, now, interval)
+			if len(out.Health) != 1 || !reflect.DeepEqual(out.Health[0], tc.want) {
+				t.Errorf("health =\n%+v\nwant\n%+v", out.Health, tc.want)
+			}
+			if out.Untrusted != tc.untrusted {
+				t.Errorf("untrusted = %d, want %d", out.Untrusted, tc.untrusted)
+			}
+			if want := rules.CountLUNs([]mpv1alpha1.LUNHealth{tc.want}); out.LUNCounts != want {
+				t.Errorf("LUN counts = %+v, want %+v", out.LUNCounts, want)
+			}
+		})
+	}
+	t.Run("apply errors are listed from every MultipathNodeState, managed or not", func(t *testing.T) {
+		in := base()
+		in.States[4] = degradedState("other", "multipath -t: unknown keyword", now.Add(-time.Minute))
+		out := Decide(in, now, interval)
+		if out.ApplyFailing != 1 || len(out.NodeErrors) != 1 || out.NodeErrors[0].Node != "other" {
+			t.Errorf("node errors = %d %+v", out.ApplyFailing, out.NodeErrors)
+		}
+	})
+	t.Run("an invalid WWID node selector is reported and expects no node", func(t *testing.T) {
+		in := base()
+		in.WWIDs[0].Spec.NodeSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "x", Operator: "Near"}}}
+		out := Decide(in, now, interval)
+		if out.ExpectErrors["data"] == nil || out.Health[0].State != mpv1alpha1.MapUnknown || out.Health[0].Nodes != "0/0" {
+			t.Errorf("errors %v, health %+v", out.ExpectErrors, out.Health[0])
+		}
+	})
+}
+
+func TestSetWWIDHealth(t *testing.T) {
+	h := mpv1alpha1.LUNHealth{State: mpv1alpha1.MapDegraded, Nodes: "3/4", Counts: mpv1alpha1.HealthCounts{Optimal: 3, Degraded: 1},
+		NonOptimal: []mpv1alpha1.NodeHealth{{Node: "n4", State: mpv1alpha1.MapDegraded, ActivePaths: 1, TotalPaths: 2}}}
+	tests := map[string]struct {
+		current mpv1alpha1.LUNHealth
+		want    bool
+	}{
+		"a first roll-up is written":        {current: mpv1alpha1.LUNHealth{}, want: true},
+		"the same roll-up is not written":   {current: *h.DeepCopy(), want: false},
+		"another node's paths are a change": {current: func() mpv1alpha1.LUNHealth { c := *h.DeepCopy(); c.NonOptimal[0].ActivePaths = 0; return c }(), want: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			w := wwidObj("lun", wwid, consumedBy("pv"))
+			w.Status.Health = tc.current
+			if got := setWWIDHealth(&w, h); got != tc.want {
+				t.Errorf("changed = %v, want %v", got, tc.want)
+			}
+			if !reflect.DeepEqual(w.Status.Health, h) || w.Status.ConsumerCount != 1 {
+				t.Errorf("status = %+v", w.Status)
+			}
+		})
+	}
+}
+
+func TestSetConfigHealth(t *testing.T) {
+	counts := mpv1alpha1.HealthCounts{Optimal: 9, Missing: 1}
+	errs := []mpv1alpha1.NodeError{{Node: "n1", Message: "failed", LastTransitionTime: metav1.NewTime(now)}}
+	tests := map[string]struct {
+		counts mpv1alpha1.HealthCounts
+		errs   []mpv1alpha1.NodeError
+		want   bool
+	}{
+		"the same counts and errors are not written": {counts: counts, errs: errs, want: false},
+		"other counts are written":                   {counts: mpv1alpha1.HealthCounts{Optimal: 10}, errs: errs, want: true},
+		"an error gone is written":                   {counts: counts, errs: nil, want: true},
+		"an error's new transition time is written":  {counts: counts, errs: []mpv1alpha1.NodeError{{Node: "n1", Message: "failed", LastTransitionTime: metav1.NewTime(now.Add(time.Minute))}}, want: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := config(nil)
+			cfg.Status.LUNHealth, cfg.Status.NodeErrors = counts, errs
+			cfg.Status.Nodes.Selected = 10
+			if got := setConfigHealth(cfg, tc.counts, tc.errs); got != tc.want {
+				t.Errorf("changed = %v, want %v", got, tc.want)
+			}
+			if cfg.Status.LUNHealth != tc.counts || cfg.Status.Nodes.Selected != 10 {
+				t.Errorf("status = %+v", cfg.Status)
+			}
+		})
+	}
+	t.Run("an empty list where none is stored is no change, and is stored as none", func(t *testing.T) {
+		cfg := config(nil)
+		cfg.Status.LUNHealth = counts
+		if setConfigHealth(cfg, counts, []mpv1alpha1.NodeError{}) || cfg.Status.NodeErrors != nil {
+			t.Errorf("changed, or nodeErrors = %#v, want nil", cfg.Status.NodeErrors)
+		}
+	})
+}
