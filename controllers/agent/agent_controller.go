@@ -1,0 +1,379 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd"
+)
+
+const (
+	// FieldOwner is the agent's server-side apply field manager.
+	FieldOwner = "kube-multipath-agent"
+	// DefaultRefreshInterval is how often multipathd is polled and the Lease renewed.
+	DefaultRefreshInterval = 10 * time.Second
+	// backoffBase and backoffMax bound the wait before retrying a failed apply.
+	backoffBase = time.Second
+	backoffMax  = 5 * time.Minute
+)
+
+// Reasons the agent writes, beside mpv1alpha1.AppliedReason and ApplyFailedReason.
+const (
+	// ApplyingReason: the agent is applying the desired config (Reconciling).
+	ApplyingReason = "Applying"
+	// WaitingForConfigReason: no config has been handed out to the node yet.
+	WaitingForConfigReason = "WaitingForConfig"
+	// MultipathdUnavailableReason: multipathd cannot be reached or answered garbage.
+	MultipathdUnavailableReason = "MultipathdUnavailable"
+	// DriftCorrectedReason (Event): owned files changed by hand were re-asserted.
+	DriftCorrectedReason = "DriftCorrected"
+	// RecoveredReason (Event): an apply interrupted by an agent restart was rolled back.
+	RecoveredReason = "Recovered"
+)
+
+// Reconciler is the agent's controller for one node.
+type Reconciler struct {
+	// Client reads the node's MultipathNodeState from the cache and writes by server-side apply.
+	Client client.Client
+	// APIReader reads rendered ConfigMaps without a cache.
+	APIReader client.Reader
+	// Recorder emits Events on the MultipathNodeState.
+	Recorder recorder.EventRecorder
+	// Host applies configs to the host's files.
+	Host *hostfs.Host
+	// Daemon is multipathd (usually the same client as Host.Client).
+	Daemon multipathd.Client
+	// NodeName is this node; only the MultipathNodeState of that name is reconciled.
+	NodeName string
+	// Namespace holds the rendered ConfigMaps and the agent's Lease.
+	Namespace string
+	// RefreshInterval is the poll period; 0 means DefaultRefreshInterval.
+	RefreshInterval time.Duration
+	// Clock is injected for tests; nil means the real clock.
+	Clock clock.PassiveClock
+	// Triggers, when set, receives the passes asked for by file and uevent watchers.
+	Triggers <-chan event.GenericEvent
+
+	mu        sync.Mutex
+	configs   configCache
+	backoff   applyBackoff
+	version   string
+	lastRenew time.Time
+}
+
+// SetupWithManager registers the controller: the node's MultipathNodeState (spec changes
+// only: the agent's own status writes do not wake it), plus the triggers.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.APIReader == nil || r.Recorder == nil || r.Host == nil || r.Daemon == nil || r.NodeName == "" || r.Namespace == "" {
+		return errors.New("agent reconciler needs Client, APIReader, Recorder, Host, Daemon, NodeName and Namespace")
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.RefreshInterval <= 0 {
+		r.RefreshInterval = DefaultRefreshInterval
+	}
+	thisNode := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == r.NodeName })
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("agent").
+		For(&mpv1alpha1.MultipathNodeState{}, builder.WithPredicates(thisNode, predicate.GenerationChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1})
+	if r.Triggers != nil {
+		b = b.WatchesRawSource(source.Channel(r.Triggers, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(r)
+}
+
+// Trigger is the event a watcher sends to ask for a pass over the node's state.
+func Trigger(node string) event.GenericEvent {
+	st := &mpv1alpha1.MultipathNodeState{}
+	st.Name = node
+	return event.GenericEvent{Object: st}
+}
+
+// scope is what one pass reads and decides.
+type scope struct {
+	// state is the MultipathNodeState as read, updated in place by the status setters.
+	state *mpv1alpha1.MultipathNodeState
+	// written is the status last written (the object as read, then each write); the final
+	// write is skipped when the status equals it.
+	written mpv1alpha1.MultipathNodeStateStatus
+	// applied is what the host records as applied; nil when nothing is. Set by reconcileApply.
+	applied *mpv1alpha1.RenderedConfigRef
+	// applyErr is why the desired config is not applied (this pass or, during the backoff, the
+	// last attempt); nil when it is, or when there is nothing to apply.
+	applyErr error
+	// maps are the node's maps, nil until reconcileMaps read them; daemonErr says why not.
+	maps      *mapsReport
+	daemonErr error
+}
+
+type mapsReport struct {
+	version  string
+	mapCount int32
+	maps     []mpv1alpha1.MapStatus
+}
+
+type phase func(context.Context, *scope) (ctrl.Result, error)
+
+// Reconcile runs one pass over the node's MultipathNodeState.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if req.Name != r.NodeName {
+		return ctrl.Result{}, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := &mpv1alpha1.MultipathNodeState{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Name: req.Name}, st); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil // not managed; the watch brings it back when created
+		}
+		return ctrl.Result{}, fmt.Errorf("failed to get MultipathNodeState %s: %w", req.Name, err)
+	}
+	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("MultipathNodeState", klog.KObj(st)))
+	s := &scope{state: st, written: *st.Status.DeepCopy()}
+
+	result := ctrl.Result{RequeueAfter: r.RefreshInterval}
+	var errs []error
+	for _, p := range []phase{r.reconcileApply, r.reconcileDrift, r.reconcileMaps} {
+		res, err := p(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if res.RequeueAfter > 0 && res.RequeueAfter < result.RequeueAfter {
+			result.RequeueAfter = res.RequeueAfter
+		}
+	}
+	if err := r.updateStatus(ctx, s); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.renewLease(ctx, s); err != nil {
+		errs = append(errs, err)
+	}
+	return result, errors.Join(errs...)
+}
+
+// reconcileApply applies spec.desiredConfig when the host does not run it.
+func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	applied, err := r.Host.Applied()
+	if err != nil {
+		s.applyErr = err
+		return ctrl.Result{}, nil
+	}
+	if applied != nil {
+		s.applied = &mpv1alpha1.RenderedConfigRef{Name: applied.Name, Hash: applied.Hash}
+	}
+	desired := s.state.Spec.DesiredConfig
+	if desired == nil {
+		return ctrl.Result{}, nil
+	}
+	pending, err := r.Host.Pending()
+	if err != nil {
+		s.applyErr = err
+		return ctrl.Result{}, nil
+	}
+	if applied != nil && applied.Hash == desired.Hash && !pending {
+		r.backoff = applyBackoff{}
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now()
+	if wait, lastErr := r.backoff.wait(desired.Hash, now); wait > 0 {
+		s.applyErr = lastErr
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+
+	rendered, err := r.config(ctx, *desired)
+	if err == nil {
+		r.setApplying(ctx, s, desired)
+		log.Info("Applying config", "config", desired.Name)
+		var res hostfs.Result
+		start := time.Now()
+		res, err = r.Host.Apply(ctx, rendered)
+		observeApply(time.Since(start), res, err, r.Clock.Now())
+		if res.Recovered {
+			r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, RecoveredReason, "Apply",
+				"Rolled back an apply that an agent restart interrupted before applying %s", desired.Name)
+		}
+		if err == nil {
+			r.backoff = applyBackoff{}
+			s.applied = desired.DeepCopy()
+			log.Info("Applied config", "config", desired.Name, "changed", res.Changed, "reconfigured", res.Reconfigured,
+				"addedWWIDs", len(res.Added), "removedWWIDs", len(res.Removed), "validated", res.Validated)
+			r.Recorder.Eventf(s.state, nil, corev1.EventTypeNormal, mpv1alpha1.AppliedReason, "Apply",
+				"Applied config %s (%d files changed, %d WWIDs added, %d removed)", desired.Name, len(res.Changed), len(res.Added), len(res.Removed))
+			return ctrl.Result{}, nil
+		}
+	}
+	s.applyErr = err
+	wait := r.backoff.failed(desired.Hash, err, r.Clock.Now())
+	log.Error(err, "Failed to apply config", "config", desired.Name, "retryAfter", wait)
+	r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.ApplyFailedReason, "Apply",
+		"Failed to apply config %s: %v", desired.Name, err)
+	return ctrl.Result{RequeueAfter: wait}, nil
+}
+
+// reconcileDrift re-asserts the desired config when the owned files drifted from it.
+func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) (ctrl.Result, error) {
+	desired := s.state.Spec.DesiredConfig
+	if desired == nil || s.applyErr != nil || s.applied == nil || s.applied.Hash != desired.Hash {
+		return ctrl.Result{}, nil
+	}
+	rendered, err := r.config(ctx, *desired)
+	if err != nil {
+		// The host runs the config; only the drift check is missed. Retry next refresh.
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot check drift: the rendered config is unreadable", "config", desired.Name)
+		return ctrl.Result{}, nil
+	}
+	drifted, _, err := r.Host.Reassert(ctx, rendered)
+	if len(drifted) == 0 && err == nil {
+		return ctrl.Result{}, nil
+	}
+	driftCorrectionsTotal.Inc()
+	if err != nil {
+		s.applyErr = fmt.Errorf("owned files %v changed by hand and re-asserting %s failed: %w", drifted, desired.Name, err)
+		r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.ApplyFailedReason, "Reassert", "%v", s.applyErr)
+		return ctrl.Result{}, nil
+	}
+	ctrl.LoggerFrom(ctx).Info("Re-asserted owned files changed by hand", "files", drifted, "config", desired.Name)
+	r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, DriftCorrectedReason, "Reassert",
+		"Owned files changed by hand were re-asserted to config %s: %v", desired.Name, drifted)
+	return ctrl.Result{}, nil
+}
+
+// reconcileMaps reads multipathd's maps.
+func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, error) {
+	reply, err := r.Daemon.ShowMapsJSON(ctx)
+	var maps []multipathd.Map
+	if err == nil {
+		maps, err = multipathd.ParseMapsJSON(reply)
+	}
+	if err != nil {
+		s.daemonErr = err
+		r.version = "" // read again once it is back: it may have been upgraded
+		multipathdUp.Set(0)
+		return ctrl.Result{}, nil
+	}
+	multipathdUp.Set(1)
+	if r.version == "" {
+		if v, err := r.Daemon.Version(ctx); err == nil {
+			r.version = v
+		} else {
+			ctrl.LoggerFrom(ctx).V(1).Info("Cannot read multipathd's version", "err", err.Error())
+		}
+	}
+	statuses := multipathd.ToMapStatuses(maps)
+	s.maps = &mapsReport{version: r.version, mapCount: int32(min(len(maps), 1<<31-1)), maps: statuses}
+	nodeMaps.set(statuses)
+	return ctrl.Result{}, nil
+}
+
+// config returns the rendered config ref names, from memory or from its ConfigMap.
+func (r *Reconciler) config(ctx context.Context, ref mpv1alpha1.RenderedConfigRef) (*multipathconf.Rendered, error) {
+	if c := r.configs.get(ref); c != nil {
+		return c, nil
+	}
+	cm := &corev1.ConfigMap{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: ref.Name}, cm); err != nil {
+		return nil, fmt.Errorf("failed to read rendered ConfigMap %s: %w", klog.KRef(r.Namespace, ref.Name), err)
+	}
+	rendered, err := multipathconf.Unpack(cm.Data, cm.BinaryData, ref.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("rendered ConfigMap %s: %w", klog.KObj(cm), err)
+	}
+	r.configs.put(ref, rendered)
+	return rendered, nil
+}
+
+// configCache keeps the last two configs read: the desired one and the one before it.
+type configCache struct {
+	entries []configEntry
+}
+
+type configEntry struct {
+	ref      mpv1alpha1.RenderedConfigRef
+	rendered *multipathconf.Rendered
+}
+
+func (c *configCache) get(ref mpv1alpha1.RenderedConfigRef) *multipathconf.Rendered {
+	for _, e := range c.entries {
+		if e.ref == ref {
+			return e.rendered
+		}
+	}
+	return nil
+}
+
+func (c *configCache) put(ref mpv1alpha1.RenderedConfigRef, r *multipathconf.Rendered) {
+	c.entries = append([]configEntry{{ref, r}}, c.entries...)
+	if len(c.entries) > 2 {
+		c.entries = c.entries[:2]
+	}
+}
+
+// applyBackoff spaces the retries of a failed apply of one config.
+type applyBackoff struct {
+	hash     string
+	failures int
+	next     time.Time
+	lastErr  error
+}
+
+// wait returns how long to wait before the next attempt at hash, and the last failure.
+func (b *applyBackoff) wait(hash string, now time.Time) (time.Duration, error) {
+	if b.hash != hash || !now.Before(b.next) {
+		return 0, nil
+	}
+	return b.next.Sub(now), b.lastErr
+}
+
+// failed records a failure and returns the wait before the next attempt.
+func (b *applyBackoff) failed(hash string, err error, now time.Time) time.Duration {
+	if b.hash != hash {
+		*b = applyBackoff{hash: hash}
+	}
+	b.failures++
+	d := backoffMax
+	if b.failures <= 20 {
+		d = min(backoffBase<<(b.failures-1), backoffMax)
+	}
+	b.next, b.lastErr = now.Add(d), err
+	return d
+}

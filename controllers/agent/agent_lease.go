@@ -1,0 +1,80 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1ac "k8s.io/client-go/applyconfigurations/coordination/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/health"
+)
+
+// LeasePrefix starts the name of each agent's Lease; LeaseName gives the whole name.
+const LeasePrefix = "multipath-agent-"
+
+// LeaseName is the name of the node's agent Lease: LeasePrefix plus the node name, or, for a
+// node name too long for that, a prefix of it and a hash.
+func LeaseName(node string) string {
+	const maxName = 253
+	name := LeasePrefix + node
+	if len(name) <= maxName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(node))
+	suffix := "-" + hex.EncodeToString(sum[:8])
+	return name[:maxName-len(suffix)] + suffix
+}
+
+// renewLease renews the Lease once per refresh interval, while multipathd's maps could be read:
+// a renewed Lease says "this node's report is fresh". leaseDurationSeconds is
+// health.StaleAfter refresh intervals. The Lease is owned by the MultipathNodeState, so it goes
+// when the node is torn down. One server-side apply, no read.
+func (r *Reconciler) renewLease(ctx context.Context, s *scope) error {
+	if s.maps == nil {
+		return nil
+	}
+	now := r.Clock.Now()
+	if !r.lastRenew.IsZero() && now.Sub(r.lastRenew) < r.RefreshInterval*9/10 {
+		return nil
+	}
+	st := s.state
+	duration := int32(max(1, (health.StaleAfter * r.RefreshInterval).Round(1e9).Seconds()))
+	lease := coordinationv1ac.Lease(LeaseName(r.NodeName), r.Namespace).
+		WithLabels(map[string]string{"app.kubernetes.io/name": "kube-multipath", "app.kubernetes.io/component": "agent"}).
+		WithOwnerReferences(metav1ac.OwnerReference().
+			WithAPIVersion(mpv1alpha1.GroupVersion.String()).
+			WithKind("MultipathNodeState").
+			WithName(st.Name).
+			WithUID(st.UID)).
+		WithSpec(coordinationv1ac.LeaseSpec().
+			WithHolderIdentity(r.NodeName).
+			WithLeaseDurationSeconds(duration).
+			WithRenewTime(metav1.NewMicroTime(now)))
+	if err := r.Client.Apply(ctx, lease, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("failed to renew Lease %s/%s: %w", r.Namespace, LeaseName(r.NodeName), err)
+	}
+	r.lastRenew = now
+	return nil
+}

@@ -1,0 +1,166 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package agent
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+)
+
+// maxMessage bounds condition messages and Event notes (a validator's complaints can be long;
+// an Event note holds at most 1 KiB).
+const maxMessage = 1000
+
+// statusInput is what one pass found, for setStatus.
+type statusInput struct {
+	// applied is the config the host runs (nil: none recorded).
+	applied *mpv1alpha1.RenderedConfigRef
+	// applying is true for the write made just before the transaction runs.
+	applying bool
+	// applyErr is why the desired config is not applied.
+	applyErr error
+	// daemonErr is why multipathd's maps could not be read; maps is what was read.
+	daemonErr error
+	maps      *mapsReport
+}
+
+// setStatus writes what a pass found into st.Status. Degraded (ApplyFailed) is present only
+// while the last apply of the current spec failed; Ready summarises, kstatus style.
+func setStatus(st *mpv1alpha1.MultipathNodeState, in statusInput) {
+	st.Status.ObservedGeneration = st.Generation
+	st.Status.AppliedConfig = in.applied.DeepCopy()
+	if in.maps != nil {
+		st.Status.MultipathToolsVersion = in.maps.version
+		st.Status.MapCount = in.maps.mapCount
+		st.Status.Maps = in.maps.maps
+	}
+	desired := st.Spec.DesiredConfig
+
+	switch {
+	case in.applyErr != nil:
+		conditions.Set(st, metav1.Condition{
+			Type:    mpv1alpha1.DegradedCondition,
+			Status:  metav1.ConditionTrue,
+			Reason:  mpv1alpha1.ApplyFailedReason,
+			Message: truncate(applyFailedMessage(desired, in.applied, in.applyErr)),
+		})
+	case !in.applying:
+		conditions.Delete(st, mpv1alpha1.DegradedCondition)
+	}
+
+	var sum conditions.Summary
+	switch {
+	case in.applying:
+		sum.Reconciling = &conditions.Message{Reason: ApplyingReason, Message: fmt.Sprintf("Applying config %s to the node.", desired.Name)}
+	case in.applyErr != nil:
+		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.ApplyFailedReason, Message: truncate(applyFailedMessage(desired, in.applied, in.applyErr))}
+	case in.daemonErr != nil:
+		sum.ReadyMessage = conditions.Message{Reason: MultipathdUnavailableReason, Message: truncate(fmt.Sprintf(
+			"Cannot read multipathd's maps (is multipath-tools installed and multipathd running on the node?): %v", in.daemonErr))}
+	case desired == nil:
+		sum.ReadyMessage = conditions.Message{Reason: WaitingForConfigReason, Message: "No config has been handed out to this node yet."}
+	case in.applied == nil || in.applied.Hash != desired.Hash:
+		sum.ReadyMessage = conditions.Message{Reason: ApplyingReason, Message: fmt.Sprintf("Config %s is not applied yet.", desired.Name)}
+	default:
+		sum.Ready = true
+		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.AppliedReason, Message: fmt.Sprintf("The node runs config %s.", desired.Name)}
+	}
+	conditions.SetSummary(st, sum)
+}
+
+func applyFailedMessage(desired, applied *mpv1alpha1.RenderedConfigRef, err error) string {
+	name := "(none)"
+	if desired != nil {
+		name = desired.Name
+	}
+	running := "no managed config"
+	if applied != nil {
+		running = "config " + applied.Name
+	}
+	return fmt.Sprintf("Applying config %s failed; the node keeps %s: %v", name, running, err)
+}
+
+func truncate(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage - 3
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// setApplying writes Reconciling=True before the transaction runs, so that a slow apply shows.
+func (r *Reconciler) setApplying(ctx context.Context, s *scope, desired *mpv1alpha1.RenderedConfigRef) {
+	st := s.state.DeepCopy()
+	setStatus(st, statusInput{applied: s.applied, applying: true, maps: s.maps})
+	if apiequality.Semantic.DeepEqual(s.written, st.Status) {
+		return
+	}
+	if err := r.applyStatus(ctx, st); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot report that the apply started", "config", desired.Name)
+		return
+	}
+	s.state.Status = st.Status
+	s.written = *st.Status.DeepCopy()
+}
+
+// updateStatus writes the pass's status when it differs from the last one written.
+func (r *Reconciler) updateStatus(ctx context.Context, s *scope) error {
+	setStatus(s.state, statusInput{applied: s.applied, applyErr: s.applyErr, daemonErr: s.daemonErr, maps: s.maps})
+	if apiequality.Semantic.DeepEqual(s.written, s.state.Status) {
+		return nil
+	}
+	if err := r.applyStatus(ctx, s.state); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("failed to write the status of MultipathNodeState %s: %w", klog.KObj(s.state), err)
+	}
+	statusWritesTotal.Inc()
+	s.written = *s.state.Status.DeepCopy()
+	return nil
+}
+
+// applyStatus writes st's status by server-side apply: the agent owns the whole status.
+func (r *Reconciler) applyStatus(ctx context.Context, st *mpv1alpha1.MultipathNodeState) error {
+	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st.Status)
+	if err != nil {
+		return err
+	}
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": mpv1alpha1.GroupVersion.String(),
+		"kind":       "MultipathNodeState",
+		"metadata":   map[string]any{"name": st.Name},
+		"status":     status,
+	}}
+	return r.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership)
+}

@@ -1,0 +1,235 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
+)
+
+// debouncer calls fire once, delay after the last of a burst of kicks.
+type debouncer struct {
+	delay time.Duration
+	fire  func()
+	kick  chan struct{}
+}
+
+func newDebouncer(delay time.Duration, fire func()) *debouncer {
+	return &debouncer{delay: delay, fire: fire, kick: make(chan struct{}, 1)}
+}
+
+func (d *debouncer) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *debouncer) run(ctx context.Context) {
+	var timer <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+			timer = time.After(d.delay)
+		case <-timer:
+			timer = nil
+			d.fire()
+		}
+	}
+}
+
+// FileWatcher asks for a pass when an owned file under the host root changes: one of the
+// agent's drop-ins or /etc/multipath/wwids. It is a manager.Runnable. When inotify is not
+// available it logs why and leaves drift to the periodic pass.
+type FileWatcher struct {
+	// Root is the host root.
+	Root string
+	// Trigger is called (debounced) on a change.
+	Trigger func()
+	// Debounce is the quiet time before Trigger; 0 means 500 ms.
+	Debounce time.Duration
+}
+
+// watchedNames are the file names in /etc/multipath and conf.d whose changes matter.
+var watchedNames = []string{filepath.Base(hostfs.WWIDsPath), multipathconf.BaselineFileName, multipathconf.OverridesFileName}
+
+// Start implements manager.Runnable.
+func (w *FileWatcher) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("file-watcher")
+	delay := w.Debounce
+	if delay <= 0 {
+		delay = 500 * time.Millisecond
+	}
+	watcher, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Error(err, "Cannot watch the owned files; drift is found by the periodic pass only")
+		<-ctx.Done()
+		return nil
+	}
+	defer watcher.Close()
+	confd := filepath.Join(w.Root, filepath.FromSlash(hostfs.ConfDir))
+	if err := os.MkdirAll(confd, 0o755); err != nil {
+		log.Error(err, "Cannot create the drop-in directory", "dir", confd)
+	}
+	for _, dir := range []string{filepath.Join(w.Root, filepath.FromSlash(hostfs.EtcMultipathDir)), confd} {
+		if err := watcher.Add(dir); err != nil {
+			log.Error(err, "Cannot watch a directory; drift there is found by the periodic pass only", "dir", dir)
+		}
+	}
+	d := newDebouncer(delay, w.Trigger)
+	go d.run(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-watcher.Events:
+			if !ok {
+				return nil
+			}
+			if slices.Contains(watchedNames, filepath.Base(ev.Name)) {
+				d.Kick()
+			}
+		case err, ok := <-watcher.Errors:
+			if !ok {
+				return nil
+			}
+			log.Error(err, "File watch error")
+			d.Kick() // events may have been lost: look
+		}
+	}
+}
+
+// UeventListener asks for a pass when the kernel reports a device-mapper event (a multipath
+// path failed or was reinstated, a map appeared or went away), so that path failures show
+// within about a second. It needs the host's network namespace (kernel uevents go to the
+// initial one). It is a manager.Runnable; without netlink it logs why and leaves the maps to the
+// periodic pass.
+type UeventListener struct {
+	// Trigger is called (debounced) on a device-mapper uevent.
+	Trigger func()
+	// Debounce is the quiet time before Trigger: multipathd handles the event first. 0 means
+	// 1 second.
+	Debounce time.Duration
+}
+
+// Start implements manager.Runnable.
+func (l *UeventListener) Start(ctx context.Context) error {
+	log := ctrl.LoggerFrom(ctx).WithName("uevent-listener")
+	delay := l.Debounce
+	if delay <= 0 {
+		delay = time.Second
+	}
+	fd, err := openUeventSocket()
+	if err != nil {
+		log.Error(err, "Cannot listen to kernel uevents; maps are refreshed by the periodic pass only")
+		<-ctx.Done()
+		return nil
+	}
+	defer syscall.Close(fd)
+	d := newDebouncer(delay, l.Trigger)
+	go d.run(ctx)
+	buf := make([]byte, 64<<10)
+	for ctx.Err() == nil {
+		n, _, err := syscall.Recvfrom(fd, buf, 0)
+		switch {
+		case err == nil:
+			if IsDeviceMapperUevent(buf[:n]) {
+				d.Kick()
+			}
+		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
+		case errors.Is(err, syscall.ENOBUFS):
+			d.Kick() // the kernel dropped events: look
+		default:
+			log.Error(err, "Reading kernel uevents failed; maps are refreshed by the periodic pass only")
+			<-ctx.Done()
+			return nil
+		}
+	}
+	return nil
+}
+
+func openUeventSocket() (int, error) {
+	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_RAW|syscall.SOCK_CLOEXEC, syscall.NETLINK_KOBJECT_UEVENT)
+	if err != nil {
+		return -1, err
+	}
+	// Group 1: the kernel's own uevents (udev's rebroadcasts are group 2).
+	if err := syscall.Bind(fd, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK, Groups: 1}); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	// Wake up every second to notice the end of the context.
+	tv := syscall.Timeval{Sec: 1}
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// IsDeviceMapperUevent reports whether a kernel uevent ("ACTION@DEVPATH\0KEY=VALUE\0...")
+// concerns a device-mapper block device: dm-multipath's path events (DM_ACTION=PATH_FAILED,
+// PATH_REINSTATED, with DM_TARGET=multipath) and dm devices being added, changed or removed.
+func IsDeviceMapperUevent(msg []byte) bool {
+	var block, dm bool
+	for i, field := range bytes.Split(msg, []byte{0}) {
+		switch {
+		case i == 0:
+			// The header, ACTION@DEVPATH; libudev's own messages start with "libudev".
+			at := bytes.IndexByte(field, '@')
+			if at < 0 {
+				return false
+			}
+			dm = dm || bytes.HasPrefix(field[bytes.LastIndexByte(field, '/')+1:], []byte("dm-"))
+		case bytes.Equal(field, []byte("SUBSYSTEM=block")):
+			block = true
+		case bytes.HasPrefix(field, []byte("DM_TARGET=multipath")), bytes.HasPrefix(field, []byte("DM_ACTION=")):
+			dm = true
+		case bytes.HasPrefix(field, []byte("DEVNAME=dm-")):
+			dm = true
+		}
+	}
+	return block && dm
+}
+
+// NewTriggers returns the channel for Reconciler.Triggers and a function that asks, without
+// blocking, for a pass over node's MultipathNodeState (passes asked for while one is queued
+// coalesce).
+func NewTriggers(node string) (<-chan event.GenericEvent, func()) {
+	ch := make(chan event.GenericEvent, 1)
+	return ch, func() {
+		select {
+		case ch <- Trigger(node):
+		default:
+		}
+	}
+}
