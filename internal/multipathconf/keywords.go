@@ -300,96 +300,96 @@ var keywords = []Keyword{
 
 	// LUNKnobs.
 	lunKnob("path_grouping_policy", "pathGroupingPolicy", enum(pathGroupingPolicies...),
-		enumField(func(k *mpv1alpha1.LUNKnobs) mpv1alpha1.PathGroupingPolicy { return k.PathGroupingPolicy })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofString(k.PathGroupingPolicy) }),
 	lunKnob("path_selector", "pathSelector", enum(pathSelectors...),
-		enumField(func(k *mpv1alpha1.LUNKnobs) mpv1alpha1.PathSelector { return k.PathSelector })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofString(k.PathSelector) }),
 	lunKnob("prio", "prio", enum(prioritizers...),
-		enumField(func(k *mpv1alpha1.LUNKnobs) mpv1alpha1.Prioritizer { return k.Prio })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofString(k.Prio) }),
 	lunKnob("prio_args", "prioArgs", ValueSpec{Kind: KindString, Pattern: prioArgsPattern, MinLength: 1, MaxLength: 255},
-		enumField(func(k *mpv1alpha1.LUNKnobs) string { return k.PrioArgs })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofString(k.PrioArgs) }),
 	lunKnob("failback", "failback", intOr(1, 86400, "immediate", "manual", "followover"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.Failback })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.Failback) }),
 	lunKnob("no_path_retry", "noPathRetry", intOr(1, 1000000, "queue", "fail"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.NoPathRetry })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.NoPathRetry) }),
 	lunKnob("rr_weight", "rrWeight", enum(rrWeights...),
-		enumField(func(k *mpv1alpha1.LUNKnobs) mpv1alpha1.RRWeight { return k.RRWeight })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofString(k.RRWeight) }),
 	lunKnob("rr_min_io_rq", "rrMinIORq", intRange(1, 1000000),
-		int32Field(func(k *mpv1alpha1.LUNKnobs) *int32 { return k.RRMinIORq })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofInt32(k.RRMinIORq) }),
 	lunKnob("flush_on_last_del", "flushOnLastDel", yesNo,
-		boolField(func(k *mpv1alpha1.LUNKnobs) *bool { return k.FlushOnLastDel })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofBool(k.FlushOnLastDel) }),
 	withSections(lunKnob("reservation_key", "reservationKey",
 		ValueSpec{Kind: KindString, Pattern: reservationKeyPattern, MaxLength: 24},
-		enumField(func(k *mpv1alpha1.LUNKnobs) string { return k.ReservationKey })), SectionDefaults|SectionMultipath),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofString(k.ReservationKey) }), SectionDefaults|SectionMultipath),
 	lunKnob("deferred_remove", "deferredRemove", yesNo,
-		boolField(func(k *mpv1alpha1.LUNKnobs) *bool { return k.DeferredRemove })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofBool(k.DeferredRemove) }),
 	lunKnob("skip_kpartx", "skipKpartx", yesNo,
-		boolField(func(k *mpv1alpha1.LUNKnobs) *bool { return k.SkipKpartx })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofBool(k.SkipKpartx) }),
 	lunKnob("max_sectors_kb", "maxSectorsKB", intRange(4, 1048576),
-		int32Field(func(k *mpv1alpha1.LUNKnobs) *int32 { return k.MaxSectorsKB })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofInt32(k.MaxSectorsKB) }),
 	lunKnob("ghost_delay", "ghostDelay", intOr(1, 3600, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.GhostDelay })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.GhostDelay) }),
 	lunKnob("delay_watch_checks", "delayWatchChecks", intOr(1, 1000000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.DelayWatchChecks })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.DelayWatchChecks) }),
 	lunKnob("delay_wait_checks", "delayWaitChecks", intOr(1, 1000000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.DelayWaitChecks })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.DelayWaitChecks) }),
 	lunKnob("san_path_err_threshold", "sanPathErrThreshold", intOr(1, 1000000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.SANPathErrThreshold })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.SANPathErrThreshold) }),
 	lunKnob("san_path_err_forget_rate", "sanPathErrForgetRate", intOr(1, 1000000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.SANPathErrForgetRate })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.SANPathErrForgetRate) }),
 	lunKnob("san_path_err_recovery_time", "sanPathErrRecoveryTime", intOr(1, 1000000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.SANPathErrRecoveryTime })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.SANPathErrRecoveryTime) }),
 	lunKnob("marginal_path_err_sample_time", "marginalPathErrSampleTime", intOr(120, 1000000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.MarginalPathErrSampleTime })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.MarginalPathErrSampleTime) }),
 	lunKnob("marginal_path_err_rate_threshold", "marginalPathErrRateThreshold", intOr(0, 1000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.MarginalPathErrRateThreshold })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.MarginalPathErrRateThreshold) }),
 	lunKnob("marginal_path_err_recheck_gap_time", "marginalPathErrRecheckGapTime", intOr(1, 1000000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.MarginalPathErrRecheckGapTime })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.MarginalPathErrRecheckGapTime) }),
 	lunKnob("marginal_path_double_failed_time", "marginalPathDoubleFailedTime", intOr(1, 1000000, "no"),
-		intOrStringField(func(k *mpv1alpha1.LUNKnobs) *intstr.IntOrString { return k.MarginalPathDoubleFailedTime })),
+		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.MarginalPathDoubleFailedTime) }),
 
 	// MultipathDefaults only.
 	defaultsKnob("polling_interval", "pollingInterval", SectionDefaults, intRange(1, 3600),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.PollingInterval })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.PollingInterval) }),
 	defaultsKnob("max_polling_interval", "maxPollingInterval", SectionDefaults, intRange(1, 14400),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.MaxPollingInterval })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.MaxPollingInterval) }),
 	defaultsKnob("path_checker", "pathChecker", inDefaultsDeviceOverrides, enum(pathCheckers...),
-		enumField(func(d *mpv1alpha1.MultipathDefaults) mpv1alpha1.PathChecker { return d.PathChecker })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofString(d.PathChecker) }),
 	defaultsKnob("checker_timeout", "checkerTimeout", SectionDefaults, intRange(1, 3600),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.CheckerTimeout })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.CheckerTimeout) }),
 	defaultsKnob("fast_io_fail_tmo", "fastIOFailTmo", inAnyProtocol, intOr(0, 86400, "off"),
-		intOrStringField(func(d *mpv1alpha1.MultipathDefaults) *intstr.IntOrString { return d.FastIOFailTmo })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofIntOrString(d.FastIOFailTmo) }),
 	defaultsKnob("dev_loss_tmo", "devLossTmo", inAnyProtocol, intOr(1, 2147483646, "infinity"),
-		intOrStringField(func(d *mpv1alpha1.MultipathDefaults) *intstr.IntOrString { return d.DevLossTmo })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofIntOrString(d.DevLossTmo) }),
 	defaultsKnob("queue_without_daemon", "queueWithoutDaemon", SectionDefaults, yesNo,
-		boolField(func(d *mpv1alpha1.MultipathDefaults) *bool { return d.QueueWithoutDaemon })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.QueueWithoutDaemon) }),
 	defaultsKnob("detect_prio", "detectPrio", inDefaultsDeviceOverrides, yesNo,
-		boolField(func(d *mpv1alpha1.MultipathDefaults) *bool { return d.DetectPrio })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.DetectPrio) }),
 	defaultsKnob("detect_checker", "detectChecker", inDefaultsDeviceOverrides, yesNo,
-		boolField(func(d *mpv1alpha1.MultipathDefaults) *bool { return d.DetectChecker })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.DetectChecker) }),
 	// multipath-tools 0.9.4 caps verbosity at 4 (multipath.conf(5) says 6) and logs an error.
 	defaultsKnob("verbosity", "verbosity", SectionDefaults, intRange(0, 6).parserRange(0, 4),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.Verbosity })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.Verbosity) }),
 	defaultsKnob("log_checker_err", "logCheckerErr", SectionDefaults, enum(logCheckerErr...),
-		enumField(func(d *mpv1alpha1.MultipathDefaults) mpv1alpha1.LogCheckerErr { return d.LogCheckerErr })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofString(d.LogCheckerErr) }),
 	// multipath-tools 0.9.4 raises uxsock_timeout below 4000 to 4000 and logs an error.
 	defaultsKnob("uxsock_timeout", "uxsockTimeout", SectionDefaults, intRange(100, 600000).parserRange(4000, 600000),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.UxsockTimeout })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.UxsockTimeout) }),
 	defaultsKnob("retrigger_tries", "retriggerTries", SectionDefaults, intRange(0, 100),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.RetriggerTries })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.RetriggerTries) }),
 	defaultsKnob("retrigger_delay", "retriggerDelay", SectionDefaults, intRange(1, 3600),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.RetriggerDelay })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.RetriggerDelay) }),
 	defaultsKnob("missing_uev_wait_timeout", "missingUevWaitTimeout", SectionDefaults, intRange(1, 3600),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.MissingUevWaitTimeout })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.MissingUevWaitTimeout) }),
 	defaultsKnob("strict_timing", "strictTiming", SectionDefaults, yesNo,
-		boolField(func(d *mpv1alpha1.MultipathDefaults) *bool { return d.StrictTiming })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.StrictTiming) }),
 	defaultsKnob("marginal_pathgroups", "marginalPathgroups", SectionDefaults, onOff,
-		boolField(func(d *mpv1alpha1.MultipathDefaults) *bool { return d.MarginalPathgroups })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.MarginalPathgroups) }),
 	defaultsKnob("recheck_wwid", "recheckWWID", inDefaultsDeviceOverrides, yesNo,
-		boolField(func(d *mpv1alpha1.MultipathDefaults) *bool { return d.RecheckWWID })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.RecheckWWID) }),
 	defaultsKnob("remove_retries", "removeRetries", SectionDefaults, intRange(0, 100),
-		int32Field(func(d *mpv1alpha1.MultipathDefaults) *int32 { return d.RemoveRetries })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.RemoveRetries) }),
 	defaultsKnob("all_tg_pt", "allTgPt", inDefaultsDeviceOverrides, yesNo,
-		boolField(func(d *mpv1alpha1.MultipathDefaults) *bool { return d.AllTgPt })),
+		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.AllTgPt) }),
 
 	// Reachable only through spec.overrides, or not at all.
 	{Name: "alias_prefix", Sections: inDefaultsDeviceOverrides, Value: ValueSpec{Kind: KindString, MinLength: 1}},
@@ -526,44 +526,31 @@ func withSections(k Keyword, s Section) Keyword {
 	return k
 }
 
-// Accessor builders: one per Go field shape the API uses.
+// Value builders, one per Go field shape the API uses; small enough to inline into each row's
+// accessor, which the renderer calls for every knob of every LUN.
 
-func enumField[S any, T ~string](get func(*S) T) func(*S) Value {
-	return func(s *S) Value {
-		v := get(s)
-		return Value{Set: v != "", Str: string(v)}
+func ofString[T ~string](v T) Value { return Value{Set: v != "", Str: string(v)} }
+
+func ofInt32(p *int32) Value {
+	if p == nil {
+		return Value{}
 	}
+	return Value{Set: true, IsInt: true, Int: int64(*p)}
 }
 
-func int32Field[S any](get func(*S) *int32) func(*S) Value {
-	return func(s *S) Value {
-		p := get(s)
-		if p == nil {
-			return Value{}
-		}
-		return Value{Set: true, IsInt: true, Int: int64(*p)}
+func ofBool(p *bool) Value {
+	if p == nil {
+		return Value{}
 	}
+	return Value{Set: true, IsBool: true, Bool: *p}
 }
 
-func boolField[S any](get func(*S) *bool) func(*S) Value {
-	return func(s *S) Value {
-		p := get(s)
-		if p == nil {
-			return Value{}
-		}
-		return Value{Set: true, IsBool: true, Bool: *p}
+func ofIntOrString(p *intstr.IntOrString) Value {
+	switch {
+	case p == nil:
+		return Value{}
+	case p.Type == intstr.Int:
+		return Value{Set: true, IsInt: true, Int: int64(p.IntVal)}
 	}
-}
-
-func intOrStringField[S any](get func(*S) *intstr.IntOrString) func(*S) Value {
-	return func(s *S) Value {
-		p := get(s)
-		if p == nil {
-			return Value{}
-		}
-		if p.Type == intstr.Int {
-			return Value{Set: true, IsInt: true, Int: int64(p.IntVal)}
-		}
-		return Value{Set: true, Str: p.StrVal}
-	}
+	return Value{Set: true, Str: p.StrVal}
 }

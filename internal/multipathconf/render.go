@@ -226,6 +226,10 @@ func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) (string,
 			writeQuoted(&b, w.Spec.Alias)
 			b.WriteByte('\n')
 		}
+		if w.Spec.LUNKnobs == (mpv1alpha1.LUNKnobs{}) {
+			b.WriteString("\t}\n") // most LUNs set no knob of their own
+			continue
+		}
 		for _, i := range lunKnobs {
 			k := &keywords[i]
 			v := k.lun(&w.Spec.LUNKnobs)
