@@ -76,6 +76,12 @@ limitations under the License.
 // bindings_file, prkeys_file, config_dir, multipath_dir), deprecated keywords, a multipaths
 // section, and a blacklist wwid pattern matching an allow-listed WWID.
 //
+// Deprecated device-mapper features (queue_if_no_path, retain_attached_hw_handler) and a device
+// subsection repeated within the file are refused too: multipathd logs an error for them (found
+// by fuzzing against the real parser). Note that an overrides section in spec.overrides outranks
+// spec.defaults for every device (multipathd's precedence is multipath > overrides > devices >
+// defaults): that is what it is for.
+//
 // A defaults section is allowed in the overrides, but only with keywords the API does not type
 // (uid_attrs, enable_foreign, max_fds, ...). A typed keyword there would give the same setting
 // two sources of truth, one validated and one not, and which one wins would depend on whether

@@ -344,9 +344,17 @@ func (c *checker) block(b *confBlock) {
 		return
 	}
 	section := b.rule.section
+	if section == 0 && len(b.entries) > 0 {
+		for name := range b.rule.sub {
+			c.fail(b.entries[0].line, "the "+b.rule.name+" section holds only "+name+" subsections")
+		}
+	}
 	inBlacklist := section&(inBlacklists|inBlDevices) != 0
 	seen := map[string]int{}
 	for _, e := range b.entries {
+		if section == 0 {
+			break
+		}
 		k := lookup(e.keyword, section)
 		switch {
 		case k == nil && known(e.keyword):

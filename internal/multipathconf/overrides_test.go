@@ -155,6 +155,10 @@ func TestCheckOverrides(t *testing.T) {
 				{3, `keyword "vendor" is not valid in the overrides section (multipath-tools 0.9.4)`},
 			},
 		},
+		"a keyword directly in devices": {
+			text: "devices {\n\tvendor \"X\"\n}\n",
+			want: []LineError{{2, "the devices section holds only device subsections"}},
+		},
 		"an unknown keyword": {
 			text: "overrides {\n\tno_path_retries 5\n}\n",
 			want: []LineError{{2, `unknown keyword "no_path_retries" in the overrides section`}},
