@@ -1,0 +1,44 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command agent runs the kube-multipath node agent: one per node, it applies the node's desired
+// multipath config and reports its maps and paths (see controllers/agent and docs/agent.md).
+package main
+
+import (
+	"flag"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/kube-multipath/kube-multipath/internal/agent"
+)
+
+func main() {
+	opts := agent.DefaultOptions()
+	opts.BindFlags(flag.CommandLine)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	ctx := ctrl.SetupSignalHandler()
+	if err := agent.Run(ctx, ctrl.GetConfigOrDie(), opts); err != nil {
+		ctrl.Log.Error(err, "Agent stopped")
+		os.Exit(1)
+	}
+}

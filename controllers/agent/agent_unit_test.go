@@ -1,0 +1,204 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package agent
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/conditions/conditionstest"
+)
+
+func TestSetStatus(t *testing.T) {
+	t.Parallel()
+	cfg1 := &mpv1alpha1.RenderedConfigRef{Name: "multipath-rendered-1111111111111111", Hash: strings.Repeat("1", 64)}
+	cfg2 := &mpv1alpha1.RenderedConfigRef{Name: "multipath-rendered-2222222222222222", Hash: strings.Repeat("2", 64)}
+	maps := &mapsReport{version: "0.9.4", mapCount: 1, maps: []mpv1alpha1.MapStatus{{WWID: "w", State: mpv1alpha1.MapOptimal}}}
+	type want struct {
+		ready, readyReason string
+		degraded           bool
+		reconciling        bool
+		mapCount           int32
+	}
+	tests := map[string]struct {
+		desired *mpv1alpha1.RenderedConfigRef
+		in      statusInput
+		want    want
+	}{
+		"the node runs the desired config": {
+			desired: cfg2, in: statusInput{applied: cfg2, maps: maps},
+			want: want{ready: "True", readyReason: mpv1alpha1.AppliedReason, mapCount: 1},
+		},
+		"a failed apply is Degraded, keeps the previous config and is not Ready": {
+			desired: cfg2, in: statusInput{applied: cfg1, applyErr: errors.New("Reconfigure failed"), maps: maps},
+			want: want{ready: "False", readyReason: mpv1alpha1.ApplyFailedReason, degraded: true, mapCount: 1},
+		},
+		"multipathd down without an apply pending is not Ready, not Degraded": {
+			desired: cfg2, in: statusInput{applied: cfg2, daemonErr: errors.New("multipathd is not reachable")},
+			want: want{ready: "False", readyReason: MultipathdUnavailableReason},
+		},
+		"nothing handed out yet": {
+			in:   statusInput{maps: maps},
+			want: want{ready: "False", readyReason: WaitingForConfigReason, mapCount: 1},
+		},
+		"applying is Reconciling": {
+			desired: cfg2, in: statusInput{applied: cfg1, applying: true},
+			want: want{ready: "False", readyReason: ApplyingReason, reconciling: true},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "n", Generation: 4}}
+			st.Spec.DesiredConfig = tc.desired
+			setStatus(st, tc.in)
+			conditionstest.AssertKstatusInvariants(t, st)
+			ready := conditions.Get(st, mpv1alpha1.ReadyCondition)
+			if string(ready.Status) != tc.want.ready || ready.Reason != tc.want.readyReason {
+				t.Errorf("Ready = %s %s, want %s %s", ready.Status, ready.Reason, tc.want.ready, tc.want.readyReason)
+			}
+			deg := conditions.Get(st, mpv1alpha1.DegradedCondition)
+			if (deg != nil) != tc.want.degraded {
+				t.Errorf("Degraded = %+v, want present: %v", deg, tc.want.degraded)
+			}
+			if deg != nil && (deg.Status != metav1.ConditionTrue || deg.Reason != mpv1alpha1.ApplyFailedReason || deg.ObservedGeneration != 4 ||
+				!strings.Contains(deg.Message, cfg1.Name) || !strings.Contains(deg.Message, "Reconfigure failed")) {
+				t.Errorf("Degraded = %+v", deg)
+			}
+			if conditions.IsTrue(st, mpv1alpha1.ReconcilingCondition) != tc.want.reconciling {
+				t.Errorf("Reconciling = %+v", conditions.Get(st, mpv1alpha1.ReconcilingCondition))
+			}
+			if st.Status.ObservedGeneration != 4 || st.Status.MapCount != tc.want.mapCount {
+				t.Errorf("observedGeneration %d, mapCount %d", st.Status.ObservedGeneration, st.Status.MapCount)
+			}
+			if got := st.Status.AppliedConfig; (got == nil) != (tc.in.applied == nil) || (got != nil && *got != *tc.in.applied) {
+				t.Errorf("appliedConfig = %+v, want %+v", got, tc.in.applied)
+			}
+		})
+	}
+}
+
+func TestSetStatusKeepsTheLastMapsWhenMultipathdCannotBeRead(t *testing.T) {
+	t.Parallel()
+	st := &mpv1alpha1.MultipathNodeState{}
+	setStatus(st, statusInput{maps: &mapsReport{version: "0.9.4", mapCount: 1, maps: []mpv1alpha1.MapStatus{{WWID: "w"}}}})
+	setStatus(st, statusInput{daemonErr: errors.New("down")})
+	if st.Status.MapCount != 1 || len(st.Status.Maps) != 1 || st.Status.MultipathToolsVersion != "0.9.4" {
+		t.Errorf("status = %+v", st.Status)
+	}
+}
+
+func TestLongMessagesAreCut(t *testing.T) {
+	t.Parallel()
+	st := &mpv1alpha1.MultipathNodeState{}
+	st.Spec.DesiredConfig = &mpv1alpha1.RenderedConfigRef{Name: "c"}
+	setStatus(st, statusInput{applyErr: errors.New(strings.Repeat("é", 40000))})
+	conditionstest.AssertKstatusInvariants(t, st)
+	if m := conditions.Get(st, mpv1alpha1.DegradedCondition).Message; len(m) > maxMessage || !strings.HasSuffix(m, "...") {
+		t.Errorf("message of %d bytes", len(m))
+	}
+}
+
+func TestApplyBackoffDoublesUpToFiveMinutesAndResetsForAnotherConfig(t *testing.T) {
+	t.Parallel()
+	var b applyBackoff
+	now := time.Unix(1000, 0)
+	err := errors.New("boom")
+	var waits []time.Duration
+	for range 12 {
+		waits = append(waits, b.failed("h1", err, now))
+	}
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300}
+	for i, w := range want {
+		if waits[i] != w*time.Second {
+			t.Fatalf("waits = %v", waits)
+		}
+	}
+	if d, last := b.wait("h1", now.Add(299*time.Second)); d != time.Second || last != err {
+		t.Errorf("wait = %v, %v", d, last)
+	}
+	if d, _ := b.wait("h2", now); d != 0 {
+		t.Errorf("another config waits %v", d)
+	}
+	if d := b.failed("h2", err, now); d != time.Second {
+		t.Errorf("first failure of another config waits %v", d)
+	}
+}
+
+func TestLeaseNameFitsAnObjectName(t *testing.T) {
+	t.Parallel()
+	if got := LeaseName("worker-1"); got != "multipath-agent-worker-1" {
+		t.Errorf("LeaseName = %q", got)
+	}
+	long := strings.Repeat("a", 253)
+	got := LeaseName(long)
+	if len(got) > 253 || got == LeaseName(long[:252]+"b") || !strings.HasPrefix(got, LeasePrefix) {
+		t.Errorf("LeaseName of a 253-character node = %q (%d)", got, len(got))
+	}
+}
+
+func TestIsDeviceMapperUevent(t *testing.T) {
+	t.Parallel()
+	msg := func(fields ...string) []byte { return []byte(strings.Join(fields, "\x00") + "\x00") }
+	tests := map[string]struct {
+		msg  []byte
+		want bool
+	}{
+		"dm-multipath path failed": {msg("change@/devices/virtual/block/dm-3", "ACTION=change", "DEVPATH=/devices/virtual/block/dm-3",
+			"SUBSYSTEM=block", "DM_TARGET=multipath", "DM_ACTION=PATH_FAILED", "DM_SEQNUM=1", "DM_PATH=8:32", "DM_NR_VALID_PATHS=1",
+			"DEVNAME=dm-3", "DEVTYPE=disk"), true},
+		"a map created": {msg("add@/devices/virtual/block/dm-7", "ACTION=add", "DEVPATH=/devices/virtual/block/dm-7", "SUBSYSTEM=block",
+			"DEVNAME=dm-7", "DEVTYPE=disk"), true},
+		"a SCSI disk, not device-mapper": {msg("change@/devices/pci0000:00/host2/target2:0:0/2:0:0:1/block/sdc", "ACTION=change",
+			"SUBSYSTEM=block", "DEVNAME=sdc"), false},
+		"not a block device":    {msg("add@/devices/virtual/net/dm-0", "ACTION=add", "SUBSYSTEM=net"), false},
+		"libudev's rebroadcast": {[]byte("libudev\x00\xfe\xed\xca\xfe"), false},
+		"empty":                 {nil, false},
+	}
+	for name, tc := range tests {
+		if got := IsDeviceMapperUevent(tc.msg); got != tc.want {
+			t.Errorf("%s: %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+// A registry refuses a scrape with two series of the same labels: placeholder paths and a
+// WWID reported twice must add up, not break the scrape.
+func TestMapsCollectorNeverRepeatsALabelSet(t *testing.T) {
+	t.Parallel()
+	c := &mapsCollector{}
+	placeholder := mpv1alpha1.PathStatus{Device: "-", DMState: "failed", CheckerState: "faulty", DeviceState: "unknown"}
+	m := mpv1alpha1.MapStatus{WWID: "w", Name: "n", State: mpv1alpha1.MapFailed, TotalPaths: 2, Paths: []mpv1alpha1.PathStatus{placeholder, placeholder}}
+	c.set([]mpv1alpha1.MapStatus{m, m})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "kube_multipath_agent_path_state" && (len(f.Metric) != 1 || f.Metric[0].GetGauge().GetValue() != 4) {
+			t.Errorf("path_state = %v", f.Metric)
+		}
+	}
+}
