@@ -566,6 +566,15 @@ func (r *Reconciler) emitWWIDEvents(w, before *mpv1alpha1.MultipathWWID, o lunOu
 func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, rendered *multipathconf.Rendered, configErr string) error {
 	before := cfg.DeepCopy()
 	if rendered != nil {
+		if prev := cfg.Status.RenderedConfig; prev == nil || prev.Hash != rendered.Hash {
+			// A new config is not rolled out yet: say so at once, so that kstatus readers (Argo
+			// CD, Flux) never see the previous Ready=True beside the new config. The rollout
+			// controller owns these conditions from here on.
+			conditions.SetSummary(cfg, conditions.Summary{Reconciling: &conditions.Message{
+				Reason:  mpv1alpha1.RolloutInProgressReason,
+				Message: fmt.Sprintf("Rendered config %s is being rolled out.", rendered.ConfigMapName()),
+			}})
+		}
 		cfg.Status.RenderedConfig = &mpv1alpha1.RenderedConfigStatus{
 			RenderedConfigRef: mpv1alpha1.RenderedConfigRef{Name: rendered.ConfigMapName(), Hash: rendered.Hash},
 			Bytes:             int64(rendered.Bytes),

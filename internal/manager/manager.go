@@ -86,6 +86,17 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 // Scheme knows the built-in kinds and the kube-multipath kinds.
 func Scheme() *runtime.Scheme { return scheme.New() }
 
+// trimNode is a cache transform keeping what the controllers read of a Node.
+func trimNode(obj any) (any, error) {
+	if n, ok := obj.(*corev1.Node); ok {
+		n.ManagedFields = nil
+		n.Status.Images = nil
+		n.Status.VolumesAttached = nil
+		n.Status.VolumesInUse = nil
+	}
+	return obj, nil
+}
+
 // New builds a manager with every controller registered.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	metricsOpts := metricsserver.Options{
@@ -109,6 +120,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			ByObject: map[client.Object]cache.ByObject{
 				// Only what consumer discovery reads is kept of each PersistentVolume.
 				&corev1.PersistentVolume{}: {Transform: consumers.Transform},
+				// Nodes are read for labels and readiness: images and managed fields are dropped so
+				// 1,000 nodes stay cheap.
+				&corev1.Node{}: {Transform: trimNode},
 				// Only the rendered ConfigMaps in our namespace are cached, not every ConfigMap.
 				&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}},
 			},

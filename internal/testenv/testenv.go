@@ -51,7 +51,14 @@ type Env struct {
 	Client client.Client
 	// Scheme knows the built-in kinds and ours.
 	Scheme *runtime.Scheme
+
+	onStop []func()
 }
+
+// OnStop registers f to run before the control plane stops, newest first: setup stops the
+// managers it started there, so kube-apiserver is not stopped under live watches (which makes
+// it hang until envtest's stop timeout).
+func (e *Env) OnStop(f func()) { e.onStop = append(e.onStop, f) }
 
 // RepoRoot is the root of the source tree, found from this file's location so tests run from
 // any directory or an IDE.
@@ -121,6 +128,10 @@ func (e *Env) WriteKubeconfig(path string) error {
 
 // Stop stops the control plane unless KUBE_MULTIPATH_TEST_ENV_SKIP_STOP=true.
 func (e *Env) Stop() error {
+	for i := len(e.onStop) - 1; i >= 0; i-- {
+		e.onStop[i]()
+	}
+	e.onStop = nil
 	if os.Getenv("KUBE_MULTIPATH_TEST_ENV_SKIP_STOP") == "true" {
 		return nil
 	}
