@@ -28,8 +28,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/util/retry"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
@@ -171,7 +174,7 @@ func TestRenderedConfigMapFollowsTheObjects(t *testing.T) {
 			return fmt.Errorf("ora status = %+v", w.Status)
 		}
 		conditionstest.AssertKstatusInvariants(t, w)
-		return nil
+		return kstatusIs(w, kstatus.CurrentStatus)
 	})
 
 	// A knob changes: a new hash, a new ConfigMap; the old one stays for rollback.
@@ -290,7 +293,8 @@ func TestConflictsLeaveTheLoserOut(t *testing.T) {
 					return fmt.Errorf("a conflicting LUN has renderedAlias %q", *w.Status.RenderedAlias)
 				}
 				conditionstest.AssertKstatusInvariants(t, w)
-				return nil
+				// Argo CD and Flux read a conflicting LUN as failed, not as progressing forever.
+				return kstatusIs(w, kstatus.FailedStatus)
 			})
 		})
 	}
@@ -600,6 +604,22 @@ func updateWWID(t *testing.T, name string, mutate func(*mpv1alpha1.MultipathWWID
 		t.Fatal(err)
 	}
 	return w
+}
+
+// kstatusIs computes the object's kstatus the way Argo CD and Flux do.
+func kstatusIs(obj client.Object, want kstatus.Status) error {
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	res, err := kstatus.Compute(&unstructured.Unstructured{Object: raw})
+	if err != nil {
+		return err
+	}
+	if res.Status != want {
+		return fmt.Errorf("kstatus = %s (%s), want %s", res.Status, res.Message, want)
+	}
+	return nil
 }
 
 func ptrInt32(v int32) *int32 { return &v }
