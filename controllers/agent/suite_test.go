@@ -33,6 +33,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -87,6 +88,12 @@ type node struct {
 // MultipathNodeState cache scoped to the node, ConfigMaps read without a cache.
 func startAgent(t *testing.T, name string, setup func(*node)) *node {
 	t.Helper()
+	return startAgentAs(t, name, env.Config, setup)
+}
+
+// startAgentAs runs the agent with cfg's credentials.
+func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)) *node {
+	t.Helper()
 	d, err := multipathdtest.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +107,7 @@ func startAgent(t *testing.T, name string, setup func(*node)) *node {
 		setup(n)
 	}
 
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
