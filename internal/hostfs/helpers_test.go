@@ -77,7 +77,7 @@ type testHost struct {
 
 type hostOption func(*testHost)
 
-func newHost(t *testing.T, opts ...hostOption) *testHost {
+func newHost(t testing.TB, opts ...hostOption) *testHost {
 	t.Helper()
 	d, err := multipathdtest.Start()
 	if err != nil {

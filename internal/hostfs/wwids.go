@@ -19,7 +19,6 @@ package hostfs
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -35,12 +34,24 @@ const WWIDsHeader = "# Multipath wwids, Version : 1.0\n" +
 // ownedHeader starts the owned-wwids record.
 const ownedHeader = "# WWIDs kube-multipath added to /etc/multipath/wwids, one per line. It removes only these.\n"
 
-// wwidRE is the API's pattern for spec.wwid, at most 128 characters: nothing that could end
-// the "/<wwid>/" entry or the line.
-var wwidRE = regexp.MustCompile(`^[a-zA-Z0-9._:-]{1,128}$`)
+// wwidPattern is the API's pattern for spec.wwid; at most 128 characters. Nothing it allows
+// can end the "/<wwid>/" entry or the line.
+const wwidPattern = `^[a-zA-Z0-9._:-]{1,128}$`
 
-// ValidWWID reports whether w can be written to the wwids file.
-func ValidWWID(w string) bool { return wwidRE.MatchString(w) }
+// ValidWWID reports whether w matches wwidPattern and so can be written to the wwids file.
+func ValidWWID(w string) bool {
+	if len(w) == 0 || len(w) > 128 {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		switch c := w[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // entryOf returns the WWID of a wwids file line, as multipath-tools' lookup_wwid reads it:
 // a line starting with '/' holds the WWID up to the next '/'. Other lines are not entries.
@@ -91,7 +102,7 @@ type WWIDsPlan struct {
 func ReconcileWWIDs(current []byte, owned, desired []string) (WWIDsPlan, error) {
 	for _, w := range desired {
 		if !ValidWWID(w) {
-			return WWIDsPlan{}, fmt.Errorf("WWID %q cannot be written to the wwids file: it must match %s", w, wwidRE)
+			return WWIDsPlan{}, fmt.Errorf("WWID %q cannot be written to the wwids file: it must match %s", w, wwidPattern)
 		}
 	}
 	want := make(map[string]bool, len(desired))
@@ -119,9 +130,10 @@ func ReconcileWWIDs(current []byte, owned, desired []string) (WWIDsPlan, error) 
 	}
 	var added []string
 	for _, w := range desired {
-		if present[w] || slices.Contains(added, w) {
+		if present[w] {
 			continue
 		}
+		present[w] = true // a desired WWID listed twice is added once
 		if b.Len() == 0 && len(current) == 0 {
 			b.WriteString(WWIDsHeader)
 		}

@@ -1,0 +1,69 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package hostfs
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
+)
+
+func manyWWIDs(n, offset int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("3600a0980383030534%015d", i+offset)
+	}
+	return out
+}
+
+// BenchmarkApply alternates between two configs of luns LUNs that differ by one LUN: every
+// apply writes the baseline and the wwids file, reconfigures the fake daemon and post-checks.
+func BenchmarkApply(b *testing.B) {
+	for _, luns := range []int{10, 10000} {
+		b.Run(fmt.Sprintf("luns=%d", luns), func(b *testing.B) {
+			th := newHost(b)
+			configs := []*multipathconf.Rendered{render(b, manyWWIDs(luns, 0)...), render(b, manyWWIDs(luns, 1)...)}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := th.Apply(context.Background(), configs[i%2]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkApplyUnchanged is the steady state: the plan finds the disk as wanted.
+func BenchmarkApplyUnchanged(b *testing.B) {
+	for _, luns := range []int{10, 10000} {
+		b.Run(fmt.Sprintf("luns=%d", luns), func(b *testing.B) {
+			th := newHost(b)
+			r := render(b, manyWWIDs(luns, 0)...)
+			if _, err := th.Apply(context.Background(), r); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if res, err := th.Apply(context.Background(), r); err != nil || res.Reconfigured {
+					b.Fatal(res, err)
+				}
+			}
+		})
+	}
+}
