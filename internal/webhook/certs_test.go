@@ -145,6 +145,7 @@ func TestCertificateRotator(t *testing.T) {
 	ready, err := mpwebhook.SetupWithManager(mgr, mpwebhook.Options{
 		Namespace: namespace, ServiceName: mpwebhook.DefaultServiceName, SecretName: secretName, WebhookConfigName: configName,
 		CertDir: certDir, Host: "127.0.0.1", Port: port, ManageCertificates: true, ExtraDNSNames: []string{"localhost"},
+		RotatorName: "cert-rotator-" + strconv.Itoa(port), // unique when tests run again (-count)
 	})
 	if err != nil {
 		t.Fatal(err)

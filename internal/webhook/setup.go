@@ -17,6 +17,7 @@ limitations under the License.
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -85,6 +86,9 @@ type Options struct {
 	ManageCertificates bool
 	// ExtraDNSNames are further names the managed certificate covers (for a webhook reached by URL).
 	ExtraDNSNames []string
+	// RotatorName names the certificate rotator's controller; controller names are unique in a
+	// process. RotatorControllerName when empty.
+	RotatorName string
 }
 
 // DefaultOptions are the options of a deployed manager in namespace.
@@ -216,7 +220,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) (healthz.Checker, error) {
 			RequireLeaderElection: false,
 			// The CA is injected only once this replica sees the certificate files.
 			EnableReadinessCheck: true,
-			ControllerName:       RotatorControllerName,
+			ControllerName:       cmp.Or(o.RotatorName, RotatorControllerName),
 		}); err != nil {
 			return nil, fmt.Errorf("setting up the webhook certificate rotator: %w", err)
 		}
