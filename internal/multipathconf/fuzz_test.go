@@ -152,10 +152,17 @@ func (b *realBatch) flush(t testing.TB) {
 	}
 }
 
-// runReal runs multipath -t once over items, each in its own file, and checks each.
+// runReal runs multipath -t once over items, each in its own file, and checks each. With
+// FUZZ_REAL_LOG set to a file, it appends one line per run there (how much the real parser saw).
 func runReal(t testing.TB, items []realItem) {
 	t.Helper()
 	cfg, stderr, err := mptest.Run(batchFiles(items))
+	if log := os.Getenv("FUZZ_REAL_LOG"); log != "" {
+		if f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			fmt.Fprintf(f, "%s items=%d complaints=%d\n", t.Name(), len(items), len(stderr))
+			f.Close()
+		}
+	}
 	if err != nil {
 		t.Fatalf("multipath -t: %v", err)
 	}
@@ -400,7 +407,9 @@ func FuzzRenderKnob(f *testing.F) {
 		} else {
 			r, _ = Render(config, nil)
 			item.file, _ = r.File(BaselineFileName)
-			item.keys = []string{"defaults:" + k.Name}
+			// Knobs multipathd reconciles with each other share a key, so that a run never holds
+			// both from different inputs.
+			item.keys = []string{"defaults:" + strings.TrimPrefix(k.Name, "max_")}
 			item.check = func(cfg *mptest.Config) []string {
 				if got := cfg.Sections["defaults"].Get(k.Name); got != readBack(k.Name, want) {
 					return []string{fmt.Sprintf("defaults %s = %q, want %q", k.Name, got, readBack(k.Name, want))}
@@ -422,6 +431,7 @@ func FuzzOverrides(f *testing.F) {
 		"overrides {\n\tprotocol {\n\t\ttype \"scsi:fcp\"\n\t\tfast_io_fail_tmo 5\n\t}\n}\n",
 		"defaults {\n\tuid_attrs \"sd:ID_SERIAL\"\n\tmax_fds max\n}\n", "}\n{\n", "overrides {\r\n}\r\n",
 		"blacklist {\n\tdevice {\n\t\tvendor \"(\"\n\t\tproduct \".*\"\n\t}\n}\n",
+		"blacklist {\n\twwid \"^st {3600a\"\n\tdevnode \"$*\"\n\twwid \"a{1,2}[{]\"\n}\n",
 		"devices {\n\tdevice {\n\t\tvendor V\n\t\tproduct P\n\t\tfeatures \"1 queue_if_no_path\"\n\t\thardware_handler \"1 alua\"\n\t}\n}\n",
 		"devices {\n\tdevice {\n\t\tvendor NETAPP\n\t\tproduct LUN\n\t\tfeatures \"2 queue_mode bio\"\n\t}\n\tdevice {\n\t\tvendor V\n\t\tproduct P\n\t}\n}\n",
 	} {

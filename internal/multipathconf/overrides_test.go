@@ -219,6 +219,14 @@ func TestCheckOverrides(t *testing.T) {
 				{5, "invalid value \"*x\" for vendor: must be a POSIX extended regular expression: missing argument to repetition operator: `*`"},
 			},
 		},
+		"braces and anchors glibc reads differently from Go": {
+			text: "blacklist {\n\twwid \"^st {3600a\"\n\tdevnode \"$*\"\n\tdevnode \"a{,2}\"\n\twwid \"x{2}[{]\\{\"\n}\n",
+			want: []LineError{
+				{2, `invalid value "^st {3600a" for wwid: must be a POSIX extended regular expression: '{' must open an interval such as {2}, {2,} or {1,3} (write [{] for a brace)`},
+				{3, `invalid value "$*" for devnode: must be a POSIX extended regular expression: a repetition must not follow an anchor ($*)`},
+				{4, `invalid value "a{,2}" for devnode: must be a POSIX extended regular expression: '{' must open an interval such as {2}, {2,} or {1,3} (write [{] for a brace)`},
+			},
+		},
 		"a keyword twice in one section": {
 			text: "overrides {\n\tno_path_retry fail\n\tno_path_retry queue\n}\n",
 			want: []LineError{{3, `keyword "no_path_retry" is already set on line 2 of this section (multipathd logs a duplicate)`}},

@@ -98,6 +98,13 @@ func ValidateDefaults(d *mpv1alpha1.MultipathDefaults, path *field.Path) field.E
 			errs = append(errs, err)
 		}
 	}
+	// The one rule between knobs: multipath-tools 0.9.4 silently lowers polling_interval to
+	// max_polling_interval (found by fuzzing against multipath -t).
+	if p, m := d.PollingInterval, d.MaxPollingInterval; p != nil && m != nil && *m < *p {
+		errs = append(errs, field.Invalid(path.Child("maxPollingInterval"), int64(*m),
+			"maxPollingInterval must be at least pollingInterval ("+strconv.Itoa(int(*p))+
+				"): multipathd would silently lower pollingInterval to it"))
+	}
 	return errs
 }
 

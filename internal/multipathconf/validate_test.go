@@ -266,6 +266,14 @@ func TestValidateMultipathConfig(t *testing.T) {
 			want: field.ErrorList{field.Invalid(defaultsPath.Child("verbosity"), int64(7),
 				"verbosity must be a number from 0 to 6")},
 		},
+		"maxPollingInterval below pollingInterval": {
+			config: clusterConfig(withDefaults(func(d *mpv1alpha1.MultipathDefaults) { d.PollingInterval, d.MaxPollingInterval = i32(24), i32(1) })),
+			want: field.ErrorList{field.Invalid(defaultsPath.Child("maxPollingInterval"), int64(1),
+				"maxPollingInterval must be at least pollingInterval (24): multipathd would silently lower pollingInterval to it")},
+		},
+		"maxPollingInterval equal to pollingInterval is valid": {
+			config: clusterConfig(withDefaults(func(d *mpv1alpha1.MultipathDefaults) { d.PollingInterval, d.MaxPollingInterval = i32(24), i32(24) })),
+		},
 		"a LUN knob in defaults is checked at its defaults path": {
 			config: clusterConfig(withDefaults(func(d *mpv1alpha1.MultipathDefaults) { d.Failback = intOrStr("later") })),
 			want: field.ErrorList{field.Invalid(defaultsPath.Child("failback"), "later",

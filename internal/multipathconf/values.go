@@ -187,14 +187,98 @@ func parseDecimal(t string) (int64, bool) {
 	return n, err == nil
 }
 
-// checkRegex compiles a pattern the way multipathd will: as a POSIX extended regular
-// expression. Go's POSIX syntax is close to glibc's and rejects the Perl extensions (\d, (?i))
-// glibc would refuse or misread, so what compiles here is safe to hand to multipathd.
+// checkRegex checks a pattern the way multipathd will read it: as a POSIX extended regular
+// expression (glibc's regcomp with REG_EXTENDED). Go's POSIX syntax is close to it and refuses
+// the Perl extensions ((?i), \d) glibc would refuse or misread; checkBraces and anchors cover the
+// rest of what Go accepts and glibc refuses (found by fuzzing against multipath -t).
 func checkRegex(t string) string {
+	if why := checkGlibcOnly(t); why != "" {
+		return "must be a POSIX extended regular expression: " + why
+	}
 	if _, err := regexp.CompilePOSIX(t); err != nil {
 		return "must be a POSIX extended regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
 	}
 	return ""
+}
+
+// checkGlibcOnly refuses what glibc's ERE parser refuses and Go's accepts: a `{` that does not
+// open an interval {m}, {m,} or {m,n} (Go reads it as a literal brace), and a repetition right
+// after an anchor (^* or $+). Bracket expressions are skipped, as POSIX reads them: a `]` first
+// in the list is literal, a backslash is literal, [:class:] and the like are atoms.
+func checkGlibcOnly(p string) string {
+	prev := byte(0) // the last significant character outside brackets
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '\\':
+			i++
+			prev = 'a' // an escaped character is an atom
+			continue
+		case c == '[':
+			i = skipBracket(p, i)
+			prev = ']'
+			continue
+		case c == '{':
+			n, ok := intervalLen(p[i:])
+			if !ok {
+				return "'{' must open an interval such as {2}, {2,} or {1,3} (write [{] for a brace)"
+			}
+			i += n - 1
+		}
+		if (c == '*' || c == '+' || c == '?' || c == '{') && (prev == '^' || prev == '$') {
+			return "a repetition must not follow an anchor (" + string(prev) + string(c) + ")"
+		}
+		prev = c
+	}
+	return ""
+}
+
+// skipBracket returns the index of the `]` closing the bracket expression opening at p[i], or
+// the last index when it is not closed (the Go parser reports that).
+func skipBracket(p string, i int) int {
+	j := i + 1
+	if j < len(p) && p[j] == '^' {
+		j++
+	}
+	if j < len(p) && p[j] == ']' {
+		j++
+	}
+	for ; j < len(p); j++ {
+		switch {
+		case p[j] == ']':
+			return j
+		case p[j] == '[' && j+1 < len(p) && strings.IndexByte(":.=", p[j+1]) >= 0:
+			if end := strings.Index(p[j+2:], string(p[j+1])+"]"); end >= 0 {
+				j += end + 3
+			}
+		}
+	}
+	return len(p) - 1
+}
+
+// intervalLen returns the length of the interval {m}, {m,} or {m,n} at the start of s.
+func intervalLen(s string) (int, bool) {
+	end := strings.IndexByte(s, '}')
+	if end < 0 {
+		return 0, false
+	}
+	lo, hi, comma := strings.Cut(s[1:end], ",")
+	if !allDigits(lo) || comma && hi != "" && !allDigits(hi) {
+		return 0, false
+	}
+	return end + 1, true
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkCountedArgs checks "N arg1 ... argN": multipathd refuses a count that does not match.
