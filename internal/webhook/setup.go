@@ -77,7 +77,9 @@ type Options struct {
 	// CertDir is where tls.crt and tls.key are read (the Secret, mounted). The server starts once
 	// they exist, and reloads them when they change.
 	CertDir string
-	// Host and Port are where the server listens; Host empty means every address.
+	// Host and Port are where the server listens; Host empty means every address. A negative
+	// Port disables the webhook: nothing is served, no certificate is managed (for a manager
+	// run without a webhook configuration, as hack/localrun does).
 	Host string
 	Port int
 	// ManageCertificates runs the built-in certificate rotator: it creates a CA and a serving
@@ -107,7 +109,7 @@ func DefaultOptions(namespace string) Options {
 // BindFlags registers the options on a flag set. Namespace is not bound: the manager's
 // --namespace sets it.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
-	fs.IntVar(&o.Port, "webhook-port", o.Port, "Port of the admission webhook server.")
+	fs.IntVar(&o.Port, "webhook-port", o.Port, "Port of the admission webhook server; -1 disables the webhook.")
 	fs.StringVar(&o.CertDir, "webhook-cert-dir", o.CertDir, "Directory holding the webhook's tls.crt and tls.key (the mounted Secret).")
 	fs.BoolVar(&o.ManageCertificates, "webhook-manage-certificates", o.ManageCertificates,
 		"Create and rotate the webhook's CA and serving certificate in the Secret and inject the CA into the webhook configuration; false when cert-manager does it.")
@@ -121,7 +123,7 @@ func (o *Options) validate() error {
 	if o.CertDir == "" {
 		errs = append(errs, errors.New("a certificate directory"))
 	}
-	if o.Port <= 0 {
+	if o.Port == 0 {
 		errs = append(errs, errors.New("a port"))
 	}
 	if o.ManageCertificates && (o.Namespace == "" || o.ServiceName == "" || o.SecretName == "" || o.WebhookConfigName == "") {
@@ -181,6 +183,10 @@ func claimedNames(o client.Object) []string {
 // checker fails until the server serves; add it as a readiness check so that the Service sends
 // the API server only to replicas that can answer.
 func SetupWithManager(mgr ctrl.Manager, o Options) (healthz.Checker, error) {
+	if o.Port < 0 {
+		ctrl.Log.WithName("webhook").Info("Admission webhook disabled")
+		return healthz.Ping, nil
+	}
 	if err := o.validate(); err != nil {
 		return nil, err
 	}

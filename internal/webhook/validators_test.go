@@ -222,3 +222,11 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("no directory, no port: %v", err)
 	}
 }
+
+func TestDisabled(t *testing.T) {
+	// A negative port needs nothing else, registers nothing and is always ready.
+	ready, err := SetupWithManager(nil, Options{Port: -1})
+	if err != nil || ready(nil) != nil {
+		t.Errorf("disabled: %v", err)
+	}
+}
