@@ -247,6 +247,10 @@ func TestCheckOverrides(t *testing.T) {
 				{8, `invalid value "1 retain_attached_hw_handler" for features: feature retain_attached_hw_handler is deprecated in multipath-tools 0.9.4, which logs an error for it: use retain_attached_hw_handler yes`},
 			},
 		},
+		"a deprecated feature inside another word (multipathd looks for substrings)": {
+			text: "overrides {\n\tfeatures \"1 xqueue_if_no_pathx\"\n}\n",
+			want: []LineError{{2, `invalid value "1 xqueue_if_no_pathx" for features: feature queue_if_no_path is deprecated in multipath-tools 0.9.4, which logs an error for it: use no_path_retry queue`}},
+		},
 		"a device without a product": {
 			text: "devices {\n\tdevice {\n\t\tvendor \"A\"\n\t}\n}\n",
 			want: []LineError{{2, "a device subsection needs a product (multipathd ignores it otherwise)"}},

@@ -126,9 +126,10 @@ func (s *ValueSpec) checkText(t string) string {
 		if why := checkCountedArgs(t); why != "" {
 			return why
 		}
-		for _, f := range strings.Fields(t) {
-			if alternative, deprecated := deprecatedFeatures[f]; deprecated {
-				return "feature " + f + " is deprecated in multipath-tools 0.9.4, which logs an error for it: " + alternative
+		for _, f := range deprecatedFeatureNames {
+			// multipath-tools looks for them as substrings (strstr), so Xqueue_if_no_path counts.
+			if strings.Contains(t, f) {
+				return "feature " + f + " is deprecated in multipath-tools 0.9.4, which logs an error for it: " + deprecatedFeatures[f]
 			}
 		}
 	case KindUIDAttrs:
@@ -150,10 +151,13 @@ var octalMode = regexp.MustCompile(`^0?[0-7]{3}$`)
 
 // deprecatedFeatures are the device-mapper features multipath-tools 0.9.4 warns about (when a
 // device entry merges with another, and on every map using them), with what to use instead.
-var deprecatedFeatures = map[string]string{
-	"queue_if_no_path":           "use no_path_retry queue",
-	"retain_attached_hw_handler": "use retain_attached_hw_handler yes",
-}
+var (
+	deprecatedFeatures = map[string]string{
+		"queue_if_no_path":           "use no_path_retry queue",
+		"retain_attached_hw_handler": "use retain_attached_hw_handler yes",
+	}
+	deprecatedFeatureNames = []string{"queue_if_no_path", "retain_attached_hw_handler"}
+)
 
 // describe says in words what the spec accepts, for error messages.
 func (s *ValueSpec) describe() string {
