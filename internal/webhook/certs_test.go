@@ -39,6 +39,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+
 	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
 )
 
@@ -138,27 +140,7 @@ func TestCertificateRotator(t *testing.T) {
 		return nil
 	})
 
-	mgr, err := newManager()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready, err := mpwebhook.SetupWithManager(mgr, mpwebhook.Options{
-		Namespace: namespace, ServiceName: mpwebhook.DefaultServiceName, SecretName: secretName, WebhookConfigName: configName,
-		CertDir: certDir, Host: "127.0.0.1", Port: port, ManageCertificates: true, ExtraDNSNames: []string{"localhost"},
-		RotatorName: "cert-rotator-" + strconv.Itoa(port), // unique when tests run again (-count)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgrCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	ready := startRotatorManager(t, secretName, configName, certDir, port)
 	if err := ready(nil); err == nil || !strings.Contains(err.Error(), "the webhook certificate is not ready") {
 		t.Errorf("ready before any certificate exists: %v", err)
 	}
@@ -257,6 +239,86 @@ func TestCertificateRotator(t *testing.T) {
 		})
 		t.Logf("%d requests refused while the new certificate was being projected", refused)
 	})
+}
+
+// startRotatorManager runs a manager serving the webhook on port, with the certificate rotator
+// keeping secretName and configName, until the test ends. It returns the readiness check.
+func startRotatorManager(t *testing.T, secretName, configName, certDir string, port int) healthz.Checker {
+	t.Helper()
+	mgr, err := newManager()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, err := mpwebhook.SetupWithManager(mgr, mpwebhook.Options{
+		Namespace: namespace, ServiceName: mpwebhook.DefaultServiceName, SecretName: secretName, WebhookConfigName: configName,
+		CertDir: certDir, Host: "127.0.0.1", Port: port, ManageCertificates: true, ExtraDNSNames: []string{"localhost"},
+		RotatorName: "cert-rotator-" + strconv.Itoa(port), // unique in the process, also when tests run again (-count)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+	return ready
+}
+
+// TestCertificateRotatorReplicas starts two replicas at once on one empty Secret, as a
+// Deployment of two does: one CA and one certificate win, both replicas serve it, and the
+// webhook configuration trusts it.
+func TestCertificateRotatorReplicas(t *testing.T) {
+	ctx := context.Background()
+	const secretName, configName = "replicas-test-cert", "replicas-test-webhook"
+	vwc := testEnv.WebhookInstallOptions.ValidatingWebhooks[0].DeepCopy()
+	vwc.ObjectMeta = metav1.ObjectMeta{Name: configName}
+	for i := range vwc.Webhooks {
+		// Kept by the rotators, called for nothing.
+		vwc.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: ptr.To("https://localhost:1/unused")}
+		vwc.Webhooks[i].ObjectSelector = &metav1.LabelSelector{MatchLabels: map[string]string{rotatorLabel: "never"}}
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: secretName}}
+	create(t, vwc, secret)
+	var readies []healthz.Checker
+	var addrs []string
+	for range 2 {
+		dir, port := t.TempDir(), freePort(t)
+		projectSecret(t, client.ObjectKeyFromObject(secret), dir)
+		readies = append(readies, startRotatorManager(t, secretName, configName, dir, port))
+		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	}
+	for i, ready := range readies {
+		eventually(t, func() error { return ready(nil) })
+		t.Logf("replica %d ready", i)
+	}
+	cur := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: configName}, cur); err != nil {
+		t.Fatal(err)
+	}
+	s := &corev1.Secret{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(secret), s); err != nil {
+		t.Fatal(err)
+	}
+	ca := cur.Webhooks[0].ClientConfig.CABundle
+	if len(ca) == 0 || !bytes.Equal(ca, s.Data["ca.crt"]) {
+		t.Fatal("the webhook configuration does not trust the Secret's CA")
+	}
+	var served [][]byte
+	for i, addr := range addrs {
+		c, err := servedCertificate(addr, ca, "localhost")
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		served = append(served, c.Raw)
+	}
+	if !bytes.Equal(served[0], served[1]) {
+		t.Error("the replicas serve different certificates")
+	}
 }
 
 // dropFromSecret removes keys from the Secret, as an expired or damaged one would lack them.
