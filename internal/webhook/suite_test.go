@@ -68,6 +68,10 @@ var (
 	testScheme *runtime.Scheme
 )
 
+// TestMain starts one control plane for the package. It builds its own envtest.Environment
+// rather than calling testenv.Run, whose Start installs no webhook configuration: here envtest
+// installs config/webhook/manifests.yaml, generates a serving certificate, and points the
+// configuration at the main manager's webhook server by URL.
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())
 	os.Exit(run(m))
