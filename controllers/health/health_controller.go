@@ -158,8 +158,7 @@ type leaseChanged struct {
 }
 
 func (p *leaseChanged) agentLease(o client.Object) bool {
-	_, ok := NodeOfLease(o.GetName())
-	return ok && o.GetNamespace() == p.namespace
+	return o.GetNamespace() == p.namespace && isAgentLease(o.GetName())
 }
 
 func (p *leaseChanged) Create(e event.CreateEvent) bool   { return p.agentLease(e.Object) }

@@ -55,7 +55,7 @@ type Inputs struct {
 	Nodes []corev1.Node
 	// States are every MultipathNodeState.
 	States []mpv1alpha1.MultipathNodeState
-	// Leases are the Leases of the operator namespace; those not named by LeaseName are ignored.
+	// Leases are the Leases of the operator namespace; only those named LeaseName(node) count.
 	Leases []coordinationv1.Lease
 	// WWIDs are every MultipathWWID.
 	WWIDs []mpv1alpha1.MultipathWWID
@@ -236,15 +236,13 @@ func Reporters(managed []rules.ManagedNode, nodes []corev1.Node, states []mpv1al
 	for i := range states {
 		stateByName[states[i].Name] = &states[i]
 	}
-	leaseByNode := make(map[string]*coordinationv1.Lease, len(leases))
+	leaseByName := make(map[string]*coordinationv1.Lease, len(leases))
 	for i := range leases {
-		if node, ok := NodeOfLease(leases[i].Name); ok {
-			leaseByNode[node] = &leases[i]
-		}
+		leaseByName[leases[i].Name] = &leases[i]
 	}
 	out := make([]rules.Node, 0, len(managed))
 	for _, m := range managed {
-		out = append(out, Reporter(nodeByName[m.Name], stateByName[m.Name], leaseByNode[m.Name], interval))
+		out = append(out, Reporter(nodeByName[m.Name], stateByName[m.Name], leaseByName[LeaseName(m.Name)], interval))
 		out[len(out)-1].Name = m.Name
 	}
 	slices.SortFunc(out, func(a, b rules.Node) int { return strings.Compare(a.Name, b.Name) })

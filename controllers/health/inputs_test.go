@@ -29,6 +29,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/controllers/agent"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
 )
 
@@ -218,23 +219,37 @@ func TestReporter(t *testing.T) {
 	}
 }
 
-func TestNodeOfLease(t *testing.T) {
+func TestLeaseName(t *testing.T) {
+	long := strings.Repeat("n", 250)
 	tests := map[string]struct {
-		lease string
-		node  string
-		ok    bool
+		node string
+		want string
 	}{
-		"an agent Lease names its node":              {lease: LeaseName("worker-1"), node: "worker-1", ok: true},
-		"the manager's leader-election Lease is not": {lease: "kube-multipath-manager.multipath.kube-multipath.io"},
-		"the bare prefix names no node":              {lease: LeasePrefix},
+		"the prefix and the node name":                  {node: "worker-1", want: "multipath-agent-worker-1"},
+		"a name too long is cut and hashed, within 253": {node: long, want: "multipath-agent-" + long[:220] + "-" + "%hash"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			node, ok := NodeOfLease(tc.lease)
-			if node != tc.node && tc.ok || ok != tc.ok {
-				t.Errorf("NodeOfLease(%q) = %q, %v; want %q, %v", tc.lease, node, ok, tc.node, tc.ok)
+			got := LeaseName(tc.node)
+			if strings.HasSuffix(tc.want, "%hash") {
+				if len(got) != 253 || !strings.HasPrefix(got, strings.TrimSuffix(tc.want, "%hash")) || LeaseName(long+"x") == got {
+					t.Errorf("LeaseName(long) = %q (%d)", got, len(got))
+				}
+				return
+			}
+			if got != tc.want {
+				t.Errorf("LeaseName(%q) = %q, want %q", tc.node, got, tc.want)
 			}
 		})
+	}
+}
+
+// The agent renews the Lease this controller reads: both must name it alike.
+func TestLeaseNameAgreesWithTheAgent(t *testing.T) {
+	for _, node := range []string{"worker-1", "ip-10-0-3-10.ec2.internal", strings.Repeat("a", 237), strings.Repeat("b", 238), strings.Repeat("c", 253)} {
+		if got, want := LeaseName(node), agent.LeaseName(node); got != want {
+			t.Errorf("LeaseName(%d chars) = %q, the agent renews %q", len(node), got, want)
+		}
 	}
 }
 

@@ -17,6 +17,8 @@ limitations under the License.
 package health
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -27,15 +29,23 @@ import (
 const LeasePrefix = "multipath-agent-"
 
 // LeaseName is the name of the coordination.k8s.io/v1 Lease that the agent of node renews in the
-// operator namespace as its heartbeat. The agent and this controller must agree on it.
-func LeaseName(node string) string { return LeasePrefix + node }
-
-// NodeOfLease returns the node whose agent renews the Lease named name, and false when name is
-// not an agent Lease (the manager's leader-election Lease shares the namespace).
-func NodeOfLease(name string) (string, bool) {
-	node, ok := strings.CutPrefix(name, LeasePrefix)
-	return node, ok && node != ""
+// operator namespace as its heartbeat: LeasePrefix plus the node name, or, for a node name too
+// long for that, a prefix of it and a hash. It must stay equal to controllers/agent's LeaseName
+// (a test checks it).
+func LeaseName(node string) string {
+	const maxName = 253
+	name := LeasePrefix + node
+	if len(name) <= maxName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(node))
+	suffix := "-" + hex.EncodeToString(sum[:8])
+	return name[:maxName-len(suffix)] + suffix
 }
+
+// isAgentLease reports whether name can be an agent Lease (the manager's leader-election Lease
+// shares the namespace).
+func isAgentLease(name string) bool { return strings.HasPrefix(name, LeasePrefix) }
 
 // heartbeat is the Lease's last renewal (its acquisition when it was never renewed), and its
 // duration; zero values when the Lease or the fields are absent.

@@ -1,0 +1,667 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/controllers/health"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/scheme"
+)
+
+// defaultOperatorNamespace is where config/default installs kube-multipath.
+const defaultOperatorNamespace = "kube-multipath-system"
+
+// clusterFlags are the flags of the commands that read a cluster: kubectl's kubeconfig flags
+// (--kubeconfig, --context, --server, --token, --as, ...) and where the operator runs.
+type clusterFlags struct {
+	kube *genericclioptions.ConfigFlags
+	// namespace is the operator's namespace, where the agents renew their Leases.
+	namespace string
+	// refreshInterval is the agents' refresh interval: a report older than three is not trusted.
+	refreshInterval time.Duration
+	// now tells the time reports are judged at; time.Now outside tests.
+	now func() time.Time
+}
+
+func newClusterFlags() *clusterFlags {
+	kube := genericclioptions.NewConfigFlags(true)
+	// -n names the operator's namespace (below), not the context's default namespace.
+	kube.Namespace = nil
+	return &clusterFlags{kube: kube, namespace: defaultOperatorNamespace, refreshInterval: health.DefaultRefreshInterval, now: time.Now}
+}
+
+func (f *clusterFlags) addFlags(fs *pflag.FlagSet) {
+	f.kube.AddFlags(fs)
+	fs.StringVarP(&f.namespace, "namespace", "n", f.namespace, "Namespace of the kube-multipath operator, where the agents renew their Leases.")
+	fs.DurationVar(&f.refreshInterval, "refresh-interval", f.refreshInterval, "The agents' refresh interval, as the operator is configured: a report older than three intervals is not trusted.")
+}
+
+func (f *clusterFlags) validate() error {
+	if f.namespace == "" {
+		return errors.New("--namespace must not be empty")
+	}
+	if f.refreshInterval <= 0 {
+		return fmt.Errorf("--refresh-interval must be positive, not %s", f.refreshInterval)
+	}
+	return nil
+}
+
+// reader returns a direct (uncached) client for the cluster the kubeconfig flags name.
+func (f *clusterFlags) reader() (client.Reader, error) {
+	cfg, err := f.kube.ToRESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.UserAgent = "kubectl-multipath"
+	return client.New(cfg, client.Options{Scheme: scheme.New()})
+}
+
+// outputFormat is the value of -o.
+type outputFormat string
+
+const (
+	outputTable outputFormat = ""
+	outputWide  outputFormat = "wide"
+	outputJSON  outputFormat = "json"
+	outputYAML  outputFormat = "yaml"
+)
+
+// terminal describes where the output goes: colour and width only on a terminal.
+type terminal struct {
+	color bool
+	// width is the terminal's width in columns, 0 when unknown or not a terminal.
+	width int
+}
+
+// detectTerminal inspects w: colour when it is a terminal (and NO_COLOR is unset), its width when
+// known.
+func detectTerminal(w io.Writer) terminal {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return terminal{}
+	}
+	t := terminal{color: os.Getenv("NO_COLOR") == ""}
+	if width, _, err := term.GetSize(int(f.Fd())); err == nil {
+		t.width = width
+	}
+	return t
+}
+
+// statusOptions are the flags of `status`.
+type statusOptions struct {
+	IOStreams
+	cluster  *clusterFlags
+	output   string
+	allNodes bool
+}
+
+func newStatusCommand(_ context.Context, streams IOStreams) *cobra.Command {
+	return statusCommand(&statusOptions{IOStreams: streams, cluster: newClusterFlags()})
+}
+
+// statusCommand builds `status` over o; tests pass options with a fixed clock.
+func statusCommand(o *statusOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the health of every LUN on every node that should carry it",
+		Long: `status answers "is every LUN healthy on every node that needs it?": one row per LUN
+(its alias, or its WWID), one column per node, each cell the LUN's state on that node with its
+active/total paths: ok 4/4, DEG 1/2 (a path failed, or one left), FAIL 0/2 (no usable path),
+miss (the node should carry the map and has none), ? (the node is NotReady, or its agent is
+silent or sent something unreadable), - (the node is not expected to carry the LUN; a state in
+parentheses is a map it has anyway). HEALTH is the worst state over the expected nodes, NODES
+optimal/expected.
+
+Only the nodes where some LUN is not optimal get a column, the rest are counted beneath
+(--all-nodes shows them all); on a terminal the columns are cut to its width. The nodes whose
+last apply failed are listed beneath with their error.
+
+The cells are worked out here, from the nodes' reports, by the operator's own rules; -o wide
+adds the roll-up the operator last wrote (status.health) to tell a lagging operator apart.`,
+		Example: `  # The LUN x node matrix
+  kubectl multipath status
+
+  # Every node, with each LUN's WWID and the operator's last roll-up
+  kubectl multipath status --all-nodes -o wide
+
+  # For scripts
+  kubectl multipath status -o json | jq '.luns[] | select(.health.state != "optimal")'`,
+		Args:    cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error { return o.Validate() },
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context()) },
+	}
+	o.cluster.addFlags(cmd.Flags())
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "Output format: wide, json or yaml.")
+	cmd.Flags().BoolVar(&o.allNodes, "all-nodes", false, "Show a column for every managed node, not only those where some LUN is not optimal.")
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *statusOptions) Validate() error {
+	switch outputFormat(o.output) {
+	case outputTable, outputWide, outputJSON, outputYAML:
+	default:
+		return fmt.Errorf("--output %q is not supported: use wide, json or yaml", o.output)
+	}
+	return o.cluster.validate()
+}
+
+// Run fetches, rolls up and prints.
+func (o *statusOptions) Run(ctx context.Context) error {
+	c, err := o.cluster.reader()
+	if err != nil {
+		return err
+	}
+	in, err := health.Gather(ctx, c, health.GatherOptions{Namespace: o.cluster.namespace, ListPVs: true})
+	if err != nil {
+		return err
+	}
+	now := o.cluster.now()
+	report := BuildStatus(in, health.Decide(in, now, o.cluster.refreshInterval), now)
+	return printStatus(o.Out, report, outputFormat(o.output), o.allNodes, detectTerminal(o.Out))
+}
+
+// StatusReport is what `status` shows: the LUN x node matrix and the apply errors.
+type StatusReport struct {
+	// Time is when the reports were judged.
+	Time metav1.Time `json:"time"`
+	// ConfigMissing is true when the MultipathConfig `cluster` does not exist (or is being
+	// deleted): no node is managed.
+	ConfigMissing bool `json:"configMissing,omitempty"`
+	// SelectorError is why the MultipathConfig's nodeSelector is unusable (every node then counts
+	// as managed).
+	SelectorError string `json:"selectorError,omitempty"`
+	// Nodes are the managed nodes, sorted by name.
+	Nodes []NodeReport `json:"nodes"`
+	// LUNs are the allow-listed LUNs, worst first, then by name.
+	LUNs []LUNReport `json:"luns"`
+	// NodeErrors are the nodes whose last apply failed, newest first (at most 32).
+	NodeErrors []mpv1alpha1.NodeError `json:"nodeErrors,omitempty"`
+	// NodeErrorCount counts all of them.
+	NodeErrorCount int `json:"nodeErrorCount,omitempty"`
+}
+
+// NodeReport is whether a managed node's report is trusted.
+type NodeReport struct {
+	Name    string `json:"name"`
+	Trusted bool   `json:"trusted"`
+	// Reason is why the report is not trusted.
+	Reason string `json:"reason,omitempty"`
+}
+
+// LUNReport is one row of the matrix.
+type LUNReport struct {
+	// Name is the MultipathWWID's name.
+	Name  string `json:"name"`
+	WWID  string `json:"wwid"`
+	Alias string `json:"alias,omitempty"`
+	// Consumers counts the PersistentVolumes that use the LUN.
+	Consumers int32 `json:"consumers"`
+	// Health is the roll-up worked out now, by the operator's rules.
+	Health mpv1alpha1.LUNHealth `json:"health"`
+	// Recorded is the roll-up the operator last wrote (status.health).
+	Recorded mpv1alpha1.LUNHealth `json:"recorded,omitzero"`
+	// ExpectError is why the expected nodes could not be fully worked out.
+	ExpectError string `json:"expectError,omitempty"`
+	// Cells are the LUN's state on each expected node, and on each managed node that carries the
+	// map without being expected, sorted by node.
+	Cells []Cell `json:"cells"`
+}
+
+// label is what the matrix calls the LUN: its alias, else its WWID.
+func (l *LUNReport) label() string {
+	if l.Alias != "" {
+		return l.Alias
+	}
+	return l.WWID
+}
+
+// Cell is the state of one LUN on one node.
+type Cell struct {
+	Node        string              `json:"node"`
+	State       mpv1alpha1.MapState `json:"state"`
+	ActivePaths int32               `json:"activePaths"`
+	TotalPaths  int32               `json:"totalPaths"`
+	// Expected is false for a node that carries the map without being expected to; its state
+	// never counts.
+	Expected bool `json:"expected"`
+}
+
+// BuildStatus lays the roll-up out as a matrix. It is pure: each cell is rules.NodeState over the
+// node's maps of that WWID, the same rule the operator's roll-up applies.
+func BuildStatus(in *health.Inputs, out *health.Outcome, now time.Time) *StatusReport {
+	r := &StatusReport{Time: metav1.NewTime(now), NodeErrors: out.NodeErrors, NodeErrorCount: out.ApplyFailing}
+	r.ConfigMissing = in.Config == nil || !in.Config.DeletionTimestamp.IsZero()
+	if out.SelectorErr != nil {
+		r.SelectorError = out.SelectorErr.Error()
+	}
+	// Each node's maps grouped by WWID (compared case-insensitively, as the rules do), so that
+	// a cell costs a lookup rather than a scan of the node's maps.
+	type nodeMaps struct {
+		node   *rules.Node
+		byWWID map[string][]mpv1alpha1.MapStatus
+	}
+	nodes := make([]nodeMaps, len(out.Nodes))
+	index := make(map[string]int, len(out.Nodes))
+	for i := range out.Nodes {
+		n := &out.Nodes[i]
+		ok, reason := rules.NodeTrusted(n, now)
+		r.Nodes = append(r.Nodes, NodeReport{Name: n.Name, Trusted: ok, Reason: reason})
+		nm := nodeMaps{node: n, byWWID: make(map[string][]mpv1alpha1.MapStatus, len(n.Maps))}
+		for _, m := range n.Maps {
+			k := strings.ToLower(m.WWID)
+			nm.byWWID[k] = append(nm.byWWID[k], m)
+		}
+		nodes[i], index[n.Name] = nm, i
+	}
+	cell := func(nm *nodeMaps, wwid string, expected bool) Cell {
+		one := *nm.node
+		one.Maps = nm.byWWID[strings.ToLower(wwid)]
+		h := rules.NodeState(&one, wwid, now)
+		return Cell{Node: h.Node, State: h.State, ActivePaths: h.ActivePaths, TotalPaths: h.TotalPaths, Expected: expected}
+	}
+	for i := range in.WWIDs {
+		w := &in.WWIDs[i]
+		l := LUNReport{Name: w.Name, WWID: w.Spec.WWID, Alias: w.Spec.Alias, Consumers: w.Status.ConsumerCount,
+			Health: out.Health[i], Recorded: w.Status.Health}
+		if err := out.ExpectErrors[w.Name]; err != nil {
+			l.ExpectError = err.Error()
+		}
+		expected := map[string]bool{}
+		for _, name := range out.LUNs[i].ExpectedNodes {
+			if expected[name] {
+				continue
+			}
+			expected[name] = true
+			if j, ok := index[name]; ok {
+				l.Cells = append(l.Cells, cell(&nodes[j], w.Spec.WWID, true))
+			} else {
+				l.Cells = append(l.Cells, Cell{Node: name, State: mpv1alpha1.MapUnknown, Expected: true})
+			}
+		}
+		for j := range nodes {
+			nm := &nodes[j]
+			if expected[nm.node.Name] || len(nm.byWWID[strings.ToLower(w.Spec.WWID)]) == 0 {
+				continue
+			}
+			if ok, _ := rules.NodeTrusted(nm.node, now); ok {
+				l.Cells = append(l.Cells, cell(nm, w.Spec.WWID, false))
+			}
+		}
+		slices.SortFunc(l.Cells, func(a, b Cell) int { return strings.Compare(a.Node, b.Node) })
+		r.LUNs = append(r.LUNs, l)
+	}
+	slices.SortStableFunc(r.LUNs, func(a, b LUNReport) int {
+		if sa, sb := rules.Severity(a.Health.State), rules.Severity(b.Health.State); sa != sb {
+			return sb - sa
+		}
+		return strings.Compare(a.label(), b.label())
+	})
+	return r
+}
+
+// printStatus prints the report in the format asked for.
+func printStatus(w io.Writer, r *StatusReport, format outputFormat, allNodes bool, t terminal) error {
+	switch format {
+	case outputJSON:
+		return printJSON(w, r)
+	case outputYAML:
+		return printYAML(w, r)
+	}
+	_, err := io.WriteString(w, FormatStatus(r, StatusFormat{Wide: format == outputWide, AllNodes: allNodes, Color: t.color, Width: t.width}))
+	return err
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func printYAML(w io.Writer, v any) error {
+	data, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// StatusFormat tunes FormatStatus.
+type StatusFormat struct {
+	// Wide adds each LUN's WWID (when it has an alias) and the operator's last roll-up.
+	Wide bool
+	// AllNodes gives every managed node a column.
+	AllNodes bool
+	// Color paints the states.
+	Color bool
+	// Width is the terminal's width: node columns that do not fit are left out (and counted).
+	// 0 is unlimited. Ignored with Wide or AllNodes, which ask for every column.
+	Width int
+}
+
+// maxListed bounds the lists printed beneath the matrix.
+const maxListed = 10
+
+// FormatStatus renders the report as text. It is pure.
+func FormatStatus(r *StatusReport, f StatusFormat) string {
+	var b strings.Builder
+	switch {
+	case r.ConfigMissing:
+		b.WriteString("MultipathConfig cluster does not exist: no node is managed, and no LUN is expected anywhere.\n")
+	case r.SelectorError != "":
+		fmt.Fprintf(&b, "MultipathConfig cluster: %s; every node counts as managed.\n", r.SelectorError)
+	}
+	if len(r.LUNs) == 0 {
+		b.WriteString("No MultipathWWID: no LUN is allow-listed.\n")
+	} else {
+		formatMatrix(&b, r, f)
+	}
+	formatUntrusted(&b, r)
+	formatNodeErrors(&b, r, f.Color)
+	return b.String()
+}
+
+// Cell colours (SGR codes).
+const (
+	sgrRed     = "31"
+	sgrGreen   = "32"
+	sgrYellow  = "33"
+	sgrMagenta = "35"
+	sgrDim     = "2"
+	sgrBold    = "1"
+)
+
+// stateStyle is how a state is written in a cell, and its colour.
+func stateStyle(s mpv1alpha1.MapState) (string, string) {
+	switch s {
+	case mpv1alpha1.MapOptimal:
+		return "ok", sgrGreen
+	case mpv1alpha1.MapDegraded:
+		return "DEG", sgrYellow
+	case mpv1alpha1.MapFailed:
+		return "FAIL", sgrRed
+	case mpv1alpha1.MapMissing:
+		return "miss", sgrMagenta
+	default:
+		return "?", sgrDim
+	}
+}
+
+// cellText is a cell: "ok 4/4", "DEG 1/2", "FAIL 0/2", "miss", "?"; in parentheses for a node
+// not expected to carry the LUN.
+func cellText(c *Cell) (string, string) {
+	word, color := stateStyle(c.State)
+	text := word
+	switch c.State {
+	case mpv1alpha1.MapOptimal, mpv1alpha1.MapDegraded, mpv1alpha1.MapFailed:
+		text = fmt.Sprintf("%s %d/%d", word, c.ActivePaths, c.TotalPaths)
+	}
+	if !c.Expected {
+		return "(" + text + ")", sgrDim
+	}
+	return text, color
+}
+
+// healthText is a roll-up: its state and optimal/expected.
+func healthText(h mpv1alpha1.LUNHealth) (string, string) {
+	if h.State == "" {
+		return "-", ""
+	}
+	_, color := stateStyle(h.State)
+	return string(h.State), color
+}
+
+func formatMatrix(b *strings.Builder, r *StatusReport, f StatusFormat) {
+	// Which nodes get a column: those where some expected LUN is not optimal, unless all asked.
+	bad := map[string]bool{}
+	for i := range r.LUNs {
+		for _, c := range r.LUNs[i].Cells {
+			if c.Expected && c.State != mpv1alpha1.MapOptimal {
+				bad[c.Node] = true
+			}
+		}
+	}
+	var columns []string
+	for _, n := range r.Nodes {
+		if f.AllNodes || bad[n.Name] {
+			columns = append(columns, n.Name)
+		}
+	}
+	// Expected nodes that no Node describes are unknown: they get a column too.
+	for name := range bad {
+		if !slices.ContainsFunc(r.Nodes, func(n NodeReport) bool { return n.Name == name }) {
+			columns = append(columns, name)
+		}
+	}
+	slices.Sort(columns)
+	columns = slices.Compact(columns)
+
+	header := []styled{{text: "LUN"}}
+	if f.Wide {
+		header = append(header, styled{text: "WWID"})
+	}
+	header = append(header, styled{text: "PVS"}, styled{text: "HEALTH"}, styled{text: "NODES"})
+	if f.Wide {
+		header = append(header, styled{text: "OPERATOR"})
+	}
+	fixed := len(header)
+	for _, c := range columns {
+		header = append(header, styled{text: c})
+	}
+	rows := [][]styled{header}
+	differs := 0
+	for i := range r.LUNs {
+		l := &r.LUNs[i]
+		row := []styled{{text: l.label()}}
+		if f.Wide {
+			wwid := "-"
+			if l.Alias != "" {
+				wwid = l.WWID
+			}
+			row = append(row, styled{text: wwid})
+		}
+		state, color := healthText(l.Health)
+		row = append(row, styled{text: fmt.Sprint(l.Consumers)}, styled{text: state, color: color}, styled{text: l.Health.Nodes})
+		if f.Wide {
+			rec := "-"
+			if l.Recorded.State != "" {
+				rec = string(l.Recorded.State) + " " + l.Recorded.Nodes
+			}
+			row = append(row, styled{text: rec})
+		}
+		if l.Recorded.State != l.Health.State || l.Recorded.Nodes != l.Health.Nodes {
+			differs++
+		}
+		byNode := make(map[string]*Cell, len(l.Cells))
+		for j := range l.Cells {
+			byNode[l.Cells[j].Node] = &l.Cells[j]
+		}
+		for _, n := range columns {
+			if c := byNode[n]; c != nil {
+				text, color := cellText(c)
+				row = append(row, styled{text: text, color: color})
+			} else {
+				row = append(row, styled{text: "-", color: sgrDim})
+			}
+		}
+		rows = append(rows, row)
+	}
+
+	shown := len(columns)
+	if f.Width > 0 && !f.Wide && !f.AllNodes {
+		shown = fitColumns(rows, fixed, f.Width)
+		for i := range rows {
+			rows[i] = rows[i][:fixed+shown]
+		}
+	}
+	writeTable(b, rows, f.Color)
+
+	hidden := 0
+	for _, n := range r.Nodes {
+		if _, found := slices.BinarySearch(columns, n.Name); !found {
+			hidden++
+		}
+	}
+	if cut := len(columns) - shown; cut > 0 {
+		fmt.Fprintf(b, "+%d %s with a LUN not optimal not shown: the terminal is too narrow (-o wide shows every column).\n", cut, plural(cut, "node", "nodes"))
+	}
+	if hidden > 0 {
+		fmt.Fprintf(b, "+%d %s not shown: every LUN expected there is optimal (--all-nodes shows %s).\n", hidden, plural(hidden, "node", "nodes"), plural(hidden, "it", "them"))
+	}
+	if differs > 0 && !f.Wide {
+		fmt.Fprintf(b, "The operator's last roll-up differs for %d %s (-o wide shows it): it runs every refresh interval, or is not running.\n", differs, plural(differs, "LUN", "LUNs"))
+	}
+}
+
+// fitColumns returns how many node columns, after the fixed ones, fit in width.
+func fitColumns(rows [][]styled, fixed, width int) int {
+	widths := columnWidths(rows)
+	used := 0
+	for i := range fixed {
+		used += widths[i] + len(columnGap)
+	}
+	n := 0
+	for i := fixed; i < len(widths) && used+widths[i] <= width; i++ {
+		used += widths[i] + len(columnGap)
+		n++
+	}
+	return n
+}
+
+func formatUntrusted(b *strings.Builder, r *StatusReport) {
+	var untrusted []NodeReport
+	for _, n := range r.Nodes {
+		if !n.Trusted {
+			untrusted = append(untrusted, n)
+		}
+	}
+	if len(untrusted) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nNot trusted (%d %s; every LUN expected there is ?):\n", len(untrusted), plural(len(untrusted), "node", "nodes"))
+	for i, n := range untrusted {
+		if i == maxListed {
+			fmt.Fprintf(b, "  ... and %d more\n", len(untrusted)-maxListed)
+			break
+		}
+		fmt.Fprintf(b, "  %s: %s\n", n.Name, n.Reason)
+	}
+}
+
+func formatNodeErrors(b *strings.Builder, r *StatusReport, color bool) {
+	if len(r.NodeErrors) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\nApply errors (%d %s, newest first):\n", r.NodeErrorCount, plural(r.NodeErrorCount, "node", "nodes"))
+	rows := [][]styled{{{text: "NODE"}, {text: "SINCE"}, {text: "ERROR"}}}
+	for i, e := range r.NodeErrors {
+		if i == maxListed {
+			break
+		}
+		since := "-"
+		if !e.LastTransitionTime.IsZero() {
+			since = duration.HumanDuration(r.Time.Sub(e.LastTransitionTime.Time))
+		}
+		rows = append(rows, []styled{{text: e.Node}, {text: since}, {text: oneLine(e.Message), color: sgrRed}})
+	}
+	writeTable(b, rows, color)
+	if more := r.NodeErrorCount - min(len(r.NodeErrors), maxListed); more > 0 {
+		fmt.Fprintf(b, "  ... and %d more (kubectl get mpconfig cluster -o yaml)\n", more)
+	}
+}
+
+// styled is a table cell with its colour.
+type styled struct {
+	text  string
+	color string
+}
+
+const columnGap = "   "
+
+func columnWidths(rows [][]styled) []int {
+	var widths []int
+	for _, row := range rows {
+		for i, c := range row {
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+		}
+	}
+	return widths
+}
+
+// writeTable writes rows in aligned columns, kubectl-style (three spaces apart, the header in
+// upper case as given), painting cells only when color is set. Widths count the text, never
+// the escape codes, so colour does not break the alignment.
+func writeTable(b *strings.Builder, rows [][]styled, color bool) {
+	widths := columnWidths(rows)
+	for r, row := range rows {
+		var line strings.Builder
+		for i, c := range row {
+			text := c.text
+			code := c.color
+			if r == 0 {
+				code = sgrBold
+			}
+			if color && code != "" {
+				text = "\x1b[" + code + "m" + text + "\x1b[0m"
+			}
+			line.WriteString(text)
+			if i < len(row)-1 {
+				line.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c.text)))
+				line.WriteString(columnGap)
+			}
+		}
+		b.WriteString(strings.TrimRight(line.String(), " "))
+		b.WriteByte('\n')
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// oneLine folds a message onto one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
