@@ -87,6 +87,9 @@ func run(ctx context.Context) error {
 	opts.LeaderElection = false
 	opts.MetricsAddr = "127.0.0.1:8443"
 	opts.ProbeAddr = "127.0.0.1:8081"
+	// No webhook configuration is installed on the local control plane: CEL in the CRDs
+	// validates, and the render controller refuses the rest.
+	opts.Webhook.Port = -1
 	mgrErr := make(chan error, 1)
 	go func() { mgrErr <- manager.Run(ctx, env.Config, opts) }()
 

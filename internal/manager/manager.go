@@ -41,6 +41,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/controllers/rollout"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
+	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
 )
 
 // Options are the manager's settings, bound to flags by BindFlags.
@@ -53,6 +54,8 @@ type Options struct {
 	Namespace            string
 	History              int
 	GracefulShutdownTime time.Duration
+	// Webhook configures the admission webhook server and its certificates.
+	Webhook mpwebhook.Options
 }
 
 // DefaultOptions are the settings of a deployed manager.
@@ -70,6 +73,7 @@ func DefaultOptions() Options {
 		Namespace:            ns,
 		History:              render.DefaultHistory,
 		GracefulShutdownTime: 30 * time.Second,
+		Webhook:              mpwebhook.DefaultOptions(ns),
 	}
 }
 
@@ -81,6 +85,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader so that only one replica reconciles.")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Namespace of the rendered ConfigMaps (the operator's own; defaults to $POD_NAMESPACE).")
 	fs.IntVar(&o.History, "rendered-history", o.History, "How many older rendered ConfigMaps to keep for rollback.")
+	o.Webhook.BindFlags(fs)
 }
 
 // Scheme knows the built-in kinds and the kube-multipath kinds.
@@ -139,6 +144,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the render controller: %w", err)
 	}
+	// After the render controller: the webhook reads PersistentVolumes through its index.
+	o.Webhook.Namespace = o.Namespace
+	webhookReady, err := mpwebhook.SetupWithManager(mgr, o.Webhook)
+	if err != nil {
+		return nil, fmt.Errorf("setting up the admission webhook: %w", err)
+	}
 	if err := (&rollout.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kube-multipath-rollout"),
@@ -149,6 +160,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	// Not ready until the webhook serves with a certificate the API server trusts.
+	if err := mgr.AddReadyzCheck("webhook", webhookReady); err != nil {
 		return nil, err
 	}
 	return mgr, nil
