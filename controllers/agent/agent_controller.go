@@ -18,8 +18,11 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -96,6 +99,9 @@ type Reconciler struct {
 	backoff   applyBackoff
 	version   string
 	lastRenew time.Time
+	// lastReply is the hash of the last "show maps json" reply, lastMaps what it gave.
+	lastReply [sha256.Size]byte
+	lastMaps  *mapsReport
 }
 
 // SetupWithManager registers the controller: the node's MultipathNodeState (spec changes
@@ -168,7 +174,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("failed to get MultipathNodeState %s: %w", req.Name, err)
 	}
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("MultipathNodeState", klog.KObj(st)))
-	s := &scope{state: st, written: *st.Status.DeepCopy()}
+	// A shallow copy is enough: the setters replace the status's slices and pointers, never
+	// change what they point to (10,000 maps are worth not copying).
+	s := &scope{state: st, written: st.Status}
 
 	result := ctrl.Result{RequeueAfter: r.RefreshInterval}
 	var errs []error
@@ -281,11 +289,18 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) (ctrl.Result,
 // reconcileMaps reads multipathd's maps.
 func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, error) {
 	reply, err := r.Daemon.ShowMapsJSON(ctx)
+	if err == nil && r.lastMaps != nil && sha256.Sum256(reply) == r.lastReply {
+		// The same reply as last time (the steady state): no parse, no new garbage.
+		multipathdUp.Set(1)
+		s.maps = r.lastMaps
+		return ctrl.Result{}, nil
+	}
 	var maps []multipathd.Map
 	if err == nil {
 		maps, err = multipathd.ParseMapsJSON(reply)
 	}
 	if err != nil {
+		r.lastMaps = nil
 		s.daemonErr = err
 		r.version = "" // read again once it is back: it may have been upgraded
 		multipathdUp.Set(0)
@@ -299,10 +314,80 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 			ctrl.LoggerFrom(ctx).V(1).Info("Cannot read multipathd's version", "err", err.Error())
 		}
 	}
-	statuses := multipathd.ToMapStatuses(maps)
+	statuses := fitMaps(multipathd.ToMapStatuses(maps), maxMapsBytes)
 	s.maps = &mapsReport{version: r.version, mapCount: int32(min(len(maps), 1<<31-1)), maps: statuses}
 	nodeMaps.set(statuses)
+	r.lastReply, r.lastMaps = sha256.Sum256(reply), s.maps
 	return ctrl.Result{}, nil
+}
+
+// maxMapsBytes bounds status.maps as JSON. etcd stores an object of at most 1.5 MiB by default
+// (the rest of the object is small), and 10,000 maps with four paths each take 5 MiB, 1.1 MiB
+// without their paths.
+const maxMapsBytes = 1280 << 10
+
+// fitMaps keeps maps within budget bytes of JSON by leaving out path lists, those of optimal
+// maps first (their paths are all fine), then all; the counts stay. Maps are never left out.
+func fitMaps(maps []mpv1alpha1.MapStatus, budget int) []mpv1alpha1.MapStatus {
+	mapsOnly, optimalPaths, otherPaths := 0, 0, 0
+	for i := range maps {
+		m := &maps[i]
+		mapsOnly += jsonMapSize(m)
+		for j := range m.Paths {
+			if m.State == mpv1alpha1.MapOptimal {
+				optimalPaths += jsonPathSize(&m.Paths[j])
+			} else {
+				otherPaths += jsonPathSize(&m.Paths[j])
+			}
+		}
+	}
+	var keep func(*mpv1alpha1.MapStatus) bool
+	switch {
+	case mapsOnly+optimalPaths+otherPaths <= budget:
+		return maps
+	case mapsOnly+otherPaths <= budget:
+		keep = func(m *mpv1alpha1.MapStatus) bool { return m.State != mpv1alpha1.MapOptimal }
+	default:
+		keep = func(*mpv1alpha1.MapStatus) bool { return false }
+	}
+	out := slices.Clone(maps)
+	for i := range out {
+		if !keep(&out[i]) {
+			out[i].Paths = nil
+		}
+	}
+	return out
+}
+
+// jsonMapSize and jsonPathSize bound the JSON size of a map without its paths and of a path:
+// keys, punctuation, numbers and the quoted strings.
+func jsonMapSize(m *mpv1alpha1.MapStatus) int {
+	// {"wwid":,"name":,"state":,"activePaths":,"totalPaths":,"paths":[]}, and the comma after it.
+	return 67 + len(strconv.Itoa(int(m.ActivePaths))) + len(strconv.Itoa(int(m.TotalPaths))) +
+		jsonStringSize(m.WWID) + jsonStringSize(m.Name) + jsonStringSize(string(m.State))
+}
+
+func jsonPathSize(p *mpv1alpha1.PathStatus) int {
+	// {"device":,"hcil":,"dmState":,"checkerState":,"deviceState":}, and the comma after it.
+	return 62 + jsonStringSize(p.Device) + jsonStringSize(p.HCIL) + jsonStringSize(p.DMState) +
+		jsonStringSize(p.CheckerState) + jsonStringSize(p.DeviceState)
+}
+
+// jsonStringSize bounds the size of s as a JSON string as encoding/json writes it: quotes, \" and
+// \\, \u00XX for <, > and & and control bytes, \u2028 and \u2029 (3 bytes in UTF-8, 6 escaped).
+func jsonStringSize(s string) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			n++
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			n += 5
+		case c == 0xe2:
+			n += 3
+		}
+	}
+	return n
 }
 
 // config returns the rendered config ref names, from memory or from its ConfigMap.

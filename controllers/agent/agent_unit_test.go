@@ -17,7 +17,9 @@ limitations under the License.
 package agent
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -200,5 +202,35 @@ func TestMapsCollectorNeverRepeatsALabelSet(t *testing.T) {
 		if f.GetName() == "kube_multipath_agent_path_state" && (len(f.Metric) != 1 || f.Metric[0].GetGauge().GetValue() != 4) {
 			t.Errorf("path_state = %v", f.Metric)
 		}
+	}
+}
+
+// 10,000 maps of 4 paths are several MiB of status, more than etcd stores: the path lists of
+// optimal maps go first, the others' stay.
+func TestFitMapsKeepsEveryMapAndThePathsThatMatter(t *testing.T) {
+	t.Parallel()
+	maps := make([]mpv1alpha1.MapStatus, 10000)
+	for i := range maps {
+		m := &maps[i]
+		m.WWID, m.Name, m.State, m.ActivePaths, m.TotalPaths = fmt.Sprintf("3600a098038303053%015d", i), fmt.Sprintf("data-%d", i), mpv1alpha1.MapOptimal, 4, 4
+		if i%100 == 0 {
+			m.State, m.ActivePaths = mpv1alpha1.MapDegraded, 3
+		}
+		for j := range 4 {
+			m.Paths = append(m.Paths, mpv1alpha1.PathStatus{Device: fmt.Sprintf("sd%d", 4*i+j), HCIL: "1:0:0:1", DMState: "active", CheckerState: "ready", DeviceState: "running"})
+		}
+	}
+	got := fitMaps(maps, maxMapsBytes)
+	b, _ := json.Marshal(got)
+	full, _ := json.Marshal(maps)
+	t.Logf("status.maps: %d KiB with every path, %d KiB fitted", len(full)>>10, len(b)>>10)
+	if len(got) != len(maps) || len(b) > maxMapsBytes {
+		t.Fatalf("%d maps, %d bytes", len(got), len(b))
+	}
+	if len(got[0].Paths) != 4 || len(got[1].Paths) != 0 || got[1].TotalPaths != 4 || len(maps[1].Paths) != 4 {
+		t.Errorf("degraded map paths %d, optimal map paths %d (total %d), input changed: %v", len(got[0].Paths), len(got[1].Paths), got[1].TotalPaths, len(maps[1].Paths) != 4)
+	}
+	if small := maps[:10]; len(fitMaps(small, maxMapsBytes)[1].Paths) != 4 {
+		t.Error("paths left out of a status that fits")
 	}
 }

@@ -28,7 +28,11 @@ import (
 	"os"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -41,7 +45,6 @@ import (
 	agentctrl "github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
-	"github.com/kube-multipath/kube-multipath/internal/scheme"
 )
 
 // Options are the agent's settings, bound to flags by BindFlags.
@@ -141,6 +144,18 @@ func (o *Options) Host(daemon multipathd.Client) *hostfs.Host {
 	return h
 }
 
+// Scheme holds only the kinds the agent reads or writes (smaller than every built-in kind:
+// the agent's memory matters on every node).
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, mpv1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
 // New builds the agent's manager.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := o.validate(); err != nil {
@@ -155,7 +170,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme.New(),
+		Scheme:                 Scheme(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: o.ProbeAddr,
 		LeaderElection:         false, // one agent per node, each on its own object
