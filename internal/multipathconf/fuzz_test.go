@@ -17,10 +17,14 @@ limitations under the License.
 package multipathconf
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,10 +55,11 @@ func fuzzing() bool {
 // claims (a run never holds two items claiming one name), and the check of multipath -t's
 // output.
 type realItem struct {
-	input string
-	file  string
-	keys  []string
-	check func(cfg *mptest.Config) []string
+	input  string
+	corpus string // the input as a testdata/fuzz corpus file, see corpusFile
+	file   string
+	keys   []string
+	check  func(cfg *mptest.Config) []string
 }
 
 // realBatch queues items in lanes, each lane one multipath -t run: an item goes to the first
@@ -154,6 +159,11 @@ func (b *realBatch) flush(t testing.TB) {
 
 // runReal runs multipath -t once over items, each in its own file, and checks each. With
 // FUZZ_REAL_LOG set to a file, it appends one line per run there (how much the real parser saw).
+//
+// While fuzzing, a failure may belong to an earlier input than the current one, which the fuzz
+// engine would then fail to reproduce and drop. So runReal writes each failing input to
+// testdata/fuzz/<target>/ itself, where plain go test replays it, and ends the worker, which
+// the engine reports as a failure.
 func runReal(t testing.TB, items []realItem) {
 	t.Helper()
 	cfg, stderr, err := mptest.Run(batchFiles(items))
@@ -166,21 +176,99 @@ func runReal(t testing.TB, items []realItem) {
 	if err != nil {
 		t.Fatalf("multipath -t: %v", err)
 	}
+	var failures []string
+	var culprits []realItem
 	if len(stderr) > 0 {
-		var report []string
+		for _, i := range culpritsOf(items, stderr) {
+			it := items[i]
+			_, alone, _ := mptest.Run(batchFiles([]realItem{it}))
+			failures = append(failures, fmt.Sprintf("input %s\nfile:\n%s\nmultipath -t: %s", it.input, it.file, strings.Join(alone, "; ")))
+			culprits = append(culprits, it)
+		}
+		if len(failures) == 0 {
+			failures = append(failures, "no input fails alone: "+strings.Join(stderr, "; "))
+		}
+	} else {
 		for _, it := range items {
-			if _, alone, _ := mptest.Run(batchFiles([]realItem{it})); len(alone) > 0 || len(items) == 1 {
-				report = append(report, fmt.Sprintf("input %s\nfile:\n%s\nmultipath -t: %s", it.input, it.file, strings.Join(alone, "; ")))
+			if problems := it.check(cfg); len(problems) > 0 {
+				failures = append(failures, fmt.Sprintf("input %s read back wrong through multipath -t:\n%s\nfile:\n%s",
+					it.input, strings.Join(problems, "\n"), it.file))
+				culprits = append(culprits, it)
 			}
 		}
-		t.Fatalf("multipath -t complained about a batch of %d accepted inputs: %s\n%s", len(items),
-			strings.Join(stderr, "; "), strings.Join(report, "\n"))
 	}
-	for _, it := range items {
-		if problems := it.check(cfg); len(problems) > 0 {
-			t.Fatalf("input %s read back wrong through multipath -t:\n%s\nfile:\n%s", it.input, strings.Join(problems, "\n"), it.file)
+	if len(failures) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("real parser check of %d accepted inputs failed:\n%s", len(items), strings.Join(failures, "\n"))
+	if !fuzzing() {
+		t.Fatal(msg)
+	}
+	target, _, _ := strings.Cut(t.Name(), "/")
+	for _, it := range culprits {
+		if it.corpus == "" {
+			continue
+		}
+		sum := sha256.Sum256([]byte(it.corpus))
+		path := filepath.Join("testdata", "fuzz", target, "real-parser-"+hex.EncodeToString(sum[:8]))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+			if err := os.WriteFile(path, []byte(it.corpus), 0o644); err == nil {
+				msg += "\nwrote " + path
+			}
 		}
 	}
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(3)
+}
+
+var batchFileName = regexp.MustCompile(`fz-(\d{4})\.conf`)
+
+// culpritsOf returns the indexes of the items multipath -t complained about: those its messages
+// name, else those that fail alone, found by bisection (a run takes tens of milliseconds, and
+// the fuzz engine ends a worker that does not answer for seconds).
+func culpritsOf(items []realItem, stderr []string) []int {
+	var named []int
+	for _, line := range stderr {
+		if m := batchFileName.FindStringSubmatch(line); m != nil {
+			if i, err := strconv.Atoi(m[1]); err == nil && i < len(items) && !slices.Contains(named, i) {
+				named = append(named, i)
+			}
+		}
+	}
+	if len(named) > 0 {
+		return named
+	}
+	var bisect func(lo, hi int) []int
+	bisect = func(lo, hi int) []int {
+		if _, complaints, _ := mptest.Run(batchFiles(items[lo:hi])); len(complaints) == 0 {
+			return nil
+		}
+		if hi-lo == 1 {
+			return []int{lo}
+		}
+		mid := (lo + hi) / 2
+		return append(bisect(lo, mid), bisect(mid, hi)...)
+	}
+	return bisect(0, len(items))
+}
+
+// corpusFile writes fuzz arguments as a testdata/fuzz corpus file.
+func corpusFile(args ...any) string {
+	var b strings.Builder
+	b.WriteString("go test fuzz v1\n")
+	for _, a := range args {
+		switch v := a.(type) {
+		case string:
+			b.WriteString("string(" + strconv.Quote(v) + ")\n")
+		case uint8:
+			b.WriteString("byte(" + strconv.QuoteRune(rune(v)) + ")\n")
+		case int64:
+			b.WriteString("int64(" + strconv.FormatInt(v, 10) + ")\n")
+		case bool:
+			b.WriteString("bool(" + strconv.FormatBool(v) + ")\n")
+		}
+	}
+	return b.String()
 }
 
 func batchFiles(items []realItem) map[string]string {
@@ -306,7 +394,8 @@ func FuzzRenderAlias(f *testing.F) {
 		}
 		checkReal(t, "FuzzRenderAlias", realItem{
 			input: fmt.Sprintf("alias %q wwid %q prioArgs %q", alias, wwid, prioArgs), file: baseline, keys: keys,
-			check: func(cfg *mptest.Config) []string { return compareValues(cfg.Multipaths[wwid], want) },
+			corpus: corpusFile(alias, wwid, prioArgs),
+			check:  func(cfg *mptest.Config) []string { return compareValues(cfg.Multipaths[wwid], want) },
 		})
 	})
 }
@@ -395,7 +484,8 @@ func FuzzRenderKnob(f *testing.F) {
 		fuzzLUNs.n++
 		id := "fz" + strconv.Itoa(fuzzLUNs.n)
 		fuzzLUNs.Unlock()
-		item := realItem{input: fmt.Sprintf("%s = %s (on a LUN: %v)", k.Field, raw, onLUN)}
+		item := realItem{input: fmt.Sprintf("%s = %s (on a LUN: %v)", k.Field, raw, onLUN),
+			corpus: corpusFile(index, text, number, useNumber, onLUN)}
 		if onLUN {
 			w.Spec.WWID = id
 			r, _ = Render(nil, []mpv1alpha1.MultipathWWID{w})
@@ -463,7 +553,7 @@ func FuzzOverrides(f *testing.F) {
 		if got, _ := r.File(OverridesFileName); got != text {
 			t.Fatalf("the overrides file is not the text verbatim")
 		}
-		checkReal(t, "FuzzOverrides", realItem{input: strconv.Quote(text), file: text,
+		checkReal(t, "FuzzOverrides", realItem{input: strconv.Quote(text), file: text, corpus: corpusFile(text),
 			check: func(*mptest.Config) []string { return nil }})
 	})
 }
@@ -494,4 +584,30 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzRegex aims at the regular expressions of blacklists and device entries, where glibc's
+// POSIX parser and Go's differ: a pattern checkRegex accepts must compile in multipathd.
+func FuzzRegex(f *testing.F) {
+	flushRealAtEnd(f, "FuzzRegex")
+	for _, seed := range []string{"^3600a", "!^3", `\!x`, "(", "a{1,2,3}", "^{1}", "$*", "a{,2}", "[[:alpha:]]{2}", "[]a]", "[^]a]+",
+		`\d`, "(?i)x", "a**", "a+?", "(|a)", "()", "[z-a]", "[[.a.]]", "[[=a=]]", `a\{1\}`, "x{}", `(a)\1`, "a{32767}"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, pattern string) {
+		q, err := Quote(pattern)
+		if err != nil {
+			return
+		}
+		text := "blacklist {\n\twwid " + q + "\n}\n"
+		errs := CheckOverrides(text, nil)
+		accepted := checkRegex(strings.TrimPrefix(pattern, "!")) == ""
+		if accepted != (len(errs) == 0) {
+			t.Fatalf("checkRegex says %v but CheckOverrides says %v", accepted, errs)
+		}
+		if accepted {
+			checkReal(t, "FuzzRegex", realItem{input: strconv.Quote(pattern), file: text, corpus: corpusFile(pattern),
+				check: func(*mptest.Config) []string { return nil }})
+		}
+	})
 }

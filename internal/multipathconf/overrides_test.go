@@ -215,16 +215,35 @@ func TestCheckOverrides(t *testing.T) {
 			text: "blacklist {\n\twwid \"(\"\n\tdevnode \"(?i)sda\"\n\tdevice {\n\t\tvendor \"*x\"\n\t\tproduct \".*\"\n\t}\n}\n",
 			want: []LineError{
 				{2, "invalid value \"(\" for wwid: must be a POSIX extended regular expression: missing closing ): `(`"},
-				{3, "invalid value \"(?i)sda\" for devnode: must be a POSIX extended regular expression: missing argument to repetition operator: `?`"},
-				{5, "invalid value \"*x\" for vendor: must be a POSIX extended regular expression: missing argument to repetition operator: `*`"},
+				{3, "invalid value \"(?i)sda\" for devnode: must be a POSIX extended regular expression: a repetition (?) must follow something to repeat"},
+				{5, "invalid value \"*x\" for vendor: must be a POSIX extended regular expression: a repetition (*) must follow something to repeat"},
 			},
 		},
 		"braces and anchors glibc reads differently from Go": {
-			text: "blacklist {\n\twwid \"^st {3600a\"\n\tdevnode \"$*\"\n\tdevnode \"a{,2}\"\n\twwid \"x{2}[{]\\{\"\n}\n",
+			text: "blacklist {\n\twwid \"^st {3600a\"\n\tdevnode \"$*\"\n\tdevnode \"a{,2}\"\n\twwid \"x{2}[{]\\{\"\n\twwid \"a{01}\"\n}\n",
 			want: []LineError{
 				{2, `invalid value "^st {3600a" for wwid: must be a POSIX extended regular expression: '{' must open an interval such as {2}, {2,} or {1,3} (write [{] for a brace)`},
 				{3, `invalid value "$*" for devnode: must be a POSIX extended regular expression: a repetition must not follow an anchor ($*)`},
 				{4, `invalid value "a{,2}" for devnode: must be a POSIX extended regular expression: '{' must open an interval such as {2}, {2,} or {1,3} (write [{] for a brace)`},
+				{6, `invalid value "a{01}" for wwid: must be a POSIX extended regular expression: '{' must open an interval such as {2}, {2,} or {1,3} (write [{] for a brace)`},
+			},
+		},
+		"escapes and bracket expressions glibc reads differently from Go": {
+			text: `blacklist {
+	wwid "\670"
+	devnode "sd\w"
+	devnode "[\]]"
+	property "[[=a=]]"
+	property "[[:word:]]"
+	wwid "[[:xdigit:]]{2}\.\!"
+}
+`,
+			want: []LineError{
+				{2, `invalid value "\\670" for wwid: must be a POSIX extended regular expression: a backslash may only escape punctuation (glibc and Go read \<letter or digit> differently)`},
+				{3, `invalid value "sd\\w" for devnode: must be a POSIX extended regular expression: a backslash may only escape punctuation (glibc and Go read \<letter or digit> differently)`},
+				{4, `invalid value "[\\]]" for devnode: must be a POSIX extended regular expression: a backslash inside [...] is a literal for glibc and an escape for Go: leave it out`},
+				{5, `invalid value "[[=a=]]" for property: must be a POSIX extended regular expression: [= =] inside [...] is not supported`},
+				{6, `invalid value "[[:word:]]" for property: must be a POSIX extended regular expression: [: :] inside [...] must name a POSIX class, such as [:digit:]`},
 			},
 		},
 		"a keyword twice in one section": {

@@ -18,6 +18,7 @@ package multipathconf
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -205,22 +206,30 @@ func checkRegex(t string) string {
 	return ""
 }
 
-// checkGlibcOnly refuses what glibc's ERE parser refuses and Go's accepts: a `{` that does not
-// open an interval {m}, {m,} or {m,n} (Go reads it as a literal brace), and a repetition right
-// after an anchor (^* or $+). Bracket expressions are skipped, as POSIX reads them: a `]` first
-// in the list is literal, a backslash is literal, [:class:] and the like are atoms.
+// checkGlibcOnly refuses what glibc's ERE parser refuses, or reads differently, where Go's
+// POSIX parser accepts: a `{` that does not open an interval {m}, {m,} or {m,n} (Go reads it
+// as text), a repetition with nothing to repeat or after an anchor (^*), a backslash before a
+// letter or digit (glibc: back-references and GNU operators; Go: octal and classes), and in a
+// bracket expression a backslash (literal for glibc, an escape for Go) or [= =] and [. .]
+// (which Go does not know) or an unknown [: :] class.
 func checkGlibcOnly(p string) string {
 	prev := byte(0) // the last significant character outside brackets
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		switch {
 		case c == '\\':
+			if i+1 >= len(p) || !isASCIIPunct(p[i+1]) {
+				return "a backslash may only escape punctuation (glibc and Go read \\<letter or digit> differently)"
+			}
 			i++
 			prev = 'a' // an escaped character is an atom
 			continue
 		case c == '[':
-			i = skipBracket(p, i)
-			prev = ']'
+			end, why := bracketEnd(p, i)
+			if why != "" {
+				return why
+			}
+			i, prev = end, ']'
 			continue
 		case c == '{':
 			n, ok := intervalLen(p[i:])
@@ -229,17 +238,25 @@ func checkGlibcOnly(p string) string {
 			}
 			i += n - 1
 		}
-		if (c == '*' || c == '+' || c == '?' || c == '{') && (prev == '^' || prev == '$') {
-			return "a repetition must not follow an anchor (" + string(prev) + string(c) + ")"
+		if c == '*' || c == '+' || c == '?' || c == '{' {
+			switch prev {
+			case '^', '$':
+				return "a repetition must not follow an anchor (" + string(prev) + string(c) + ")"
+			case 0, '(', '|':
+				return "a repetition (" + string(c) + ") must follow something to repeat"
+			}
 		}
 		prev = c
 	}
 	return ""
 }
 
-// skipBracket returns the index of the `]` closing the bracket expression opening at p[i], or
-// the last index when it is not closed (the Go parser reports that).
-func skipBracket(p string, i int) int {
+var posixClasses = []string{"alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "xdigit"}
+
+// bracketEnd returns the index of the `]` closing the bracket expression opening at p[i], as
+// POSIX reads it (a `]` first in the list is literal), or why it is refused. An unclosed
+// bracket is left to Go's parser to report.
+func bracketEnd(p string, i int) (int, string) {
 	j := i + 1
 	if j < len(p) && p[j] == '^' {
 		j++
@@ -250,31 +267,43 @@ func skipBracket(p string, i int) int {
 	for ; j < len(p); j++ {
 		switch {
 		case p[j] == ']':
-			return j
-		case p[j] == '[' && j+1 < len(p) && strings.IndexByte(":.=", p[j+1]) >= 0:
-			if end := strings.Index(p[j+2:], string(p[j+1])+"]"); end >= 0 {
-				j += end + 3
+			return j, ""
+		case p[j] == '\\':
+			return 0, "a backslash inside [...] is a literal for glibc and an escape for Go: leave it out"
+		case p[j] == '[' && j+1 < len(p) && (p[j+1] == '=' || p[j+1] == '.'):
+			return 0, "[" + string(p[j+1]) + " " + string(p[j+1]) + "] inside [...] is not supported"
+		case p[j] == '[' && j+1 < len(p) && p[j+1] == ':':
+			name, _, ok := strings.Cut(p[j+2:], ":]")
+			if !ok || !slices.Contains(posixClasses, name) {
+				return 0, "[: :] inside [...] must name a POSIX class, such as [:digit:]"
 			}
+			j += len(name) + 3
 		}
 	}
-	return len(p) - 1
+	return len(p) - 1, ""
 }
 
-// intervalLen returns the length of the interval {m}, {m,} or {m,n} at the start of s.
+func isASCIIPunct(c byte) bool {
+	return c > ' ' && c < 0x7f && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9')
+}
+
+// intervalLen returns the length of the interval {m}, {m,} or {m,n} at the start of s, its
+// counts written as Go reads them too (Go takes {01} for literal text, glibc for an interval).
 func intervalLen(s string) (int, bool) {
 	end := strings.IndexByte(s, '}')
 	if end < 0 {
 		return 0, false
 	}
 	lo, hi, comma := strings.Cut(s[1:end], ",")
-	if !allDigits(lo) || comma && hi != "" && !allDigits(hi) {
+	if !isCount(lo) || comma && hi != "" && !isCount(hi) {
 		return 0, false
 	}
 	return end + 1, true
 }
 
-func allDigits(s string) bool {
-	if s == "" {
+// isCount reports whether s is a decimal count without a leading zero.
+func isCount(s string) bool {
+	if s == "" || len(s) > 1 && s[0] == '0' {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
