@@ -122,7 +122,14 @@ func (nodeStateChanged) Update(e event.UpdateEvent) bool {
 	}
 	return Reported(o) != Reported(n) ||
 		!apiequality.Semantic.DeepEqual(conditions.Get(o, mpv1alpha1.DegradedCondition), conditions.Get(n, mpv1alpha1.DegradedCondition)) ||
-		!apiequality.Semantic.DeepEqual(o.Status.Maps, n.Status.Maps)
+		!slices.EqualFunc(o.Status.Maps, n.Status.Maps, equalMap)
+}
+
+// equalMap compares two reported maps field by field, paths included (no reflection: an agent's
+// update carries up to 10,000 maps).
+func equalMap(a, b mpv1alpha1.MapStatus) bool {
+	return a.WWID == b.WWID && a.Name == b.Name && a.State == b.State && a.ActivePaths == b.ActivePaths &&
+		a.TotalPaths == b.TotalPaths && slices.Equal(a.Paths, b.Paths)
 }
 
 // nodeChanged passes Node creations and deletions, and updates of its labels (selectors) or its
@@ -233,7 +240,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 
 // writeWWID patches w's status.health when it changed.
 func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID, h mpv1alpha1.LUNHealth) error {
-	if apiequality.Semantic.DeepEqual(w.Status.Health, h) {
+	if equalHealth(&w.Status.Health, &h) {
 		return nil
 	}
 	before := w.DeepCopy()

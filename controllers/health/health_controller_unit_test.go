@@ -35,6 +35,11 @@ func update(old, new client.Object) event.UpdateEvent {
 	return event.UpdateEvent{ObjectOld: old, ObjectNew: new}
 }
 
+func withPath(m mpv1alpha1.MapStatus, checker string) mpv1alpha1.MapStatus {
+	m.Paths = []mpv1alpha1.PathStatus{{Device: "sdc", DMState: "active", CheckerState: checker}}
+	return m
+}
+
 func TestPredicates(t *testing.T) {
 	leases := &leaseChanged{namespace: "kube-multipath-system", clock: clocktesting.NewFakePassiveClock(now), interval: interval}
 	renewed := func(at time.Time) client.Object { l := lease("n1", at); return &l }
@@ -94,6 +99,9 @@ func TestPredicates(t *testing.T) {
 		},
 		"the same maps are not": {
 			p: nodeStateChanged{}, e: update(withMaps(mapOf(wwid, mpv1alpha1.MapOptimal, 2, 2)), withMaps(mapOf(wwid, mpv1alpha1.MapOptimal, 2, 2))), want: false,
+		},
+		"a path failing is an event, though the counts stay": {
+			p: nodeStateChanged{}, e: update(withMaps(withPath(mapOf(wwid, mpv1alpha1.MapDegraded, 1, 2), "ready")), withMaps(withPath(mapOf(wwid, mpv1alpha1.MapDegraded, 1, 2), "faulty"))), want: true,
 		},
 		"a new apply error message is an event": {
 			p: nodeStateChanged{}, e: update(failing("one"), failing("two")), want: true,

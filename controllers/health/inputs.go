@@ -47,7 +47,7 @@ const (
 )
 
 // Inputs is everything one roll-up reads. Gather fills it from a cache or from the API server;
-// tests build it by hand.
+// tests build it by hand. Nodes, States and Leases may be shared with a cache: never modify them.
 type Inputs struct {
 	// Config is the MultipathConfig `cluster`; nil when it does not exist.
 	Config *mpv1alpha1.MultipathConfig
@@ -84,18 +84,20 @@ func Gather(ctx context.Context, c client.Reader, o GatherOptions) (*Inputs, err
 	default:
 		in.Config = cfg
 	}
+	// Nodes, MultipathNodeStates and Leases are only read: from a cache they are not copied (a
+	// thousand nodes reporting a thousand maps each are a million maps per pass).
 	nodes := &corev1.NodeList{}
-	if err := c.List(ctx, nodes); err != nil {
+	if err := c.List(ctx, nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("failed to list Nodes: %w", err)
 	}
 	in.Nodes = nodes.Items
 	states := &mpv1alpha1.MultipathNodeStateList{}
-	if err := c.List(ctx, states); err != nil {
+	if err := c.List(ctx, states, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("failed to list MultipathNodeStates: %w", err)
 	}
 	in.States = states.Items
 	leases := &coordinationv1.LeaseList{}
-	if err := c.List(ctx, leases, client.InNamespace(o.Namespace)); err != nil {
+	if err := c.List(ctx, leases, client.InNamespace(o.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("failed to list Leases in namespace %s: %w", o.Namespace, err)
 	}
 	in.Leases = leases.Items
