@@ -1,8 +1,8 @@
 # Images of kube-multipath. `make docker-build` builds them (needs a container engine).
 #   manager: distroless, non-root: it only talks to the API server.
-#   agent:   Debian with multipath-tools, for the real `multipath -t` parser that validates every
-#            candidate config before it is written, and util-linux's unshare for the private
-#            mount namespace it runs in. It talks to the host's multipathd over its socket.
+#   agent:   static, runs as root: it validates candidates with the node's own `multipath -t`
+#            (chrooted into the host root, in a mount namespace it makes itself, no shell) and
+#            talks to the host's multipathd over its socket, so it ships no multipath-tools.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
@@ -22,11 +22,10 @@ COPY --from=build /out/manager /manager
 USER 65532:65532
 ENTRYPOINT ["/manager"]
 
-FROM debian:bookworm-slim AS agent
-RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends multipath-tools util-linux \
- && rm -rf /var/lib/apt/lists/*
+FROM gcr.io/distroless/static-debian12 AS agent
 COPY --from=build /out/agent /agent
+# uid 0: multipathd accepts `reconfigure` from root only (see docs/agent.md for every privilege).
+USER 0:0
 ENTRYPOINT ["/agent"]
 
 FROM gcr.io/distroless/static-debian12:nonroot AS kubectl-multipath
