@@ -64,30 +64,30 @@ type realItem struct {
 
 // realBatch queues items in lanes, each lane one multipath -t run: an item goes to the first
 // lane where its names are free, so that inputs sharing a WWID (the fuzzer's mutations often
-// do) do not force a run each.
+// do) do not force a run each. An input triggers at most one run, so that no single input
+// takes long enough for the fuzz engine to think the worker hung.
 type realBatch struct {
 	mu      sync.Mutex
-	lanes   []realLane
-	queued  int
-	started time.Time
+	lanes   []*realLane
 	checked map[string]bool // inputs already checked
 }
 
 type realLane struct {
 	items   []realItem
 	claimed map[string]bool
+	started time.Time
 }
 
-const realLanes = 8
+const realLanes = 4
 
 var (
 	realBatches   = map[string]*realBatch{}
 	realBatchesMu sync.Mutex
 )
 
-// checkReal queues item for the real parser under the fuzz target's name, and runs the queue
-// when it is full or, while fuzzing, a second old (see flushRealAtEnd for the seed corpus). It
-// does nothing when multipath-tools is not available, except fail on CI.
+// checkReal queues item for the real parser under the fuzz target's name, and runs a lane when
+// it is full or, while fuzzing, a second old (see flushRealAtEnd for the seed corpus). It does
+// nothing when multipath-tools is not available, except fail on CI.
 func checkReal(t *testing.T, target string, item realItem) {
 	t.Helper()
 	if err := mptest.Available(); err != nil {
@@ -108,26 +108,56 @@ func checkReal(t *testing.T, target string, item realItem) {
 	if b.checked[item.input] {
 		return
 	}
-	lane := slices.IndexFunc(b.lanes, func(l realLane) bool {
+	i := slices.IndexFunc(b.lanes, func(l *realLane) bool {
 		return !slices.ContainsFunc(item.keys, func(k string) bool { return l.claimed[k] })
 	})
-	if lane < 0 && len(b.lanes) == realLanes {
-		b.flush(t)
+	if i < 0 && len(b.lanes) == realLanes {
+		// Every lane holds one of item's names: run the fullest, and queue item there.
+		i = 0
+		for j, l := range b.lanes {
+			if len(l.items) > len(b.lanes[i].items) {
+				i = j
+			}
+		}
+		b.run(t, i)
 	}
-	if lane < 0 {
-		b.lanes = append(b.lanes, realLane{claimed: map[string]bool{}})
-		lane = len(b.lanes) - 1
+	if i < 0 {
+		b.lanes = append(b.lanes, &realLane{claimed: map[string]bool{}})
+		i = len(b.lanes) - 1
 	}
-	if b.queued == 0 {
-		b.started = time.Now()
+	l := b.lanes[i]
+	if len(l.items) == 0 {
+		l.started = time.Now()
 	}
-	b.lanes[lane].items = append(b.lanes[lane].items, item)
+	l.items = append(l.items, item)
 	for _, k := range item.keys {
-		b.lanes[lane].claimed[k] = true
+		l.claimed[k] = true
 	}
-	b.queued++
-	if b.queued >= realBatchSize || fuzzing() && time.Since(b.started) > time.Second {
-		b.flush(t)
+	if len(l.items) >= realBatchSize {
+		b.run(t, i)
+		return
+	}
+	if fuzzing() {
+		for j, l := range b.lanes {
+			if len(l.items) > 0 && time.Since(l.started) > time.Second {
+				b.run(t, j)
+				return
+			}
+		}
+	}
+}
+
+// run runs lane i and empties it.
+func (b *realBatch) run(t testing.TB, i int) {
+	t.Helper()
+	l := b.lanes[i]
+	b.lanes[i] = &realLane{claimed: map[string]bool{}}
+	if len(l.items) == 0 {
+		return
+	}
+	runReal(t, l.items)
+	for _, it := range l.items {
+		b.checked[it.input] = true
 	}
 }
 
@@ -140,21 +170,11 @@ func flushRealAtEnd(f *testing.F, target string) {
 		if b != nil {
 			b.mu.Lock()
 			defer b.mu.Unlock()
-			b.flush(f)
+			for i := range b.lanes {
+				b.run(f, i)
+			}
 		}
 	})
-}
-
-func (b *realBatch) flush(t testing.TB) {
-	t.Helper()
-	lanes := b.lanes
-	b.lanes, b.queued = nil, 0
-	for _, l := range lanes {
-		runReal(t, l.items)
-		for _, it := range l.items {
-			b.checked[it.input] = true
-		}
-	}
 }
 
 // runReal runs multipath -t once over items, each in its own file, and checks each. With
