@@ -270,61 +270,118 @@ func BuildStatus(in *health.Inputs, out *health.Outcome, now time.Time) *StatusR
 	if out.SelectorErr != nil {
 		r.SelectorError = out.SelectorErr.Error()
 	}
-	// Each node's maps grouped by WWID (compared case-insensitively, as the rules do), so that
-	// a cell costs a lookup rather than a scan of the node's maps.
-	type nodeMaps struct {
-		node   *rules.Node
-		byWWID map[string][]mpv1alpha1.MapStatus
-	}
-	nodes := make([]nodeMaps, len(out.Nodes))
+	trusted := make([]bool, len(out.Nodes))
 	index := make(map[string]int, len(out.Nodes))
-	for i := range out.Nodes {
-		n := &out.Nodes[i]
-		ok, reason := rules.NodeTrusted(n, now)
-		r.Nodes = append(r.Nodes, NodeReport{Name: n.Name, Trusted: ok, Reason: reason})
-		nm := nodeMaps{node: n, byWWID: make(map[string][]mpv1alpha1.MapStatus, len(n.Maps))}
-		for _, m := range n.Maps {
-			k := strings.ToLower(m.WWID)
-			nm.byWWID[k] = append(nm.byWWID[k], m)
-		}
-		nodes[i], index[n.Name] = nm, i
+	for j := range out.Nodes {
+		ok, reason := rules.NodeTrusted(&out.Nodes[j], now)
+		trusted[j] = ok
+		r.Nodes = append(r.Nodes, NodeReport{Name: out.Nodes[j].Name, Trusted: ok, Reason: reason})
+		index[out.Nodes[j].Name] = j
 	}
-	cell := func(nm *nodeMaps, wwid string, expected bool) Cell {
-		one := *nm.node
-		one.Maps = nm.byWWID[strings.ToLower(wwid)]
+
+	// One pass over every reported map, as the roll-up does: which node carries which LUN, and
+	// where in its maps (WWIDs compare case-insensitively, as the rules do).
+	lunsOf := make(map[string][]int, len(in.WWIDs))
+	for l := range in.WWIDs {
+		k := strings.ToLower(in.WWIDs[l].Spec.WWID)
+		lunsOf[k] = append(lunsOf[k], l)
+	}
+	type carrier struct{ node, first, count int32 }
+	carriers := make([][]carrier, len(in.WWIDs))
+	for j := range out.Nodes {
+		for mi, m := range out.Nodes[j].Maps {
+			for _, l := range lunsOf[strings.ToLower(m.WWID)] {
+				if c := carriers[l]; len(c) > 0 && c[len(c)-1].node == int32(j) {
+					c[len(c)-1].count++ // the same WWID twice: the rules make it unknown
+					continue
+				}
+				carriers[l] = append(carriers[l], carrier{node: int32(j), first: int32(mi), count: 1})
+			}
+		}
+	}
+
+	// Expected-node slices are shared by the LUNs expected everywhere: resolve each once.
+	type sliceKey struct {
+		first *string
+		n     int
+	}
+	resolved := map[sliceKey][]int{}
+	resolve := func(names []string) []int {
+		if len(names) == 0 {
+			return nil
+		}
+		key := sliceKey{&names[0], len(names)}
+		if idx, ok := resolved[key]; ok {
+			return idx
+		}
+		idx := make([]int, len(names))
+		for i, name := range names {
+			if j, ok := index[name]; ok {
+				idx[i] = j
+			} else {
+				idx[i] = -1
+			}
+		}
+		resolved[key] = idx
+		return idx
+	}
+
+	// For the LUN at hand (stamp l+1): whether node j carries it (carries[j] == stamp), and its
+	// maps there; whether it is expected there (expectedBy[j] == stamp).
+	carries := make([]int, len(out.Nodes))
+	carried := make([]carrier, len(out.Nodes))
+	expectedBy := make([]int, len(out.Nodes))
+	stamp := 0
+	cell := func(j int, wwid string, expected bool) Cell {
+		one := out.Nodes[j]
+		switch c := carried[j]; {
+		case carries[j] != stamp:
+			one.Maps = nil
+		default:
+			one.Maps = one.Maps[c.first : c.first+1 : c.first+1]
+			if c.count > 1 {
+				one.Maps = slices.DeleteFunc(slices.Clone(out.Nodes[j].Maps), func(m mpv1alpha1.MapStatus) bool { return !strings.EqualFold(m.WWID, wwid) })
+			}
+		}
 		h := rules.NodeState(&one, wwid, now)
 		return Cell{Node: h.Node, State: h.State, ActivePaths: h.ActivePaths, TotalPaths: h.TotalPaths, Expected: expected}
 	}
-	for i := range in.WWIDs {
-		w := &in.WWIDs[i]
-		l := LUNReport{Name: w.Name, WWID: w.Spec.WWID, Alias: w.Spec.Alias, Consumers: w.Status.ConsumerCount,
-			Health: out.Health[i], Recorded: w.Status.Health}
+	for l := range in.WWIDs {
+		w := &in.WWIDs[l]
+		stamp = l + 1
+		for _, c := range carriers[l] {
+			carries[c.node], carried[c.node] = stamp, c
+		}
+		lr := LUNReport{Name: w.Name, WWID: w.Spec.WWID, Alias: w.Spec.Alias, Consumers: w.Status.ConsumerCount,
+			Health: out.Health[l], Recorded: w.Status.Health}
 		if err := out.ExpectErrors[w.Name]; err != nil {
-			l.ExpectError = err.Error()
+			lr.ExpectError = err.Error()
 		}
-		expected := map[string]bool{}
-		for _, name := range out.LUNs[i].ExpectedNodes {
-			if expected[name] {
-				continue
-			}
-			expected[name] = true
-			if j, ok := index[name]; ok {
-				l.Cells = append(l.Cells, cell(&nodes[j], w.Spec.WWID, true))
-			} else {
-				l.Cells = append(l.Cells, Cell{Node: name, State: mpv1alpha1.MapUnknown, Expected: true})
-			}
-		}
-		for j := range nodes {
-			nm := &nodes[j]
-			if expected[nm.node.Name] || len(nm.byWWID[strings.ToLower(w.Spec.WWID)]) == 0 {
-				continue
-			}
-			if ok, _ := rules.NodeTrusted(nm.node, now); ok {
-				l.Cells = append(l.Cells, cell(nm, w.Spec.WWID, false))
+		names := out.LUNs[l].ExpectedNodes
+		lr.Cells = make([]Cell, 0, len(names))
+		var unnamed map[string]bool
+		for i, j := range resolve(names) {
+			switch {
+			case j >= 0 && expectedBy[j] != stamp:
+				expectedBy[j] = stamp
+				lr.Cells = append(lr.Cells, cell(j, w.Spec.WWID, true))
+			case j < 0 && !unnamed[names[i]]:
+				if unnamed == nil {
+					unnamed = map[string]bool{}
+				}
+				unnamed[names[i]] = true
+				lr.Cells = append(lr.Cells, Cell{Node: names[i], State: mpv1alpha1.MapUnknown, Expected: true})
 			}
 		}
-		slices.SortFunc(l.Cells, func(a, b Cell) int { return strings.Compare(a.Node, b.Node) })
-		r.LUNs = append(r.LUNs, l)
+		for _, c := range carriers[l] {
+			if expectedBy[c.node] != stamp && trusted[c.node] {
+				lr.Cells = append(lr.Cells, cell(int(c.node), w.Spec.WWID, false))
+			}
+		}
+		if !slices.IsSortedFunc(lr.Cells, compareCells) {
+			slices.SortFunc(lr.Cells, compareCells)
+		}
+		r.LUNs = append(r.LUNs, lr)
 	}
 	slices.SortStableFunc(r.LUNs, func(a, b LUNReport) int {
 		if sa, sb := rules.Severity(a.Health.State), rules.Severity(b.Health.State); sa != sb {
@@ -334,6 +391,8 @@ func BuildStatus(in *health.Inputs, out *health.Outcome, now time.Time) *StatusR
 	})
 	return r
 }
+
+func compareCells(a, b Cell) int { return strings.Compare(a.Node, b.Node) }
 
 // printStatus prints the report in the format asked for.
 func printStatus(w io.Writer, r *StatusReport, format outputFormat, allNodes bool, t terminal) error {
@@ -508,13 +567,14 @@ func formatMatrix(b *strings.Builder, r *StatusReport, f StatusFormat) {
 		if l.Recorded.State != l.Health.State || l.Recorded.Nodes != l.Health.Nodes {
 			differs++
 		}
-		byNode := make(map[string]*Cell, len(l.Cells))
-		for j := range l.Cells {
-			byNode[l.Cells[j].Node] = &l.Cells[j]
-		}
+		// Cells and columns are both sorted by node: one merge walk.
+		k := 0
 		for _, n := range columns {
-			if c := byNode[n]; c != nil {
-				text, color := cellText(c)
+			for k < len(l.Cells) && l.Cells[k].Node < n {
+				k++
+			}
+			if k < len(l.Cells) && l.Cells[k].Node == n {
+				text, color := cellText(&l.Cells[k])
 				row = append(row, styled{text: text, color: color})
 			} else {
 				row = append(row, styled{text: "-", color: sgrDim})

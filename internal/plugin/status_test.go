@@ -198,16 +198,20 @@ func fixtureReport(in *health.Inputs) *StatusReport {
 }
 
 // bigCluster has 200 managed nodes and 30 LUNs; three nodes have a problem.
-func bigCluster() *health.Inputs {
+func bigCluster() *health.Inputs { return clusterOf(200, 30) }
+
+// clusterOf has nodes managed nodes carrying luns LUNs: node 7 has a degraded map, node 99
+// lacks the first LUN, node 150 is NotReady.
+func clusterOf(nodes, luns int) *health.Inputs {
 	in := &health.Inputs{Config: &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}}
 	var maps []mpv1alpha1.MapStatus
-	for l := range 30 {
+	for l := range luns {
 		w := fmt.Sprintf("3600a0980383030534530000000%06d", l)
 		alias := fmt.Sprintf("vol%02d", l)
 		in.WWIDs = append(in.WWIDs, fxWWID(alias, w, alias, 1, mpv1alpha1.LUNHealth{}, nil))
 		maps = append(maps, fxMap(w, alias, mpv1alpha1.MapOptimal, 4, 4))
 	}
-	for i := range 200 {
+	for i := range nodes {
 		name := fmt.Sprintf("ip-10-0-%d-%d.ec2.internal", i/50, 10+i%50)
 		in.Nodes = append(in.Nodes, fxNode(name, i != 150))
 		ms := maps
@@ -221,10 +225,27 @@ func bigCluster() *health.Inputs {
 		in.States = append(in.States, fxState(name, ms...))
 		in.Leases = append(in.Leases, fxLease(name, time.Second))
 	}
+	out := health.Decide(in, fixtureNow, health.DefaultRefreshInterval)
 	for i := range in.WWIDs {
-		in.WWIDs[i].Status.Health = health.Decide(in, fixtureNow, health.DefaultRefreshInterval).Health[i]
+		in.WWIDs[i].Status.Health = out.Health[i]
 	}
 	return in
+}
+
+// BenchmarkStatus is what `status` does once the objects are fetched: the roll-up, the matrix and
+// its text, at the scale of a large cluster.
+func BenchmarkStatus(b *testing.B) {
+	for _, bc := range []struct{ nodes, luns int }{{200, 1000}, {1000, 1000}} {
+		b.Run(fmt.Sprintf("%dnodes_x_%dLUNs", bc.nodes, bc.luns), func(b *testing.B) {
+			in := clusterOf(bc.nodes, bc.luns)
+			b.ReportAllocs()
+			var text string
+			for b.Loop() {
+				text = FormatStatus(fixtureReport(in), StatusFormat{Width: 200})
+			}
+			b.ReportMetric(float64(len(text)), "bytes-out")
+		})
+	}
 }
 
 func TestFormatStatus(t *testing.T) {
@@ -330,6 +351,25 @@ func TestBuildStatus(t *testing.T) {
 				t.Errorf("got %q, want %q", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+func TestBuildStatusContradictions(t *testing.T) {
+	in := fixtureCluster()
+	// worker-1 reports oradata01 twice (in two cases), and a second MultipathWWID claims the
+	// same WWID: the rules make the cell unknown, for both objects.
+	twin := in.States[0].Status.Maps[0]
+	twin.WWID = strings.ToUpper(twin.WWID)
+	in.States[0].Status.Maps = append(in.States[0].Status.Maps, twin)
+	in.WWIDs = append(in.WWIDs, fxWWID("oradata01-copy", wwid01, "", 0, mpv1alpha1.LUNHealth{}, nil))
+	r := fixtureReport(in)
+	for _, l := range r.LUNs {
+		if l.WWID != wwid01 {
+			continue
+		}
+		if l.Cells[0].Node != "worker-1" || l.Cells[0].State != mpv1alpha1.MapUnknown || l.Health.State != mpv1alpha1.MapDegraded {
+			t.Errorf("%s: worker-1 cell %+v, health %s", l.Name, l.Cells[0], l.Health.State)
+		}
 	}
 }
 
