@@ -28,6 +28,7 @@ package mptest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -37,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Config is the merged configuration multipath -t prints.
@@ -66,6 +68,10 @@ func (v Values) Get(keyword string) string {
 
 // Has reports whether keyword is set.
 func (v Values) Has(keyword string) bool { return len(v[keyword]) > 0 }
+
+// runTimeout bounds one multipath -t run, which takes tens of milliseconds: a stuck run fails
+// the test instead of hanging it.
+const runTimeout = 30 * time.Second
 
 var (
 	availableOnce sync.Once
@@ -148,11 +154,13 @@ func Run(files map[string]string) (*Config, []string, error) {
 	// $1 is the directory, $2 the multipath binary; no file name reaches the shell.
 	const script = `mount -t tmpfs tmpfs /run && mount --bind "$1/etc-multipath" /etc/multipath &&
 { [ ! -e /etc/multipath.conf ] || mount --bind "$1/empty.conf" /etc/multipath.conf; } && exec "$2" -t`
-	cmd := exec.Command("unshare", "-m", "sh", "-c", script, "sh", dir, multipathBin)
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", "-m", "sh", "-c", script, "sh", dir, multipathBin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, nil, fmt.Errorf("%v: %s", err, stderr.String())
+		return nil, nil, fmt.Errorf("%v (after %v at most): %s", err, runTimeout, stderr.String())
 	}
 	var complaints []string
 	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
