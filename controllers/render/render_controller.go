@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -178,7 +179,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		}
 	}
 	if len(errs) > 0 {
-		return ctrl.Result{}, fmt.Errorf("writing statuses: %w", joinErrors(errs))
+		err := joinErrors(errs)
+		if apierrors.IsConflict(err) {
+			// Another controller wrote the same status first; the next pass reads it.
+			log.V(4).Info("Status write conflict, retrying", "error", err)
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("writing statuses: %w", err)
 	}
 	if rendered != nil {
 		if err := r.prune(ctx, rendered); err != nil {

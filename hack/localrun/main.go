@@ -41,6 +41,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/manager"
+	"github.com/kube-multipath/kube-multipath/internal/plugin"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
@@ -118,9 +119,18 @@ func run(ctx context.Context) error {
 	}
 	rc := cfg.Status.RenderedConfig
 	fmt.Printf("\nRendered %d LUNs (%d bytes) into ConfigMap %s/%s, hash %s.\n", rc.LUNs, rc.Bytes, namespace, rc.Name, rc.Hash[:16])
+	// The health matrix as `kubectl multipath status` prints it. No node agents run here (the
+	// agent needs a host; it joins `make run` with simulated nodes later), so every cell is "?".
+	fmt.Println("\nkubectl multipath status:")
+	status := plugin.NewCommand(ctx, plugin.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	status.SetArgs([]string{"status", "--kubeconfig", kubeconfig, "--namespace", namespace})
+	if err := status.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "status:", err)
+	}
 	fmt.Printf("\nThe operator is running. Try:\n")
 	fmt.Printf("  export KUBECONFIG=%s\n", kubeconfig)
 	fmt.Printf("  kubectl get multipath\n")
+	fmt.Printf("  go run ./cmd/kubectl-multipath status\n")
 	fmt.Printf("  kubectl get configmap -n %s %s -o yaml\n", namespace, rc.Name)
 	fmt.Printf("\nPress Ctrl-C to stop.\n")
 	select {

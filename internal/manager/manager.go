@@ -27,9 +27,11 @@ import (
 	"os"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kube-multipath/kube-multipath/controllers/health"
 	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/controllers/rollout"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
@@ -54,6 +57,9 @@ type Options struct {
 	Namespace            string
 	History              int
 	GracefulShutdownTime time.Duration
+	// AgentRefreshInterval is how often the node agents poll multipathd and renew their Lease;
+	// a report older than three intervals is not trusted.
+	AgentRefreshInterval time.Duration
 	// Webhook configures the admission webhook server and its certificates.
 	Webhook mpwebhook.Options
 }
@@ -73,6 +79,7 @@ func DefaultOptions() Options {
 		Namespace:            ns,
 		History:              render.DefaultHistory,
 		GracefulShutdownTime: 30 * time.Second,
+		AgentRefreshInterval: health.DefaultRefreshInterval,
 		Webhook:              mpwebhook.DefaultOptions(ns),
 	}
 }
@@ -85,6 +92,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader so that only one replica reconciles.")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Namespace of the rendered ConfigMaps (the operator's own; defaults to $POD_NAMESPACE).")
 	fs.IntVar(&o.History, "rendered-history", o.History, "How many older rendered ConfigMaps to keep for rollback.")
+	fs.DurationVar(&o.AgentRefreshInterval, "agent-refresh-interval", o.AgentRefreshInterval, "The agents' --refresh-interval: a node report older than three of them is unknown.")
 	o.Webhook.BindFlags(fs)
 }
 
@@ -128,6 +136,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 				// Nodes are read for labels and readiness: images and managed fields are dropped so
 				// 1,000 nodes stay cheap.
 				&corev1.Node{}: {Transform: trimNode},
+				// Agent heartbeats (and the leader election Lease) live in our namespace only.
+				&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}},
 				// Only the rendered ConfigMaps in our namespace are cached, not every ConfigMap.
 				&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {}}},
 			},
@@ -155,6 +165,14 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Recorder: mgr.GetEventRecorder("kube-multipath-rollout"),
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
+	}
+	if err := (&health.Reconciler{
+		Client:          mgr.GetClient(),
+		Clock:           clock.RealClock{},
+		Namespace:       o.Namespace,
+		RefreshInterval: o.AgentRefreshInterval,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up the health controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err

@@ -47,15 +47,15 @@ func commands() []registerFunc {
 // NewCommand builds the root command. Named kubectl-multipath, it shows "kubectl multipath" in
 // help, as kubectl plugins do.
 func NewCommand(ctx context.Context, streams IOStreams) *cobra.Command {
-	use := "kubectl-multipath"
-	if strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-") {
-		use = "kubectl multipath"
-	}
 	root := &cobra.Command{
-		Use:           use,
+		Use:           "kubectl-multipath",
 		Short:         "Inspect and validate kube-multipath (cluster-wide dm-multipath)",
 		SilenceErrors: true,
 		SilenceUsage:  true,
+	}
+	if strings.HasPrefix(filepath.Base(os.Args[0]), "kubectl-") {
+		// Installed as a plugin: help reads "kubectl multipath status", as kubectl runs it.
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl multipath"}
 	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
