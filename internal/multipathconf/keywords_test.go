@@ -294,10 +294,14 @@ var probeSections = []struct {
 	{SectionMultipath, "multipaths {\n multipath {\n", " }\n}\n"},
 }
 
-var invalidKeyword = regexp.MustCompile(`invalid keyword in the \S+ section: (\S+)$`)
+var (
+	invalidKeyword   = regexp.MustCompile(`invalid keyword in the \S+ section: (\S+)$`)
+	duplicateKeyword = regexp.MustCompile(`duplicate keyword: (\S+)$`)
+)
 
-// TestKeywordSectionsMatchRealParser writes every keyword of the table into every section and
-// asks multipath-tools which it refuses: it must accept exactly the table's sections.
+// TestKeywordSectionsMatchRealParser writes every keyword of the table twice into every section
+// and asks multipath-tools which it refuses: it must accept exactly the table's sections, and
+// call a repeat a duplicate exactly for the rows that are not Repeatable.
 func TestKeywordSectionsMatchRealParser(t *testing.T) {
 	mptest.RequireAvailable(t)
 	var names []string
@@ -317,23 +321,29 @@ func TestKeywordSectionsMatchRealParser(t *testing.T) {
 					continue // "protocol" opens a subsection there
 				}
 				probed = append(probed, name)
-				b.WriteString("  " + name + " \"1\"\n")
+				b.WriteString("  " + name + " \"1\"\n  " + name + " \"1\"\n")
 			}
 			b.WriteString(p.close)
 			_, stderr, err := mptest.Run(map[string]string{"probe.conf": b.String()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			refused := map[string]bool{}
+			refused, duplicate := map[string]bool{}, map[string]bool{}
 			for _, line := range stderr {
 				if m := invalidKeyword.FindStringSubmatch(line); m != nil {
 					refused[m[1]] = true
 				}
+				if m := duplicateKeyword.FindStringSubmatch(line); m != nil {
+					duplicate[m[1]] = true
+				}
 			}
 			for _, name := range probed {
-				_, inTable := Lookup(name, p.section)
+				k, inTable := Lookup(name, p.section)
 				if accepted := !refused[name]; accepted != inTable {
 					t.Errorf("keyword %s: multipath-tools accepts it: %v, the table says %v", name, accepted, inTable)
+				}
+				if inTable && duplicate[name] == k.Repeatable {
+					t.Errorf("keyword %s: multipath-tools calls a repeat a duplicate: %v, the table says repeatable %v", name, duplicate[name], k.Repeatable)
 				}
 			}
 		})
