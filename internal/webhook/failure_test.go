@@ -30,6 +30,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -208,30 +209,40 @@ func TestWebhookUnavailable(t *testing.T) {
 		return nil
 	})
 	// Spec update: refused.
+	// Each write is retried on a resourceVersion conflict: the controllers write the same
+	// objects' status meanwhile, and a conflict says nothing about admission.
 	w := &mpv1alpha1.MultipathWWID{}
-	if err := k8s.Get(ctx, client.ObjectKey{Name: free.Name}, w); err != nil {
-		t.Fatal(err)
-	}
-	w.Spec.Alias = "freed"
-	if err := k8s.Update(ctx, w, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
+	err := retry.OnError(retry.DefaultRetry, apierrors.IsConflict, func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: free.Name}, w); err != nil {
+			return err
+		}
+		w.Spec.Alias = "freed"
+		return k8s.Update(ctx, w, client.DryRunAll)
+	})
+	if err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
 		t.Errorf("spec update with the webhook down: got %v, want refused", err)
 	}
 	// The MultipathConfig's spec: refused.
 	cfg := &mpv1alpha1.MultipathConfig{}
-	if err := k8s.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Spec.Overrides = "overrides {\n\tno_path_retry fail\n}\n"
-	if err := k8s.Update(ctx, cfg, client.DryRunAll); err == nil ||
+	err = retry.OnError(retry.DefaultRetry, apierrors.IsConflict, func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); err != nil {
+			return err
+		}
+		cfg.Spec.Overrides = "overrides {\n\tno_path_retry fail\n}\n"
+		return k8s.Update(ctx, cfg, client.DryRunAll)
+	})
+	if err == nil ||
 		!strings.Contains(err.Error(), `failed calling webhook "validate.multipathconfigs.multipath.kube-multipath.io"`) {
 		t.Errorf("MultipathConfig update with the webhook down: got %v, want refused", err)
 	}
 	// Metadata-only update: admitted (the matchCondition keeps it from the webhook).
-	if err := k8s.Get(ctx, client.ObjectKey{Name: free.Name}, w); err != nil {
-		t.Fatal(err)
-	}
-	metav1.SetMetaDataLabel(&w.ObjectMeta, "tier", "bronze")
-	if err := k8s.Update(ctx, w); err != nil {
+	if err := retry.OnError(retry.DefaultRetry, apierrors.IsConflict, func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: free.Name}, w); err != nil {
+			return err
+		}
+		metav1.SetMetaDataLabel(&w.ObjectMeta, "tier", "bronze")
+		return k8s.Update(ctx, w)
+	}); err != nil {
 		t.Errorf("metadata update with the webhook down: %v", err)
 	}
 
