@@ -288,7 +288,7 @@ func TestInvalidObjectsAreRejected(t *testing.T) {
 		"a fastIOFailTmo keyword it does not know":     {config(map[string]any{"fastIOFailTmo": "never"}), "spec.defaults.fastIOFailTmo", "fastIOFailTmo must be off"},
 		"a devLossTmo keyword it does not know":        {config(map[string]any{"devLossTmo": "forever"}), "spec.defaults.devLossTmo", "devLossTmo must be infinity"},
 		"a devLossTmo of zero":                         {config(map[string]any{"devLossTmo": 0}), "spec.defaults.devLossTmo", "from 1 to 2147483646"},
-		"a verbosity of 7":                             {config(map[string]any{"verbosity": 7}), "spec.defaults.verbosity", "less than or equal to 6"},
+		"a verbosity of 5 (0.9.4 caps it at 4)":        {config(map[string]any{"verbosity": 5}), "spec.defaults.verbosity", "less than or equal to 4"},
 		"an unknown logCheckerErr":                     {config(map[string]any{"logCheckerErr": "sometimes"}), "spec.defaults.logCheckerErr", "Unsupported value"},
 		"user_friendly_names in defaults":              {config(map[string]any{"userFriendlyNames": true}), "spec.defaults.userFriendlyNames", "unknown field"},
 		"find_multipaths in defaults":                  {config(map[string]any{"findMultipaths": "smart"}), "spec.defaults.findMultipaths", "unknown field"},

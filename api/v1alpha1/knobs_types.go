@@ -198,10 +198,11 @@ type LUNKnobs struct {
 	MarginalPathErrSampleTime *intstr.IntOrString `json:"marginalPathErrSampleTime,omitempty"`
 
 	// marginalPathErrRateThreshold is the error rate, in errors per thousand I/Os, above which a
-	// path is marginal (marginal_path_err_rate_threshold): `no`, or 0 to 1000.
+	// path is marginal (marginal_path_err_rate_threshold): `no`, or 1 to 1000 (0 means unset to
+	// multipath-tools).
 	// +optional
 	// +kubebuilder:validation:XIntOrString
-	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 0 && self <= 1000) : self == 'no'",message="marginalPathErrRateThreshold must be no or a rate from 0 to 1000"
+	// +kubebuilder:validation:XValidation:rule="type(self) == int ? (self >= 1 && self <= 1000) : self == 'no'",message="marginalPathErrRateThreshold must be no or a rate from 1 to 1000"
 	MarginalPathErrRateThreshold *intstr.IntOrString `json:"marginalPathErrRateThreshold,omitempty"`
 
 	// marginalPathErrRecheckGapTime is how many seconds a marginal path waits before it is
@@ -274,19 +275,20 @@ type MultipathDefaults struct {
 	// +optional
 	DetectChecker *bool `json:"detectChecker,omitempty"`
 
-	// verbosity is multipathd's log level, 0 to 6 (verbosity).
+	// verbosity is multipathd's log level, 0 to 4 (verbosity; multipath-tools 0.9.4 caps it at 4).
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	// +kubebuilder:validation:Maximum=6
+	// +kubebuilder:validation:Maximum=4
 	Verbosity *int32 `json:"verbosity,omitempty"`
 
 	// logCheckerErr is how often a checker error is logged at the normal level (log_checker_err).
 	// +optional
 	LogCheckerErr LogCheckerErr `json:"logCheckerErr,omitempty"`
 
-	// uxsockTimeout is the timeout, in milliseconds, of the multipathd socket (uxsock_timeout).
+	// uxsockTimeout is the timeout, in milliseconds, of the multipathd socket (uxsock_timeout); at
+	// least 4000, which multipath-tools 0.9.4 enforces.
 	// +optional
-	// +kubebuilder:validation:Minimum=100
+	// +kubebuilder:validation:Minimum=4000
 	// +kubebuilder:validation:Maximum=600000
 	UxsockTimeout *int32 `json:"uxsockTimeout,omitempty"`
 

@@ -340,7 +340,7 @@ var keywords = []Keyword{
 		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.SANPathErrRecoveryTime) }),
 	lunKnob("marginal_path_err_sample_time", "marginalPathErrSampleTime", intOr(120, 1000000, "no"),
 		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.MarginalPathErrSampleTime) }),
-	lunKnob("marginal_path_err_rate_threshold", "marginalPathErrRateThreshold", intOr(0, 1000, "no"),
+	lunKnob("marginal_path_err_rate_threshold", "marginalPathErrRateThreshold", intOr(1, 1000, "no"),
 		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.MarginalPathErrRateThreshold) }),
 	lunKnob("marginal_path_err_recheck_gap_time", "marginalPathErrRecheckGapTime", intOr(1, 1000000, "no"),
 		func(k *mpv1alpha1.LUNKnobs) Value { return ofIntOrString(k.MarginalPathErrRecheckGapTime) }),
@@ -367,12 +367,12 @@ var keywords = []Keyword{
 	defaultsKnob("detect_checker", "detectChecker", inDefaultsDeviceOverrides, yesNo,
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.DetectChecker) }),
 	// multipath-tools 0.9.4 caps verbosity at 4 (multipath.conf(5) says 6) and logs an error.
-	defaultsKnob("verbosity", "verbosity", SectionDefaults, intRange(0, 6).parserRange(0, 4),
+	defaultsKnob("verbosity", "verbosity", SectionDefaults, intRange(0, 4),
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.Verbosity) }),
 	defaultsKnob("log_checker_err", "logCheckerErr", SectionDefaults, enum(logCheckerErr...),
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofString(d.LogCheckerErr) }),
 	// multipath-tools 0.9.4 raises uxsock_timeout below 4000 to 4000 and logs an error.
-	defaultsKnob("uxsock_timeout", "uxsockTimeout", SectionDefaults, intRange(100, 600000).parserRange(4000, 600000),
+	defaultsKnob("uxsock_timeout", "uxsockTimeout", SectionDefaults, intRange(4000, 600000),
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.UxsockTimeout) }),
 	defaultsKnob("retrigger_tries", "retriggerTries", SectionDefaults, intRange(0, 100),
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.RetriggerTries) }),

@@ -161,7 +161,7 @@ func TestRender(t *testing.T) {
 		},
 		"invalid defaults are refused": {
 			config:    clusterConfig(withDefaults(func(d *mpv1alpha1.MultipathDefaults) { d.Verbosity = i32(6) })),
-			wantError: "cannot render: MultipathConfig spec.defaults.verbosity: Invalid value: 6: verbosity must be from 0 to 4",
+			wantError: "cannot render: MultipathConfig spec.defaults.verbosity: Invalid value: 6: verbosity must be a number from 0 to 4",
 		},
 		"overrides that blacklist an allow-listed WWID are refused": {
 			config:    clusterConfig(withOverrides("blacklist {\n\twwid \"^3600a\"\n}\n")),
