@@ -16,8 +16,9 @@ limitations under the License.
 
 // Command localrun is `make run` without a KUBECONFIG: it starts a local control plane (the
 // envtest kube-apiserver and etcd built by hack/envtest.sh), installs the CRDs, runs the manager
-// against it, applies config/samples, prints what it rendered and the kubeconfig path, and runs
-// until interrupted.
+// against it, applies config/samples, runs the real agent binary for three SIMULATED nodes (each
+// with a host root in a temporary folder and a fake multipathd serving recorded maps), prints the
+// health matrix, where each node's files are and the kubeconfig path, and runs until interrupted.
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -76,7 +78,13 @@ func run(ctx context.Context) error {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	for _, name := range []string{"san-node-1", "san-node-2", "san-node-3"} {
+	nodes := []simulatedNode{
+		{name: "san-node-1", fixture: "maps-json-proxmox-san-fenced-huawei-16paths-healthy.json"},
+		{name: "san-node-2", fixture: "maps-json-ibm-ubiquity-iscsi-one-path-faulty.json"},
+		{name: "san-node-3", fixture: "maps-json-proxmox-san-fenced-huawei-16paths-healthy.json"},
+	}
+	for _, sn := range nodes {
+		name := sn.name
 		node := testenv.Node(name, map[string]string{"storage.kube-multipath.io/san": "true", "kubernetes.io/hostname": name})
 		if err := c.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
@@ -91,6 +99,7 @@ func run(ctx context.Context) error {
 	// No webhook configuration is installed on the local control plane: CEL in the CRDs
 	// validates, and the render controller refuses the rest.
 	opts.Webhook.Port = -1
+	opts.AgentRefreshInterval = 5 * time.Second
 	mgrErr := make(chan error, 1)
 	go func() { mgrErr <- manager.Run(ctx, env.Config, opts) }()
 
@@ -118,15 +127,25 @@ func run(ctx context.Context) error {
 		}
 	}
 	rc := cfg.Status.RenderedConfig
+
 	fmt.Printf("\nRendered %d LUNs (%d bytes) into ConfigMap %s/%s, hash %s.\n", rc.LUNs, rc.Bytes, namespace, rc.Name, rc.Hash[:16])
-	// The health matrix as `kubectl multipath status` prints it. No node agents run here (the
-	// agent needs a host; it joins `make run` with simulated nodes later), so every cell is "?".
+	fmt.Println("\nStarting the agents of three SIMULATED nodes (temporary host roots, fake multipathd serving recorded maps)...")
+	stopAgents, err := startAgents(ctx, c, dir, kubeconfig, nodes)
+	if err != nil {
+		return err
+	}
+	defer stopAgents()
+	if err := waitApplied(ctx, c, len(nodes)); err != nil {
+		fmt.Fprintln(os.Stderr, "localrun:", err)
+	}
+	// The health matrix as `kubectl multipath status` prints it, from the simulated agents' reports.
 	fmt.Println("\nkubectl multipath status:")
 	status := plugin.NewCommand(ctx, plugin.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
 	status.SetArgs([]string{"status", "--kubeconfig", kubeconfig, "--namespace", namespace})
 	if err := status.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "status:", err)
 	}
+	fmt.Printf("\nRendered files on each simulated node:\n%s", describeNodes(nodes))
 	fmt.Printf("\nThe operator is running. Try:\n")
 	fmt.Printf("  export KUBECONFIG=%s\n", kubeconfig)
 	fmt.Printf("  kubectl get multipath\n")
@@ -138,6 +157,30 @@ func run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return nil
+	}
+}
+
+// waitApplied waits until every MultipathConfig-selected node applied the rendered config and
+// the health controller rolled it up.
+func waitApplied(ctx context.Context, c client.Client, want int) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		cfg := &mpv1alpha1.MultipathConfig{}
+		if err := c.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); err == nil &&
+			cfg.Status.Nodes.Updated == int32(want) && cfg.Status.ObservedGeneration == cfg.Generation {
+			lun := &mpv1alpha1.MultipathWWID{}
+			if err := c.Get(ctx, client.ObjectKey{Name: sampleAlias}, lun); err == nil && lun.Status.Health.Nodes != "" && !strings.HasPrefix(lun.Status.Health.Nodes, "0/") {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not every simulated node applied the config within 90s: see the agent logs")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
 	}
 }
 
