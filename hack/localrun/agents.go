@@ -73,7 +73,7 @@ func startAgents(ctx context.Context, c client.Client, dir, kubeconfig string, n
 	bin := filepath.Join(dir, "agent")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/agent")
 	build.Dir = testenv.RepoRoot()
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("building the agent: %w", err)
 	}

@@ -52,14 +52,22 @@ const namespace = "kube-multipath-system"
 func main() {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
 	ctx := ctrl.SetupSignalHandler()
-	if err := run(ctx); err != nil {
+	if err := run(ctx, os.Stdout, "127.0.0.1:8443", "127.0.0.1:8081", nil); err != nil {
 		fmt.Fprintln(os.Stderr, "localrun:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
-	fmt.Println("Starting a local control plane (kube-apiserver and etcd built from Go modules)...")
+// started describes the running system, for the headless test.
+type started struct {
+	kubeconfig string
+	nodes      []simulatedNode
+}
+
+// run starts everything, writes what a person needs to out, calls onReady (when set) once the
+// system is up, and runs until ctx ends.
+func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onReady func(started)) error {
+	fmt.Fprintln(out, "Starting a local control plane (kube-apiserver and etcd built from Go modules)...")
 	env, err := testenv.Start()
 	if err != nil {
 		return err
@@ -94,8 +102,8 @@ func run(ctx context.Context) error {
 	opts := manager.DefaultOptions()
 	opts.Namespace = namespace
 	opts.LeaderElection = false
-	opts.MetricsAddr = "127.0.0.1:8443"
-	opts.ProbeAddr = "127.0.0.1:8081"
+	opts.MetricsAddr = metricsAddr
+	opts.ProbeAddr = probeAddr
 	// No webhook configuration is installed on the local control plane: CEL in the CRDs
 	// validates, and the render controller refuses the rest.
 	opts.Webhook.Port = -1
@@ -107,7 +115,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Applied %d objects from config/samples.\n", n)
+	fmt.Fprintf(out, "Applied %d objects from config/samples.\n", n)
 
 	cfg := &mpv1alpha1.MultipathConfig{}
 	deadline := time.Now().Add(60 * time.Second)
@@ -128,8 +136,8 @@ func run(ctx context.Context) error {
 	}
 	rc := cfg.Status.RenderedConfig
 
-	fmt.Printf("\nRendered %d LUNs (%d bytes) into ConfigMap %s/%s, hash %s.\n", rc.LUNs, rc.Bytes, namespace, rc.Name, rc.Hash[:16])
-	fmt.Println("\nStarting the agents of three SIMULATED nodes (temporary host roots, fake multipathd serving recorded maps)...")
+	fmt.Fprintf(out, "\nRendered %d LUNs (%d bytes) into ConfigMap %s/%s, hash %s.\n", rc.LUNs, rc.Bytes, namespace, rc.Name, rc.Hash[:16])
+	fmt.Fprintln(out, "\nStarting the agents of three SIMULATED nodes (temporary host roots, fake multipathd serving recorded maps)...")
 	stopAgents, err := startAgents(ctx, c, dir, kubeconfig, nodes)
 	if err != nil {
 		return err
@@ -139,19 +147,22 @@ func run(ctx context.Context) error {
 		fmt.Fprintln(os.Stderr, "localrun:", err)
 	}
 	// The health matrix as `kubectl multipath status` prints it, from the simulated agents' reports.
-	fmt.Println("\nkubectl multipath status:")
-	status := plugin.NewCommand(ctx, plugin.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	fmt.Fprintln(out, "\nkubectl multipath status:")
+	status := plugin.NewCommand(ctx, plugin.IOStreams{In: os.Stdin, Out: out, ErrOut: out})
 	status.SetArgs([]string{"status", "--kubeconfig", kubeconfig, "--namespace", namespace})
 	if err := status.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "status:", err)
 	}
-	fmt.Printf("\nRendered files on each simulated node:\n%s", describeNodes(nodes))
-	fmt.Printf("\nThe operator is running. Try:\n")
-	fmt.Printf("  export KUBECONFIG=%s\n", kubeconfig)
-	fmt.Printf("  kubectl get multipath\n")
-	fmt.Printf("  go run ./cmd/kubectl-multipath status\n")
-	fmt.Printf("  kubectl get configmap -n %s %s -o yaml\n", namespace, rc.Name)
-	fmt.Printf("\nPress Ctrl-C to stop.\n")
+	fmt.Fprintf(out, "\nRendered files on each simulated node:\n%s", describeNodes(nodes))
+	fmt.Fprintf(out, "\nThe operator is running. Try:\n")
+	fmt.Fprintf(out, "  export KUBECONFIG=%s\n", kubeconfig)
+	fmt.Fprintf(out, "  kubectl get multipath\n")
+	fmt.Fprintf(out, "  go run ./cmd/kubectl-multipath status\n")
+	fmt.Fprintf(out, "  kubectl get configmap -n %s %s -o yaml\n", namespace, rc.Name)
+	fmt.Fprintf(out, "\nPress Ctrl-C to stop.\n")
+	if onReady != nil {
+		onReady(started{kubeconfig: kubeconfig, nodes: nodes})
+	}
 	select {
 	case err := <-mgrErr:
 		return err
