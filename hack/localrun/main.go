@@ -37,6 +37,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -60,6 +61,7 @@ func main() {
 
 // started describes the running system, for the headless test.
 type started struct {
+	restConfig *rest.Config
 	kubeconfig string
 	nodes      []simulatedNode
 }
@@ -68,7 +70,7 @@ type started struct {
 // system is up, and runs until ctx ends.
 func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onReady func(started)) error {
 	fmt.Fprintln(out, "Starting a local control plane (kube-apiserver and etcd built from Go modules)...")
-	env, err := testenv.Start()
+	env, err := testenv.Start(testenv.WithWebhooks())
 	if err != nil {
 		return err
 	}
@@ -104,9 +106,12 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	opts.LeaderElection = false
 	opts.MetricsAddr = metricsAddr
 	opts.ProbeAddr = probeAddr
-	// No webhook configuration is installed on the local control plane: CEL in the CRDs
-	// validates, and the render controller refuses the rest.
-	opts.Webhook.Port = -1
+	// The admission webhook runs as in a cluster, but the local API server reaches it by URL with
+	// a certificate the local control plane made, instead of through a Service with certificates
+	// the manager rotates (there is no Service routing without a cluster network).
+	wio := &env.WebhookInstallOptions
+	opts.Webhook.Host, opts.Webhook.Port, opts.Webhook.CertDir = wio.LocalServingHost, wio.LocalServingPort, wio.LocalServingCertDir
+	opts.Webhook.ManageCertificates = false
 	opts.AgentRefreshInterval = 5 * time.Second
 	mgrErr := make(chan error, 1)
 	go func() { mgrErr <- manager.Run(ctx, env.Config, opts) }()
@@ -161,7 +166,7 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	fmt.Fprintf(out, "  kubectl get configmap -n %s %s -o yaml\n", namespace, rc.Name)
 	fmt.Fprintf(out, "\nPress Ctrl-C to stop.\n")
 	if onReady != nil {
-		onReady(started{kubeconfig: kubeconfig, nodes: nodes})
+		onReady(started{restConfig: env.Config, kubeconfig: kubeconfig, nodes: nodes})
 	}
 	select {
 	case err := <-mgrErr:
@@ -222,8 +227,21 @@ func applySamples(ctx context.Context, c client.Client, dir string) (int, error)
 			if len(u.Object) == 0 {
 				continue
 			}
-			if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("kube-multipath-localrun"), client.ForceOwnership); err != nil {
-				return n, fmt.Errorf("applying %s %s from %s: %w", u.GetKind(), u.GetName(), filepath.Base(f), err)
+			// The manager's webhook server starts a moment after the manager: wait for it.
+			deadline := time.Now().Add(90 * time.Second)
+			for {
+				err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("kube-multipath-localrun"), client.ForceOwnership)
+				if err == nil {
+					break
+				}
+				if !strings.Contains(err.Error(), "failed calling webhook") || time.Now().After(deadline) {
+					return n, fmt.Errorf("applying %s %s from %s: %w", u.GetKind(), u.GetName(), filepath.Base(f), err)
+				}
+				select {
+				case <-ctx.Done():
+					return n, ctx.Err()
+				case <-time.After(500 * time.Millisecond):
+				}
 			}
 			n++
 		}

@@ -25,6 +25,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
@@ -56,11 +62,21 @@ func TestMakeRunHeadless(t *testing.T) {
 	out := &syncBuffer{}
 	var got started
 	readyCalled := false
+	var refused error
 	err := run(ctx, out, "0", "0", func(s started) {
 		readyCalled = true
 		got = s
+		// The admission webhook is live: a second LUN claiming the sample's alias is refused.
+		c, err := client.New(s.restConfig, client.Options{Scheme: testenv.Scheme()})
+		if err == nil {
+			dup := &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: "dup"}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: "3600a0980000000000000000000000099", Alias: sampleAlias}}
+			refused = c.Create(ctx, dup, client.DryRunAll)
+		}
 		cancel() // stop cleanly once up; the checks below read what it left
 	})
+	if refused == nil || !strings.Contains(refused.Error(), "denied the request") || !strings.Contains(refused.Error(), sampleAlias) {
+		t.Errorf("a duplicate alias must be refused by the admission webhook, got %v", refused)
+	}
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out)
 	}

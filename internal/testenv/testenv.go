@@ -82,8 +82,22 @@ func binaryDir() (string, error) {
 	return dir, nil
 }
 
+// Option changes how Start sets up the control plane.
+type Option func(*envtest.Environment)
+
+// WithWebhooks installs the generated webhook configuration (config/webhook/manifests.yaml),
+// rewritten by envtest to call a local server with a certificate envtest generates: serve it
+// at WebhookInstallOptions.LocalServingHost, LocalServingPort and LocalServingCertDir.
+func WithWebhooks() Option {
+	return func(e *envtest.Environment) {
+		e.WebhookInstallOptions = envtest.WebhookInstallOptions{
+			Paths: []string{filepath.Join(RepoRoot(), "config", "webhook", "manifests.yaml")},
+		}
+	}
+}
+
 // Start starts a control plane with the CRDs from config/crd/bases installed.
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
 	dir, err := binaryDir()
 	if err != nil {
 		return nil, err
@@ -94,6 +108,9 @@ func Start() (*Env, error) {
 		BinaryAssetsDirectory:    dir,
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
+	}
+	for _, o := range opts {
+		o(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {
