@@ -163,3 +163,21 @@ func TestConfigCertManagerAppliesServerSide(t *testing.T) {
 	}
 	t.Logf("not dry-run: %d cert-manager.io objects (no cert-manager CRDs in envtest)", certManager)
 }
+
+// TestConfigPrometheusBuilds builds config/prometheus. The control plane has no Prometheus
+// Operator CRDs, so its objects cannot be dry-run here; the test checks what it holds.
+func TestConfigPrometheusBuilds(t *testing.T) {
+	kinds := map[string]int{}
+	for _, u := range build(t, "config/prometheus") {
+		if u.GroupVersionKind().Group != "monitoring.coreos.com" {
+			t.Errorf("config/prometheus holds %s %s, want Prometheus Operator objects only", u.GetKind(), u.GetName())
+		}
+		if u.GetNamespace() != "kube-multipath-system" {
+			t.Errorf("%s %s is in namespace %q, want kube-multipath-system", u.GetKind(), u.GetName(), u.GetNamespace())
+		}
+		kinds[u.GetKind()]++
+	}
+	if kinds["ServiceMonitor"] != 1 || kinds["PrometheusRule"] != 1 {
+		t.Errorf("config/prometheus holds %v, want one ServiceMonitor and one PrometheusRule", kinds)
+	}
+}
