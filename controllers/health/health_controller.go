@@ -230,7 +230,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		}
 	}
 	if len(errs) > 0 {
-		return ctrl.Result{}, fmt.Errorf("writing health: %w", errors.Join(errs...))
+		err := errors.Join(errs...)
+		if apierrors.IsConflict(err) {
+			// Another controller wrote the same status first; the next pass reads it.
+			ctrl.LoggerFrom(ctx).V(4).Info("Status write conflict, retrying", "error", err)
+			return ctrl.Result{RequeueAfter: time.Second}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("writing health: %w", err)
 	}
 	log.V(4).Info("Rolled LUN health up", "luns", len(in.WWIDs), "nodes", len(out.Nodes), "untrusted", out.Untrusted,
 		"optimal", out.LUNCounts.Optimal, "degraded", out.LUNCounts.Degraded, "failed", out.LUNCounts.Failed,
