@@ -65,32 +65,17 @@ var (
 // TestMain starts one control plane and one manager running the health controller, and stops the
 // manager before the control plane (kube-apiserver waits for open watches otherwise).
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
 	flag.Parse()
-	e, err := testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testenv:", err)
-		return 1
-	}
-	env = e
-	stopManager, err := startManager(e)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testenv setup:", err)
-		_ = e.Stop()
-		return 1
-	}
-	code := m.Run()
-	stopManager()
-	if err := e.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "testenv stop:", err)
-		if code == 0 {
-			code = 1
+	os.Exit(testenv.Run(m, func(e *testenv.Env) error {
+		env = e
+		stopManager, err := startManager(e)
+		if err != nil {
+			return err
 		}
-	}
-	return code
+		// The manager stops before the control plane: kube-apiserver waits for open watches.
+		e.OnStop(stopManager)
+		return nil
+	}))
 }
 
 // startManager runs the health controller against e, with the cache set up as internal/manager

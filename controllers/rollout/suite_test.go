@@ -57,36 +57,19 @@ var (
 )
 
 // TestMain starts one control plane and one manager (the render and rollout controllers) for the
-// package. It does what testenv.Run does, plus stopping the manager before the control plane:
-// kube-apiserver does not stop while the manager's watches are open (it runs into envtest's stop
-// timeout, a minute), and testenv.Run has no hook between the tests and the stop.
+// package; the manager is stopped before the control plane (testenv.Env.OnStop).
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
 	flag.Parse()
-	e, err := testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testenv:", err)
-		return 1
-	}
-	env = e
-	stopManager, err := startManager(e)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "testenv setup:", err)
-		_ = e.Stop()
-		return 1
-	}
-	code := m.Run()
-	stopManager()
-	if err := e.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "testenv stop:", err)
-		if code == 0 {
-			code = 1
+	os.Exit(testenv.Run(m, func(e *testenv.Env) error {
+		env = e
+		stopManager, err := startManager(e)
+		if err != nil {
+			return err
 		}
-	}
-	return code
+		// The manager stops before the control plane: kube-apiserver waits for open watches.
+		e.OnStop(stopManager)
+		return nil
+	}))
 }
 
 // startManager runs the render and rollout controllers against e until the returned function
