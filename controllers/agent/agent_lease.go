@@ -18,8 +18,6 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,21 +29,12 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/health"
 )
 
-// LeasePrefix starts the name of each agent's Lease; LeaseName gives the whole name.
-const LeasePrefix = "multipath-agent-"
+// LeasePrefix and LeaseName name the agent's Lease; they live in internal/health, which the
+// health controller reads them from too.
+const LeasePrefix = health.LeasePrefix
 
-// LeaseName is the name of the node's agent Lease: LeasePrefix plus the node name, or, for a
-// node name too long for that, a prefix of it and a hash.
-func LeaseName(node string) string {
-	const maxName = 253
-	name := LeasePrefix + node
-	if len(name) <= maxName {
-		return name
-	}
-	sum := sha256.Sum256([]byte(node))
-	suffix := "-" + hex.EncodeToString(sum[:8])
-	return name[:maxName-len(suffix)] + suffix
-}
+// LeaseName is health.LeaseName.
+func LeaseName(node string) string { return health.LeaseName(node) }
 
 // renewLease renews the Lease once per refresh interval, while multipathd's maps could be read:
 // a renewed Lease says "this node's report is fresh". leaseDurationSeconds is

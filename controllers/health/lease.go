@@ -17,31 +17,20 @@ limitations under the License.
 package health
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 )
 
-// LeasePrefix starts the name of every agent Lease.
-const LeasePrefix = "multipath-agent-"
+// LeasePrefix and LeaseName name the agents' Leases (internal/health holds the one definition,
+// which the agent uses too).
+const LeasePrefix = rules.LeasePrefix
 
-// LeaseName is the name of the coordination.k8s.io/v1 Lease that the agent of node renews in the
-// operator namespace as its heartbeat: LeasePrefix plus the node name, or, for a node name too
-// long for that, a prefix of it and a hash. It must stay equal to controllers/agent's LeaseName
-// (a test checks it).
-func LeaseName(node string) string {
-	const maxName = 253
-	name := LeasePrefix + node
-	if len(name) <= maxName {
-		return name
-	}
-	sum := sha256.Sum256([]byte(node))
-	suffix := "-" + hex.EncodeToString(sum[:8])
-	return name[:maxName-len(suffix)] + suffix
-}
+// LeaseName is rules.LeaseName.
+func LeaseName(node string) string { return rules.LeaseName(node) }
 
 // isAgentLease reports whether name can be an agent Lease (the manager's leader-election Lease
 // shares the namespace).

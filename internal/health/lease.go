@@ -1,0 +1,40 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package health
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// LeasePrefix starts the name of every agent Lease.
+const LeasePrefix = "multipath-agent-"
+
+// LeaseName is the name of the coordination.k8s.io/v1 Lease that the agent of node renews in the
+// operator namespace as its heartbeat, and that the health roll-up reads: LeasePrefix plus the
+// node name, or, for a node name too long for that, a prefix of it and a hash. The agent and the
+// health controller both call this one function.
+func LeaseName(node string) string {
+	const maxName = 253
+	name := LeasePrefix + node
+	if len(name) <= maxName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(node))
+	suffix := "-" + hex.EncodeToString(sum[:8])
+	return name[:maxName-len(suffix)] + suffix
+}
