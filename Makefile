@@ -70,7 +70,7 @@ FUZZTIME ?= 60s
 .PHONY: fuzz
 fuzz: ## Run every fuzzer for FUZZTIME each (default 60s).
 	@for f in $$(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' internal/multipathconf/*_test.go | cut -d' ' -f2); do \
-	  echo "== $$f"; go test ./internal/multipathconf/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; \
+	  echo "== $$f"; go test ./internal/multipathconf/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime=5s || exit 1; \
 	done
 
 .PHONY: docker-build
