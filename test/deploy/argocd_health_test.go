@@ -131,10 +131,19 @@ var kstatusOf = map[string]status.Status{
 	"Degraded":    status.FailedStatus,
 }
 
+// scriptFile is the Lua file of a kind: MultipathConfig and MultipathWWID share kstatus.lua;
+// MultipathNodeState also reads the agent's Degraded condition.
+func scriptFile(kind string) string {
+	if kind == "MultipathNodeState" {
+		return "MultipathNodeState.lua"
+	}
+	return "kstatus.lua"
+}
+
 func TestArgoCDHealth(t *testing.T) {
 	scripts := map[string]string{}
 	for _, k := range healthKinds {
-		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "argocd", k+".lua"))
+		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "argocd", scriptFile(k)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,13 +275,13 @@ func TestArgoCDConfigMapPatch(t *testing.T) {
 		t.Fatalf("argocd-cm-patch.yaml: kind %q with %d keys, want a ConfigMap with %d", cm.Kind, len(cm.Data), len(healthKinds))
 	}
 	for _, k := range healthKinds {
-		script, err := os.ReadFile(filepath.Join(dir, k+".lua"))
+		script, err := os.ReadFile(filepath.Join(dir, scriptFile(k)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		key := "resource.customizations.health.multipath.kube-multipath.io_" + k
 		if cm.Data[key] != string(script) {
-			t.Errorf("%s in argocd-cm-patch.yaml differs from %s.lua", key, k)
+			t.Errorf("%s in argocd-cm-patch.yaml differs from %s", key, scriptFile(k))
 		}
 	}
 }

@@ -1,6 +1,7 @@
--- Argo CD health check for multipath.kube-multipath.io/MultipathConfig, following kstatus:
--- an unobserved generation or Reconciling=True is Progressing, Stalled=True is Degraded
--- and Ready=True is Healthy. Installed as resource.customizations.health.multipath.kube-multipath.io_MultipathConfig.
+-- Argo CD health check for multipath.kube-multipath.io/MultipathConfig and MultipathWWID (one
+-- script for both: they follow kstatus alike): an unobserved generation or Reconciling=True is
+-- Progressing, Stalled=True is Degraded and Ready=True is Healthy. Installed as
+-- resource.customizations.health.multipath.kube-multipath.io_MultipathConfig and _MultipathWWID.
 local hs = {}
 if obj.status == nil then
   hs.status = "Progressing"
