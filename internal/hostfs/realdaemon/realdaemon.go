@@ -14,15 +14,23 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package realdaemon runs the real multipathd for tests, on a machine whose kernel has no
-// device-mapper: in a private mount and network namespace (a tmpfs on /run, the test's
-// directory bind-mounted over /etc/multipath, its own abstract socket), with an LD_PRELOAD
-// shim of libdevmapper (testdata/dmshim.c, compiled with gcc at test time) that reports a
-// driver with the multipath target and no maps. The daemon parses its configuration, answers
-// on its socket and reconfigures as it would on a node; it has no paths and no maps.
+// Package realdaemon runs the real multipathd, for tests and for `make run`'s simulated nodes,
+// on a machine whose kernel has no device-mapper: in a private mount and network namespace (a
+// tmpfs on /run, a given directory bind-mounted over /etc/multipath, an empty
+// /etc/multipath.conf), with an LD_PRELOAD shim of libdevmapper (testdata/dmshim.c, compiled
+// with gcc when the daemon starts) that reports a driver with the multipath target and no maps.
+// The daemon parses its configuration, answers on its socket and reconfigures as it would on a
+// node; it has no paths and no maps.
 //
-// It needs multipathd, gcc and root (unshare -m -n). Where one is missing Start skips the test,
-// except when CI=true, where it fails it: CI must run the real daemon.
+// By default it listens on its usual abstract socket inside its own network namespace, and
+// Client sends each command from a thread that joins that namespace. With Options.Address it
+// listens where this process can reach it: the socket is made here and handed to multipathd
+// the way systemd's multipathd.socket does (LISTEN_FDS), so another process, an agent binary
+// for one, talks to it with a plain multipathd.SocketClient.
+//
+// It needs multipathd, gcc and root (unshare -m -n); Available says whether this machine can.
+// Start is for tests: where the daemon cannot run it skips the test, except when CI=true, where
+// it fails it: CI must run the real daemon. Run is for programs.
 package realdaemon
 
 import (
@@ -30,10 +38,13 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -49,13 +60,30 @@ var shimSource []byte
 
 // Daemon is a running multipathd.
 type Daemon struct {
-	// Client talks to the daemon: each command is sent from a thread in its network namespace.
+	// Client talks to the daemon.
 	Client multipathd.Client
 	// Ready is how long the daemon took to answer its first command.
 	Ready time.Duration
 
-	cmd    *exec.Cmd
-	output *syncBuffer
+	cmd     *exec.Cmd
+	output  *syncBuffer
+	exited  chan struct{}
+	address string
+	cleanup func()
+	once    sync.Once
+}
+
+// Options tune Run.
+type Options struct {
+	// Address, when set, is the socket the daemon listens on, as a multipathd.SocketClient takes
+	// it (a filesystem path, or an abstract name with a leading '@'), in this process's network
+	// namespace. Empty: the daemon's usual abstract socket, in its private network namespace.
+	Address string
+	// Dir holds the compiled shim and the empty multipath.conf. Empty: a temporary folder that
+	// Close removes.
+	Dir string
+	// Output, when set, also receives what the daemon logs.
+	Output io.Writer
 }
 
 // Available returns nil when the real daemon can run here, else why not.
@@ -81,30 +109,91 @@ func Start(t testing.TB, etcMultipath string) *Daemon {
 		}
 		t.Skipf("the real multipathd cannot run here: %v", err)
 	}
-	dir := t.TempDir()
-	src, shim := filepath.Join(dir, "dmshim.c"), filepath.Join(dir, "dmshim.so")
-	if err := os.WriteFile(src, shimSource, 0o644); err != nil {
+	d, err := Run(etcMultipath, Options{Dir: t.TempDir()})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		_ = d.Close()
+		if t.Failed() {
+			t.Logf("multipathd output:\n%s", d.Output())
+		}
+	})
+	return d
+}
+
+// Run runs multipathd with etcMultipath as its /etc/multipath (and an empty
+// /etc/multipath.conf), and returns once it answers. Close stops it; it also dies with this
+// process.
+func Run(etcMultipath string, opts Options) (_ *Daemon, err error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	var d *Daemon
+	var cleanups []func()
+	cleanup := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	defer func() {
+		if err != nil && d == nil { // once d exists, d.stop cleans up
+			cleanup()
+		}
+	}()
+	dir := opts.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "kube-multipath-multipathd-"); err != nil {
+			return nil, err
+		}
+		cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
+	}
+	src, shim := filepath.Join(dir, "dmshim.c"), filepath.Join(dir, "dmshim.so")
+	if err := os.WriteFile(src, shimSource, 0o644); err != nil {
+		return nil, err
+	}
 	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", shim, src).CombinedOutput(); err != nil {
-		t.Fatalf("compiling the libdevmapper shim: %v: %s", err, out)
+		return nil, fmt.Errorf("compiling the libdevmapper shim: %v: %s", err, out)
 	}
 	empty := filepath.Join(dir, "multipath.conf")
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	// $1 is /etc/multipath's stand-in, $2 the empty multipath.conf; no test data reaches the
+	// $1 is /etc/multipath's stand-in, $2 the empty multipath.conf; no caller data reaches the
 	// shell text. -d: foreground, -s: no timestamps, -w: the per-map dm event waiter threads
 	// instead of polling /dev/mapper/control, which does not exist here.
-	const script = `mount -t tmpfs tmpfs /run && mount --bind "$1" /etc/multipath &&
+	script := `mount -t tmpfs tmpfs /run && mount --bind "$1" /etc/multipath &&
 { [ ! -e /etc/multipath.conf ] || mount --bind "$2" /etc/multipath.conf; } && exec multipathd -d -s -w`
+	var listener *os.File
+	if opts.Address != "" {
+		if listener, err = listen(opts.Address); err != nil {
+			return nil, err
+		}
+		defer listener.Close() // the daemon has its own copy
+		if !strings.HasPrefix(opts.Address, "@") {
+			cleanups = append(cleanups, func() { _ = os.Remove(opts.Address) })
+		}
+		// Socket activation (sd_listen_fds(3)): the socket is fd 3, and LISTEN_PID must be the
+		// daemon's pid, which is the shell's, since unshare and sh exec in place.
+		script = strings.Replace(script, "exec multipathd", "LISTEN_FDS=1 LISTEN_PID=$$ exec multipathd", 1)
+	}
 	cmd := exec.Command("unshare", "-m", "-n", "sh", "-c", script, "sh", etcMultipath, empty)
 	cmd.Env = append(os.Environ(), "LD_PRELOAD="+shim)
+	for _, v := range []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"} {
+		cmd.Env = append(cmd.Env, v+"=") // never inherited from this process
+	}
+	if listener != nil {
+		cmd.ExtraFiles = []*os.File{listener} // fd 3
+	}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
+	if opts.Output != nil {
+		cmd.Stdout = io.MultiWriter(out, opts.Output)
+		cmd.Stderr = cmd.Stdout
+	}
 	// Pdeathsig fires when the thread that forked the daemon ends, not the process: fork it
 	// from a thread locked to a goroutine that lives as long as the daemon does, so that the
-	// daemon dies with the test binary and never before its cleanup.
+	// daemon dies with this process and never before Close.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
 	started, exited := make(chan error, 1), make(chan struct{})
@@ -119,41 +208,82 @@ func Start(t testing.TB, etcMultipath string) *Daemon {
 		close(exited)
 	}()
 	if err := <-started; err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	d := &Daemon{cmd: cmd, output: out}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
+	d = &Daemon{cmd: cmd, output: out, exited: exited, address: opts.Address, cleanup: cleanup}
+	defer func() {
+		if err != nil {
+			d.stop()
 		}
-		if t.Failed() {
-			t.Logf("multipathd output:\n%s", out.String())
-		}
-	})
+	}()
 
-	// unshare and sh exec in place: the daemon keeps the pid, and so the namespaces, we started.
-	d.Client = &nsClient{netns: fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid), inner: &multipathd.SocketClient{Timeout: 5 * time.Second}}
+	if opts.Address != "" {
+		d.Client = &multipathd.SocketClient{Address: opts.Address, Timeout: 5 * time.Second}
+	} else {
+		// unshare and sh exec in place: the daemon keeps the pid, and so the namespaces, we started.
+		d.Client = &nsClient{netns: fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid), inner: &multipathd.SocketClient{Timeout: 5 * time.Second}}
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, err := d.Client.ShowMapsJSON(context.Background())
 		if err == nil {
 			d.Ready = time.Since(start)
-			return d
+			return d, nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("multipathd exited: %v\n%s", cmd.ProcessState, out.String())
+			return nil, fmt.Errorf("multipathd exited: %v\n%s", cmd.ProcessState, out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("multipathd not ready after 10s: %v\n%s", err, out.String())
+			return nil, fmt.Errorf("multipathd not ready after 10s: %v\n%s", err, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listen makes the unix socket the daemon will accept on and returns it as a file.
+func listen(address string) (*os.File, error) {
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: address, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ln.SetUnlinkOnClose(false) // the daemon keeps listening after this process's copy is closed
+	f, err := ln.File()
+	_ = ln.Close()
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Address is where the daemon listens (Options.Address), or "" for its usual abstract socket
+// inside its own network namespace.
+func (d *Daemon) Address() string { return d.address }
+
+// Pid is the daemon's process id.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
+// Exited is closed when the daemon has exited.
+func (d *Daemon) Exited() <-chan struct{} { return d.exited }
+
+// Close stops the daemon (SIGTERM, then SIGKILL after 5 s) and removes what Run made.
+func (d *Daemon) Close() error {
+	d.stop()
+	return nil
+}
+
+func (d *Daemon) stop() {
+	d.once.Do(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.exited:
+		case <-time.After(5 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.exited
+		}
+		d.cleanup()
+	})
 }
 
 // Output is what the daemon logged so far.
