@@ -29,20 +29,40 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kube-multipath/kube-multipath/internal/hostfs/realdaemon"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
-// simulatedNode is one SIMULATED node: a Node object, a host root in a temporary folder, a fake
-// multipathd serving recorded `show maps json` output rewritten to the sample WWIDs, and the
-// real agent binary running against them. No device is touched on this machine.
+// simulatedNode is one simulated node: a Node object, a host root in a temporary folder, a
+// multipathd and the real agent binary running against them. The multipathd is the real one
+// (with the test shim of internal/hostfs/realdaemon: it parses and reconfigures, but has no
+// paths and no maps) on the node that asks for it when this machine can run it, else a fake
+// serving recorded `show maps json` output rewritten to the sample WWIDs. No device is touched
+// on this machine.
 type simulatedNode struct {
 	name     string
 	hostRoot string
-	daemon   *multipathdtest.FakeDaemon
-	// fixture is the recorded output whose first map stands for the sample LUN oradata01.
+	// fixture is the recorded output whose first map stands for the sample LUN oradata01,
+	// served by the fake multipathd.
 	fixture string
+	// realDaemon asks for the real multipathd on this node.
+	realDaemon bool
+
+	// daemonLabel says which multipathd the node runs: labelReal or labelFake.
+	daemonLabel string
+	// daemonAddress is the multipathd socket the agent talks to.
+	daemonAddress string
+	// whyFake says why a node that asked for the real multipathd runs the fake one.
+	whyFake string
+	fake    *multipathdtest.FakeDaemon
+	real    *realdaemon.Daemon
 }
+
+const (
+	labelReal = "real multipathd (test shim, no SAN devices)"
+	labelFake = "SIMULATED (fake multipathd)"
+)
 
 const sampleWWID, sampleAlias = "3600a098038303053453f463045727a4d", "oradata01"
 
@@ -67,8 +87,8 @@ func mapsJSON(fixture string) (string, error) {
 	return string(out), err
 }
 
-// startAgents makes each simulated node Ready, starts its fake multipathd and runs the real
-// agent binary for it. The returned function stops them.
+// startAgents makes each simulated node Ready, starts its multipathd and runs the real agent
+// binary for it. The returned function stops them.
 func startAgents(ctx context.Context, c client.Client, dir, kubeconfig string, nodes []simulatedNode) (func(), error) {
 	bin := filepath.Join(dir, "agent")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/agent")
@@ -104,23 +124,15 @@ func startAgents(ctx context.Context, c client.Client, dir, kubeconfig string, n
 			stop()
 			return nil, err
 		}
-		body, err := mapsJSON(n.fixture)
-		if err != nil {
+		if err := startDaemon(dir, n); err != nil {
 			stop()
 			return nil, err
 		}
-		d, err := multipathdtest.Start()
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		d.SetReply("show maps json", multipathdtest.Reply{Body: body})
-		n.daemon = d
-		stops = append(stops, func() { _ = d.Close() })
+		stops = append(stops, n.stopDaemon)
 
 		args := []string{
 			"--node-name=" + n.name, "--host-root=" + n.hostRoot, "--namespace=" + namespace,
-			"--multipathd-socket=" + d.Address(), "--refresh-interval=5s", "--settle-delay=100ms",
+			"--multipathd-socket=" + n.daemonAddress, "--refresh-interval=5s", "--settle-delay=100ms",
 			"--metrics-bind-address=0", "--health-probe-bind-address=0", "--uevents=false",
 			fmt.Sprintf("--validate=%t", validate), "--parser-root=/",
 		}
@@ -145,12 +157,91 @@ func startAgents(ctx context.Context, c client.Client, dir, kubeconfig string, n
 	return stop, nil
 }
 
-// describeNodes says where each simulated node's files are.
+// startDaemon starts the node's multipathd: the real one when the node asks for it and this
+// machine can run it (realdaemon.Available: root, multipathd, gcc, unshare), else the fake.
+func startDaemon(dir string, n *simulatedNode) error {
+	if n.realDaemon {
+		err := realdaemon.Available()
+		if err == nil {
+			err = startRealDaemon(dir, n)
+		}
+		if err == nil {
+			return nil
+		}
+		n.whyFake = fmt.Sprintf("the real multipathd cannot run here: %v", err)
+	}
+	body, err := mapsJSON(n.fixture)
+	if err != nil {
+		return err
+	}
+	d, err := multipathdtest.Start()
+	if err != nil {
+		return err
+	}
+	d.SetReply("show maps json", multipathdtest.Reply{Body: body})
+	n.fake, n.daemonAddress, n.daemonLabel = d, d.Address(), labelFake
+	return nil
+}
+
+// startRealDaemon runs multipathd on the node's host root /etc/multipath, socket-activated on
+// an abstract socket of this process's network namespace, logging to multipathd.log.
+func startRealDaemon(dir string, n *simulatedNode) error {
+	work := filepath.Join(dir, n.name, "multipathd")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(dir, n.name, "multipathd.log"))
+	if err != nil {
+		return err
+	}
+	d, err := realdaemon.Run(filepath.Join(n.hostRoot, "etc", "multipath"), realdaemon.Options{
+		Address: fmt.Sprintf("@kube-multipath-run/%d/%s", os.Getpid(), n.name),
+		Dir:     work,
+		Output:  logFile,
+	})
+	if err != nil {
+		_ = logFile.Close()
+		return err
+	}
+	go func() { <-d.Exited(); _ = logFile.Close() }()
+	n.real, n.daemonAddress, n.daemonLabel = d, d.Address(), labelReal
+	return nil
+}
+
+func (n *simulatedNode) stopDaemon() {
+	if n.fake != nil {
+		_ = n.fake.Close()
+	}
+	if n.real != nil {
+		_ = n.real.Close()
+	}
+}
+
+// describeDaemons says which multipathd each node runs.
+func describeDaemons(nodes []simulatedNode) string {
+	var b strings.Builder
+	for _, n := range nodes {
+		switch {
+		case n.real != nil:
+			fmt.Fprintf(&b, "  %s: %s, socket %s\n", n.name, n.daemonLabel, n.daemonAddress)
+		case n.whyFake != "":
+			fmt.Fprintf(&b, "  %s: %s serving %s (%s)\n", n.name, n.daemonLabel, n.fixture, n.whyFake)
+		default:
+			fmt.Fprintf(&b, "  %s: %s serving %s\n", n.name, n.daemonLabel, n.fixture)
+		}
+	}
+	return b.String()
+}
+
+// describeNodes says where each node's files are.
 func describeNodes(nodes []simulatedNode) string {
 	var b strings.Builder
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "  %s: %s (fake multipathd serving %s; agent log %s)\n", n.name,
-			filepath.Join(n.hostRoot, "etc", "multipath", "conf.d"), n.fixture, filepath.Join(filepath.Dir(n.hostRoot), "agent.log"))
+		logs := "agent log " + filepath.Join(filepath.Dir(n.hostRoot), "agent.log")
+		if n.real != nil {
+			logs += ", multipathd log " + filepath.Join(filepath.Dir(n.hostRoot), "multipathd.log")
+		}
+		fmt.Fprintf(&b, "  %s [%s]: %s (%s)\n", n.name, n.daemonLabel, filepath.Join(n.hostRoot, "etc", "multipath", "conf.d"), logs)
 	}
 	return b.String()
 }

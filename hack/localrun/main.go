@@ -16,9 +16,12 @@ limitations under the License.
 
 // Command localrun is `make run` without a KUBECONFIG: it starts a local control plane (the
 // envtest kube-apiserver and etcd built by hack/envtest.sh), installs the CRDs, runs the manager
-// against it, applies config/samples, runs the real agent binary for three SIMULATED nodes (each
-// with a host root in a temporary folder and a fake multipathd serving recorded maps), prints the
-// health matrix, where each node's files are and the kubeconfig path, and runs until interrupted.
+// against it, applies config/samples, runs the real agent binary for three simulated nodes, each
+// with a host root in a temporary folder: san-node-1 and san-node-2 with a fake multipathd
+// serving recorded maps, san-node-3 with the real multipathd and the test shim of
+// internal/hostfs/realdaemon (no paths, no maps; it parses and reconfigures) when this machine
+// can run it, else a fake one too. It prints which daemon each node runs, the health matrix,
+// where each node's files are and the kubeconfig path, and runs until interrupted.
 package main
 
 import (
@@ -91,7 +94,8 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	nodes := []simulatedNode{
 		{name: "san-node-1", fixture: "maps-json-proxmox-san-fenced-huawei-16paths-healthy.json"},
 		{name: "san-node-2", fixture: "maps-json-ibm-ubiquity-iscsi-one-path-faulty.json"},
-		{name: "san-node-3", fixture: "maps-json-proxmox-san-fenced-huawei-16paths-healthy.json"},
+		// The real multipathd where this machine can run it; the fixture serves the fake otherwise.
+		{name: "san-node-3", fixture: "maps-json-proxmox-san-fenced-huawei-16paths-healthy.json", realDaemon: true},
 	}
 	for _, sn := range nodes {
 		name := sn.name
@@ -142,23 +146,24 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	rc := cfg.Status.RenderedConfig
 
 	fmt.Fprintf(out, "\nRendered %d LUNs (%d bytes) into ConfigMap %s/%s, hash %s.\n", rc.LUNs, rc.Bytes, namespace, rc.Name, rc.Hash[:16])
-	fmt.Fprintln(out, "\nStarting the agents of three SIMULATED nodes (temporary host roots, fake multipathd serving recorded maps)...")
+	fmt.Fprintln(out, "\nStarting the agents of three simulated nodes (temporary host roots; no device of this machine is touched)...")
 	stopAgents, err := startAgents(ctx, c, dir, kubeconfig, nodes)
 	if err != nil {
 		return err
 	}
 	defer stopAgents()
+	fmt.Fprint(out, describeDaemons(nodes))
 	if err := waitApplied(ctx, c, len(nodes)); err != nil {
 		fmt.Fprintln(os.Stderr, "localrun:", err)
 	}
-	// The health matrix as `kubectl multipath status` prints it, from the simulated agents' reports.
+	// The health matrix as `kubectl multipath status` prints it, from the agents' reports.
 	fmt.Fprintln(out, "\nkubectl multipath status:")
 	status := plugin.NewCommand(ctx, plugin.IOStreams{In: os.Stdin, Out: out, ErrOut: out})
 	status.SetArgs([]string{"status", "--kubeconfig", kubeconfig, "--namespace", namespace})
 	if err := status.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "status:", err)
 	}
-	fmt.Fprintf(out, "\nRendered files on each simulated node:\n%s", describeNodes(nodes))
+	fmt.Fprintf(out, "\nRendered files on each node:\n%s", describeNodes(nodes))
 	fmt.Fprintf(out, "\nThe operator is running. Try:\n")
 	fmt.Fprintf(out, "  export KUBECONFIG=%s\n", kubeconfig)
 	fmt.Fprintf(out, "  kubectl get multipath\n")

@@ -19,6 +19,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,10 +27,14 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/hostfs/realdaemon"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf/mptest"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
@@ -62,15 +67,28 @@ func TestMakeRunHeadless(t *testing.T) {
 	out := &syncBuffer{}
 	var got started
 	readyCalled := false
-	var refused error
+	// san-node-3 runs the real multipathd wherever this machine can (and CI must).
+	wantReal := realdaemon.Available()
+	if wantReal != nil && os.Getenv("CI") == "true" {
+		t.Errorf("CI must run the real multipathd for san-node-3: %v", wantReal)
+	}
+	var refused, realNode error
 	err := run(ctx, out, "0", "0", func(s started) {
 		readyCalled = true
 		got = s
-		// The admission webhook is live: a second LUN claiming the sample's alias is refused.
 		c, err := client.New(s.restConfig, client.Options{Scheme: testenv.Scheme()})
-		if err == nil {
-			dup := &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: "dup"}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: "3600a0980000000000000000000000099", Alias: sampleAlias}}
-			refused = c.Create(ctx, dup, client.DryRunAll)
+		if err != nil {
+			t.Errorf("client: %v", err)
+			cancel()
+			return
+		}
+		// The admission webhook is live: a second LUN claiming the sample's alias is refused.
+		dup := &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: "dup"}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: "3600a0980000000000000000000000099", Alias: sampleAlias}}
+		refused = c.Create(ctx, dup, client.DryRunAll)
+		for _, n := range s.nodes {
+			if n.real != nil {
+				realNode = checkRealDaemonNode(ctx, c, n)
+			}
 		}
 		cancel() // stop cleanly once up; the checks below read what it left
 	})
@@ -100,7 +118,34 @@ func TestMakeRunHeadless(t *testing.T) {
 			t.Errorf("%s: /etc/multipath/wwids lacks the sample WWID (%v):\n%s", n.name, err, wwids)
 		}
 	}
+	// Which multipathd each node ran, said in the output.
+	wantLabel := map[string]string{"san-node-1": labelFake, "san-node-2": labelFake, "san-node-3": labelReal}
+	if wantReal != nil {
+		wantLabel["san-node-3"] = labelFake
+		t.Logf("san-node-3 runs the fake multipathd: %v", wantReal)
+	}
 	text := out.String()
+	for _, n := range got.nodes {
+		if n.daemonLabel != wantLabel[n.name] {
+			t.Errorf("%s ran %q, want %q (%s)", n.name, n.daemonLabel, wantLabel[n.name], n.whyFake)
+		}
+		if line := "  " + n.name + ": " + wantLabel[n.name]; !strings.Contains(text, line) {
+			t.Errorf("output lacks %q:\n%s", line, text)
+		}
+		if line := "  " + n.name + " [" + wantLabel[n.name] + "]: "; !strings.Contains(text, line) {
+			t.Errorf("output lacks %q:\n%s", line, text)
+		}
+		if n.real != nil {
+			if realNode != nil {
+				t.Errorf("%s, on the real multipathd: %v", n.name, realNode)
+			}
+			select {
+			case <-n.real.Exited():
+			default:
+				t.Errorf("%s: the real multipathd still runs after run returned", n.name)
+			}
+		}
+	}
 	for _, want := range []string{
 		"kubectl multipath status:",
 		"oradata01",
@@ -110,5 +155,41 @@ func TestMakeRunHeadless(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+// checkRealDaemonNode checks the node that runs the real multipathd: its MultipathNodeState
+// reports the desired config applied (Ready, reason Applied), and the daemon itself, asked on
+// its socket, runs the sample LUN's alias: the agent's drop-ins reached it by a reconfigure.
+func checkRealDaemonNode(ctx context.Context, c client.Client, n simulatedNode) error {
+	ns := &mpv1alpha1.MultipathNodeState{}
+	if err := c.Get(ctx, client.ObjectKey{Name: n.name}, ns); err != nil {
+		return err
+	}
+	desired, applied := ns.Spec.DesiredConfig, ns.Status.AppliedConfig
+	if desired == nil || applied == nil || applied.Hash != desired.Hash {
+		return fmt.Errorf("MultipathNodeState: desired %+v, applied %+v, want both, the same", desired, applied)
+	}
+	ready := meta.FindStatusCondition(ns.Status.Conditions, mpv1alpha1.ReadyCondition)
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != mpv1alpha1.AppliedReason {
+		return fmt.Errorf("MultipathNodeState Ready condition %+v, want True, %s", ready, mpv1alpha1.AppliedReason)
+	}
+	daemon := &multipathd.SocketClient{Address: n.daemonAddress, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := daemon.Command(ctx, "show", "config")
+		if err == nil {
+			var cfg *mptest.Config
+			if cfg, err = mptest.ParseOutput(string(out)); err == nil {
+				if alias := cfg.Multipaths[sampleWWID].Get("alias"); alias == sampleAlias {
+					return nil
+				}
+				err = fmt.Errorf("multipath %s has alias %q, want %q", sampleWWID, cfg.Multipaths[sampleWWID].Get("alias"), sampleAlias)
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("multipathd's show config: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
