@@ -234,7 +234,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		if apierrors.IsConflict(err) {
 			// Another controller wrote the same status first; the next pass reads it.
 			ctrl.LoggerFrom(ctx).V(4).Info("Status write conflict, retrying", "error", err)
-			return ctrl.Result{RequeueAfter: time.Second}, nil
+			return ctrl.Result{RequeueAfter: conditions.ConflictRetry}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("writing health: %w", err)
 	}

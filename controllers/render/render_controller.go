@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -168,13 +167,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		return ctrl.Result{}, err
 	}
 	var errs []error
-	for i := range in.wwids {
-		if err := r.writeWWID(ctx, &in.wwids[i], out.luns[in.wwids[i].Name], rendered != nil); err != nil {
+	// The MultipathConfig first: its status.renderedConfig is what the rollout hands to the
+	// nodes, and a burst of new LUNs must not hold it back behind their own status writes.
+	if in.config != nil {
+		if err := r.writeConfig(ctx, in.config, rendered, out.configErr); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if in.config != nil {
-		if err := r.writeConfig(ctx, in.config, rendered, out.configErr); err != nil {
+	for i := range in.wwids {
+		if err := r.writeWWID(ctx, &in.wwids[i], out.luns[in.wwids[i].Name], rendered != nil); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -183,7 +184,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		if apierrors.IsConflict(err) {
 			// Another controller wrote the same status first; the next pass reads it.
 			log.V(4).Info("Status write conflict, retrying", "error", err)
-			return ctrl.Result{RequeueAfter: time.Second}, nil
+			return ctrl.Result{RequeueAfter: conditions.ConflictRetry}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("writing statuses: %w", err)
 	}

@@ -511,7 +511,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, s *scope) (ctrl.Result, e
 			return ctrl.Result{}, nil
 		case apierrors.IsConflict(err):
 			ctrl.LoggerFrom(ctx).V(4).Info("MultipathConfig changed while the status was computed; retrying")
-			return ctrl.Result{RequeueAfter: cacheWait}, nil
+			return ctrl.Result{RequeueAfter: conditions.ConflictRetry}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("failed to update status of MultipathConfig %s: %w", klog.KObj(cfg), err)
 	}

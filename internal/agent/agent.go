@@ -37,6 +37,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -64,6 +65,12 @@ type Options struct {
 	SecureMetrics    bool
 	ProbeAddr        string
 	Uevents          bool
+	// WatchFiles re-checks the host's files at once when they change (fsnotify), not only every
+	// refresh interval.
+	WatchFiles bool
+	// SkipNameValidation lets several agents run in one process (the scale harness simulates
+	// nodes that way); controller names must otherwise be unique per process. Not a flag.
+	SkipNameValidation bool
 }
 
 // DefaultOptions are the settings of a deployed agent. NODE_NAME and POD_NAMESPACE come from
@@ -88,6 +95,7 @@ func DefaultOptions() Options {
 		SecureMetrics: true,
 		ProbeAddr:     "127.0.0.1:9966",
 		Uevents:       true,
+		WatchFiles:    true,
 	}
 }
 
@@ -106,6 +114,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS behind Kubernetes authentication and authorization.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of the liveness and readiness probes (on the node's network).")
 	fs.BoolVar(&o.Uevents, "uevents", o.Uevents, "Read maps at once on a device-mapper uevent, not only every refresh interval.")
+	fs.BoolVar(&o.WatchFiles, "watch-files", o.WatchFiles, "Re-check the host's multipath files at once when they change, not only every refresh interval.")
 }
 
 // validate reports what is missing or wrong in the options.
@@ -156,8 +165,24 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+// Agent is a built agent: its manager, and Trigger, which asks for a pass over the node at once
+// (what a device-mapper uevent or a file change does).
+type Agent struct {
+	ctrl.Manager
+	Trigger func()
+}
+
 // New builds the agent's manager.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	a, err := Build(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	return a.Manager, nil
+}
+
+// Build builds the agent and returns it with its trigger.
+func Build(cfg *rest.Config, o Options) (*Agent, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -174,6 +199,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: o.ProbeAddr,
 		LeaderElection:         false, // one agent per node, each on its own object
+		Controller:             config.Controller{SkipNameValidation: &o.SkipNameValidation},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Only this node's MultipathNodeState. Rendered ConfigMaps are read without a cache.
 			&mpv1alpha1.MultipathNodeState{}: {Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)},
@@ -197,8 +223,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the agent controller: %w", err)
 	}
-	if err := mgr.Add(&agentctrl.FileWatcher{Root: o.HostRoot, Trigger: trigger}); err != nil {
-		return nil, err
+	if o.WatchFiles {
+		if err := mgr.Add(&agentctrl.FileWatcher{Root: o.HostRoot, Trigger: trigger}); err != nil {
+			return nil, err
+		}
 	}
 	if o.Uevents {
 		if err := mgr.Add(&agentctrl.UeventListener{Trigger: trigger}); err != nil {
@@ -211,7 +239,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return nil, err
 	}
-	return mgr, nil
+	return &Agent{Manager: mgr, Trigger: trigger}, nil
 }
 
 // Run builds the agent and runs it until ctx ends.

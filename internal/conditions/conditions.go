@@ -18,12 +18,19 @@ package conditions
 
 import (
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
+
+// ConflictRetry is how soon a controller retries a status write that lost an optimistic-lock
+// race with another controller writing the same object's conditions. The winner's watch event
+// reaches the cache within milliseconds; a whole second here was most of the time from
+// `kubectl apply` to the nodes (measured by test/scale).
+const ConflictRetry = 100 * time.Millisecond
 
 // Getter is an object whose conditions can be read.
 type Getter interface {

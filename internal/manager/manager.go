@@ -60,9 +60,21 @@ type Options struct {
 	// AgentRefreshInterval is how often the node agents poll multipathd and renew their Lease;
 	// a report older than three intervals is not trusted.
 	AgentRefreshInterval time.Duration
+	// KubeAPIQPS and KubeAPIBurst rate-limit the manager's requests to the API server. A rollout
+	// writes one MultipathNodeState per node, so they bound how fast 1,000 nodes get a config
+	// (docs/performance.md).
+	KubeAPIQPS   float64
+	KubeAPIBurst int
 	// Webhook configures the admission webhook server and its certificates.
 	Webhook mpwebhook.Options
 }
+
+// The manager's default API rate limits: controller-runtime's own (20 and 30), which test/scale
+// measured to be enough for 1,000 nodes (docs/performance.md).
+const (
+	DefaultKubeAPIQPS   = 20
+	DefaultKubeAPIBurst = 30
+)
 
 // DefaultOptions are the settings of a deployed manager.
 func DefaultOptions() Options {
@@ -80,6 +92,8 @@ func DefaultOptions() Options {
 		History:              render.DefaultHistory,
 		GracefulShutdownTime: 30 * time.Second,
 		AgentRefreshInterval: health.DefaultRefreshInterval,
+		KubeAPIQPS:           DefaultKubeAPIQPS,
+		KubeAPIBurst:         DefaultKubeAPIBurst,
 		Webhook:              mpwebhook.DefaultOptions(ns),
 	}
 }
@@ -93,6 +107,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Namespace of the rendered ConfigMaps (the operator's own; defaults to $POD_NAMESPACE).")
 	fs.IntVar(&o.History, "rendered-history", o.History, "How many older rendered ConfigMaps to keep for rollback.")
 	fs.DurationVar(&o.AgentRefreshInterval, "agent-refresh-interval", o.AgentRefreshInterval, "The agents' --refresh-interval: a node report older than three of them is unknown.")
+	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the manager may send to the API server (sustained).")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests the manager may send to the API server in a burst.")
 	o.Webhook.BindFlags(fs)
 }
 
@@ -112,6 +128,10 @@ func trimNode(obj any) (any, error) {
 
 // New builds a manager with every controller registered.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	cfg = rest.CopyConfig(cfg)
+	if o.KubeAPIQPS > 0 {
+		cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), max(o.KubeAPIBurst, 1)
+	}
 	metricsOpts := metricsserver.Options{
 		BindAddress:   o.MetricsAddr,
 		SecureServing: o.SecureMetrics,

@@ -1,0 +1,611 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/testenv"
+	"github.com/kube-multipath/kube-multipath/test/sim"
+)
+
+// results is what a run measured; the JSON the harness writes.
+type results struct {
+	Machine  string    `json:"machine"`
+	Started  time.Time `json:"started"`
+	Config   config    `json:"config"`
+	Burst    *burst    `json:"burst,omitempty"`
+	Setup    *setup    `json:"setup,omitempty"`
+	Sizes    []size    `json:"sizes"`
+	Memory   *memory   `json:"memory,omitempty"`
+	Duration string    `json:"duration"`
+}
+
+type burst struct {
+	Creations       int     `json:"creations"`
+	Renders         float64 `json:"renders"`
+	ConfigMapWrites float64 `json:"configMapWrites"`
+	Seconds         float64 `json:"secondsToRendered"`
+}
+
+type setup struct {
+	LUNs        int     `json:"luns"`
+	PVs         int     `json:"pvs"`
+	CreateSecs  float64 `json:"createSeconds"`
+	RenderSecs  float64 `json:"renderedSeconds"`
+	RenderBytes int64   `json:"renderedBytes"`
+}
+
+// size is everything measured with a given number of nodes.
+type size struct {
+	Nodes int `json:"nodes"`
+	// JoinSeconds is how long the new nodes took from agent start to applying the config.
+	JoinSeconds float64 `json:"joinSeconds"`
+	// Apply is `kubectl apply` of one MultipathWWID -> each node runs the new config.
+	Apply sim.Latencies `json:"apply"`
+	// Floor is one ConfigMap update -> each of N plain client-go watchers sees it.
+	Floor sim.Latencies `json:"floor"`
+	// RatioP50 and RatioMax are Apply over Floor.
+	RatioP50 float64 `json:"ratioP50"`
+	RatioMax float64 `json:"ratioMax"`
+	// Steady is the mean requests per node per minute, by "verb resource", counted at the agents.
+	Steady map[string]float64 `json:"steadyPerNodePerMinute"`
+	// ManagerSteady is the manager's requests per minute by method (its client's own metric).
+	ManagerSteady map[string]float64 `json:"managerSteadyPerMinute"`
+	// PathFailureMs is a path failing on one node -> its MultipathWWID status shows degraded.
+	PathFailureMs float64 `json:"pathFailureMs"`
+	// PathRecoveryMs is the path coming back -> the status shows optimal again.
+	PathRecoveryMs float64 `json:"pathRecoveryMs"`
+}
+
+type memory struct {
+	Nodes          int     `json:"nodes"`
+	LUNs           int     `json:"luns"`
+	PVs            int     `json:"pvs"`
+	ManagerRSSMiB  float64 `json:"managerRSSMiB"`
+	ManagerPeakMiB float64 `json:"managerPeakMiB"`
+	AgentRSSMiB    float64 `json:"agentRSSMiB"`
+	AgentPeakMiB   float64 `json:"agentPeakMiB"`
+	HarnessHeapMiB float64 `json:"harnessHeapMiB"`
+}
+
+// harness holds the running system.
+type harness struct {
+	cfg     config
+	p       progress
+	env     *testenv.Env
+	c       client.Client
+	dir     string
+	kubecfg string
+	mgr     *sim.Manager
+	tracker *sim.Tracker
+	nodes   []*sim.Node
+	nextLUN int
+}
+
+func run(ctx context.Context, cfg config, out *os.File) (*results, error) {
+	res := &results{Machine: machine(), Started: time.Now(), Config: cfg}
+	h := &harness{cfg: cfg, p: progress{start: time.Now(), out: out}}
+	defer func() { res.Duration = time.Since(res.Started).Round(time.Second).String() }()
+	if err := h.start(ctx); err != nil {
+		return nil, err
+	}
+	defer h.stop()
+
+	var err error
+	if res.Burst, err = h.burst(ctx); err != nil {
+		return res, err
+	}
+	if res.Setup, err = h.populate(ctx); err != nil {
+		return res, err
+	}
+	for _, n := range cfg.Nodes {
+		s, err := h.measureSize(ctx, n)
+		res.Sizes = append(res.Sizes, s)
+		if err != nil {
+			return res, err
+		}
+		printSize(out, s)
+	}
+	if res.Memory, err = h.memory(ctx); err != nil {
+		return res, err
+	}
+	printTable(out, res)
+	return res, nil
+}
+
+func machine() string {
+	model := ""
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				model = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		mem = strings.Join(strings.Fields(strings.SplitN(string(data), "\n", 2)[0])[1:], " ")
+	}
+	load := ""
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(data))[:3], " ")
+	}
+	return fmt.Sprintf("%d CPUs (%s), MemTotal %s, load %s, %s", runtime.NumCPU(), model, mem, load, runtime.Version())
+}
+
+func (h *harness) start(ctx context.Context) error {
+	h.p.logf("Starting the control plane")
+	env, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	h.env, h.c = env, env.Client
+	if h.dir = h.cfg.Dir; h.dir == "" {
+		if h.dir, err = sim.TempDir("kube-multipath-scale-"); err != nil {
+			return err
+		}
+	}
+	h.kubecfg = filepath.Join(h.dir, "kubeconfig")
+	if err := env.WriteKubeconfig(h.kubecfg); err != nil {
+		return err
+	}
+	if err := h.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: sim.Namespace}}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	h.p.logf("Building and starting the manager (log: %s)", filepath.Join(h.dir, "manager.log"))
+	bin, err := sim.BuildManager(ctx, h.dir)
+	if err != nil {
+		return err
+	}
+	h.mgr = &sim.Manager{Bin: bin, Kubeconfig: h.kubecfg, Log: filepath.Join(h.dir, "manager.log"),
+		Args: append([]string{"--agent-refresh-interval=" + h.cfg.Refresh.String()}, strings.Fields(h.cfg.ManagerArgs)...)}
+	if err := h.mgr.Start(); err != nil {
+		return err
+	}
+	if err := h.mgr.WaitMetrics(ctx); err != nil {
+		return err
+	}
+	if h.tracker, err = sim.Track(ctx, env.Config, env.Scheme); err != nil {
+		return err
+	}
+	return h.c.Create(ctx, sim.ClusterConfig("100%"))
+}
+
+func (h *harness) stop() {
+	var wg sync.WaitGroup
+	for _, n := range h.nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = n.Close() }()
+	}
+	wg.Wait()
+	if h.mgr != nil {
+		_ = h.mgr.Stop()
+	}
+	if h.env != nil {
+		_ = h.env.Stop()
+	}
+	if h.cfg.Dir == "" && h.dir != "" {
+		_ = os.RemoveAll(h.dir)
+	}
+}
+
+// lun is the i-th LUN, expected on its host group's nodes.
+func (h *harness) lun(i int) *mpv1alpha1.MultipathWWID {
+	w := sim.LUN(i)
+	w.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{hostGroupLabel: hostGroup(i % h.cfg.HostGroups)}}
+	return w
+}
+
+const hostGroupLabel = "scale.kube-multipath.io/host-group"
+
+func hostGroup(g int) string { return fmt.Sprintf("g%03d", g) }
+
+func (h *harness) luns(from, n int) []*mpv1alpha1.MultipathWWID {
+	out := make([]*mpv1alpha1.MultipathWWID, 0, n)
+	for i := from; i < from+n; i++ {
+		out = append(out, h.lun(i))
+	}
+	return out
+}
+
+// rendered waits until the config's render holds luns LUNs and returns it.
+func (h *harness) rendered(ctx context.Context, luns int, timeout time.Duration) (*mpv1alpha1.MultipathConfig, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		cfg := &mpv1alpha1.MultipathConfig{}
+		if err := h.c.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); err == nil &&
+			cfg.Status.RenderedConfig != nil && cfg.Status.RenderedConfig.LUNs == int32(luns) {
+			return cfg, nil
+		}
+		if done, err := h.mgr.Exited(); done {
+			return nil, fmt.Errorf("the manager exited: %v (log %s)", err, h.mgr.Log)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("no render of %d LUNs within %s", luns, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// burst creates cfg.Burst MultipathWWIDs at once (64 in flight, as a GitOps sync does) and
+// counts the renders and ConfigMap writes they cause, from the manager's own counters.
+func (h *harness) burst(ctx context.Context) (*burst, error) {
+	if h.cfg.Burst == 0 {
+		return nil, nil
+	}
+	if _, err := h.rendered(ctx, 0, time.Minute); err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second) // let the first (empty) render settle
+	r0, w0, err := h.renderCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.p.logf("Burst: creating %d MultipathWWIDs at once", h.cfg.Burst)
+	start := time.Now()
+	if err := sim.CreateAll(ctx, h.c, h.luns(0, h.cfg.Burst), 64); err != nil {
+		return nil, err
+	}
+	if _, err := h.rendered(ctx, h.cfg.Burst, 5*time.Minute); err != nil {
+		return nil, err
+	}
+	secs := time.Since(start).Seconds()
+	time.Sleep(3 * time.Second) // a late pass would show here
+	r1, w1, err := h.renderCounters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h.nextLUN = h.cfg.Burst
+	b := &burst{Creations: h.cfg.Burst, Renders: r1 - r0, ConfigMapWrites: w1 - w0, Seconds: round(secs)}
+	h.p.logf("Burst: %.0f renders, %.0f ConfigMap writes, rendered after %.1fs", b.Renders, b.ConfigMapWrites, secs)
+	return b, nil
+}
+
+func (h *harness) renderCounters(ctx context.Context) (renders, writes float64, err error) {
+	if renders, err = h.mgr.Metric(ctx, "kube_multipath_renders_total"); err != nil {
+		return 0, 0, err
+	}
+	writes, err = h.mgr.Metric(ctx, "kube_multipath_rendered_configmap_writes_total")
+	return renders, writes, err
+}
+
+// populate creates the rest of the LUNs and the PVs.
+func (h *harness) populate(ctx context.Context) (*setup, error) {
+	s := &setup{LUNs: h.cfg.LUNs, PVs: h.cfg.PVs}
+	start := time.Now()
+	if rest := h.cfg.LUNs - h.nextLUN; rest > 0 {
+		h.p.logf("Creating %d more MultipathWWIDs", rest)
+		if err := sim.CreateAll(ctx, h.c, h.luns(h.nextLUN, rest), 32); err != nil {
+			return nil, err
+		}
+	}
+	h.nextLUN = max(h.nextLUN, h.cfg.LUNs)
+	if h.cfg.PVs > 0 {
+		h.p.logf("Creating %d PersistentVolumes consuming them", h.cfg.PVs)
+		if err := sim.CreateAll(ctx, h.c, sim.PVs(0, h.cfg.PVs), 32); err != nil {
+			return nil, err
+		}
+	}
+	s.CreateSecs = round(time.Since(start).Seconds())
+	cfg, err := h.rendered(ctx, h.nextLUN, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	s.RenderSecs = round(time.Since(start).Seconds())
+	s.RenderBytes = cfg.Status.RenderedConfig.Bytes
+	h.p.logf("%d LUNs and %d PVs in %.1fs; rendered (%d bytes) after %.1fs", s.LUNs, s.PVs, s.CreateSecs, s.RenderBytes, s.RenderSecs)
+	return s, nil
+}
+
+// addNodes brings the cluster to n nodes and waits until all run the current config.
+func (h *harness) addNodes(ctx context.Context, n int) (time.Duration, error) {
+	start := time.Now()
+	from := len(h.nodes)
+	if n <= from {
+		return 0, nil
+	}
+	h.p.logf("Adding nodes %d..%d", from, n-1)
+	newNodes := make([]*sim.Node, n-from)
+	errs := make([]error, n-from)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for k := from; k < n; k++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			g := k % h.cfg.HostGroups
+			node, err := sim.NewNode(ctx, h.c, h.env.Config, fmt.Sprintf("node-%04d", k), sim.NodeOptions{
+				Dir: h.dir, RefreshInterval: h.cfg.Refresh,
+				Maps:   h.groupMaps(g),
+				Labels: map[string]string{hostGroupLabel: hostGroup(g)},
+			})
+			if err == nil {
+				err = node.StartAgent(ctx)
+			}
+			newNodes[k-from], errs[k-from] = node, err
+		}()
+	}
+	wg.Wait()
+	for _, node := range newNodes {
+		if node != nil {
+			h.nodes = append(h.nodes, node)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	cfg, err := h.rendered(ctx, h.nextLUN, time.Minute)
+	if err != nil {
+		return 0, err
+	}
+	if err := h.tracker.WaitApplied(ctx, cfg.Status.RenderedConfig.Hash, n, 15*time.Minute); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// groupMaps are the maps of host group g's nodes: its LUNs among those that exist.
+func (h *harness) groupMaps(g int) []sim.Map {
+	var out []sim.Map
+	for i := g; i < h.cfg.LUNs; i += h.cfg.HostGroups {
+		out = append(out, sim.HealthyMap(sim.WWID(i), sim.Alias(i), h.cfg.Paths))
+	}
+	return out
+}
+
+func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
+	s := size{Nodes: n}
+	join, err := h.addNodes(ctx, n)
+	if err != nil {
+		return s, err
+	}
+	s.JoinSeconds = round(join.Seconds())
+	h.p.logf("%d nodes run the config (joined in %.1fs)", n, s.JoinSeconds)
+	time.Sleep(2 * time.Second) // let the health roll-up of the join finish
+
+	if s.Apply, err = h.propagation(ctx); err != nil {
+		return s, err
+	}
+	if s.Floor, err = floor(ctx, h.env.Config, h.c, n); err != nil {
+		return s, err
+	}
+	if s.Floor.P50 > 0 {
+		s.RatioP50 = round(s.Apply.P50 / s.Floor.P50)
+	}
+	if s.Floor.Max > 0 {
+		s.RatioMax = round(s.Apply.Max / s.Floor.Max)
+	}
+	h.p.logf("apply -> applied p50 %.0fms max %.0fms; floor p50 %.0fms max %.0fms", s.Apply.P50, s.Apply.Max, s.Floor.P50, s.Floor.Max)
+
+	if s.PathFailureMs, s.PathRecoveryMs, err = h.pathFailure(ctx); err != nil {
+		return s, err
+	}
+	h.p.logf("path failure -> status %.0fms, recovery -> status %.0fms", s.PathFailureMs, s.PathRecoveryMs)
+
+	if s.Steady, s.ManagerSteady, err = h.steady(ctx); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// propagation applies one new MultipathWWID and times each node's first report of the
+// config that holds it.
+func (h *harness) propagation(ctx context.Context) (sim.Latencies, error) {
+	i := h.nextLUN
+	h.nextLUN++
+	start := time.Now()
+	if err := h.c.Create(ctx, h.lun(i)); err != nil {
+		return sim.Latencies{}, err
+	}
+	cfg, err := h.rendered(ctx, h.nextLUN, 5*time.Minute)
+	if err != nil {
+		return sim.Latencies{}, err
+	}
+	hash := cfg.Status.RenderedConfig.Hash
+	if err := h.tracker.WaitApplied(ctx, hash, len(h.nodes), 15*time.Minute); err != nil {
+		return sim.Latencies{}, err
+	}
+	ds := make([]time.Duration, 0, len(h.nodes))
+	for _, n := range h.nodes {
+		at, ok := h.tracker.FirstApplied(n.Name, hash)
+		if !ok {
+			return sim.Latencies{}, fmt.Errorf("%s never reported %.16s", n.Name, hash)
+		}
+		ds = append(ds, at.Sub(start))
+	}
+	// Every node's files hold the new LUN (spot-check the first and the last).
+	for _, n := range []*sim.Node{h.nodes[0], h.nodes[len(h.nodes)-1]} {
+		data, err := n.ReadFile("etc/multipath/wwids")
+		if err != nil {
+			return sim.Latencies{}, err
+		}
+		if !strings.Contains(string(data), sim.WWID(i)) {
+			return sim.Latencies{}, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
+		}
+	}
+	return sim.Summarise(ds), nil
+}
+
+// pathFailure fails one path of node 0's first map, as a real path failure does (multipathd's
+// view changes and a device-mapper uevent fires), and times the MultipathWWID status; then the
+// path comes back.
+func (h *harness) pathFailure(ctx context.Context) (failMs, recoverMs float64, err error) {
+	node := h.nodes[0]
+	maps := h.groupMaps(0)
+	if len(maps) == 0 {
+		return 0, 0, nil
+	}
+	name := sim.Alias(0)
+	measure := func(failed bool, want mpv1alpha1.MapState) (float64, error) {
+		maps[0].Paths[0].Failed = failed
+		start := time.Now()
+		node.SetMaps(maps)
+		node.Trigger()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			w := &mpv1alpha1.MultipathWWID{}
+			if err := h.c.Get(ctx, client.ObjectKey{Name: name}, w); err == nil && w.Status.Health.State == want {
+				return ms(time.Since(start)), nil
+			}
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("%s status did not show %s within a minute", name, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if failMs, err = measure(true, mpv1alpha1.MapDegraded); err != nil {
+		return 0, 0, err
+	}
+	recoverMs, err = measure(false, mpv1alpha1.MapOptimal)
+	return failMs, recoverMs, err
+}
+
+// steady counts what the agents and the manager send while nothing changes.
+func (h *harness) steady(ctx context.Context) (map[string]float64, map[string]float64, error) {
+	if h.cfg.Steady <= 0 {
+		return nil, nil, nil
+	}
+	h.p.logf("Counting the steady state for %s", h.cfg.Steady)
+	before := make([]map[string]int, len(h.nodes))
+	for i, n := range h.nodes {
+		before[i] = n.Requests.Snapshot()
+	}
+	mgrBefore, err := h.managerRequests(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	select {
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case <-time.After(h.cfg.Steady):
+	}
+	minutes := time.Since(start).Minutes()
+	perNode := map[string]float64{}
+	for i, n := range h.nodes {
+		for k, v := range sim.Diff(n.Requests.Snapshot(), before[i]) {
+			perNode[k] += float64(v)
+		}
+	}
+	for k, v := range perNode {
+		perNode[k] = round(v / float64(len(h.nodes)) / minutes)
+	}
+	mgrAfter, err := h.managerRequests(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	mgr := map[string]float64{}
+	for k, v := range mgrAfter {
+		if d := v - mgrBefore[k]; d > 0 {
+			mgr[k] = round(d / minutes)
+		}
+	}
+	return perNode, mgr, nil
+}
+
+// managerRequests reads client-go's rest_client_requests_total from the manager, by method.
+func (h *harness) managerRequests(ctx context.Context) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		v, err := h.mgr.MetricWith(ctx, "rest_client_requests_total", "method", m)
+		if err != nil {
+			return nil, err
+		}
+		out[m] = v
+	}
+	return out, nil
+}
+
+// memory reads the manager's RSS, and one real agent process's: node 0's in-process agent is
+// replaced by the agent binary for a while.
+func (h *harness) memory(ctx context.Context) (*memory, error) {
+	m := &memory{Nodes: len(h.nodes), LUNs: h.nextLUN, PVs: h.cfg.PVs}
+	mm, err := h.mgr.Memory()
+	if err != nil {
+		return nil, err
+	}
+	m.ManagerRSSMiB, m.ManagerPeakMiB = mib(mm.RSS), mib(mm.Peak)
+	var rt runtime.MemStats
+	runtime.ReadMemStats(&rt)
+	m.HarnessHeapMiB = mib(int64(rt.HeapInuse))
+
+	node := h.nodes[0]
+	if err := node.StopAgent(); err != nil {
+		return nil, err
+	}
+	h.p.logf("Running node %s's agent as its own process to measure it", node.Name)
+	bin := filepath.Join(h.dir, "agent")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/agent")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the agent: %w\n%s", err, out)
+	}
+	o := node.AgentOptions()
+	cmd := exec.Command(bin, "--node-name="+o.NodeName, "--host-root="+o.HostRoot, "--namespace="+o.Namespace,
+		"--multipathd-socket="+o.MultipathdSocket, "--refresh-interval="+o.RefreshInterval.String(),
+		"--validate=false", "--settle-delay=0s", "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--uevents=false")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.kubecfg)
+	logFile, err := os.Create(filepath.Join(h.dir, "agent-process.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	// Three refresh intervals: it has synced, applied (a no-op) and reported several times.
+	time.Sleep(3 * h.cfg.Refresh)
+	am, err := sim.ProcessMemory(cmd.Process.Pid)
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	if err != nil {
+		return nil, err
+	}
+	m.AgentRSSMiB, m.AgentPeakMiB = mib(am.RSS), mib(am.Peak)
+	return m, node.StartAgent(ctx)
+}
+
+func mib(b int64) float64 { return round(float64(b) / (1 << 20)) }
+
+func ms(d time.Duration) float64 { return round(float64(d.Microseconds()) / 1000) }
+
+func round(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

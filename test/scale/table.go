@@ -1,0 +1,73 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+func printSize(out io.Writer, s size) {
+	fmt.Fprintf(out, "  %d nodes: apply p50/p95/p99/max %.0f/%.0f/%.0f/%.0f ms, floor %.0f/%.0f/%.0f/%.0f ms, ratio p50 %.1fx max %.1fx; path failure %.0f ms; steady %s\n",
+		s.Nodes, s.Apply.P50, s.Apply.P95, s.Apply.P99, s.Apply.Max, s.Floor.P50, s.Floor.P95, s.Floor.P99, s.Floor.Max,
+		s.RatioP50, s.RatioMax, s.PathFailureMs, formatCounts(s.Steady))
+}
+
+func formatCounts(m map[string]float64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// printTable prints the figures docs/performance.md quotes.
+func printTable(out io.Writer, r *results) {
+	fmt.Fprintf(out, "\nkube-multipath scale harness: %s\n", r.Machine)
+	if r.Burst != nil {
+		fmt.Fprintf(out, "\nBurst of %d MultipathWWID creations: %.0f renders, %.0f ConfigMap writes (goal <= 10); rendered after %.1f s\n",
+			r.Burst.Creations, r.Burst.Renders, r.Burst.ConfigMapWrites, r.Burst.Seconds)
+	}
+	if r.Setup != nil {
+		fmt.Fprintf(out, "Cluster: %d LUNs, %d PVs (created in %.1f s, rendered %d bytes after %.1f s)\n",
+			r.Setup.LUNs, r.Setup.PVs, r.Setup.CreateSecs, r.Setup.RenderBytes, r.Setup.RenderSecs)
+	}
+	fmt.Fprintln(out, "\napply -> every node applied (ms), against the floor (one ConfigMap update to N watchers):")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "nodes\tapply p50\tp95\tp99\tmax\tfloor p50\tp95\tp99\tmax\tratio p50\tratio max\tpath fail->status\tjoin (s)\t")
+	for _, s := range r.Sizes {
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t%.0f ms\t%.1f\t\n", s.Nodes,
+			s.Apply.P50, s.Apply.P95, s.Apply.P99, s.Apply.Max, s.Floor.P50, s.Floor.P95, s.Floor.P99, s.Floor.Max,
+			s.RatioP50, s.RatioMax, s.PathFailureMs, s.JoinSeconds)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(out, "\nSteady state, requests per node per minute at the agents (goal: the Lease heartbeat only), and the manager's per minute:")
+	for _, s := range r.Sizes {
+		fmt.Fprintf(out, "  %5d nodes: agents: %s; manager: %s\n", s.Nodes, formatCounts(s.Steady), formatCounts(s.ManagerSteady))
+	}
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(out, "\nMemory at %d nodes, %d LUNs, %d PVs: manager RSS %.1f MiB (peak %.1f MiB; goal < 150 MiB); one agent process RSS %.1f MiB (peak %.1f MiB)\n",
+			m.Nodes, m.LUNs, m.PVs, m.ManagerRSSMiB, m.ManagerPeakMiB, m.AgentRSSMiB, m.AgentPeakMiB)
+	}
+}

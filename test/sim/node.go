@@ -1,0 +1,308 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package sim simulates kube-multipath nodes in one process, for the scale harness (test/scale)
+// and the fault drills (test/drills): each node is a Node object, a host root in a temporary
+// folder (tmpfs when there is one), a fake multipathd serving generated maps, and the real
+// agent (internal/agent) with its own client and rate limits, as a DaemonSet pod has. It also
+// runs the real manager binary as a separate process, so it can be killed and measured.
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kube-multipath/kube-multipath/internal/agent"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
+)
+
+// Namespace is where the manager keeps rendered ConfigMaps and the agents their Leases.
+const Namespace = "kube-multipath-system"
+
+// SANLabel selects the simulated nodes (the samples' MultipathConfig selects it too).
+const SANLabel = "storage.kube-multipath.io/san"
+
+// Path is one simulated path of a map.
+type Path struct {
+	Dev    string
+	Failed bool
+}
+
+// Map is one simulated multipath map.
+type Map struct {
+	WWID, Alias string
+	Paths       []Path
+}
+
+// HealthyMap is a map with n running paths sdX..
+func HealthyMap(wwid, alias string, n int) Map {
+	m := Map{WWID: wwid, Alias: alias}
+	for i := range n {
+		m.Paths = append(m.Paths, Path{Dev: fmt.Sprintf("sd%c%c", 'a'+i/26, 'a'+i%26)})
+	}
+	return m
+}
+
+// MapsJSON is multipathd 0.9.4's `show maps json` for maps, in its field names.
+func MapsJSON(maps []Map) string {
+	type path struct {
+		Dev     string `json:"dev"`
+		DevT    string `json:"dev_t"`
+		DMState string `json:"dm_st"`
+		DevSt   string `json:"dev_st"`
+		ChkSt   string `json:"chk_st"`
+		Checker string `json:"checker"`
+		Pri     int    `json:"pri"`
+	}
+	type group struct {
+		Selector string `json:"selector"`
+		Pri      int    `json:"pri"`
+		DMState  string `json:"dm_st"`
+		Group    int    `json:"group"`
+		Paths    []path `json:"paths"`
+	}
+	type mp struct {
+		Name       string  `json:"name"`
+		UUID       string  `json:"uuid"`
+		Sysfs      string  `json:"sysfs"`
+		Failback   string  `json:"failback"`
+		Queueing   string  `json:"queueing"`
+		Paths      int     `json:"paths"`
+		WriteProt  string  `json:"write_prot"`
+		DMState    string  `json:"dm_st"`
+		Features   string  `json:"features"`
+		HWHandler  string  `json:"hwhandler"`
+		PathFaults int     `json:"path_faults"`
+		Vendor     string  `json:"vend"`
+		Product    string  `json:"prod"`
+		Groups     []group `json:"path_groups"`
+	}
+	doc := struct {
+		Major int  `json:"major_version"`
+		Minor int  `json:"minor_version"`
+		Maps  []mp `json:"maps"`
+	}{Minor: 1, Maps: []mp{}}
+	for i, m := range maps {
+		g := group{Selector: "service-time 0", Pri: 50, DMState: "active", Group: 1}
+		faults := 0
+		for j, p := range m.Paths {
+			jp := path{Dev: p.Dev, DevT: fmt.Sprintf("8:%d", 16*j), DMState: "active", DevSt: "running", ChkSt: "ready", Checker: "tur", Pri: 50}
+			if p.Failed {
+				jp.DMState, jp.ChkSt = "failed", "faulty"
+				faults++
+			}
+			g.Paths = append(g.Paths, jp)
+		}
+		doc.Maps = append(doc.Maps, mp{
+			Name: m.Alias, UUID: m.WWID, Sysfs: fmt.Sprintf("dm-%d", i), Failback: "immediate", Queueing: "-",
+			Paths: len(m.Paths), WriteProt: "rw", DMState: "active", Features: "1 queue_if_no_path", HWHandler: "1 alua",
+			PathFaults: faults, Vendor: "NETAPP", Product: "LUN C-Mode", Groups: []group{g},
+		})
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		panic(err) // only plain strings and ints above
+	}
+	return string(out)
+}
+
+// NodeOptions shape a simulated node's agent.
+type NodeOptions struct {
+	// Dir holds the node's host root (Dir/<node>/host); tmpfs keeps 1,000 of them cheap.
+	Dir string
+	// RefreshInterval is the agent's --refresh-interval (multipathd poll and Lease renewal).
+	RefreshInterval time.Duration
+	// QPS and Burst are the agent client's rate limits; zero means controller-runtime's defaults
+	// for a deployed agent (20 and 30, as ctrl.GetConfig sets them).
+	QPS   float32
+	Burst int
+	// Maps are what the fake multipathd serves at start.
+	Maps []Map
+	// Labels are added to the Node (SANLabel=true is always set).
+	Labels map[string]string
+}
+
+// Node is one simulated node.
+type Node struct {
+	Name     string
+	HostRoot string
+	Daemon   *multipathdtest.FakeDaemon
+	// Requests counts what this node's agent sent to the API server.
+	Requests *Counter
+
+	cfg    *rest.Config
+	opts   NodeOptions
+	mu     sync.Mutex
+	agent  *agent.Agent
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// NewNode creates the Node object (Ready, labelled) and the fake multipathd; StartAgent starts
+// its agent.
+func NewNode(ctx context.Context, c client.Client, cfg *rest.Config, name string, o NodeOptions) (*Node, error) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{SANLabel: "true", corev1.LabelHostname: name}}}
+	for k, v := range o.Labels {
+		node.Labels[k] = v
+	}
+	if err := c.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	if err := SetNodeReady(ctx, c, name, true); err != nil {
+		return nil, err
+	}
+	hostRoot := filepath.Join(o.Dir, name, "host")
+	if err := os.MkdirAll(filepath.Join(hostRoot, "etc", "multipath", "conf.d"), 0o755); err != nil {
+		return nil, err
+	}
+	d, err := multipathdtest.Start()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Name: name, HostRoot: hostRoot, Daemon: d, Requests: &Counter{}, opts: o}
+	n.SetMaps(o.Maps)
+	n.cfg = rest.CopyConfig(cfg)
+	n.cfg.QPS, n.cfg.Burst = 20, 30
+	if o.QPS > 0 {
+		n.cfg.QPS, n.cfg.Burst = o.QPS, o.Burst
+	}
+	n.cfg.UserAgent = "kube-multipath-agent/" + name
+	// Its own connection, as on its own node: a custom dialer keeps client-go from sharing one
+	// transport among identical configs.
+	n.cfg.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	n.Requests.Wrap(n.cfg)
+	return n, nil
+}
+
+// SetNodeReady sets the Node's Ready condition.
+func SetNodeReady(ctx context.Context, c client.Client, name string, ready bool) error {
+	node := &corev1.Node{}
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
+		return err
+	}
+	status := corev1.ConditionTrue
+	if !ready {
+		status = corev1.ConditionFalse
+	}
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: "Simulated", LastHeartbeatTime: metav1.Now()}}
+	return c.Status().Update(ctx, node)
+}
+
+// SetMaps changes what the fake multipathd serves.
+func (n *Node) SetMaps(maps []Map) {
+	n.Daemon.SetReply("show maps json", multipathdtest.Reply{Body: MapsJSON(maps)})
+}
+
+// AgentOptions are the options the node's agent runs with: a deployed agent's, except that the
+// candidate is not run through `multipath -t` (1,000 parser runs on one machine measure this
+// machine, not the cluster: docs/performance.md gives the per-node cost separately), multipathd
+// answers at once so there is nothing to settle, and no ports or inotify instances are taken.
+func (n *Node) AgentOptions() agent.Options {
+	o := agent.DefaultOptions()
+	o.NodeName = n.Name
+	o.HostRoot = n.HostRoot
+	o.Namespace = Namespace
+	o.MultipathdSocket = n.Daemon.Address()
+	if n.opts.RefreshInterval > 0 {
+		o.RefreshInterval = n.opts.RefreshInterval
+	}
+	o.Validate = false
+	o.SettleDelay = 0
+	o.PostCheckTimeout = 5 * time.Second
+	o.MetricsAddr, o.ProbeAddr = "0", "0"
+	o.Uevents, o.WatchFiles = false, false
+	o.SkipNameValidation = true
+	return o
+}
+
+// StartAgent starts the node's agent; it runs until StopAgent or ctx ends.
+func (n *Node) StartAgent(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.agent != nil {
+		return fmt.Errorf("the agent of %s is running", n.Name)
+	}
+	a, err := agent.Build(n.cfg, n.AgentOptions())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Start(ctx) }()
+	n.agent, n.cancel, n.done = a, cancel, done
+	return nil
+}
+
+// Trigger asks the agent for a pass at once, as a device-mapper uevent does on a real node.
+func (n *Node) Trigger() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.agent != nil {
+		n.agent.Trigger()
+	}
+}
+
+// StopAgent stops the agent (its context ends, as when the pod is killed) and waits for it.
+func (n *Node) StopAgent() error {
+	n.mu.Lock()
+	cancel, done := n.cancel, n.done
+	n.agent, n.cancel, n.done = nil, nil, nil
+	n.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		return errors.New("the agent of " + n.Name + " did not stop within a minute")
+	}
+}
+
+// Close stops the agent and the fake multipathd.
+func (n *Node) Close() error {
+	return errors.Join(n.StopAgent(), n.Daemon.Close())
+}
+
+// ReadFile reads a file under the node's host root.
+func (n *Node) ReadFile(rel string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(n.HostRoot, rel))
+}
+
+// TempDir returns a temporary folder on tmpfs (/dev/shm) when the machine has one, else in
+// the default temporary folder.
+func TempDir(pattern string) (string, error) {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if dir, err := os.MkdirTemp("/dev/shm", pattern); err == nil {
+			return dir, nil
+		}
+	}
+	return os.MkdirTemp("", pattern)
+}

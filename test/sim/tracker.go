@@ -1,0 +1,141 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+)
+
+// Tracker watches every MultipathNodeState and records when each node first reported each
+// applied config, as seen by a watcher outside the system (the time a person running kubectl
+// get --watch would see it).
+type Tracker struct {
+	mu      sync.Mutex
+	applied map[string]string               // node -> hash it runs now
+	first   map[string]map[string]time.Time // node -> hash -> first seen
+	changed chan struct{}
+}
+
+// Track starts a Tracker; it runs until ctx ends.
+func Track(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (*Tracker, error) {
+	c, err := cache.New(cfg, cache.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	inf, err := c.GetInformer(ctx, &mpv1alpha1.MultipathNodeState{})
+	if err != nil {
+		return nil, err
+	}
+	t := &Tracker{applied: map[string]string{}, first: map[string]map[string]time.Time{}, changed: make(chan struct{}, 1)}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { t.observe(o) },
+		UpdateFunc: func(_, o any) { t.observe(o) },
+		DeleteFunc: func(o any) {
+			if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = d.Obj
+			}
+			if st, ok := o.(*mpv1alpha1.MultipathNodeState); ok {
+				t.mu.Lock()
+				delete(t.applied, st.Name)
+				t.mu.Unlock()
+				t.notify()
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("the MultipathNodeState watch did not sync")
+	}
+	return t, nil
+}
+
+func (t *Tracker) observe(o any) {
+	now := time.Now()
+	st, ok := o.(*mpv1alpha1.MultipathNodeState)
+	if !ok || st.Status.AppliedConfig == nil {
+		return
+	}
+	hash := st.Status.AppliedConfig.Hash
+	t.mu.Lock()
+	t.applied[st.Name] = hash
+	if t.first[st.Name] == nil {
+		t.first[st.Name] = map[string]time.Time{}
+	}
+	if _, seen := t.first[st.Name][hash]; !seen {
+		t.first[st.Name][hash] = now
+	}
+	t.mu.Unlock()
+	t.notify()
+}
+
+func (t *Tracker) notify() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
+}
+
+// FirstApplied returns when node was first seen running hash.
+func (t *Tracker) FirstApplied(node, hash string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.first[node][hash]
+	return at, ok
+}
+
+// Applied returns how many nodes run hash now.
+func (t *Tracker) Applied(hash string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, h := range t.applied {
+		if h == hash {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitApplied waits until at least n nodes run hash.
+func (t *Tracker) WaitApplied(ctx context.Context, hash string, n int, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for {
+		if got := t.Applied(hash); got >= n {
+			return nil
+		}
+		select {
+		case <-t.changed:
+		case <-time.After(time.Second):
+		case <-deadline:
+			return fmt.Errorf("%d of %d nodes applied config %.16s within %s", t.Applied(hash), n, hash, timeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
