@@ -28,6 +28,7 @@ import (
 	"strings"
 	"testing"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -86,18 +87,20 @@ func impersonate(t *testing.T, user string, extra map[string][]string) client.Cl
 	return c
 }
 
-// TestAgentPolicy applies config/policy and acts as node A's agent. The user info, node-name
+// TestAgentPolicy applies config/agent/admission_policy.yaml and acts as node A's agent. The user info, node-name
 // extra included, is set by impersonation: envtest's API server has no kubelet to bind a
 // service account token to a pod on a node, and impersonation hands the policy the same
 // request.userInfo a bound token would.
 func TestAgentPolicy(t *testing.T) {
 	ctx := context.Background()
-	create(t, readManifests(t, "config/policy/agent_node_policy.yaml")...)
-	// RBAC lets the agent (and, for contrast, the manager) write every kind of the group, so
-	// that every refusal below is the policy's.
+	create(t, readManifests(t, "config/agent/admission_policy.yaml")...)
+	// RBAC lets the agent (and, for contrast, the manager) write every kind of the group and
+	// every Lease, so that every refusal below is the policy's.
 	create(t,
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "test-multipath-writer"}, Rules: []rbacv1.PolicyRule{{
 			APIGroups: []string{mpv1alpha1.SchemeGroupVersion.Group}, Resources: []string{"*", "*/status"}, Verbs: []string{"*"},
+		}, {
+			APIGroups: []string{coordinationv1.GroupName}, Resources: []string{"leases"}, Verbs: []string{"*"},
 		}}},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "test-multipath-writer"},
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "test-multipath-writer"},
@@ -134,7 +137,7 @@ func TestAgentPolicy(t *testing.T) {
 
 	// Another node's state (waiting for RBAC and the policy to be loaded by the API server).
 	eventually(t, func() error {
-		return refusedWith(setStatus(agentA, "node-b", "0.9.4"), "the kube-multipath node agent on node node-a may write only MultipathNodeState node-a, not node-b")
+		return refusedWith(setStatus(agentA, "node-b", "0.9.4"), "the kube-multipath node agent on node node-a may write only the status of MultipathNodeState node-a, not node-b")
 	})
 	t.Run("the agent updates its own node's status", func(t *testing.T) {
 		if err := setStatus(agentA, "node-a", "0.9.4"); err != nil {
@@ -143,8 +146,49 @@ func TestAgentPolicy(t *testing.T) {
 	})
 	t.Run("the agent may not delete another node's state", func(t *testing.T) {
 		err := agentA.Delete(ctx, &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "node-b"}}, client.DryRunAll)
-		if err := refusedWith(err, "may write only MultipathNodeState node-a, not node-b"); err != nil {
+		if err := refusedWith(err, "may write only the status of MultipathNodeState node-a, not node-b"); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("the agent may not write its own node's state but through status", func(t *testing.T) {
+		st := &mpv1alpha1.MultipathNodeState{}
+		if err := k8s.Get(ctx, client.ObjectKey{Name: "node-a"}, st); err != nil {
+			t.Fatal(err)
+		}
+		st.Labels = map[string]string{"touched": "by-the-agent"}
+		if err := refusedWith(agentA.Update(ctx, st, client.DryRunAll), "may write only the status of MultipathNodeState node-a, not its spec or metadata"); err != nil {
+			t.Fatalf("update: %v", err)
+		}
+		err := agentA.Delete(ctx, &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}}, client.DryRunAll)
+		if err := refusedWith(err, "not its spec or metadata"); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+	})
+	t.Run("the agent writes its own Lease, held by its node, and no other", func(t *testing.T) {
+		lease := func(name, holder string) *coordinationv1.Lease {
+			return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}
+		}
+		if err := agentA.Create(ctx, lease("multipath-agent-node-a", "node-a"), client.DryRunAll); err != nil {
+			t.Errorf("its own Lease: %v", err)
+		}
+		for _, l := range []*coordinationv1.Lease{
+			lease("multipath-agent-node-b", "node-b"), // another node's
+			lease("multipath-agent-node-a", "node-b"), // its own, held by another node
+			lease("kube-multipath-manager", "node-a"), // not a heartbeat
+		} {
+			if err := refusedWith(agentA.Create(ctx, l, client.DryRunAll), "may write only its Lease multipath-agent-node-a, held by node-a"); err != nil {
+				t.Errorf("Lease %s held by %s: %v", l.Name, *l.Spec.HolderIdentity, err)
+			}
+		}
+		// A delete reaches admission only when the object exists.
+		other := lease("multipath-agent-node-b", "node-b")
+		create(t, other.DeepCopy())
+		if err := refusedWith(agentA.Delete(ctx, other, client.DryRunAll), "may write only its Lease"); err != nil {
+			t.Errorf("deleting another node's Lease: %v", err)
+		}
+		if err := refusedWith(agentNoNode.Create(ctx, lease("multipath-agent-node-a", "node-a"), client.DryRunAll), "token carries no node name"); err != nil {
+			t.Errorf("a Lease with a token without a node name: %v", err)
 		}
 	})
 	t.Run("the agent may not create a MultipathWWID", func(t *testing.T) {

@@ -118,8 +118,8 @@ var minimum = map[string]int{
 	"Deployment":                       1,
 	"DaemonSet":                        1,
 	"ValidatingWebhookConfiguration":   1,
-	"ValidatingAdmissionPolicy":        2,
-	"ValidatingAdmissionPolicyBinding": 2,
+	"ValidatingAdmissionPolicy":        1,
+	"ValidatingAdmissionPolicyBinding": 1,
 }
 
 func checkCounts(t *testing.T, counts map[string]int) {
@@ -134,7 +134,21 @@ func checkCounts(t *testing.T, counts map[string]int) {
 
 func TestConfigDefaultAppliesServerSide(t *testing.T) {
 	objs := build(t, "config/default")
-	checkCounts(t, applyAll(t, objs))
+	counts := applyAll(t, objs)
+	checkCounts(t, counts)
+	// One admission policy binds the agent to its node (config/agent/admission_policy.yaml),
+	// bound once.
+	if counts["ValidatingAdmissionPolicy"] != 1 || counts["ValidatingAdmissionPolicyBinding"] != 1 {
+		t.Errorf("config/default installs %d ValidatingAdmissionPolicies and %d bindings, want one of each",
+			counts["ValidatingAdmissionPolicy"], counts["ValidatingAdmissionPolicyBinding"])
+	}
+	for _, u := range objs {
+		if u.GetKind() == "ValidatingAdmissionPolicyBinding" {
+			if name, _, _ := unstructured.NestedString(u.Object, "spec", "policyName"); name != "kube-multipath-agent-node-bound" {
+				t.Errorf("binding %s binds policy %q, want kube-multipath-agent-node-bound", u.GetName(), name)
+			}
+		}
+	}
 	// dryRun=All persisted nothing but the CRDs and the Namespace.
 	for _, u := range objs {
 		if u.GetKind() != "Deployment" && u.GetKind() != "DaemonSet" {
