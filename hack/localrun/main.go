@@ -49,6 +49,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/manager"
 	"github.com/kube-multipath/kube-multipath/internal/plugin"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
+	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
 )
 
 const namespace = "kube-multipath-system"
@@ -67,13 +68,14 @@ type started struct {
 	restConfig *rest.Config
 	kubeconfig string
 	nodes      []simulatedNode
+	webhook    localWebhook
 }
 
 // run starts everything, writes what a person needs to out, calls onReady (when set) once the
 // system is up, and runs until ctx ends.
 func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onReady func(started)) error {
 	fmt.Fprintln(out, "Starting a local control plane (kube-apiserver and etcd built from Go modules)...")
-	env, err := testenv.Start(testenv.WithWebhooks())
+	env, err := testenv.Start()
 	if err != nil {
 		return err
 	}
@@ -110,13 +112,22 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	opts.LeaderElection = false
 	opts.MetricsAddr = metricsAddr
 	opts.ProbeAddr = probeAddr
-	// The admission webhook runs as in a cluster, but the local API server reaches it by URL with
-	// a certificate the local control plane made, instead of through a Service with certificates
-	// the manager rotates (there is no Service routing without a cluster network).
-	wio := &env.WebhookInstallOptions
-	opts.Webhook.Host, opts.Webhook.Port, opts.Webhook.CertDir = wio.LocalServingHost, wio.LocalServingPort, wio.LocalServingCertDir
-	opts.Webhook.ManageCertificates = false
+	// The admission webhook runs as in a cluster, certificates included: the manager's rotator
+	// fills the Secret and injects its CA into the webhook configuration. The local API server
+	// calls it by URL at localhost (there is no Service routing without a cluster network), and
+	// projectSecret plays the kubelet, copying the Secret into the certificate directory.
+	wh, err := installWebhook(ctx, c, dir)
+	if err != nil {
+		return fmt.Errorf("installing the webhook configuration: %w", err)
+	}
+	opts.Webhook.Host, opts.Webhook.Port, opts.Webhook.CertDir = "127.0.0.1", wh.port, wh.certDir
+	opts.Webhook.ManageCertificates = true
+	opts.Webhook.ExtraDNSNames = []string{"localhost"}
 	opts.AgentRefreshInterval = 5 * time.Second
+	projCtx, stopProjecting := context.WithCancel(ctx)
+	projected := make(chan struct{})
+	go func() { defer close(projected); projectSecret(projCtx, c, wh.certDir) }()
+	defer func() { stopProjecting(); <-projected }()
 	mgrErr := make(chan error, 1)
 	go func() { mgrErr <- manager.Run(ctx, env.Config, opts) }()
 
@@ -124,13 +135,20 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "Admission webhook at %s, certificate issued and rotated by the manager (Secret %s/%s, copied to %s as the kubelet would mount it).\n",
+		wh.url(), namespace, mpwebhook.DefaultSecretName, wh.certDir)
 	fmt.Fprintf(out, "Applied %d objects from config/samples.\n", n)
 
+	// The first render may predate the samples' LUNs: wait until it holds every one (or, should
+	// a sample be refused by the render, take what is rendered after 60s).
 	cfg := &mpv1alpha1.MultipathConfig{}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		luns := &mpv1alpha1.MultipathWWIDList{}
 		if err := c.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); err == nil && cfg.Status.RenderedConfig != nil {
-			break
+			if c.List(ctx, luns) == nil && int(cfg.Status.RenderedConfig.LUNs) >= len(luns.Items) || time.Now().After(deadline) {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			return errors.New("the manager did not render the samples within 60s")
@@ -171,7 +189,7 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	fmt.Fprintf(out, "  kubectl get configmap -n %s %s -o yaml\n", namespace, rc.Name)
 	fmt.Fprintf(out, "\nPress Ctrl-C to stop.\n")
 	if onReady != nil {
-		onReady(started{restConfig: env.Config, kubeconfig: kubeconfig, nodes: nodes})
+		onReady(started{restConfig: env.Config, kubeconfig: kubeconfig, nodes: nodes, webhook: wh})
 	}
 	select {
 	case err := <-mgrErr:

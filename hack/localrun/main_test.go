@@ -19,14 +19,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +42,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf/mptest"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
+	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
 )
 
 // syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
@@ -72,7 +79,8 @@ func TestMakeRunHeadless(t *testing.T) {
 	if wantReal != nil && os.Getenv("CI") == "true" {
 		t.Errorf("CI must run the real multipathd for san-node-3: %v", wantReal)
 	}
-	var refused, realNode error
+	var refused, realNode, webhookCert error
+	sampleLUNs := -1
 	err := run(ctx, out, "0", "0", func(s started) {
 		readyCalled = true
 		got = s
@@ -85,6 +93,11 @@ func TestMakeRunHeadless(t *testing.T) {
 		// The admission webhook is live: a second LUN claiming the sample's alias is refused.
 		dup := &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: "dup"}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: "3600a0980000000000000000000000099", Alias: sampleAlias}}
 		refused = c.Create(ctx, dup, client.DryRunAll)
+		webhookCert = checkWebhookCertificate(ctx, c, s.webhook)
+		luns := &mpv1alpha1.MultipathWWIDList{}
+		if err := c.List(ctx, luns); err == nil {
+			sampleLUNs = len(luns.Items)
+		}
 		for _, n := range s.nodes {
 			if n.real != nil {
 				realNode = checkRealDaemonNode(ctx, c, n)
@@ -94,6 +107,9 @@ func TestMakeRunHeadless(t *testing.T) {
 	})
 	if refused == nil || !strings.Contains(refused.Error(), "denied the request") || !strings.Contains(refused.Error(), sampleAlias) {
 		t.Errorf("a duplicate alias must be refused by the admission webhook, got %v", refused)
+	}
+	if webhookCert != nil {
+		t.Errorf("the webhook's certificate: %v", webhookCert)
 	}
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, out)
@@ -147,6 +163,7 @@ func TestMakeRunHeadless(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
+		fmt.Sprintf("Rendered %d LUNs", sampleLUNs), // the render it prints holds every sample
 		"kubectl multipath status:",
 		"oradata01",
 		"FAIL 0/1", // san-node-2's recorded map has its only path faulty
@@ -192,4 +209,45 @@ func checkRealDaemonNode(ctx context.Context, c client.Client, n simulatedNode) 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// checkWebhookCertificate checks that the webhook is served with the manager's own certificate:
+// the CA its rotator wrote into the Secret is the caBundle of every webhook of the
+// configuration, and the served certificate verifies against it for localhost, the host the
+// API server calls.
+func checkWebhookCertificate(ctx context.Context, c client.Client, wh localWebhook) error {
+	secret := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: mpwebhook.DefaultSecretName}, secret); err != nil {
+		return err
+	}
+	ca := secret.Data["ca.crt"]
+	if len(ca) == 0 {
+		return fmt.Errorf("Secret %s holds no ca.crt: the rotator did not fill it", secret.Name)
+	}
+	vwc := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := c.Get(ctx, client.ObjectKey{Name: mpwebhook.DefaultWebhookConfigName}, vwc); err != nil {
+		return err
+	}
+	for _, w := range vwc.Webhooks {
+		if !bytes.Equal(w.ClientConfig.CABundle, ca) {
+			return fmt.Errorf("webhook %s does not trust the rotator's CA", w.Name)
+		}
+		if w.ClientConfig.URL == nil || !strings.HasPrefix(*w.ClientConfig.URL, wh.url()+"/") {
+			return fmt.Errorf("webhook %s calls %v, want %s", w.Name, w.ClientConfig.URL, wh.url())
+		}
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		return fmt.Errorf("ca.crt holds no certificate")
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(wh.port)),
+		&tls.Config{RootCAs: roots, ServerName: "localhost"})
+	if err != nil {
+		return fmt.Errorf("the served certificate: %w", err)
+	}
+	defer func() { _ = conn.Close() }()
+	if issuer := conn.ConnectionState().PeerCertificates[0].Issuer.CommonName; issuer != "kube-multipath-webhook-ca" {
+		return fmt.Errorf("the served certificate is issued by %q, want the rotator's kube-multipath-webhook-ca", issuer)
+	}
+	return nil
 }

@@ -79,7 +79,7 @@ type Options struct {
 	CertDir string
 	// Host and Port are where the server listens; Host empty means every address. A negative
 	// Port disables the webhook: nothing is served, no certificate is managed (for a manager
-	// run without a webhook configuration, as hack/localrun does).
+	// run where no webhook configuration points at it).
 	Host string
 	Port int
 	// ManageCertificates runs the built-in certificate rotator: it creates a CA and a serving
