@@ -41,6 +41,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/fanout"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
 )
 
@@ -214,16 +215,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		log.V(1).Info("MultipathConfig node selector is invalid; every node counts as managed", "err", out.SelectorErr)
 	}
 
-	var errs []error
+	// The changed LUNs, worst first: when a join or a flap changes thousands of them, a failed
+	// path is not queued behind them (test/scale measures path failure -> status under load).
+	var changed []int
 	for i := range in.WWIDs {
 		w := &in.WWIDs[i]
 		if err := out.ExpectErrors[w.Name]; err != nil {
 			log.V(1).Info("Expected nodes of a LUN are partly unknown", "MultipathWWID", klog.KObj(w), "err", err)
 		}
-		if err := r.writeWWID(ctx, w, out.Health[i]); err != nil {
-			errs = append(errs, err)
+		if !equalHealth(&w.Status.Health, &out.Health[i]) {
+			changed = append(changed, i)
 		}
 	}
+	slices.SortStableFunc(changed, func(a, b int) int {
+		return rules.Severity(out.Health[b].State) - rules.Severity(out.Health[a].State)
+	})
+	errs := fanout.Each(ctx, len(changed), func(ctx context.Context, k int) error {
+		i := changed[k]
+		return r.writeWWID(ctx, &in.WWIDs[i], out.Health[i])
+	})
 	if in.Config != nil && in.Config.DeletionTimestamp.IsZero() {
 		if err := r.writeConfig(ctx, in.Config, out); err != nil {
 			errs = append(errs, err)

@@ -43,6 +43,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/fanout"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
@@ -174,11 +175,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 			errs = append(errs, err)
 		}
 	}
-	for i := range in.wwids {
-		if err := r.writeWWID(ctx, &in.wwids[i], out.luns[in.wwids[i].Name], rendered != nil); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, fanout.Each(ctx, len(in.wwids), func(ctx context.Context, i int) error {
+		return r.writeWWID(ctx, &in.wwids[i], out.luns[in.wwids[i].Name], rendered != nil)
+	})...)
 	if len(errs) > 0 {
 		err := joinErrors(errs)
 		if apierrors.IsConflict(err) {

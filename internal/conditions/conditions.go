@@ -30,7 +30,7 @@ import (
 // race with another controller writing the same object's conditions. The winner's watch event
 // reaches the cache within milliseconds; a whole second here was most of the time from
 // `kubectl apply` to the nodes (measured by test/scale).
-const ConflictRetry = 100 * time.Millisecond
+const ConflictRetry = 20 * time.Millisecond
 
 // Getter is an object whose conditions can be read.
 type Getter interface {

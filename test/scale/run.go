@@ -63,6 +63,8 @@ type setup struct {
 	CreateSecs  float64 `json:"createSeconds"`
 	RenderSecs  float64 `json:"renderedSeconds"`
 	RenderBytes int64   `json:"renderedBytes"`
+	// SettledSecs is when the manager stopped writing (every LUN's status, finalizer and health).
+	SettledSecs float64 `json:"settledSeconds"`
 }
 
 // size is everything measured with a given number of nodes.
@@ -70,8 +72,14 @@ type size struct {
 	Nodes int `json:"nodes"`
 	// JoinSeconds is how long the new nodes took from agent start to applying the config.
 	JoinSeconds float64 `json:"joinSeconds"`
+	// SettledSeconds is from agent start until the manager stopped writing health.
+	SettledSeconds float64 `json:"settledSeconds"`
 	// Apply is `kubectl apply` of one MultipathWWID -> each node runs the new config.
 	Apply sim.Latencies `json:"apply"`
+	// Its stages: RenderedMs is apply -> the MultipathConfig status names the new render (polled
+	// every 20 ms); Handout is apply -> each node's MultipathNodeState names it.
+	RenderedMs float64       `json:"renderedMs"`
+	Handout    sim.Latencies `json:"handout"`
 	// Floor is one ConfigMap update -> each of N plain client-go watchers sees it.
 	Floor sim.Latencies `json:"floor"`
 	// RatioP50 and RatioMax are Apply over Floor.
@@ -257,7 +265,7 @@ func (h *harness) rendered(ctx context.Context, luns int, timeout time.Duration)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
@@ -328,7 +336,11 @@ func (h *harness) populate(ctx context.Context) (*setup, error) {
 	}
 	s.RenderSecs = round(time.Since(start).Seconds())
 	s.RenderBytes = cfg.Status.RenderedConfig.Bytes
-	h.p.logf("%d LUNs and %d PVs in %.1fs; rendered (%d bytes) after %.1fs", s.LUNs, s.PVs, s.CreateSecs, s.RenderBytes, s.RenderSecs)
+	if err := h.settle(ctx); err != nil {
+		return nil, err
+	}
+	s.SettledSecs = round(time.Since(start).Seconds())
+	h.p.logf("%d LUNs and %d PVs in %.1fs; rendered (%d bytes) after %.1fs; manager done writing after %.1fs", s.LUNs, s.PVs, s.CreateSecs, s.RenderBytes, s.RenderSecs, s.SettledSecs)
 	return s, nil
 }
 
@@ -392,15 +404,19 @@ func (h *harness) groupMaps(g int) []sim.Map {
 
 func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	s := size{Nodes: n}
+	joinStart := time.Now()
 	join, err := h.addNodes(ctx, n)
 	if err != nil {
 		return s, err
 	}
 	s.JoinSeconds = round(join.Seconds())
-	h.p.logf("%d nodes run the config (joined in %.1fs)", n, s.JoinSeconds)
-	time.Sleep(2 * time.Second) // let the health roll-up of the join finish
+	if err := h.settle(ctx); err != nil {
+		return s, err
+	}
+	s.SettledSeconds = round(time.Since(joinStart).Seconds())
+	h.p.logf("%d nodes run the config (joined in %.1fs, health written after %.1fs)", n, s.JoinSeconds, s.SettledSeconds)
 
-	if s.Apply, err = h.propagation(ctx); err != nil {
+	if s.Apply, s.Handout, s.RenderedMs, err = h.propagation(ctx); err != nil {
 		return s, err
 	}
 	if s.Floor, err = floor(ctx, h.env.Config, h.c, n); err != nil {
@@ -412,7 +428,8 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	if s.Floor.Max > 0 {
 		s.RatioMax = round(s.Apply.Max / s.Floor.Max)
 	}
-	h.p.logf("apply -> applied p50 %.0fms max %.0fms; floor p50 %.0fms max %.0fms", s.Apply.P50, s.Apply.Max, s.Floor.P50, s.Floor.Max)
+	h.p.logf("apply -> rendered %.0fms, handed out p50 %.0fms max %.0fms, applied p50 %.0fms max %.0fms; floor p50 %.0fms max %.0fms",
+		s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Apply.P50, s.Apply.Max, s.Floor.P50, s.Floor.Max)
 
 	if s.PathFailureMs, s.PathRecoveryMs, err = h.pathFailure(ctx); err != nil {
 		return s, err
@@ -426,41 +443,46 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 }
 
 // propagation applies one new MultipathWWID and times each node's first report of the
-// config that holds it.
-func (h *harness) propagation(ctx context.Context) (sim.Latencies, error) {
+// config that holds it, and the stages on the way.
+func (h *harness) propagation(ctx context.Context) (apply, handout sim.Latencies, renderedMs float64, err error) {
 	i := h.nextLUN
 	h.nextLUN++
 	start := time.Now()
 	if err := h.c.Create(ctx, h.lun(i)); err != nil {
-		return sim.Latencies{}, err
+		return apply, handout, 0, err
 	}
 	cfg, err := h.rendered(ctx, h.nextLUN, 5*time.Minute)
 	if err != nil {
-		return sim.Latencies{}, err
+		return apply, handout, 0, err
 	}
+	renderedMs = ms(time.Since(start))
 	hash := cfg.Status.RenderedConfig.Hash
 	if err := h.tracker.WaitApplied(ctx, hash, len(h.nodes), 15*time.Minute); err != nil {
-		return sim.Latencies{}, err
+		return apply, handout, 0, err
 	}
-	ds := make([]time.Duration, 0, len(h.nodes))
+	applied := make([]time.Duration, 0, len(h.nodes))
+	handed := make([]time.Duration, 0, len(h.nodes))
 	for _, n := range h.nodes {
 		at, ok := h.tracker.FirstApplied(n.Name, hash)
 		if !ok {
-			return sim.Latencies{}, fmt.Errorf("%s never reported %.16s", n.Name, hash)
+			return apply, handout, 0, fmt.Errorf("%s never reported %.16s", n.Name, hash)
 		}
-		ds = append(ds, at.Sub(start))
+		applied = append(applied, at.Sub(start))
+		if at, ok := h.tracker.FirstHanded(n.Name, hash); ok {
+			handed = append(handed, at.Sub(start))
+		}
 	}
 	// Every node's files hold the new LUN (spot-check the first and the last).
 	for _, n := range []*sim.Node{h.nodes[0], h.nodes[len(h.nodes)-1]} {
 		data, err := n.ReadFile("etc/multipath/wwids")
 		if err != nil {
-			return sim.Latencies{}, err
+			return apply, handout, 0, err
 		}
 		if !strings.Contains(string(data), sim.WWID(i)) {
-			return sim.Latencies{}, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
+			return apply, handout, 0, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
 		}
 	}
-	return sim.Summarise(ds), nil
+	return sim.Summarise(applied), sim.Summarise(handed), renderedMs, nil
 }
 
 // pathFailure fails one path of node 0's first map, as a real path failure does (multipathd's
@@ -538,6 +560,45 @@ func (h *harness) steady(ctx context.Context) (map[string]float64, map[string]fl
 		}
 	}
 	return perNode, mgr, nil
+}
+
+// settle waits until the manager has sent no write for three seconds: measurements start from
+// a quiet cluster, and the time to get there is a figure of its own.
+func (h *harness) settle(ctx context.Context) error {
+	writes := func() (float64, error) {
+		total := 0.0
+		for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			v, err := h.mgr.MetricWith(ctx, "rest_client_requests_total", "method", m)
+			if err != nil {
+				return 0, err
+			}
+			total += v
+		}
+		return total, nil
+	}
+	last, err := writes()
+	if err != nil {
+		return err
+	}
+	quietSince, deadline := time.Now(), time.Now().Add(30*time.Minute)
+	for time.Since(quietSince) < 3*time.Second {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the manager kept writing for 30 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		now, err := writes()
+		if err != nil {
+			return err
+		}
+		if now != last {
+			last, quietSince = now, time.Now()
+		}
+	}
+	return nil
 }
 
 // managerRequests reads client-go's rest_client_requests_total from the manager, by method.

@@ -36,7 +36,8 @@ import (
 type Tracker struct {
 	mu      sync.Mutex
 	applied map[string]string               // node -> hash it runs now
-	first   map[string]map[string]time.Time // node -> hash -> first seen
+	first   map[string]map[string]time.Time // node -> hash -> first seen applied
+	handed  map[string]map[string]time.Time // node -> hash -> first seen in spec.desiredConfig
 	changed chan struct{}
 }
 
@@ -50,7 +51,7 @@ func Track(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (*Trac
 	if err != nil {
 		return nil, err
 	}
-	t := &Tracker{applied: map[string]string{}, first: map[string]map[string]time.Time{}, changed: make(chan struct{}, 1)}
+	t := &Tracker{applied: map[string]string{}, first: map[string]map[string]time.Time{}, handed: map[string]map[string]time.Time{}, changed: make(chan struct{}, 1)}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { t.observe(o) },
 		UpdateFunc: func(_, o any) { t.observe(o) },
@@ -78,11 +79,23 @@ func Track(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (*Trac
 func (t *Tracker) observe(o any) {
 	now := time.Now()
 	st, ok := o.(*mpv1alpha1.MultipathNodeState)
-	if !ok || st.Status.AppliedConfig == nil {
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	if d := st.Spec.DesiredConfig; d != nil {
+		if t.handed[st.Name] == nil {
+			t.handed[st.Name] = map[string]time.Time{}
+		}
+		if _, seen := t.handed[st.Name][d.Hash]; !seen {
+			t.handed[st.Name][d.Hash] = now
+		}
+	}
+	if st.Status.AppliedConfig == nil {
+		t.mu.Unlock()
 		return
 	}
 	hash := st.Status.AppliedConfig.Hash
-	t.mu.Lock()
 	t.applied[st.Name] = hash
 	if t.first[st.Name] == nil {
 		t.first[st.Name] = map[string]time.Time{}
@@ -106,6 +119,14 @@ func (t *Tracker) FirstApplied(node, hash string) (time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	at, ok := t.first[node][hash]
+	return at, ok
+}
+
+// FirstHanded returns when node was first seen told to run hash (spec.desiredConfig).
+func (t *Tracker) FirstHanded(node, hash string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.handed[node][hash]
 	return at, ok
 }
 
