@@ -104,10 +104,10 @@ type drill struct {
 	luns, consumed map[int]bool
 	next           int
 	// first is the index of the drill's first LUN.
-	first int
-	preListed      string
-	sampler        *sampler
-	watch          *clusterWatch
+	first     int
+	preListed string
+	sampler   *sampler
+	watch     *clusterWatch
 }
 
 // node is a simulated node with the foreign files it started with.
