@@ -62,9 +62,15 @@ run: manifests generate fmt vet ## Run the operator: against $KUBECONFIG if set,
 	  KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go run ./hack/localrun; \
 	fi
 
+SCALE_ARGS ?=
 .PHONY: bench
-bench: ## Run the Go benchmarks (render, reconcile decision, consumers, health roll-up).
+bench: envtest ## Run the Go benchmarks, then the short scale harness (10 and 100 nodes, 1,000 LUNs; under 5 minutes).
 	go test ./... -run '^$$' -bench . -benchmem -benchtime 3x
+	go run ./test/scale -nodes 10,100 -luns 1000 -pvs 1000 -steady 20s -out bin/scale/bench.json $(SCALE_ARGS)
+
+.PHONY: scale
+scale: envtest ## Run the scale harness (10, 100, 1,000 nodes; 10,000 LUNs and PVs) and the long fault drills; see docs/performance.md.
+	go run ./test/scale -nodes 10,100,1000 -luns 10000 -pvs 10000 -steady 60s -out bin/scale/results.json $(SCALE_ARGS)
 
 FUZZTIME ?= 60s
 .PHONY: fuzz

@@ -28,6 +28,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -396,7 +397,16 @@ func (r *Reconciler) config(ctx context.Context, ref mpv1alpha1.RenderedConfigRe
 		return c, nil
 	}
 	cm := &corev1.ConfigMap{}
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: ref.Name}, cm); err != nil {
+	key := types.NamespacedName{Namespace: r.Namespace, Name: ref.Name}
+	// A rendered ConfigMap never changes and Unpack checks its content against the hash, so the
+	// API server's watch cache (resourceVersion 0) serves it as well as etcd does, without a
+	// quorum read per node when every node reads the same one at once. A cache that has not seen
+	// it yet answers NotFound: then it is read from etcd.
+	err := r.APIReader.Get(ctx, key, cm, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, cm)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("failed to read rendered ConfigMap %s: %w", klog.KRef(r.Namespace, ref.Name), err)
 	}
 	rendered, err := multipathconf.Unpack(cm.Data, cm.BinaryData, ref.Hash)

@@ -65,6 +65,8 @@ type Options struct {
 	// (docs/performance.md).
 	KubeAPIQPS   float64
 	KubeAPIBurst int
+	// PprofAddr serves net/http/pprof for profiling; "0" (the default) disables it.
+	PprofAddr string
 	// Webhook configures the admission webhook server and its certificates.
 	Webhook mpwebhook.Options
 }
@@ -94,6 +96,7 @@ func DefaultOptions() Options {
 		History:              render.DefaultHistory,
 		GracefulShutdownTime: 30 * time.Second,
 		AgentRefreshInterval: health.DefaultRefreshInterval,
+		PprofAddr:            "0",
 		KubeAPIQPS:           DefaultKubeAPIQPS,
 		KubeAPIBurst:         DefaultKubeAPIBurst,
 		Webhook:              mpwebhook.DefaultOptions(ns),
@@ -109,6 +112,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Namespace of the rendered ConfigMaps (the operator's own; defaults to $POD_NAMESPACE).")
 	fs.IntVar(&o.History, "rendered-history", o.History, "How many older rendered ConfigMaps to keep for rollback.")
 	fs.DurationVar(&o.AgentRefreshInterval, "agent-refresh-interval", o.AgentRefreshInterval, "The agents' --refresh-interval: a node report older than three of them is unknown.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Address of the net/http/pprof endpoint, for profiling; 0 disables it.")
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Requests per second the manager may send to the API server (sustained).")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Requests the manager may send to the API server in a burst.")
 	o.Webhook.BindFlags(fs)
@@ -147,11 +151,15 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Scheme:                  Scheme(),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        o.LeaderElectionID,
 		LeaderElectionNamespace: o.Namespace,
 		GracefulShutdownTimeout: &o.GracefulShutdownTime,
 		Cache: cache.Options{
+			// No object's managedFields are read (every write is a merge patch or an update), and
+			// they are a large part of each cached MultipathWWID once several managers wrote it.
+			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
 				// Only what consumer discovery reads is kept of each PersistentVolume.
 				&corev1.PersistentVolume{}: {Transform: consumers.Transform},

@@ -53,6 +53,7 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", cfg.Out, "Where the JSON results go.")
 	flag.StringVar(&cfg.Dir, "dir", cfg.Dir, "Work folder (host roots, logs); default a fresh folder on tmpfs.")
 	flag.StringVar(&cfg.ManagerArgs, "manager-args", cfg.ManagerArgs, "Extra flags for the manager, space-separated.")
+	flag.StringVar(&cfg.Pprof, "manager-pprof", "", "Serve the manager's net/http/pprof on this address (go tool pprof http://ADDR/debug/pprof/heap).")
 	verbose := flag.Bool("v", false, "Log the harness's controllers (the manager logs to its own file).")
 	flag.Parse()
 	for _, s := range strings.Split(nodes, ",") {
@@ -108,6 +109,7 @@ type config struct {
 	Out         string        `json:"-"`
 	Dir         string        `json:"-"`
 	ManagerArgs string        `json:"managerArgs,omitempty"`
+	Pprof       string        `json:"-"`
 }
 
 func defaultConfig() config {

@@ -80,6 +80,12 @@ type size struct {
 	// every 20 ms); Handout is apply -> each node's MultipathNodeState names it.
 	RenderedMs float64       `json:"renderedMs"`
 	Handout    sim.Latencies `json:"handout"`
+	// ApplyCPU is the CPU seconds each process used from apply until every node applied, and
+	// ApplyWall that wall time: their sum near ApplyWall x CPUs means the machine was the limit.
+	ApplyCPU  map[string]float64 `json:"applyCPUSeconds"`
+	ApplyWall float64            `json:"applyWallSeconds"`
+	// SteadyCPU is each process's CPU seconds per minute in the steady state.
+	SteadyCPU map[string]float64 `json:"steadyCPUSecondsPerMinute"`
 	// Floor is one ConfigMap update -> each of N plain client-go watchers sees it.
 	Floor sim.Latencies `json:"floor"`
 	// RatioP50 and RatioMax are Apply over Floor.
@@ -101,6 +107,8 @@ type memory struct {
 	PVs            int     `json:"pvs"`
 	ManagerRSSMiB  float64 `json:"managerRSSMiB"`
 	ManagerPeakMiB float64 `json:"managerPeakMiB"`
+	// ManagerHeapMiB is the Go heap in use (live objects and not yet collected garbage).
+	ManagerHeapMiB float64 `json:"managerHeapInUseMiB"`
 	AgentRSSMiB    float64 `json:"agentRSSMiB"`
 	AgentPeakMiB   float64 `json:"agentPeakMiB"`
 	HarnessHeapMiB float64 `json:"harnessHeapMiB"`
@@ -196,7 +204,7 @@ func (h *harness) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h.mgr = &sim.Manager{Bin: bin, Kubeconfig: h.kubecfg, Log: filepath.Join(h.dir, "manager.log"),
+	h.mgr = &sim.Manager{Bin: bin, Kubeconfig: h.kubecfg, Log: filepath.Join(h.dir, "manager.log"), Pprof: h.cfg.Pprof,
 		Args: append([]string{"--agent-refresh-interval=" + h.cfg.Refresh.String()}, strings.Fields(h.cfg.ManagerArgs)...)}
 	if err := h.mgr.Start(); err != nil {
 		return err
@@ -416,9 +424,11 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	s.SettledSeconds = round(time.Since(joinStart).Seconds())
 	h.p.logf("%d nodes run the config (joined in %.1fs, health written after %.1fs)", n, s.JoinSeconds, s.SettledSeconds)
 
+	cpu0, wall0 := h.cpu(), time.Now()
 	if s.Apply, s.Handout, s.RenderedMs, err = h.propagation(ctx); err != nil {
 		return s, err
 	}
+	s.ApplyCPU, s.ApplyWall = cpuDiff(h.cpu(), cpu0, 1), round(time.Since(wall0).Seconds())
 	if s.Floor, err = floor(ctx, h.env.Config, h.c, n); err != nil {
 		return s, err
 	}
@@ -436,8 +446,12 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	}
 	h.p.logf("path failure -> status %.0fms, recovery -> status %.0fms", s.PathFailureMs, s.PathRecoveryMs)
 
+	cpu0, wall0 = h.cpu(), time.Now()
 	if s.Steady, s.ManagerSteady, err = h.steady(ctx); err != nil {
 		return s, err
+	}
+	if h.cfg.Steady > 0 {
+		s.SteadyCPU = cpuDiff(h.cpu(), cpu0, time.Since(wall0).Minutes())
 	}
 	return s, nil
 }
@@ -562,6 +576,32 @@ func (h *harness) steady(ctx context.Context) (map[string]float64, map[string]fl
 	return perNode, mgr, nil
 }
 
+// cpu reads the CPU time used so far by the harness (the simulated agents and watchers), the
+// manager, kube-apiserver and etcd.
+func (h *harness) cpu() map[string]time.Duration {
+	pids := sim.ChildrenNamed("kube-apiserver", "etcd")
+	pids["agents+harness"] = os.Getpid()
+	pids["manager"] = h.mgr.Pid()
+	out := map[string]time.Duration{}
+	for name, pid := range pids {
+		if d, err := sim.ProcessCPU(pid); err == nil {
+			out[name] = d
+		}
+	}
+	return out
+}
+
+// cpuDiff is after minus before in seconds, divided by per.
+func cpuDiff(after, before map[string]time.Duration, per float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		if b, ok := before[k]; ok {
+			out[k] = round((v - b).Seconds() / per)
+		}
+	}
+	return out
+}
+
 // settle waits until the manager has sent no write for three seconds: measurements start from
 // a quiet cluster, and the time to get there is a figure of its own.
 func (h *harness) settle(ctx context.Context) error {
@@ -623,6 +663,9 @@ func (h *harness) memory(ctx context.Context) (*memory, error) {
 		return nil, err
 	}
 	m.ManagerRSSMiB, m.ManagerPeakMiB = mib(mm.RSS), mib(mm.Peak)
+	if heap, err := h.mgr.Metric(ctx, "go_memstats_heap_inuse_bytes"); err == nil {
+		m.ManagerHeapMiB = mib(int64(heap))
+	}
 	var rt runtime.MemStats
 	runtime.ReadMemStats(&rt)
 	m.HarnessHeapMiB = mib(int64(rt.HeapInuse))
@@ -643,7 +686,11 @@ func (h *harness) memory(ctx context.Context) (*memory, error) {
 		"--multipathd-socket="+o.MultipathdSocket, "--refresh-interval="+o.RefreshInterval.String(),
 		"--validate=false", "--settle-delay=0s", "--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--uevents=false")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+h.kubecfg)
+	deployed, err := sim.DeployedEnv("config/agent/daemonset.yaml")
+	if err != nil {
+		return nil, err
+	}
+	cmd.Env = append(append(os.Environ(), deployed...), "KUBECONFIG="+h.kubecfg)
 	logFile, err := os.Create(filepath.Join(h.dir, "agent-process.log"))
 	if err != nil {
 		return nil, err

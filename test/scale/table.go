@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -69,12 +70,16 @@ func printTable(out io.Writer, r *results) {
 		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", s.Nodes, s.RenderedMs, s.Handout.P50, s.Handout.P95, s.Handout.Max, s.Apply.P50, s.Apply.Max)
 	}
 	_ = tw.Flush()
+	fmt.Fprintln(out, "\nCPU seconds used from apply to every node applied (wall seconds; the machine has", runtime.NumCPU(), "CPUs):")
+	for _, s := range r.Sizes {
+		fmt.Fprintf(out, "  %5d nodes: %.1f s wall; %s\n", s.Nodes, s.ApplyWall, formatCounts(s.ApplyCPU))
+	}
 	fmt.Fprintln(out, "\nSteady state, requests per node per minute at the agents (goal: the Lease heartbeat only), and the manager's per minute:")
 	for _, s := range r.Sizes {
-		fmt.Fprintf(out, "  %5d nodes: agents: %s; manager: %s\n", s.Nodes, formatCounts(s.Steady), formatCounts(s.ManagerSteady))
+		fmt.Fprintf(out, "  %5d nodes: agents: %s; manager: %s; CPU s/min: %s\n", s.Nodes, formatCounts(s.Steady), formatCounts(s.ManagerSteady), formatCounts(s.SteadyCPU))
 	}
 	if m := r.Memory; m != nil {
-		fmt.Fprintf(out, "\nMemory at %d nodes, %d LUNs, %d PVs: manager RSS %.1f MiB (peak %.1f MiB; goal < 150 MiB); one agent process RSS %.1f MiB (peak %.1f MiB)\n",
-			m.Nodes, m.LUNs, m.PVs, m.ManagerRSSMiB, m.ManagerPeakMiB, m.AgentRSSMiB, m.AgentPeakMiB)
+		fmt.Fprintf(out, "\nMemory at %d nodes, %d LUNs, %d PVs: manager RSS %.1f MiB (peak %.1f MiB, Go heap in use %.1f MiB; goal < 150 MiB); one agent process RSS %.1f MiB (peak %.1f MiB)\n",
+			m.Nodes, m.LUNs, m.PVs, m.ManagerRSSMiB, m.ManagerPeakMiB, m.ManagerHeapMiB, m.AgentRSSMiB, m.AgentPeakMiB)
 	}
 }

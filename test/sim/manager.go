@@ -59,6 +59,9 @@ type Manager struct {
 	// Log receives the manager's output.
 	Log string
 
+	// Pprof, when set, is the address of the manager's net/http/pprof endpoint.
+	Pprof string
+
 	cmd         *exec.Cmd
 	metricsAddr string
 	exited      chan error
@@ -80,8 +83,16 @@ func (m *Manager) Start() error {
 		"--metrics-bind-address=" + m.metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=0", "--webhook-port=-1", "--zap-log-level=info",
 	}, m.Args...)
+	if m.Pprof != "" {
+		args = append(args, "--pprof-bind-address="+m.Pprof)
+	}
 	cmd := exec.Command(m.Bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+m.Kubeconfig)
+	// The environment the Deployment gives it (GOMEMLIMIT), so memory is measured as deployed.
+	deployed, err := DeployedEnv("config/manager/manager.yaml")
+	if err != nil {
+		return err
+	}
+	cmd.Env = append(append(os.Environ(), deployed...), "KUBECONFIG="+m.Kubeconfig)
 	if m.Log != "" {
 		f, err := os.OpenFile(m.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
@@ -138,6 +149,14 @@ func (m *Manager) Exited() (bool, error) {
 type Memory struct {
 	// RSS is the resident set now; Peak the highest it has been (VmHWM), in bytes.
 	RSS, Peak int64
+}
+
+// Pid is the manager process's id (0 when it is not running).
+func (m *Manager) Pid() int {
+	if m.cmd == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
 }
 
 // Memory reads the manager's resident memory from /proc.
