@@ -78,6 +78,14 @@ func TestAPIServerRestartMidRollout(t *testing.T) {
 	if err := apiServer.Stop(); err != nil {
 		t.Fatalf("stopping kube-apiserver: %v", err)
 	}
+	up := false
+	t.Cleanup(func() { // before the drill's own cleanup, which needs it
+		if !up {
+			if err := apiServer.Start(); err != nil {
+				t.Errorf("starting kube-apiserver again: %v", err)
+			}
+		}
+	})
 	t.Logf("kube-apiserver stopped in %s with %d of %d nodes on the new config", time.Since(stopped).Round(time.Millisecond), applied, len(d.nodes))
 	// The agents go on without it (an apply under way finishes) and keep trying to reach it:
 	// the API server stays down until every agent has sent it at least three more requests
@@ -101,6 +109,7 @@ func TestAPIServerRestartMidRollout(t *testing.T) {
 	if err := apiServer.Start(); err != nil {
 		t.Fatalf("starting kube-apiserver again: %v", err)
 	}
+	up = true
 	t.Logf("kube-apiserver down for %s, up again in %s", restarted.Sub(stopped).Round(time.Millisecond), time.Since(restarted).Round(time.Millisecond))
 
 	if got := d.converge(); got != target.Hash {

@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,22 +249,12 @@ func (d *drill) serve(n *node) {
 		return
 	}
 	d.mu.Lock()
-	maps := []sim.Map{sim.HealthyMap(n.bootWWID, "", 2)}
-	for _, i := range slices.Sorted(mapsKeys(d.luns)) {
-		maps = append(maps, sim.HealthyMap(sim.WWID(i), sim.Alias(i), 2))
+	served := []sim.Map{sim.HealthyMap(n.bootWWID, "", 2)}
+	for _, i := range slices.Sorted(maps.Keys(d.luns)) {
+		served = append(served, sim.HealthyMap(sim.WWID(i), sim.Alias(i), 2))
 	}
 	d.mu.Unlock()
-	n.SetMaps(maps)
-}
-
-func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
+	n.SetMaps(served)
 }
 
 // addLUNs reserves n new LUN indices (expected in the render from now on) and has every node

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -176,7 +177,7 @@ func lunProgress(t *testing.T, ctx context.Context, first, n int) string {
 func lunsComplete(d *drill) error {
 	var errs []error
 	d.mu.Lock()
-	luns := slices.Sorted(mapsKeys(d.luns))
+	luns := slices.Sorted(maps.Keys(d.luns))
 	consumed := maps2set(d.consumed)
 	d.mu.Unlock()
 	for _, i := range luns {

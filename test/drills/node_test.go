@@ -37,7 +37,7 @@ import (
 // can be deleted under a running machine). The node then registers again and rejoins.
 func TestNodeDeleted(t *testing.T) {
 	d := newDrill(t, "node", options{nodes: 4, luns: 4, consumed: 2, preListed: 3})
-	d.setMaxUnavailable(1)
+	d.setMaxUnavailable(max(1, len(d.nodes)/10))
 	before := d.converge()
 	oldR, err := readRender(d.ctx, multipathconf.ConfigMapPrefix+before[:multipathconf.ShortHashLen], before)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -299,7 +300,7 @@ func (s *sampler) check(n *node) []string {
 			set[w] = true
 		}
 		if !sys.renders.knownEntries(set, n.foreign) {
-			key := slices.Sorted(mapsKeys(set))
+			key := slices.Sorted(maps.Keys(set))
 			s.defer_("wwids "+n.Name+strings.Join(key, ","), unverified{node: n, entries: set, at: time.Now()})
 		}
 	}
@@ -363,7 +364,7 @@ func (s *sampler) finish() {
 				u.node.Name, u.at.Format("15:04:05.000"), confPath, u.conf)
 		} else {
 			t.Errorf("%s: at %s, the %s entries were not the foreign ones plus a rendered config's (partial or mixed file): %v",
-				u.node.Name, u.at.Format("15:04:05.000"), hostfs.WWIDsPath, slices.Sorted(mapsKeys(u.entries)))
+				u.node.Name, u.at.Format("15:04:05.000"), hostfs.WWIDsPath, slices.Sorted(maps.Keys(u.entries)))
 		}
 	}
 	for _, p := range s.problems {

@@ -17,6 +17,7 @@ limitations under the License.
 package drills
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -46,7 +48,7 @@ func TestWebhookDownConsumedLUNDeleted(t *testing.T) {
 	lun, pv := sim.Alias(x), sim.PV(x).Name
 
 	// With the webhook up, the deletion is refused and names the volume.
-	out, err := kubectl("delete", "multipathwwid", lun, "--wait=false")
+	out, err := deleteLUN(t, d.ctx, lun)
 	if err == nil || !strings.Contains(out, pv) {
 		t.Fatalf("kubectl delete of a consumed LUN with the webhook up: want a refusal naming %s, got %v: %s", pv, err, out)
 	}
@@ -62,7 +64,7 @@ func TestWebhookDownConsumedLUNDeleted(t *testing.T) {
 		t.Fatalf("with the webhook down a creation must fail calling it, got %v", err)
 	}
 
-	out, err = kubectl("delete", "multipathwwid", lun, "--wait=false")
+	out, err = deleteLUN(t, d.ctx, lun)
 	if err != nil {
 		t.Fatalf("kubectl delete with the webhook down: %v: %s", err, out)
 	}
@@ -122,12 +124,19 @@ func TestWebhookDownConsumedLUNDeleted(t *testing.T) {
 	d.checkDaemons()
 }
 
-// kubectl runs kubectl against the control plane and returns its combined output.
-func kubectl(args ...string) (string, error) {
+// deleteLUN runs `kubectl delete multipathwwid <name> --wait=false` against the control plane
+// and returns its output. Without kubectl on the machine it sends the request kubectl sends (a
+// DELETE with background propagation) and returns the error's message.
+func deleteLUN(t *testing.T, ctx context.Context, name string) (string, error) {
 	path, err := exec.LookPath("kubectl")
 	if err != nil {
-		return "", fmt.Errorf("kubectl is not installed: %w", err)
+		t.Logf("kubectl is not installed: deleting %s with the same request from the test's client", name)
+		err := sys.c.Delete(ctx, &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: name}}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+		if err != nil {
+			return err.Error(), err
+		}
+		return "deleted", nil
 	}
-	out, err := exec.Command(path, append([]string{"--kubeconfig", sys.kubeconfig}, args...)...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, path, "--kubeconfig", sys.kubeconfig, "delete", "multipathwwid", name, "--wait=false").CombinedOutput()
 	return string(out), err
 }
