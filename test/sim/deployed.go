@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
@@ -35,13 +36,21 @@ func DeployedEnv(manifest string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A DaemonSet's pod template is at the same path as a Deployment's.
-	var w appsv1.Deployment
-	if err := yaml.Unmarshal(data, &w); err != nil {
-		return nil, fmt.Errorf("%s: %w", manifest, err)
+	// The manifest may hold several documents; a DaemonSet's pod template is at the same path
+	// as a Deployment's.
+	var w *appsv1.Deployment
+	for _, doc := range strings.Split(string(data), "\n---") {
+		d := &appsv1.Deployment{}
+		if err := yaml.Unmarshal([]byte(doc), d); err != nil {
+			return nil, fmt.Errorf("%s: %w", manifest, err)
+		}
+		if (d.Kind == "Deployment" || d.Kind == "DaemonSet") && len(d.Spec.Template.Spec.Containers) > 0 {
+			w = d
+			break
+		}
 	}
-	if len(w.Spec.Template.Spec.Containers) == 0 {
-		return nil, fmt.Errorf("%s has no container", manifest)
+	if w == nil {
+		return nil, fmt.Errorf("%s holds no Deployment or DaemonSet with a container", manifest)
 	}
 	var env []string
 	for _, e := range w.Spec.Template.Spec.Containers[0].Env {
