@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -175,8 +177,29 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, fanout.Each(ctx, len(in.wwids), func(ctx context.Context, i int) error {
-		return r.writeWWID(ctx, &in.wwids[i], out.luns[in.wwids[i].Name], rendered != nil)
+	// At most maxWritesPerPass LUNs are written per pass, finalizer changes first: after a sync
+	// of thousands of LUNs, the next render (and its publication above) must not wait behind
+	// thousands of status writes. The rest are written by the passes that follow at once.
+	order := make([]int, len(in.wwids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return boolRank(finalizerChange(&in.wwids[b], out.luns[in.wwids[b].Name])) - boolRank(finalizerChange(&in.wwids[a], out.luns[in.wwids[a].Name]))
+	})
+	var budget atomic.Int32
+	budget.Store(maxWritesPerPass)
+	var deferred atomic.Bool
+	allow := func() bool {
+		if budget.Add(-1) < 0 {
+			deferred.Store(true)
+			return false
+		}
+		return true
+	}
+	errs = append(errs, fanout.Each(ctx, len(order), func(ctx context.Context, k int) error {
+		i := order[k]
+		return r.writeWWID(ctx, &in.wwids[i], out.luns[in.wwids[i].Name], rendered != nil, allow)
 	})...)
 	if len(errs) > 0 {
 		err := joinErrors(errs)
@@ -193,7 +216,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		}
 		log.V(4).Info("Rendered", "hash", rendered.ShortHash(), "luns", rendered.LUNs, "bytes", rendered.Bytes)
 	}
+	if deferred.Load() {
+		log.V(4).Info("More LUN statuses to write; continuing in the next pass", "perPass", maxWritesPerPass)
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
+	}
 	return ctrl.Result{}, nil
+}
+
+// maxWritesPerPass bounds the MultipathWWID writes of one render pass (about 4 s at the
+// manager's default 100 requests per second).
+const maxWritesPerPass = 400
+
+// finalizerChange reports whether the decision adds or removes w's in-use finalizer.
+func finalizerChange(w *mpv1alpha1.MultipathWWID, o lunOutcome) bool {
+	return o.keepFinalizer != controllerutil.ContainsFinalizer(w, mpv1alpha1.InUseFinalizer)
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // inputs is everything the decision reads.
@@ -463,7 +506,8 @@ func (r *Reconciler) prune(ctx context.Context, current *multipathconf.Rendered)
 
 // writeWWID brings one MultipathWWID's finalizer and status in line with the decision, writing
 // only what changed.
-func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID, o lunOutcome, renderedOK bool) error {
+// allow is asked before each write; when it says no, the write is left for a later pass.
+func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID, o lunOutcome, renderedOK bool, allow func() bool) error {
 	if o.keepFinalizer && w.DeletionTimestamp.IsZero() || !o.keepFinalizer {
 		before := w.DeepCopy()
 		var changed bool
@@ -473,6 +517,9 @@ func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID,
 			changed = controllerutil.RemoveFinalizer(w, mpv1alpha1.InUseFinalizer)
 		}
 		if changed {
+			if !allow() {
+				return nil
+			}
 			if err := r.Client.Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 				if apierrors.IsNotFound(err) {
 					return nil
@@ -503,6 +550,9 @@ func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID,
 	setWWIDConditions(w, o)
 	st.ObservedGeneration = w.Generation
 	if apiequality.Semantic.DeepEqual(before.Status, w.Status) {
+		return nil
+	}
+	if !allow() {
 		return nil
 	}
 	r.emitWWIDEvents(w, before, o)
