@@ -71,6 +71,7 @@ bench: envtest ## Run the Go benchmarks, then the short scale harness (10 and 10
 .PHONY: scale
 scale: envtest ## Run the scale harness (10, 100, 1,000 nodes; 10,000 LUNs and PVs) and the long fault drills; see docs/performance.md.
 	go run ./test/scale -nodes 10,100,1000 -luns 10000 -pvs 10000 -steady 60s -out bin/scale/results.json $(SCALE_ARGS)
+	KUBE_MULTIPATH_DRILL_NODES=100 go test ./test/drills/ -count=1 -timeout 40m
 
 FUZZTIME ?= 60s
 .PHONY: fuzz
