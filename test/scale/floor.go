@@ -37,15 +37,27 @@ import (
 const floorConfigMap = "scale-floor"
 
 // floor is the API's own propagation floor at n nodes, measured in the same run: n plain
-// client-go watchers, each with its own connection as n nodes would have, watch one ConfigMap;
-// it is updated once, and each watcher's receipt is timed. No operator can deliver a change to n
-// nodes faster than the API server fans out one object.
-func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int) (sim.Latencies, error) {
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: floorConfigMap, Namespace: sim.Namespace}, Data: map[string]string{"seq": "0"}}
-	if err := c.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
+// client-go watchers, each with its own connection as n nodes would have, watch one ConfigMap
+// carrying the current rendered config's payload; it is updated once, and each watcher's
+// receipt is timed. No operator can deliver that config to n nodes faster than the API server
+// fans out one object of its size.
+func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payload *corev1.ConfigMap) (sim.Latencies, error) {
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: floorConfigMap, Namespace: sim.Namespace}}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cm), cm); apierrors.IsNotFound(err) {
+		if err := c.Create(ctx, cm); err != nil {
+			return sim.Latencies{}, err
+		}
+	} else if err != nil {
 		return sim.Latencies{}, err
 	}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(cm), cm); err != nil {
+	cm.Data, cm.BinaryData = map[string]string{"seq": "0"}, nil
+	if payload != nil {
+		for k, v := range payload.Data {
+			cm.Data[k] = v
+		}
+		cm.BinaryData = payload.BinaryData
+	}
+	if err := c.Update(ctx, cm); err != nil {
 		return sim.Latencies{}, err
 	}
 	ctx, cancel := context.WithCancel(ctx)

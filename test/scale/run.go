@@ -86,8 +86,10 @@ type size struct {
 	ApplyWall float64            `json:"applyWallSeconds"`
 	// SteadyCPU is each process's CPU seconds per minute in the steady state.
 	SteadyCPU map[string]float64 `json:"steadyCPUSecondsPerMinute"`
-	// Floor is one ConfigMap update -> each of N plain client-go watchers sees it.
-	Floor sim.Latencies `json:"floor"`
+	// Floor is one ConfigMap update -> each of N plain client-go watchers sees it; the
+	// ConfigMap carries PayloadBytes, the current rendered ConfigMap's data.
+	Floor        sim.Latencies `json:"floor"`
+	PayloadBytes int           `json:"payloadBytes"`
 	// RatioP50 and RatioMax are Apply over Floor.
 	RatioP50 float64 `json:"ratioP50"`
 	RatioMax float64 `json:"ratioMax"`
@@ -429,8 +431,20 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 		return s, err
 	}
 	s.ApplyCPU, s.ApplyWall = cpuDiff(h.cpu(), cpu0, 1), round(time.Since(wall0).Seconds())
-	if s.Floor, err = floor(ctx, h.env.Config, h.c, n); err != nil {
+	payload, err := h.renderedConfigMap(ctx)
+	if err != nil {
 		return s, err
+	}
+	if s.Floor, err = floor(ctx, h.env.Config, h.c, n, payload); err != nil {
+		return s, err
+	}
+	if payload != nil {
+		for _, v := range payload.Data {
+			s.PayloadBytes += len(v)
+		}
+		for _, v := range payload.BinaryData {
+			s.PayloadBytes += len(v)
+		}
 	}
 	if s.Floor.P50 > 0 {
 		s.RatioP50 = round(s.Apply.P50 / s.Floor.P50)
@@ -497,6 +511,20 @@ func (h *harness) propagation(ctx context.Context) (apply, handout sim.Latencies
 		}
 	}
 	return sim.Summarise(applied), sim.Summarise(handed), renderedMs, nil
+}
+
+// renderedConfigMap is the ConfigMap of the current render (the floor carries its payload).
+func (h *harness) renderedConfigMap(ctx context.Context) (*corev1.ConfigMap, error) {
+	cfg := &mpv1alpha1.MultipathConfig{}
+	if err := h.c.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Status.RenderedConfig == nil {
+		return nil, nil
+	}
+	cm := &corev1.ConfigMap{}
+	err := h.c.Get(ctx, client.ObjectKey{Namespace: sim.Namespace, Name: cfg.Status.RenderedConfig.Name}, cm)
+	return cm, err
 }
 
 // pathFailure fails one path of node 0's first map, as a real path failure does (multipathd's

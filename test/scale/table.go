@@ -54,13 +54,13 @@ func printTable(out io.Writer, r *results) {
 		fmt.Fprintf(out, "Cluster: %d LUNs, %d PVs (created in %.1f s, rendered %d bytes after %.1f s, every status written after %.1f s)\n",
 			r.Setup.LUNs, r.Setup.PVs, r.Setup.CreateSecs, r.Setup.RenderBytes, r.Setup.RenderSecs, r.Setup.SettledSecs)
 	}
-	fmt.Fprintln(out, "\napply -> every node applied (ms), against the floor (one ConfigMap update to N watchers):")
+	fmt.Fprintln(out, "\napply -> every node applied (ms), against the floor (one update of a ConfigMap of the rendered config's size to N watchers):")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "nodes\tapply p50\tp95\tp99\tmax\tfloor p50\tp95\tp99\tmax\tratio p50\tratio max\tpath fail->status\tjoin (s)\tsettled (s)\t")
+	fmt.Fprintln(tw, "nodes\tapply p50\tp95\tp99\tmax\tfloor p50\tp95\tp99\tmax\tratio p50\tratio max\tpath fail->status\tjoin (s)\tsettled (s)\tpayload\t")
 	for _, s := range r.Sizes {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t%.0f ms\t%.1f\t%.1f\t\n", s.Nodes,
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t%.0f ms\t%.1f\t%.1f\t%d B\t\n", s.Nodes,
 			s.Apply.P50, s.Apply.P95, s.Apply.P99, s.Apply.Max, s.Floor.P50, s.Floor.P95, s.Floor.P99, s.Floor.Max,
-			s.RatioP50, s.RatioMax, s.PathFailureMs, s.JoinSeconds, s.SettledSeconds)
+			s.RatioP50, s.RatioMax, s.PathFailureMs, s.JoinSeconds, s.SettledSeconds, s.PayloadBytes)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out, "\nStages of apply (ms): rendered = the MultipathConfig names the new render; handed out = each node's MultipathNodeState names it:")
