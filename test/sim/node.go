@@ -254,9 +254,33 @@ func (n *Node) StartAgent(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- a.Start(ctx) }()
+	go func() { done <- n.run(ctx, a) }()
 	n.agent, n.cancel, n.done = a, cancel, done
 	return nil
+}
+
+// run runs the agent, and starts a new one when it fails (discovery timing out while a
+// thousand agents start at once, say), as the kubelet restarts a DaemonSet pod that exits.
+func (n *Node) run(ctx context.Context, a *agent.Agent) error {
+	for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+		err := a.Start(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		next, berr := agent.Build(n.cfg, n.AgentOptions())
+		if berr != nil {
+			return errors.Join(err, berr)
+		}
+		n.mu.Lock()
+		n.agent = next
+		n.mu.Unlock()
+		a = next
+	}
 }
 
 // Trigger asks the agent for a pass at once, as a device-mapper uevent does on a real node.
