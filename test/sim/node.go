@@ -248,7 +248,7 @@ func (n *Node) StartAgent(ctx context.Context) error {
 	if n.agent != nil {
 		return fmt.Errorf("the agent of %s is running", n.Name)
 	}
-	a, err := agent.Build(n.cfg, n.AgentOptions())
+	a, err := n.build(ctx)
 	if err != nil {
 		return err
 	}
@@ -257,6 +257,23 @@ func (n *Node) StartAgent(ctx context.Context) error {
 	go func() { done <- n.run(ctx, a) }()
 	n.agent, n.cancel, n.done = a, cancel, done
 	return nil
+}
+
+// build builds the agent, retrying for two minutes: building reads the API server's discovery,
+// which times out while a thousand agents start at once.
+func (n *Node) build(ctx context.Context) (*agent.Agent, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for backoff := time.Second; ; backoff = min(2*backoff, 15*time.Second) {
+		a, err := agent.Build(n.cfg, n.AgentOptions())
+		if err == nil || time.Now().After(deadline) {
+			return a, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
 }
 
 // run runs the agent, and starts a new one when it fails (discovery timing out while a
@@ -272,7 +289,7 @@ func (n *Node) run(ctx context.Context, a *agent.Agent) error {
 			return nil
 		case <-time.After(backoff):
 		}
-		next, berr := agent.Build(n.cfg, n.AgentOptions())
+		next, berr := n.build(ctx)
 		if berr != nil {
 			return errors.Join(err, berr)
 		}
