@@ -128,11 +128,15 @@ type harness struct {
 	tracker *sim.Tracker
 	nodes   []*sim.Node
 	nextLUN int
+	cancel  context.CancelFunc
 }
 
 func run(ctx context.Context, cfg config, out *os.File) (*results, error) {
 	res := &results{Machine: machine(), Started: time.Now(), Config: cfg}
-	h := &harness{cfg: cfg, p: progress{start: time.Now(), out: out}}
+	// Cancelled before the control plane stops: the tracker's watch and the agents end first,
+	// so kube-apiserver does not wait out its stop timeout on live watches.
+	ctx, cancel := context.WithCancel(ctx)
+	h := &harness{cfg: cfg, p: progress{start: time.Now(), out: out}, cancel: cancel}
 	defer func() { res.Duration = time.Since(res.Started).Round(time.Second).String() }()
 	if err := h.start(ctx); err != nil {
 		return nil, err
@@ -221,6 +225,7 @@ func (h *harness) start(ctx context.Context) error {
 }
 
 func (h *harness) stop() {
+	h.p.logf("Stopping")
 	var wg sync.WaitGroup
 	for _, n := range h.nodes {
 		wg.Add(1)
@@ -230,6 +235,7 @@ func (h *harness) stop() {
 	if h.mgr != nil {
 		_ = h.mgr.Stop()
 	}
+	h.cancel()
 	if h.env != nil {
 		_ = h.env.Stop()
 	}
