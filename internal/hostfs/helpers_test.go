@@ -18,7 +18,6 @@ package hostfs
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -193,47 +192,9 @@ type testMap struct {
 
 // mapsJSON is a "show maps json" reply in multipathd 0.9.4's layout.
 func mapsJSON(maps ...testMap) string {
-	type path struct {
-		Dev     string `json:"dev"`
-		DevT    string `json:"dev_t"`
-		DMState string `json:"dm_st"`
-		DevSt   string `json:"dev_st"`
-		ChkSt   string `json:"chk_st"`
-		Checker string `json:"checker"`
-		Pri     int    `json:"pri"`
+	out := make([]multipathdtest.Map, 0, len(maps))
+	for _, m := range maps {
+		out = append(out, multipathdtest.HealthyMap(m.wwid, m.name, m.paths))
 	}
-	type group struct {
-		Selector string `json:"selector"`
-		Pri      int    `json:"pri"`
-		DMState  string `json:"dm_st"`
-		Group    int    `json:"group"`
-		Paths    []path `json:"paths"`
-	}
-	type mp struct {
-		Name       string  `json:"name"`
-		UUID       string  `json:"uuid"`
-		Sysfs      string  `json:"sysfs"`
-		Paths      int     `json:"paths"`
-		DMState    string  `json:"dm_st"`
-		PathGroups []group `json:"path_groups"`
-	}
-	env := struct {
-		Major int  `json:"major_version"`
-		Minor int  `json:"minor_version"`
-		Maps  []mp `json:"maps"`
-	}{Minor: 1, Maps: []mp{}}
-	dev := 0
-	for i, m := range maps {
-		g := group{Selector: "service-time 0", Pri: 50, DMState: "active", Group: 1, Paths: []path{}}
-		for range m.paths {
-			g.Paths = append(g.Paths, path{Dev: "sd" + string(rune('a'+dev)), DevT: "8:0", DMState: "active", DevSt: "running", ChkSt: "ready", Checker: "tur", Pri: 50})
-			dev++
-		}
-		env.Maps = append(env.Maps, mp{Name: m.name, UUID: m.wwid, Sysfs: "dm-" + string(rune('0'+i)), Paths: m.paths, DMState: "active", PathGroups: []group{g}})
-	}
-	b, err := json.MarshalIndent(env, "", "   ")
-	if err != nil {
-		panic(err)
-	}
-	return string(b) + "\n"
+	return multipathdtest.MapsJSON(out)
 }

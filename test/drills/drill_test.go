@@ -48,6 +48,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
@@ -249,9 +250,9 @@ func (d *drill) serve(n *node) {
 		return
 	}
 	d.mu.Lock()
-	served := []sim.Map{sim.HealthyMap(n.bootWWID, "", 2)}
+	served := []multipathdtest.Map{multipathdtest.HealthyMap(n.bootWWID, "", 2)}
 	for _, i := range slices.Sorted(maps.Keys(d.luns)) {
-		served = append(served, sim.HealthyMap(sim.WWID(i), sim.Alias(i), 2))
+		served = append(served, multipathdtest.HealthyMap(sim.WWID(i), sim.Alias(i), 2))
 	}
 	d.mu.Unlock()
 	n.SetMaps(served)

@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
@@ -410,10 +411,10 @@ func (h *harness) addNodes(ctx context.Context, n int) (time.Duration, error) {
 }
 
 // groupMaps are the maps of host group g's nodes: its LUNs among those that exist.
-func (h *harness) groupMaps(g int) []sim.Map {
-	var out []sim.Map
+func (h *harness) groupMaps(g int) []multipathdtest.Map {
+	var out []multipathdtest.Map
 	for i := g; i < h.cfg.LUNs; i += h.cfg.HostGroups {
-		out = append(out, sim.HealthyMap(sim.WWID(i), sim.Alias(i), h.cfg.Paths))
+		out = append(out, multipathdtest.HealthyMap(sim.WWID(i), sim.Alias(i), h.cfg.Paths))
 	}
 	return out
 }

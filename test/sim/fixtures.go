@@ -127,7 +127,7 @@ func createRetrying(ctx context.Context, c client.Client, o client.Object) error
 	}
 }
 
-// LUNs returns the first n simulated MultipathWWIDs.
+// LUNs returns n simulated MultipathWWIDs from the from-th.
 func LUNs(from, n int) []*mpv1alpha1.MultipathWWID {
 	out := make([]*mpv1alpha1.MultipathWWID, 0, n)
 	for i := from; i < from+n; i++ {
@@ -141,20 +141,6 @@ func PVs(from, n int) []*corev1.PersistentVolume {
 	out := make([]*corev1.PersistentVolume, 0, n)
 	for i := from; i < from+n; i++ {
 		out = append(out, PV(i))
-	}
-	return out
-}
-
-// NodeMaps are the maps node k of a cluster serves when each node sees perNode of the luns LUNs
-// (LUN zoning: consecutive slices, wrapping), each with paths healthy paths.
-func NodeMaps(k, perNode, luns, paths int) []Map {
-	if luns == 0 {
-		return nil
-	}
-	out := make([]Map, 0, perNode)
-	for j := range min(perNode, luns) {
-		i := (k*perNode + j) % luns
-		out = append(out, HealthyMap(WWID(i), Alias(i), paths))
 	}
 	return out
 }

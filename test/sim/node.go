@@ -23,7 +23,6 @@ package sim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -48,90 +47,6 @@ const Namespace = "kube-multipath-system"
 // SANLabel selects the simulated nodes (the samples' MultipathConfig selects it too).
 const SANLabel = "storage.kube-multipath.io/san"
 
-// Path is one simulated path of a map.
-type Path struct {
-	Dev    string
-	Failed bool
-}
-
-// Map is one simulated multipath map.
-type Map struct {
-	WWID, Alias string
-	Paths       []Path
-}
-
-// HealthyMap is a map with n running paths sdX..
-func HealthyMap(wwid, alias string, n int) Map {
-	m := Map{WWID: wwid, Alias: alias}
-	for i := range n {
-		m.Paths = append(m.Paths, Path{Dev: fmt.Sprintf("sd%c%c", 'a'+i/26, 'a'+i%26)})
-	}
-	return m
-}
-
-// MapsJSON is multipathd 0.9.4's `show maps json` for maps, in its field names.
-func MapsJSON(maps []Map) string {
-	type path struct {
-		Dev     string `json:"dev"`
-		DevT    string `json:"dev_t"`
-		DMState string `json:"dm_st"`
-		DevSt   string `json:"dev_st"`
-		ChkSt   string `json:"chk_st"`
-		Checker string `json:"checker"`
-		Pri     int    `json:"pri"`
-	}
-	type group struct {
-		Selector string `json:"selector"`
-		Pri      int    `json:"pri"`
-		DMState  string `json:"dm_st"`
-		Group    int    `json:"group"`
-		Paths    []path `json:"paths"`
-	}
-	type mp struct {
-		Name       string  `json:"name"`
-		UUID       string  `json:"uuid"`
-		Sysfs      string  `json:"sysfs"`
-		Failback   string  `json:"failback"`
-		Queueing   string  `json:"queueing"`
-		Paths      int     `json:"paths"`
-		WriteProt  string  `json:"write_prot"`
-		DMState    string  `json:"dm_st"`
-		Features   string  `json:"features"`
-		HWHandler  string  `json:"hwhandler"`
-		PathFaults int     `json:"path_faults"`
-		Vendor     string  `json:"vend"`
-		Product    string  `json:"prod"`
-		Groups     []group `json:"path_groups"`
-	}
-	doc := struct {
-		Major int  `json:"major_version"`
-		Minor int  `json:"minor_version"`
-		Maps  []mp `json:"maps"`
-	}{Minor: 1, Maps: []mp{}}
-	for i, m := range maps {
-		g := group{Selector: "service-time 0", Pri: 50, DMState: "active", Group: 1}
-		faults := 0
-		for j, p := range m.Paths {
-			jp := path{Dev: p.Dev, DevT: fmt.Sprintf("8:%d", 16*j), DMState: "active", DevSt: "running", ChkSt: "ready", Checker: "tur", Pri: 50}
-			if p.Failed {
-				jp.DMState, jp.ChkSt = "failed", "faulty"
-				faults++
-			}
-			g.Paths = append(g.Paths, jp)
-		}
-		doc.Maps = append(doc.Maps, mp{
-			Name: m.Alias, UUID: m.WWID, Sysfs: fmt.Sprintf("dm-%d", i), Failback: "immediate", Queueing: "-",
-			Paths: len(m.Paths), WriteProt: "rw", DMState: "active", Features: "1 queue_if_no_path", HWHandler: "1 alua",
-			PathFaults: faults, Vendor: "NETAPP", Product: "LUN C-Mode", Groups: []group{g},
-		})
-	}
-	out, err := json.Marshal(doc)
-	if err != nil {
-		panic(err) // only plain strings and ints above
-	}
-	return string(out)
-}
-
 // NodeOptions shape a simulated node's agent.
 type NodeOptions struct {
 	// Dir holds the node's host root (Dir/<node>/host); tmpfs keeps 1,000 of them cheap.
@@ -143,7 +58,7 @@ type NodeOptions struct {
 	QPS   float32
 	Burst int
 	// Maps are what the fake multipathd serves at start.
-	Maps []Map
+	Maps []multipathdtest.Map
 	// Labels are added to the Node (SANLabel=true is always set).
 	Labels map[string]string
 }
@@ -215,8 +130,8 @@ func SetNodeReady(ctx context.Context, c client.Client, name string, ready bool)
 }
 
 // SetMaps changes what the fake multipathd serves.
-func (n *Node) SetMaps(maps []Map) {
-	n.Daemon.SetReply("show maps json", multipathdtest.Reply{Body: MapsJSON(maps)})
+func (n *Node) SetMaps(maps []multipathdtest.Map) {
+	n.Daemon.SetReply("show maps json", multipathdtest.Reply{Body: multipathdtest.MapsJSON(maps)})
 }
 
 // AgentOptions are the options the node's agent runs with: a deployed agent's, except that the
