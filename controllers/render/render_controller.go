@@ -180,13 +180,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 	// At most maxWritesPerPass LUNs are written per pass, finalizer changes first: after a sync
 	// of thousands of LUNs, the next render (and its publication above) must not wait behind
 	// thousands of status writes. The rest are written by the passes that follow at once.
-	order := make([]int, len(in.wwids))
-	for i := range order {
-		order[i] = i
+	var order, rest []int
+	for i := range in.wwids {
+		if finalizerChange(&in.wwids[i], out.luns[in.wwids[i].Name]) {
+			order = append(order, i)
+		} else {
+			rest = append(rest, i)
+		}
 	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		return boolRank(finalizerChange(&in.wwids[b], out.luns[in.wwids[b].Name])) - boolRank(finalizerChange(&in.wwids[a], out.luns[in.wwids[a].Name]))
-	})
+	order = append(order, rest...)
 	var budget atomic.Int32
 	budget.Store(maxWritesPerPass)
 	var deferred atomic.Bool
@@ -230,13 +232,6 @@ const maxWritesPerPass = 400
 // finalizerChange reports whether the decision adds or removes w's in-use finalizer.
 func finalizerChange(w *mpv1alpha1.MultipathWWID, o lunOutcome) bool {
 	return o.keepFinalizer != controllerutil.ContainsFinalizer(w, mpv1alpha1.InUseFinalizer)
-}
-
-func boolRank(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // inputs is everything the decision reads.

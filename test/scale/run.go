@@ -322,11 +322,11 @@ func (h *harness) burst(ctx context.Context) (*burst, error) {
 }
 
 func (h *harness) renderCounters(ctx context.Context) (renders, writes float64, err error) {
-	if renders, err = h.mgr.Metric(ctx, "kube_multipath_renders_total"); err != nil {
+	ms, err := h.mgr.Scrape(ctx)
+	if err != nil {
 		return 0, 0, err
 	}
-	writes, err = h.mgr.Metric(ctx, "kube_multipath_rendered_configmap_writes_total")
-	return renders, writes, err
+	return ms.Sum("kube_multipath_renders_total", "", ""), ms.Sum("kube_multipath_rendered_configmap_writes_total", "", ""), nil
 }
 
 // populate creates the rest of the LUNs and the PVs.
@@ -490,7 +490,7 @@ func (h *harness) propagation(ctx context.Context) (apply, handout sim.Latencies
 	if err != nil {
 		return apply, handout, 0, err
 	}
-	renderedMs = ms(time.Since(start))
+	renderedMs = sim.Milliseconds(time.Since(start))
 	hash := cfg.Status.RenderedConfig.Hash
 	if err := h.tracker.WaitApplied(ctx, hash, len(h.nodes), 15*time.Minute); err != nil {
 		return apply, handout, 0, err
@@ -553,7 +553,7 @@ func (h *harness) pathFailure(ctx context.Context) (failMs, recoverMs float64, e
 		for {
 			w := &mpv1alpha1.MultipathWWID{}
 			if err := h.c.Get(ctx, client.ObjectKey{Name: name}, w); err == nil && w.Status.Health.State == want {
-				return ms(time.Since(start)), nil
+				return sim.Milliseconds(time.Since(start)), nil
 			}
 			if time.Now().After(deadline) {
 				return 0, fmt.Errorf("%s status did not show %s within a minute", name, want)
@@ -641,13 +641,13 @@ func cpuDiff(after, before map[string]time.Duration, per float64) map[string]flo
 // a quiet cluster, and the time to get there is a figure of its own.
 func (h *harness) settle(ctx context.Context) error {
 	writes := func() (float64, error) {
+		ms, err := h.mgr.Scrape(ctx)
+		if err != nil {
+			return 0, err
+		}
 		total := 0.0
 		for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
-			v, err := h.mgr.MetricWith(ctx, "rest_client_requests_total", "method", m)
-			if err != nil {
-				return 0, err
-			}
-			total += v
+			total += ms.Sum("rest_client_requests_total", "method", m)
 		}
 		return total, nil
 	}
@@ -678,13 +678,13 @@ func (h *harness) settle(ctx context.Context) error {
 
 // managerRequests reads client-go's rest_client_requests_total from the manager, by method.
 func (h *harness) managerRequests(ctx context.Context) (map[string]float64, error) {
+	ms, err := h.mgr.Scrape(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]float64{}
 	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-		v, err := h.mgr.MetricWith(ctx, "rest_client_requests_total", "method", m)
-		if err != nil {
-			return nil, err
-		}
-		out[m] = v
+		out[m] = ms.Sum("rest_client_requests_total", "method", m)
 	}
 	return out, nil
 }
@@ -748,7 +748,5 @@ func (h *harness) memory(ctx context.Context) (*memory, error) {
 }
 
 func mib(b int64) float64 { return round(float64(b) / (1 << 20)) }
-
-func ms(d time.Duration) float64 { return round(float64(d.Microseconds()) / 1000) }
 
 func round(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

@@ -192,34 +192,29 @@ func ProcessMemory(pid int) (Memory, error) {
 	return mem, s.Err()
 }
 
-// Metric sums every series of a counter or gauge on the manager's metrics endpoint (0 when
-// absent).
-func (m *Manager) Metric(ctx context.Context, name string) (float64, error) {
-	return m.MetricWith(ctx, name, "", "")
-}
+// Metrics is one scrape of the manager's metrics endpoint.
+type Metrics map[string]*dto.MetricFamily
 
-// MetricWith sums the series of a metric whose label has value (every series when label is "").
-func (m *Manager) MetricWith(ctx context.Context, name, label, value string) (float64, error) {
+// Scrape reads the manager's metrics once.
+func (m *Manager) Scrape(ctx context.Context) (Metrics, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+m.metricsAddr+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return 0, err
-	}
-	fam, ok := families[name]
-	if !ok {
-		return 0, nil
-	}
+	return parser.TextToMetricFamilies(resp.Body)
+}
+
+// Sum sums the series of a counter or gauge whose label has value (every series when label is
+// ""); 0 when the metric is absent.
+func (ms Metrics) Sum(name, label, value string) float64 {
 	sum := 0.0
-	for _, mt := range fam.GetMetric() {
+	for _, mt := range ms[name].GetMetric() {
 		if label != "" && !hasLabel(mt.GetLabel(), label, value) {
 			continue
 		}
@@ -232,7 +227,16 @@ func (m *Manager) MetricWith(ctx context.Context, name, label, value string) (fl
 			sum += mt.GetUntyped().GetValue()
 		}
 	}
-	return sum, nil
+	return sum
+}
+
+// Metric scrapes the manager and sums every series of one metric.
+func (m *Manager) Metric(ctx context.Context, name string) (float64, error) {
+	ms, err := m.Scrape(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return ms.Sum(name, "", ""), nil
 }
 
 func hasLabel(pairs []*dto.LabelPair, name, value string) bool {

@@ -40,9 +40,10 @@ func Summarise(ds []time.Duration) Latencies {
 	slices.Sort(s)
 	rank := func(p float64) float64 {
 		i := int(math.Ceil(p/100*float64(len(s)))) - 1
-		return ms(s[min(max(i, 0), len(s)-1)])
+		return Milliseconds(s[min(max(i, 0), len(s)-1)])
 	}
-	return Latencies{Count: len(s), P50: rank(50), P95: rank(95), P99: rank(99), Max: ms(s[len(s)-1])}
+	return Latencies{Count: len(s), P50: rank(50), P95: rank(95), P99: rank(99), Max: Milliseconds(s[len(s)-1])}
 }
 
-func ms(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }
+// Milliseconds is d in milliseconds, to two decimals.
+func Milliseconds(d time.Duration) float64 { return math.Round(float64(d.Microseconds())/10) / 100 }
