@@ -17,6 +17,7 @@ limitations under the License.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,9 +29,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
@@ -85,6 +89,9 @@ type size struct {
 	// ApplyWall that wall time: their sum near ApplyWall x CPUs means the machine was the limit.
 	ApplyCPU  map[string]float64 `json:"applyCPUSeconds"`
 	ApplyWall float64            `json:"applyWallSeconds"`
+	// ApplyRequests is what kube-apiserver served from apply until every node applied, by
+	// "verb resource[/subresource]" (its apiserver_request_total): where the API time went.
+	ApplyRequests map[string]float64 `json:"applyRequests"`
 	// SteadyCPU is each process's CPU seconds per minute in the steady state.
 	SteadyCPU map[string]float64 `json:"steadyCPUSecondsPerMinute"`
 	// Floor is one ConfigMap update -> each of N plain client-go watchers sees it; the
@@ -433,11 +440,13 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	s.SettledSeconds = round(time.Since(joinStart).Seconds())
 	h.p.logf("%d nodes run the config (joined in %.1fs, health written after %.1fs)", n, s.JoinSeconds, s.SettledSeconds)
 
+	req0 := h.apiRequests(ctx)
 	cpu0, wall0 := h.cpu(), time.Now()
 	if s.Apply, s.Handout, s.RenderedMs, err = h.propagation(ctx); err != nil {
 		return s, err
 	}
 	s.ApplyCPU, s.ApplyWall = cpuDiff(h.cpu(), cpu0, 1), round(time.Since(wall0).Seconds())
+	s.ApplyRequests = countDiff(h.apiRequests(ctx), req0)
 	payload, err := h.renderedConfigMap(ctx)
 	if err != nil {
 		return s, err
@@ -621,6 +630,54 @@ func (h *harness) cpu() map[string]time.Duration {
 	for name, pid := range pids {
 		if d, err := sim.ProcessCPU(pid); err == nil {
 			out[name] = d
+		}
+	}
+	return out
+}
+
+// apiRequests reads kube-apiserver's apiserver_request_total by "verb resource[/subresource]";
+// nil when its metrics cannot be read (the figure is then left out, not guessed).
+func (h *harness) apiRequests(ctx context.Context) map[string]float64 {
+	dc, err := discovery.NewDiscoveryClientForConfig(h.env.Config)
+	if err != nil {
+		return nil
+	}
+	raw, err := dc.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, m := range families["apiserver_request_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["resource"] == "" {
+			continue
+		}
+		key := strings.ToLower(labels["verb"]) + " " + labels["resource"]
+		if sub := labels["subresource"]; sub != "" {
+			key += "/" + sub
+		}
+		out[key] += m.GetCounter().GetValue()
+	}
+	return out
+}
+
+// countDiff is after minus before, leaving out what did not change.
+func countDiff(after, before map[string]float64) map[string]float64 {
+	if after == nil || before == nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			out[k] = d
 		}
 	}
 	return out

@@ -17,6 +17,7 @@ limitations under the License.
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"maps"
@@ -39,6 +40,24 @@ func formatCounts(m map[string]float64) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %.2f", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// formatInts is formatCounts for whole counts, largest first.
+func formatInts(m map[string]float64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := slices.SortedFunc(maps.Keys(m), func(a, b string) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -73,6 +92,10 @@ func printTable(out io.Writer, r *results) {
 	fmt.Fprintln(out, "\nCPU seconds used from apply to every node applied (wall seconds; the machine has", runtime.NumCPU(), "CPUs):")
 	for _, s := range r.Sizes {
 		fmt.Fprintf(out, "  %5d nodes: %.1f s wall; %s\n", s.Nodes, s.ApplyWall, formatCounts(s.ApplyCPU))
+	}
+	fmt.Fprintln(out, "\nRequests kube-apiserver served from apply to every node applied (watches counted when they end):")
+	for _, s := range r.Sizes {
+		fmt.Fprintf(out, "  %5d nodes: %s\n", s.Nodes, formatInts(s.ApplyRequests))
 	}
 	fmt.Fprintln(out, "\nSteady state, requests per node per minute at the agents (goal: the Lease heartbeat only), and the manager's per minute:")
 	for _, s := range r.Sizes {
