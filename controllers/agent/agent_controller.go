@@ -53,6 +53,10 @@ const (
 	FieldOwner = "kube-multipath-agent"
 	// DefaultRefreshInterval is how often multipathd is polled and the Lease renewed.
 	DefaultRefreshInterval = 10 * time.Second
+	// DefaultSlowApply: an apply that takes longer shows Reconciling=True while it runs. A
+	// transaction without multipath-tools' parser and settle delay takes milliseconds; writing
+	// Applying first would double the status writes of every rollout (one API write per node).
+	DefaultSlowApply = time.Second
 	// backoffBase and backoffMax bound the wait before retrying a failed apply.
 	backoffBase = time.Second
 	backoffMax  = 5 * time.Minute
@@ -94,6 +98,9 @@ type Reconciler struct {
 	Clock clock.PassiveClock
 	// Triggers, when set, receives the passes asked for by file and uevent watchers.
 	Triggers <-chan event.GenericEvent
+	// SlowApply is how long a transaction runs before Reconciling=True (Applying) is written;
+	// 0 means DefaultSlowApply. A quicker apply is reported by one status write, not two.
+	SlowApply time.Duration
 
 	mu        sync.Mutex
 	configs   configCache
@@ -231,11 +238,12 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 
 	rendered, err := r.config(ctx, *desired)
 	if err == nil {
-		r.setApplying(ctx, s, desired)
 		log.Info("Applying config", "config", desired.Name)
+		reported := r.reportSlowApply(ctx, s, desired)
 		var res hostfs.Result
 		start := time.Now()
 		res, err = r.Host.Apply(ctx, rendered)
+		reported()
 		observeApply(time.Since(start), res, err, r.Clock.Now())
 		if res.Recovered {
 			r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, RecoveredReason, "Apply",

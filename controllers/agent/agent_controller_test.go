@@ -29,6 +29,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/agent"
@@ -119,6 +120,79 @@ func TestAgentAppliesTheDesiredConfigAndReportsMaps(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// watchStates records every version of the node's MultipathNodeState the API server sends
+// from now on; the returned func stops the watch and returns them.
+func watchStates(t *testing.T, name string) func() []*mpv1alpha1.MultipathNodeState {
+	t.Helper()
+	c, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Watch(context.Background(), &mpv1alpha1.MultipathNodeStateList{}, client.MatchingFields{"metadata.name": name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []*mpv1alpha1.MultipathNodeState
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			if st, ok := ev.Object.(*mpv1alpha1.MultipathNodeState); ok {
+				seen = append(seen, st)
+			}
+		}
+	}()
+	return func() []*mpv1alpha1.MultipathNodeState {
+		w.Stop()
+		<-done
+		return seen
+	}
+}
+
+func TestAgentReportsASlowApplyWhileItRuns(t *testing.T) {
+	name := "node-slow"
+	n := startAgent(t, name, func(n *node) { n.slowApply = 100 * time.Millisecond })
+	n.daemon.SetReply(multipathd.CmdReconfigure, multipathdtest.Reply{Body: multipathdtest.OK, Delay: 1500 * time.Millisecond})
+	_, ref := publish(t, wwidA)
+	createState(t, name, &ref)
+	eventually(t, func() error {
+		st := getState(t, name)
+		rec := conditions.Get(st, mpv1alpha1.ReconcilingCondition)
+		if rec == nil || rec.Status != metav1.ConditionTrue || rec.Reason != agent.ApplyingReason || st.Status.AppliedConfig != nil {
+			return fmt.Errorf("not reported as applying: %+v", st.Status.Conditions)
+		}
+		return nil
+	})
+	// The apply's own status, written after the Applying one, wins.
+	st := applied(t, name, ref)
+	if conditions.Get(st, mpv1alpha1.ReconcilingCondition) != nil {
+		t.Errorf("Reconciling stays after the apply: %+v", conditions.Get(st, mpv1alpha1.ReconcilingCondition))
+	}
+}
+
+func TestAgentReportsAQuickApplyWithOneStatusWrite(t *testing.T) {
+	name := "node-quick"
+	stop := watchStates(t, name)
+	startAgent(t, name, func(n *node) { n.slowApply = time.Minute })
+	_, ref := publish(t, wwidA)
+	createState(t, name, &ref)
+	applied(t, name, ref)
+	seen := stop()
+	statuses := 0
+	for _, st := range seen {
+		if conditions.Get(st, mpv1alpha1.ReconcilingCondition) != nil {
+			t.Errorf("a quick apply was reported as applying: %+v", st.Status.Conditions)
+		}
+		if st.Status.AppliedConfig != nil || len(st.Status.Conditions) > 0 {
+			statuses++
+		}
+	}
+	// The spec write, then one status write that carries the applied config and the maps.
+	if statuses != 1 {
+		t.Errorf("%d versions with a status, want 1 (of %d seen)", statuses, len(seen))
+	}
 }
 
 func TestAgentReportsAFailedReconfigureAsDegradedAndRestoresTheFiles(t *testing.T) {

@@ -19,6 +19,8 @@ package agent
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -118,19 +120,48 @@ func truncate(s string) string {
 	return s[:cut] + "..."
 }
 
-// setApplying writes Reconciling=True before the transaction runs, so that a slow apply shows.
-func (r *Reconciler) setApplying(ctx context.Context, s *scope, desired *mpv1alpha1.RenderedConfigRef) {
+// reportSlowApply writes Reconciling=True (Applying) once the transaction has run for
+// SlowApply, so that a slow apply shows while it runs. The returned func ends the wait; it
+// returns after that write, if it started, so the pass's final status is written after it.
+func (r *Reconciler) reportSlowApply(ctx context.Context, s *scope, desired *mpv1alpha1.RenderedConfigRef) func() {
+	delay := r.SlowApply
+	if delay <= 0 {
+		delay = DefaultSlowApply
+	}
+	// The goroutine works on its own copy; s is updated only after it has finished.
 	st := s.state.DeepCopy()
 	setStatus(st, statusInput{applied: s.applied, applying: true, maps: s.maps})
 	if apiequality.Semantic.DeepEqual(s.written, st.Status) {
-		return
+		return func() {}
 	}
-	if err := r.applyStatus(ctx, st); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Cannot report that the apply started", "config", desired.Name)
-		return
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var wrote bool
+	wg.Go(func() {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := r.applyStatus(ctx, st); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "Cannot report that the apply is running", "config", desired.Name)
+			return
+		}
+		statusWritesTotal.Inc()
+		wrote = true
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		if wrote {
+			s.state.Status = st.Status
+			s.written = *st.Status.DeepCopy()
+		}
 	}
-	s.state.Status = st.Status
-	s.written = *st.Status.DeepCopy()
 }
 
 // updateStatus writes the pass's status when it differs from the last one written.

@@ -82,6 +82,8 @@ type node struct {
 	root   string
 	daemon *multipathdtest.FakeDaemon
 	host   *hostfs.Host
+	// slowApply is the agent's SlowApply (0: its default).
+	slowApply time.Duration
 }
 
 // startAgent runs an agent for a new node name with the manager options cmd/agent uses: the
@@ -130,6 +132,7 @@ func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)
 		Namespace:       namespace,
 		RefreshInterval: 300 * time.Millisecond,
 		Triggers:        triggers,
+		SlowApply:       n.slowApply,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
