@@ -201,6 +201,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Clock:           clock.RealClock{},
 		Namespace:       o.Namespace,
 		RefreshInterval: o.AgentRefreshInterval,
+		MinInterval:     health.DefaultMinInterval,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the health controller: %w", err)
 	}

@@ -1,0 +1,216 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package health
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/scheme"
+)
+
+func TestUntilNextPass(t *testing.T) {
+	t0 := time.Now()
+	tests := map[string]struct {
+		last, now time.Time
+		min       time.Duration
+		want      time.Duration
+	}{
+		"no pass yet: run now":                  {last: time.Time{}, now: t0, min: time.Second, want: 0},
+		"no spacing: run now, even at once":     {last: t0, now: t0, min: 0, want: 0},
+		"at once: wait the whole interval":      {last: t0, now: t0, min: time.Second, want: time.Second},
+		"300 ms after: wait the other 700 ms":   {last: t0, now: t0.Add(300 * time.Millisecond), min: time.Second, want: 700 * time.Millisecond},
+		"exactly the interval after: run now":   {last: t0, now: t0.Add(time.Second), min: time.Second, want: 0},
+		"long after: run now":                   {last: t0, now: t0.Add(time.Minute), min: time.Second, want: 0},
+		"clock behind the last pass: capped":    {last: t0, now: t0.Add(-time.Hour), min: time.Second, want: time.Second},
+		"negative spacing counts as no spacing": {last: t0, now: t0, min: -time.Second, want: 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := untilNextPass(tc.last, tc.now, tc.min); got != tc.want {
+				t.Errorf("untilNextPass = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// counting is a fake API server behind a client that counts the passes (one list of
+// MultipathWWIDs each) and the status patches by kind. Tests read the fake through direct.
+type counting struct {
+	client.Client
+	direct  client.Client
+	mu      sync.Mutex
+	passes  int
+	patches map[string]int
+}
+
+func (c *counting) take() (passes, wwids, configs int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	passes, wwids, configs = c.passes, c.patches["MultipathWWID"], c.patches["MultipathConfig"]
+	c.passes, c.patches = 0, map[string]int{}
+	return passes, wwids, configs
+}
+
+func newCounting(t *testing.T, objs ...client.Object) *counting {
+	t.Helper()
+	c := &counting{patches: map[string]int{}}
+	inner := fake.NewClientBuilder().WithScheme(scheme.New()).
+		WithStatusSubresource(&mpv1alpha1.MultipathWWID{}, &mpv1alpha1.MultipathConfig{}).
+		WithObjects(objs...).Build()
+	c.direct = inner
+	c.Client = interceptor.NewClient(inner, interceptor.Funcs{
+		List: func(ctx context.Context, cl client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*mpv1alpha1.MultipathWWIDList); ok {
+				c.mu.Lock()
+				c.passes++
+				c.mu.Unlock()
+			}
+			return cl.List(ctx, list, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			if err := cl.SubResource(sub).Patch(ctx, obj, p, opts...); err != nil {
+				return err
+			}
+			c.mu.Lock()
+			switch obj.(type) {
+			case *mpv1alpha1.MultipathWWID:
+				c.patches["MultipathWWID"]++
+			case *mpv1alpha1.MultipathConfig:
+				c.patches["MultipathConfig"]++
+			}
+			c.mu.Unlock()
+			return nil
+		},
+	})
+	return c
+}
+
+// cluster is one Ready node with a fresh Lease reporting luns maps, the first `failing` of them
+// failed and the rest optimal, and a MultipathWWID for each, without health yet. The failed LUNs
+// come last by name, so only worst-first ordering writes them in the first pass.
+func cluster(luns, failing int) []client.Object {
+	n, l := node("n1"), lease("n1", now.Add(-time.Second))
+	objs := []client.Object{config(nil), &n, &l}
+	var maps []mpv1alpha1.MapStatus
+	for i := range luns {
+		w := fmt.Sprintf("3600a0980383030%018d", i)
+		st, active := mpv1alpha1.MapOptimal, int32(2)
+		if i >= luns-failing {
+			st, active = mpv1alpha1.MapFailed, 0
+		}
+		maps = append(maps, mapOf(w, st, active, 2))
+		o := wwidObj(fmt.Sprintf("lun-%05d", i), w)
+		objs = append(objs, &o)
+	}
+	s := state("n1", maps...)
+	return append(objs, &s)
+}
+
+func healthOf(t *testing.T, c *counting) map[string]mpv1alpha1.MapState {
+	t.Helper()
+	list := &mpv1alpha1.MultipathWWIDList{}
+	if err := c.direct.List(context.Background(), list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]mpv1alpha1.MapState{}
+	for _, w := range list.Items {
+		out[w.Name] = w.Status.Health.State
+	}
+	return out
+}
+
+// TestReconcileSpacing: a request sooner than MinInterval after the last pass does no pass and
+// asks to come back when the interval is over; after it, the pass runs. Without spacing, passes
+// run back to back.
+func TestReconcileSpacing(t *testing.T) {
+	ctx := context.Background()
+	t.Run("spaced", func(t *testing.T) {
+		c := newCounting(t, cluster(3, 1)...)
+		const spacing = 200 * time.Millisecond
+		r := &Reconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(now), Namespace: "kube-multipath-system", RefreshInterval: interval, MinInterval: spacing}
+		if _, err := r.Reconcile(ctx, request); err != nil {
+			t.Fatal(err)
+		}
+		if passes, wwids, _ := c.take(); passes != 1 || wwids != 3 {
+			t.Fatalf("first request: %d passes, %d writes; want 1 and 3", passes, wwids)
+		}
+		start := time.Now()
+		res, err := r.Reconcile(ctx, request)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if passes, wwids, configs := c.take(); passes != 0 || wwids+configs != 0 {
+			t.Errorf("request right after a pass: %d passes, %d writes; want none", passes, wwids+configs)
+		}
+		if res.RequeueAfter <= 0 || res.RequeueAfter > spacing {
+			t.Errorf("RequeueAfter = %s, want in (0, %s]", res.RequeueAfter, spacing)
+		}
+		time.Sleep(spacing/2 - time.Since(start))
+		if res, err = r.Reconcile(ctx, request); err != nil {
+			t.Fatal(err)
+		}
+		if passes, _, _ := c.take(); passes != 0 && time.Since(start) < spacing {
+			t.Errorf("a pass half the spacing after the last")
+		}
+		if res.RequeueAfter <= 0 || res.RequeueAfter > spacing/2 {
+			t.Errorf("RequeueAfter half the spacing after = %s, want in (0, %s]", res.RequeueAfter, spacing/2)
+		}
+		// As the work queue would: come back after RequeueAfter, when the pass runs.
+		time.Sleep(res.RequeueAfter)
+		if res, err = r.Reconcile(ctx, request); err != nil {
+			t.Fatal(err)
+		}
+		if passes, _, _ := c.take(); passes != 1 {
+			t.Errorf("%d passes once the spacing is over, want 1", passes)
+		}
+		if res.RequeueAfter != interval {
+			t.Errorf("RequeueAfter of the pass = %s, want the refresh interval", res.RequeueAfter)
+		}
+	})
+	t.Run("not spaced", func(t *testing.T) {
+		c := newCounting(t, cluster(3, 1)...)
+		r := &Reconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(now), Namespace: "kube-multipath-system", RefreshInterval: interval}
+		for range 3 {
+			if _, err := r.Reconcile(ctx, request); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if passes, _, _ := c.take(); passes != 3 {
+			t.Errorf("%d passes for three requests without spacing, want 3", passes)
+		}
+	})
+}
+
+// The deployed spacing keeps path failure -> LUN status within two seconds with room for the
+// pass itself.
+func TestDefaultMinInterval(t *testing.T) {
+	if DefaultMinInterval <= 0 || DefaultMinInterval > time.Second {
+		t.Errorf("DefaultMinInterval = %s, want in (0, 1s]", DefaultMinInterval)
+	}
+	var _ reconcile.Reconciler = &Reconciler{}
+}
