@@ -49,7 +49,15 @@ limitations under the License.
 // in 40 s).
 // The spacing is measured on the real monotonic clock, not Clock (which tests step to age
 // heartbeats). A path failure reaches the LUN's status within the spacing plus one pass, once
-// a pass under way is over.
+// a pass under way is over (a capped pass, below, writes for up to about 4 s).
+//
+// A pass writes at most 400 changed MultipathWWID statuses (maxWritesPerPass, about 4 s at
+// the manager's 100 requests per second, as the render controller), the worst first: failed,
+// missing, degraded, unknown, then optimal, so that a failed path is not queued behind thousands
+// of LUNs a node join turned optimal. When more changed, the pass requeues after the spacing
+// (at once without spacing) and the next pass recomputes the rest from fresh reports rather
+// than writing intermediate states that are already stale. The MultipathConfig's lunHealth and
+// nodeErrors are written every pass, from the whole roll-up.
 //
 // The MultipathWWID and MultipathConfig statuses are shared with the render and rollout
 // controllers: each object is patched only when the fields this controller owns changed, with a

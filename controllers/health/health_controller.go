@@ -76,6 +76,12 @@ type Reconciler struct {
 // pass itself, and keeps path failure -> LUN status within the two seconds asked of it.
 const DefaultMinInterval = time.Second
 
+// maxWritesPerPass bounds the MultipathWWID status writes of one pass, the worst first (about
+// 4 s at the manager's default 100 requests per second), as in the render controller. When a
+// join or a flap changes more, the next pass, one MinInterval later, recomputes from fresh
+// reports rather than writing intermediate states that are already stale.
+const maxWritesPerPass = 400
+
 // untilNextPass is how long a pass starting at now must wait so that it starts at least
 // minInterval after the previous one ended at last; zero means run now. A zero last (no pass
 // yet) or minInterval never waits. The wait never exceeds minInterval, whatever the clocks say.
@@ -88,6 +94,12 @@ func untilNextPass(last, now time.Time, minInterval time.Duration) time.Duration
 		return 0
 	}
 	return min(minInterval-elapsed, minInterval)
+}
+
+// afterCapped is the requeue of a pass that left writes for the next one: the spacing, or at
+// once (1 ms, as the render controller) when there is none.
+func (r *Reconciler) afterCapped() time.Duration {
+	return max(r.MinInterval, time.Millisecond)
 }
 
 // request is the one work item every event maps to.
@@ -249,7 +261,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 	return r.pass(ctx)
 }
 
-// pass is one roll-up: gather, decide, write what changed.
+// pass is one roll-up: gather, decide, write what changed (at most maxWritesPerPass LUNs).
 func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 
@@ -279,6 +291,12 @@ func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 	slices.SortStableFunc(changed, func(a, b int) int {
 		return rules.Severity(out.Health[b].State) - rules.Severity(out.Health[a].State)
 	})
+	// The worst maxWritesPerPass only: the rest is recomputed by the next pass (afterCapped),
+	// from reports that may have moved on meanwhile, rather than written stale.
+	deferred := len(changed) - maxWritesPerPass
+	if deferred > 0 {
+		changed = changed[:maxWritesPerPass]
+	}
 	errs := fanout.Each(ctx, len(changed), func(ctx context.Context, k int) error {
 		i := changed[k]
 		return r.writeWWID(ctx, &in.WWIDs[i], out.Health[i])
@@ -297,6 +315,10 @@ func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 			return ctrl.Result{RequeueAfter: max(conditions.ConflictRetry, r.MinInterval)}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("writing health: %w", err)
+	}
+	if deferred > 0 {
+		log.V(4).Info("More LUN health to write; continuing in the next pass", "perPass", maxWritesPerPass, "deferred", deferred)
+		return ctrl.Result{RequeueAfter: r.afterCapped()}, nil
 	}
 	log.V(4).Info("Rolled LUN health up", "luns", len(in.WWIDs), "nodes", len(out.Nodes), "untrusted", out.Untrusted,
 		"optimal", out.LUNCounts.Optimal, "degraded", out.LUNCounts.Degraded, "failed", out.LUNCounts.Failed,

@@ -144,6 +144,116 @@ func healthOf(t *testing.T, c *counting) map[string]mpv1alpha1.MapState {
 	return out
 }
 
+// TestWritesCappedPerPass: when more than maxWritesPerPass LUNs change, a pass writes the worst
+// maxWritesPerPass of them and the MultipathConfig, and asks to run again soon; the next pass
+// writes the rest from fresh reports (not what the first pass computed), and then nothing.
+func TestWritesCappedPerPass(t *testing.T) {
+	const luns, failing = maxWritesPerPass + 50, 30
+	c := newCounting(t, cluster(luns, failing)...)
+	r := &Reconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(now), Namespace: "kube-multipath-system", RefreshInterval: interval}
+	ctx := context.Background()
+
+	res, err := r.Reconcile(ctx, request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if passes, wwids, configs := c.take(); passes != 1 || wwids != maxWritesPerPass || configs != 1 {
+		t.Errorf("first pass: %d passes, %d MultipathWWID and %d MultipathConfig writes; want 1, %d and 1", passes, wwids, configs, maxWritesPerPass)
+	}
+	if res.RequeueAfter != time.Millisecond {
+		t.Errorf("first pass RequeueAfter = %s, want 1ms (more to write, no spacing)", res.RequeueAfter)
+	}
+	written := healthOf(t, c)
+	var unwritten []string
+	for name, st := range written {
+		if st == "" {
+			unwritten = append(unwritten, name)
+		}
+	}
+	if len(unwritten) != luns-maxWritesPerPass {
+		t.Errorf("%d LUNs without health after the first pass, want %d", len(unwritten), luns-maxWritesPerPass)
+	}
+	for i := luns - failing; i < luns; i++ {
+		if name := fmt.Sprintf("lun-%05d", i); written[name] != mpv1alpha1.MapFailed {
+			t.Errorf("failed LUN %s = %q after the first pass, want failed: the worst are written first", name, written[name])
+		}
+	}
+	cfg := &mpv1alpha1.MultipathConfig{}
+	if err := c.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if want := (mpv1alpha1.HealthCounts{Optimal: luns - failing, Failed: failing}); cfg.Status.LUNHealth != want {
+		t.Errorf("lunHealth after the first pass = %+v, want every LUN counted, %+v", cfg.Status.LUNHealth, want)
+	}
+
+	// Meanwhile the node reports the LUNs not written yet degraded: the next pass writes that,
+	// not the optimal the first pass computed for them.
+	s := &mpv1alpha1.MultipathNodeState{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "n1"}, s); err != nil {
+		t.Fatal(err)
+	}
+	pending := map[string]bool{}
+	for _, name := range unwritten {
+		pending[name] = true
+	}
+	for i := range s.Status.Maps {
+		if pending[fmt.Sprintf("lun-%05d", i)] {
+			s.Status.Maps[i] = mapOf(s.Status.Maps[i].WWID, mpv1alpha1.MapDegraded, 1, 2)
+		}
+	}
+	if err := c.Update(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err = r.Reconcile(ctx, request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if passes, wwids, _ := c.take(); passes != 1 || wwids != luns-maxWritesPerPass {
+		t.Errorf("second pass: %d passes, %d MultipathWWID writes; want 1 and %d", passes, wwids, luns-maxWritesPerPass)
+	}
+	if res.RequeueAfter != interval {
+		t.Errorf("second pass RequeueAfter = %s, want the refresh interval %s (nothing left)", res.RequeueAfter, interval)
+	}
+	for name, st := range healthOf(t, c) {
+		want := mpv1alpha1.MapOptimal
+		switch {
+		case pending[name]:
+			want = mpv1alpha1.MapDegraded
+		case written[name] == mpv1alpha1.MapFailed:
+			want = mpv1alpha1.MapFailed
+		}
+		if st != want {
+			t.Errorf("%s = %q after the second pass, want %q", name, st, want)
+		}
+	}
+
+	if _, err := r.Reconcile(ctx, request); err != nil {
+		t.Fatal(err)
+	}
+	if passes, wwids, configs := c.take(); passes != 1 || wwids != 0 || configs != 0 {
+		t.Errorf("third pass: %d passes, %d MultipathWWID and %d MultipathConfig writes; want 1, 0 and 0", passes, wwids, configs)
+	}
+}
+
+// TestCappedPassRequeuesAfterTheSpacing: with spacing, a pass that left writes comes back after
+// MinInterval, no later.
+func TestCappedPassRequeuesAfterTheSpacing(t *testing.T) {
+	c := newCounting(t, cluster(maxWritesPerPass+1, 0)...)
+	r := &Reconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(now), Namespace: "kube-multipath-system", RefreshInterval: interval,
+		MinInterval: 300 * time.Millisecond}
+	res, err := r.Reconcile(context.Background(), request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RequeueAfter != r.MinInterval {
+		t.Errorf("RequeueAfter = %s, want MinInterval %s", res.RequeueAfter, r.MinInterval)
+	}
+	if _, wwids, _ := c.take(); wwids != maxWritesPerPass {
+		t.Errorf("%d MultipathWWID writes, want %d", wwids, maxWritesPerPass)
+	}
+}
+
 // TestReconcileSpacing: a request sooner than MinInterval after the last pass does no pass and
 // asks to come back when the interval is over; after it, the pass runs. Without spacing, passes
 // run back to back.
