@@ -251,8 +251,10 @@ func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
 	default:
 		in.config = cfg
 	}
+	// The cache's own objects, not copies (10,000 deep copies per pass were most of its cost):
+	// nothing here changes them, and writeWWID copies the one it writes.
 	wwids := &mpv1alpha1.MultipathWWIDList{}
-	if err := r.Client.List(ctx, wwids); err != nil {
+	if err := r.Client.List(ctx, wwids, client.UnsafeDisableDeepCopy); err != nil {
 		return in, fmt.Errorf("failed to list MultipathWWIDs: %w", err)
 	}
 	in.wwids = wwids.Items
@@ -262,7 +264,7 @@ func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
 	for i := range in.wwids {
 		for _, key := range lunKeys(&in.wwids[i]) {
 			pvs := &corev1.PersistentVolumeList{}
-			if err := r.Client.List(ctx, pvs, client.MatchingFields{PVConsumersIndex: key}); err != nil {
+			if err := r.Client.List(ctx, pvs, client.MatchingFields{PVConsumersIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
 				return in, fmt.Errorf("failed to list PersistentVolumes by WWID: %w", err)
 			}
 			for _, pv := range pvs.Items {
@@ -502,9 +504,11 @@ func (r *Reconciler) prune(ctx context.Context, current *multipathconf.Rendered)
 // writeWWID brings one MultipathWWID's finalizer and status in line with the decision, writing
 // only what changed.
 // allow is asked before each write; when it says no, the write is left for a later pass.
-func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID, o lunOutcome, renderedOK bool, allow func() bool) error {
+func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.MultipathWWID, o lunOutcome, renderedOK bool, allow func() bool) error {
+	// cached is the informer's object (gather lists without copying): it is never changed;
+	// base is what the patches are computed from, w the copy that is changed and written.
+	base, w := cached, cached.DeepCopy()
 	if o.keepFinalizer && w.DeletionTimestamp.IsZero() || !o.keepFinalizer {
-		before := w.DeepCopy()
 		var changed bool
 		if o.keepFinalizer {
 			changed = controllerutil.AddFinalizer(w, mpv1alpha1.InUseFinalizer)
@@ -515,7 +519,7 @@ func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID,
 			if !allow() {
 				return nil
 			}
-			if err := r.Client.Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			if err := r.Client.Patch(ctx, w, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 				if apierrors.IsNotFound(err) {
 					return nil
 				}
@@ -524,13 +528,13 @@ func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID,
 			if !o.keepFinalizer && !w.DeletionTimestamp.IsZero() {
 				return nil // the object is going away
 			}
+			base = w.DeepCopy() // the object as the patch left it
 		}
 	}
 	if !w.DeletionTimestamp.IsZero() && !o.keepFinalizer {
 		return nil
 	}
 
-	before := w.DeepCopy()
 	st := &w.Status
 	st.Consumers = o.consumers
 	if len(st.Consumers) > 64 {
@@ -544,15 +548,15 @@ func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID,
 	}
 	setWWIDConditions(w, o)
 	st.ObservedGeneration = w.Generation
-	if apiequality.Semantic.DeepEqual(before.Status, w.Status) {
+	if apiequality.Semantic.DeepEqual(base.Status, w.Status) {
 		return nil
 	}
 	if !allow() {
 		return nil
 	}
-	r.emitWWIDEvents(w, before, o)
+	r.emitWWIDEvents(w, base, o)
 	// Optimistic lock: the health controller writes status.health of the same object.
-	if err := r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

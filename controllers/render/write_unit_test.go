@@ -1,0 +1,73 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package render
+
+import (
+	"context"
+	"testing"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/scheme"
+)
+
+// gather lists MultipathWWIDs without copying them out of the informer cache, so writeWWID
+// must never change the object it is given: a change would be in every later read of the cache.
+func TestWriteWWIDLeavesTheCachedObjectAlone(t *testing.T) {
+	for name, o := range map[string]lunOutcome{
+		"finalizer and status": {consumers: []string{"pv-a"}, rendered: true, renderedAlias: "data1", keepFinalizer: true},
+		"status only":          {rendered: true, renderedAlias: "data1"},
+		"finalizer removed":    {rendered: false},
+		"invalid":              {invalid: "spec.alias: bad", rendered: false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cached := &mpv1alpha1.MultipathWWID{
+				ObjectMeta: metav1.ObjectMeta{Name: "lun", Generation: 2, Finalizers: []string{mpv1alpha1.InUseFinalizer}},
+				Spec:       mpv1alpha1.MultipathWWIDSpec{WWID: "3600a098038303053453f463045736f41", Alias: "data1"},
+				Status: mpv1alpha1.MultipathWWIDStatus{Conditions: []metav1.Condition{{
+					Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.NotConsumedReason, Message: "old",
+				}}},
+			}
+			c := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(cached.DeepCopy()).
+				WithStatusSubresource(&mpv1alpha1.MultipathWWID{}).Build()
+			// The fake client's resourceVersion, as an informer would hold it.
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(cached), cached); err != nil {
+				t.Fatal(err)
+			}
+			want := cached.DeepCopy()
+			r := &Reconciler{Client: c, Recorder: events.NewFakeRecorder(10), Namespace: "ns"}
+			if err := r.writeWWID(context.Background(), cached, o, true, func() bool { return true }); err != nil {
+				t.Fatal(err)
+			}
+			if !apiequality.Semantic.DeepEqual(cached, want) {
+				t.Errorf("writeWWID changed the object it was given:\n got %+v\nwant %+v", cached, want)
+			}
+			got := &mpv1alpha1.MultipathWWID{}
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(cached), got); err != nil {
+				t.Fatal(err)
+			}
+			if got.ResourceVersion == want.ResourceVersion {
+				t.Errorf("nothing was written (the case does not exercise a write)")
+			}
+		})
+	}
+}
