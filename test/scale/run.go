@@ -84,6 +84,8 @@ type size struct {
 	// Its stages: RenderedMs is apply -> the MultipathConfig status names the new render (polled
 	// every 20 ms); Handout is apply -> each node's MultipathNodeState names it.
 	RenderedMs float64       `json:"renderedMs"`
+	// CreatedMs is the create request itself (admission, the webhook included).
+	CreatedMs float64 `json:"createdMs"`
 	Handout    sim.Latencies `json:"handout"`
 	// ApplyCPU is the CPU seconds each process used from apply until every node applied, and
 	// ApplyWall that wall time: their sum near ApplyWall x CPUs means the machine was the limit.
@@ -442,7 +444,7 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 
 	req0 := h.apiRequests(ctx)
 	cpu0, wall0 := h.cpu(), time.Now()
-	if s.Apply, s.Handout, s.RenderedMs, err = h.propagation(ctx); err != nil {
+	if s.Apply, s.Handout, s.CreatedMs, s.RenderedMs, err = h.propagation(ctx); err != nil {
 		return s, err
 	}
 	s.ApplyCPU, s.ApplyWall = cpuDiff(h.cpu(), cpu0, 1), round(time.Since(wall0).Seconds())
@@ -468,8 +470,8 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	if s.Floor.Max > 0 {
 		s.RatioMax = round(s.Apply.Max / s.Floor.Max)
 	}
-	h.p.logf("apply -> rendered %.0fms, handed out p50 %.0fms max %.0fms, applied p50 %.0fms max %.0fms; floor p50 %.0fms max %.0fms",
-		s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Apply.P50, s.Apply.Max, s.Floor.P50, s.Floor.Max)
+	h.p.logf("apply -> created %.0fms, rendered %.0fms, handed out p50 %.0fms max %.0fms, applied p50 %.0fms max %.0fms; floor p50 %.0fms max %.0fms",
+		s.CreatedMs, s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Apply.P50, s.Apply.Max, s.Floor.P50, s.Floor.Max)
 
 	if s.PathFailureMs, s.PathRecoveryMs, err = h.pathFailure(ctx); err != nil {
 		return s, err
@@ -488,28 +490,29 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 
 // propagation applies one new MultipathWWID and times each node's first report of the
 // config that holds it, and the stages on the way.
-func (h *harness) propagation(ctx context.Context) (apply, handout sim.Latencies, renderedMs float64, err error) {
+func (h *harness) propagation(ctx context.Context) (apply, handout sim.Latencies, createdMs, renderedMs float64, err error) {
 	i := h.nextLUN
 	h.nextLUN++
 	start := time.Now()
 	if err := h.c.Create(ctx, h.lun(i)); err != nil {
-		return apply, handout, 0, err
+		return apply, handout, 0, 0, err
 	}
+	createdMs = sim.Milliseconds(time.Since(start))
 	cfg, err := h.rendered(ctx, h.nextLUN, 5*time.Minute)
 	if err != nil {
-		return apply, handout, 0, err
+		return apply, handout, 0, 0, err
 	}
 	renderedMs = sim.Milliseconds(time.Since(start))
 	hash := cfg.Status.RenderedConfig.Hash
 	if err := h.tracker.WaitApplied(ctx, hash, len(h.nodes), 15*time.Minute); err != nil {
-		return apply, handout, 0, err
+		return apply, handout, 0, 0, err
 	}
 	applied := make([]time.Duration, 0, len(h.nodes))
 	handed := make([]time.Duration, 0, len(h.nodes))
 	for _, n := range h.nodes {
 		at, ok := h.tracker.FirstApplied(n.Name, hash)
 		if !ok {
-			return apply, handout, 0, fmt.Errorf("%s never reported %.16s", n.Name, hash)
+			return apply, handout, 0, 0, fmt.Errorf("%s never reported %.16s", n.Name, hash)
 		}
 		applied = append(applied, at.Sub(start))
 		if at, ok := h.tracker.FirstHanded(n.Name, hash); ok {
@@ -520,13 +523,13 @@ func (h *harness) propagation(ctx context.Context) (apply, handout sim.Latencies
 	for _, n := range []*sim.Node{h.nodes[0], h.nodes[len(h.nodes)-1]} {
 		data, err := n.ReadFile("etc/multipath/wwids")
 		if err != nil {
-			return apply, handout, 0, err
+			return apply, handout, 0, 0, err
 		}
 		if !strings.Contains(string(data), sim.WWID(i)) {
-			return apply, handout, 0, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
+			return apply, handout, 0, 0, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
 		}
 	}
-	return sim.Summarise(applied), sim.Summarise(handed), renderedMs, nil
+	return sim.Summarise(applied), sim.Summarise(handed), createdMs, renderedMs, nil
 }
 
 // renderedConfigMap is the ConfigMap of the current render (the floor carries its payload).
