@@ -31,7 +31,8 @@ limitations under the License.
 //     selector counts every node as managed, as the rollout controller does; a missing or
 //     deleted config manages none, so every LUN is unknown, expected nowhere);
 //   - Nodes: labels (for the selectors) and the Ready condition;
-//   - MultipathNodeStates: the maps each node's agent reports, and Degraded (the apply errors);
+//   - MultipathNodeStates: the maps each node's agent reports (state and path counts; the
+//     manager's cache drops the paths themselves), and Degraded (the apply errors);
 //   - the agents' Leases in the operator namespace (LeaseName): renewTime is the heartbeat;
 //   - MultipathWWIDs: the WWID, spec.nodeSelector, and status.consumers, the PersistentVolumes
 //     whose required node affinity narrows the expected nodes when there is no nodeSelector.

@@ -172,7 +172,9 @@ func (nodeStateChanged) Update(e event.UpdateEvent) bool {
 }
 
 // equalMap compares two reported maps field by field, paths included (no reflection: an agent's
-// update carries up to 10,000 maps).
+// update carries up to 10,000 maps). The manager's cache drops the paths (manager.TrimNodeState),
+// so there they compare equal (nil) and a path change that moves no count or state is no event,
+// which is fine: the roll-up never reads the paths.
 func equalMap(a, b mpv1alpha1.MapStatus) bool {
 	return a.WWID == b.WWID && a.Name == b.Name && a.State == b.State && a.ActivePaths == b.ActivePaths &&
 		a.TotalPaths == b.TotalPaths && slices.Equal(a.Paths, b.Paths)

@@ -27,18 +27,15 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kube-multipath/kube-multipath/controllers/health"
-	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/manager"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
@@ -94,10 +91,9 @@ func startManager(e *testenv.Env) (func(), error) {
 		Scheme:                 e.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.PersistentVolume{}: {Transform: consumers.Transform},
-			&coordinationv1.Lease{}:    {Namespaces: map[string]cache.Config{namespace: {}}},
-		}},
+		// The manager's own cache: MultipathNodeStates without their paths, trimmed Nodes and
+		// PersistentVolumes, Leases of the namespace only.
+		Cache: manager.CacheOptions(namespace),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
