@@ -83,10 +83,10 @@ type size struct {
 	Apply sim.Latencies `json:"apply"`
 	// Its stages: RenderedMs is apply -> the MultipathConfig status names the new render (polled
 	// every 20 ms); Handout is apply -> each node's MultipathNodeState names it.
-	RenderedMs float64       `json:"renderedMs"`
+	RenderedMs float64 `json:"renderedMs"`
 	// CreatedMs is the create request itself (admission, the webhook included).
-	CreatedMs float64 `json:"createdMs"`
-	Handout    sim.Latencies `json:"handout"`
+	CreatedMs float64       `json:"createdMs"`
+	Handout   sim.Latencies `json:"handout"`
 	// ApplyCPU is the CPU seconds each process used from apply until every node applied, and
 	// ApplyWall that wall time: their sum near ApplyWall x CPUs means the machine was the limit.
 	ApplyCPU  map[string]float64 `json:"applyCPUSeconds"`
