@@ -148,10 +148,12 @@ func run(ctx context.Context, cfg config, out *os.File) (*results, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	h := &harness{cfg: cfg, p: progress{start: time.Now(), out: out}, cancel: cancel}
 	defer func() { res.Duration = time.Since(res.Started).Round(time.Second).String() }()
+	// Stopped on every way out, a failed start included: a started control plane must not
+	// outlive the harness.
+	defer h.stop()
 	if err := h.start(ctx); err != nil {
 		return nil, err
 	}
-	defer h.stop()
 
 	var err error
 	if res.Burst, err = h.burst(ctx); err != nil {
