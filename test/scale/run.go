@@ -85,8 +85,14 @@ type size struct {
 	// every 20 ms); Handout is apply -> each node's MultipathNodeState names it.
 	RenderedMs float64 `json:"renderedMs"`
 	// CreatedMs is the create request itself (admission, the webhook included).
-	CreatedMs float64       `json:"createdMs"`
-	Handout   sim.Latencies `json:"handout"`
+	CreatedMs float64 `json:"createdMs"`
+	// Reconfigured is apply -> each node's multipathd received `reconfigure` (the files are
+	// written; what is left is the post-check and the report). It is one way, as the floor is.
+	Reconfigured sim.Latencies `json:"reconfigured"`
+	// RatioReconfiguredP50 and RatioReconfiguredMax are Reconfigured over Floor.
+	RatioReconfiguredP50 float64       `json:"ratioReconfiguredP50"`
+	RatioReconfiguredMax float64       `json:"ratioReconfiguredMax"`
+	Handout              sim.Latencies `json:"handout"`
 	// ApplyCPU is the CPU seconds each process used from apply until every node applied, and
 	// ApplyWall that wall time: their sum near ApplyWall x CPUs means the machine was the limit.
 	ApplyCPU  map[string]float64 `json:"applyCPUSeconds"`
@@ -446,7 +452,7 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 
 	req0 := h.apiRequests(ctx)
 	cpu0, wall0 := h.cpu(), time.Now()
-	if s.Apply, s.Handout, s.CreatedMs, s.RenderedMs, err = h.propagation(ctx); err != nil {
+	if s.Apply, s.Handout, s.Reconfigured, s.CreatedMs, s.RenderedMs, err = h.propagation(ctx); err != nil {
 		return s, err
 	}
 	s.ApplyCPU, s.ApplyWall = cpuDiff(h.cpu(), cpu0, 1), round(time.Since(wall0).Seconds())
@@ -472,8 +478,12 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	if s.Floor.Max > 0 {
 		s.RatioMax = round(s.Apply.Max / s.Floor.Max)
 	}
-	h.p.logf("apply -> created %.0fms, rendered %.0fms, handed out p50 %.0fms max %.0fms, applied p50 %.0fms max %.0fms; floor p50 %.0fms max %.0fms",
-		s.CreatedMs, s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Apply.P50, s.Apply.Max, s.Floor.P50, s.Floor.Max)
+	if s.Floor.P50 > 0 && s.Floor.Max > 0 {
+		s.RatioReconfiguredP50 = round(s.Reconfigured.P50 / s.Floor.P50)
+		s.RatioReconfiguredMax = round(s.Reconfigured.Max / s.Floor.Max)
+	}
+	h.p.logf("apply -> created %.0fms, rendered %.0fms, handed out p50 %.0fms max %.0fms, reconfigured p50 %.0fms max %.0fms, applied p50 %.0fms max %.0fms; floor p50 %.0fms max %.0fms",
+		s.CreatedMs, s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Reconfigured.P50, s.Reconfigured.Max, s.Apply.P50, s.Apply.Max, s.Floor.P50, s.Floor.Max)
 
 	if s.PathFailureMs, s.PathRecoveryMs, err = h.pathFailure(ctx); err != nil {
 		return s, err
@@ -492,46 +502,50 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 
 // propagation applies one new MultipathWWID and times each node's first report of the
 // config that holds it, and the stages on the way.
-func (h *harness) propagation(ctx context.Context) (apply, handout sim.Latencies, createdMs, renderedMs float64, err error) {
+func (h *harness) propagation(ctx context.Context) (apply, handout, reconfigured sim.Latencies, createdMs, renderedMs float64, err error) {
 	i := h.nextLUN
 	h.nextLUN++
 	start := time.Now()
 	if err := h.c.Create(ctx, h.lun(i)); err != nil {
-		return apply, handout, 0, 0, err
+		return apply, handout, reconfigured, 0, 0, err
 	}
 	createdMs = sim.Milliseconds(time.Since(start))
 	cfg, err := h.rendered(ctx, h.nextLUN, 5*time.Minute)
 	if err != nil {
-		return apply, handout, 0, 0, err
+		return apply, handout, reconfigured, 0, 0, err
 	}
 	renderedMs = sim.Milliseconds(time.Since(start))
 	hash := cfg.Status.RenderedConfig.Hash
 	if err := h.tracker.WaitApplied(ctx, hash, len(h.nodes), 15*time.Minute); err != nil {
-		return apply, handout, 0, 0, err
+		return apply, handout, reconfigured, 0, 0, err
 	}
 	applied := make([]time.Duration, 0, len(h.nodes))
 	handed := make([]time.Duration, 0, len(h.nodes))
+	reconf := make([]time.Duration, 0, len(h.nodes))
 	for _, n := range h.nodes {
 		at, ok := h.tracker.FirstApplied(n.Name, hash)
 		if !ok {
-			return apply, handout, 0, 0, fmt.Errorf("%s never reported %.16s", n.Name, hash)
+			return apply, handout, reconfigured, 0, 0, fmt.Errorf("%s never reported %.16s", n.Name, hash)
 		}
 		applied = append(applied, at.Sub(start))
 		if at, ok := h.tracker.FirstHanded(n.Name, hash); ok {
 			handed = append(handed, at.Sub(start))
+		}
+		if at := n.Daemon.Received("reconfigure"); at.After(start) {
+			reconf = append(reconf, at.Sub(start))
 		}
 	}
 	// Every node's files hold the new LUN (spot-check the first and the last).
 	for _, n := range []*sim.Node{h.nodes[0], h.nodes[len(h.nodes)-1]} {
 		data, err := n.ReadFile("etc/multipath/wwids")
 		if err != nil {
-			return apply, handout, 0, 0, err
+			return apply, handout, reconfigured, 0, 0, err
 		}
 		if !strings.Contains(string(data), sim.WWID(i)) {
-			return apply, handout, 0, 0, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
+			return apply, handout, reconfigured, 0, 0, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
 		}
 	}
-	return sim.Summarise(applied), sim.Summarise(handed), createdMs, renderedMs, nil
+	return sim.Summarise(applied), sim.Summarise(handed), sim.Summarise(reconf), createdMs, renderedMs, nil
 }
 
 // renderedConfigMap is the ConfigMap of the current render (the floor carries its payload).

@@ -82,11 +82,12 @@ func printTable(out io.Writer, r *results) {
 			s.RatioP50, s.RatioMax, s.PathFailureMs, s.JoinSeconds, s.SettledSeconds, s.PayloadBytes)
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(out, "\nStages of apply (ms): created = the create request returned (admission included); rendered = the MultipathConfig names the new render; handed out = each node's MultipathNodeState names it:")
+	fmt.Fprintln(out, "\nStages of apply (ms): created = the create request returned (admission included); rendered = the MultipathConfig names the new render; handed out = each node's MultipathNodeState names it; reconfigured = its multipathd was told to reload the written files (one way, as the floor; ratio to the floor); applied = its report reached the API server:")
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "nodes\tcreated\trendered\thanded out p50\tp95\tmax\tapplied p50\tmax\t")
+	fmt.Fprintln(tw, "nodes\tcreated\trendered\thanded out p50\tp95\tmax\treconfigured p50\tmax\tratio p50\tratio max\tapplied p50\tmax\t")
 	for _, s := range r.Sizes {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t\n", s.Nodes, s.CreatedMs, s.RenderedMs, s.Handout.P50, s.Handout.P95, s.Handout.Max, s.Apply.P50, s.Apply.Max)
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t%.0f\t%.0f\t\n", s.Nodes, s.CreatedMs, s.RenderedMs,
+			s.Handout.P50, s.Handout.P95, s.Handout.Max, s.Reconfigured.P50, s.Reconfigured.Max, s.RatioReconfiguredP50, s.RatioReconfiguredMax, s.Apply.P50, s.Apply.Max)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out, "\nCPU seconds used from apply to every node applied (wall seconds; the machine has", runtime.NumCPU(), "CPUs):")

@@ -105,6 +105,7 @@ type FakeDaemon struct {
 	version    string
 	nonRoot    bool
 	commands   []string
+	received   map[string]time.Time
 	violations []string
 	conns      map[net.Conn]struct{}
 }
@@ -141,7 +142,8 @@ func Listen(address string) (*FakeDaemon, error) {
 			"reconfigure":    {Body: OK},
 			"show maps json": {Body: EmptyMapsJSON},
 		},
-		conns: map[net.Conn]struct{}{},
+		conns:    map[net.Conn]struct{}{},
+		received: map[string]time.Time{},
 	}
 	d.wg.Add(1)
 	go d.serve()
@@ -180,6 +182,14 @@ func (d *FakeDaemon) Commands() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]string(nil), d.commands...)
+}
+
+// Received returns when command (its words joined by single spaces) was last received; the
+// zero time when it never was. The scale harness times a node's reconfigure with it.
+func (d *FakeDaemon) Received(command string) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.received[command]
 }
 
 // Violations returns the framing errors the daemon saw in requests (a well-behaved client
@@ -276,6 +286,7 @@ func (d *FakeDaemon) reply(cmd string) Reply {
 	// multipathd splits the line into words, so spacing does not matter to it; the multipathd
 	// 0.9.4 command-line client sends "show maps json \n".
 	words := strings.Join(strings.Fields(cmd), " ")
+	d.received[words] = time.Now()
 	if d.nonRoot && !strings.HasPrefix(words, "show") && !strings.HasPrefix(words, "list") {
 		return Reply{Body: PermissionDenied}
 	}
