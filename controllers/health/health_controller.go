@@ -328,12 +328,14 @@ func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 	return ctrl.Result{RequeueAfter: r.interval()}, nil
 }
 
-// writeWWID patches w's status.health when it changed.
-func (r *Reconciler) writeWWID(ctx context.Context, w *mpv1alpha1.MultipathWWID, h mpv1alpha1.LUNHealth) error {
-	if equalHealth(&w.Status.Health, &h) {
+// writeWWID patches cached's status.health when it changed. cached is the informer's object
+// (Gather lists without copying) and is never changed: the patch is made, and its response
+// decoded, into a copy.
+func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.MultipathWWID, h mpv1alpha1.LUNHealth) error {
+	if equalHealth(&cached.Status.Health, &h) {
 		return nil
 	}
-	before := w.DeepCopy()
+	before, w := cached, cached.DeepCopy()
 	setWWIDHealth(w, h)
 	ctrl.LoggerFrom(ctx).V(2).Info("Updating LUN health", "MultipathWWID", klog.KObj(w), "state", h.State, "nodes", h.Nodes)
 	// Optimistic lock: the render controller writes the rest of the same status; the merge patch

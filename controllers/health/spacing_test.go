@@ -324,3 +324,35 @@ func TestDefaultMinInterval(t *testing.T) {
 	}
 	var _ reconcile.Reconciler = &Reconciler{}
 }
+
+// Gather lists MultipathWWIDs without copying them out of the informer cache, so writeWWID
+// must never change the object it is given, nor let the patch response be decoded into it.
+func TestWriteWWIDLeavesTheCachedObjectAlone(t *testing.T) {
+	cached := &mpv1alpha1.MultipathWWID{}
+	cached.Name = "lun"
+	cached.Spec.WWID = "3600a098038303053453f463045736f41"
+	cached.Status.Health = mpv1alpha1.LUNHealth{State: mpv1alpha1.MapOptimal, Nodes: "2/2",
+		NonOptimal: []mpv1alpha1.NodeHealth{{Node: "a", State: mpv1alpha1.MapOptimal}}}
+	c := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(cached.DeepCopy()).
+		WithStatusSubresource(&mpv1alpha1.MultipathWWID{}).Build()
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(cached), cached); err != nil {
+		t.Fatal(err)
+	}
+	want := cached.DeepCopy()
+	r := &Reconciler{Client: c}
+	h := mpv1alpha1.LUNHealth{State: mpv1alpha1.MapDegraded, Nodes: "1/2",
+		NonOptimal: []mpv1alpha1.NodeHealth{{Node: "b", State: mpv1alpha1.MapDegraded}}}
+	if err := r.writeWWID(context.Background(), cached, h); err != nil {
+		t.Fatal(err)
+	}
+	if !equalHealth(&cached.Status.Health, &want.Status.Health) || cached.ResourceVersion != want.ResourceVersion {
+		t.Errorf("writeWWID changed the object it was given: %+v", cached.Status.Health)
+	}
+	got := &mpv1alpha1.MultipathWWID{}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(cached), got); err != nil {
+		t.Fatal(err)
+	}
+	if !equalHealth(&got.Status.Health, &h) {
+		t.Errorf("the new health was not written: %+v", got.Status.Health)
+	}
+}
