@@ -53,6 +53,7 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", cfg.Out, "Where the JSON results go.")
 	flag.StringVar(&cfg.Dir, "dir", cfg.Dir, "Work folder (host roots, logs); default a fresh folder on tmpfs.")
 	flag.StringVar(&cfg.ManagerArgs, "manager-args", cfg.ManagerArgs, "Extra flags for the manager, space-separated.")
+	flag.IntVar(&cfg.MemoryNodes, "memory-nodes", 0, "Measure the manager's memory at this many nodes: those beyond the largest -nodes report as an agent would (status, Lease) but run none.")
 	flag.StringVar(&cfg.Pprof, "manager-pprof", "", "Serve the manager's net/http/pprof on this address (go tool pprof http://ADDR/debug/pprof/heap).")
 	verbose := flag.Bool("v", false, "Log the harness's controllers (the manager logs to its own file).")
 	flag.Parse()
@@ -110,6 +111,9 @@ type config struct {
 	Dir         string        `json:"-"`
 	ManagerArgs string        `json:"managerArgs,omitempty"`
 	Pprof       string        `json:"-"`
+	// MemoryNodes, when above the largest size, is the node count the manager's memory is
+	// measured at, the extra nodes reporting without an agent.
+	MemoryNodes int `json:"memoryNodes,omitempty"`
 }
 
 func defaultConfig() config {

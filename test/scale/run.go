@@ -120,7 +120,9 @@ type size struct {
 }
 
 type memory struct {
-	Nodes          int     `json:"nodes"`
+	Nodes int `json:"nodes"`
+	// AgentNodes of them run an agent; the others report without one (-memory-nodes).
+	AgentNodes     int     `json:"agentNodes"`
 	LUNs           int     `json:"luns"`
 	PVs            int     `json:"pvs"`
 	ManagerRSSMiB  float64 `json:"managerRSSMiB"`
@@ -143,8 +145,10 @@ type harness struct {
 	mgr     *sim.Manager
 	tracker *sim.Tracker
 	nodes   []*sim.Node
-	nextLUN int
-	cancel  context.CancelFunc
+	// reporting are the nodes without an agent (addReportingNodes), after nodes.
+	reporting []string
+	nextLUN   int
+	cancel    context.CancelFunc
 }
 
 func run(ctx context.Context, cfg config, out *os.File) (*results, error) {
@@ -175,6 +179,15 @@ func run(ctx context.Context, cfg config, out *os.File) (*results, error) {
 			return res, err
 		}
 		printSize(out, s)
+	}
+	if cfg.MemoryNodes > 0 {
+		if err := h.addReportingNodes(ctx, cfg.MemoryNodes); err != nil {
+			return res, err
+		}
+		h.p.logf("Waiting for the manager to stop writing")
+		if err := h.settle(ctx); err != nil {
+			return res, err
+		}
 	}
 	if res.Memory, err = h.memory(ctx); err != nil {
 		return res, err
@@ -768,7 +781,7 @@ func (h *harness) managerRequests(ctx context.Context) (map[string]float64, erro
 // memory reads the manager's RSS, and one real agent process's: node 0's in-process agent is
 // replaced by the agent binary for a while.
 func (h *harness) memory(ctx context.Context) (*memory, error) {
-	m := &memory{Nodes: len(h.nodes), LUNs: h.nextLUN, PVs: h.cfg.PVs}
+	m := &memory{Nodes: len(h.nodes) + len(h.reporting), AgentNodes: len(h.nodes), LUNs: h.nextLUN, PVs: h.cfg.PVs}
 	mm, err := h.mgr.Memory()
 	if err != nil {
 		return nil, err

@@ -103,7 +103,7 @@ func printTable(out io.Writer, r *results) {
 		fmt.Fprintf(out, "  %5d nodes: agents: %s; manager: %s; CPU s/min: %s\n", s.Nodes, formatCounts(s.Steady), formatCounts(s.ManagerSteady), formatCounts(s.SteadyCPU))
 	}
 	if m := r.Memory; m != nil {
-		fmt.Fprintf(out, "\nMemory at %d nodes, %d LUNs, %d PVs: manager RSS %.1f MiB (peak %.1f MiB, Go heap in use %.1f MiB; goal < 150 MiB); one agent process RSS %.1f MiB (peak %.1f MiB)\n",
-			m.Nodes, m.LUNs, m.PVs, m.ManagerRSSMiB, m.ManagerPeakMiB, m.ManagerHeapMiB, m.AgentRSSMiB, m.AgentPeakMiB)
+		fmt.Fprintf(out, "\nMemory at %d nodes (%d with an agent), %d LUNs, %d PVs: manager RSS %.1f MiB (peak %.1f MiB, Go heap in use %.1f MiB; goal < 150 MiB); one agent process RSS %.1f MiB (peak %.1f MiB)\n",
+			m.Nodes, m.AgentNodes, m.LUNs, m.PVs, m.ManagerRSSMiB, m.ManagerPeakMiB, m.ManagerHeapMiB, m.AgentRSSMiB, m.AgentPeakMiB)
 	}
 }
