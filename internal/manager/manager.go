@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	"unique"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -139,7 +140,8 @@ var stripManagedFields = cache.TransformStripManagedFields()
 // TrimNodeState is a cache transform dropping the paths of every reported map of a
 // MultipathNodeState, and its managed fields as the default transform does (a type's own
 // transform replaces the default one). At 1,000 nodes x 100 maps x 4 paths, the paths are tens
-// of MB of the manager's cache, and nothing in the manager reads them: the health roll-up reads
+// of MB of the manager's cache (and the WWID, alias and state strings of the maps are interned),
+// and nothing in the manager reads them: the health roll-up reads
 // each map's WWID, name, state and path counts (internal/health), the rollout and render
 // controllers the spec, appliedConfig, the conditions and the metadata, and the webhook no
 // MultipathNodeState at all. `kubectl multipath maps` shows the paths from the API server.
@@ -150,7 +152,13 @@ func TrimNodeState(obj any) (any, error) {
 		return obj, nil
 	}
 	for i := range s.Status.Maps {
-		s.Status.Maps[i].Paths = nil
+		m := &s.Status.Maps[i]
+		m.Paths = nil
+		// A LUN's WWID and alias are in the report of every node that carries it (ten nodes
+		// each here); one copy of each string is kept, freed when no report names it.
+		m.WWID = unique.Make(m.WWID).Value()
+		m.Name = unique.Make(m.Name).Value()
+		m.State = mpv1alpha1.MapState(unique.Make(string(m.State)).Value())
 	}
 	return stripManagedFields(s)
 }

@@ -20,8 +20,10 @@ import (
 	"context"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -92,6 +94,20 @@ func TestTrimNodeState(t *testing.T) {
 		}
 		if g := got.(*mpv1alpha1.MultipathNodeState); g.Status.Maps[1].State != mpv1alpha1.MapDegraded || g.Status.Maps[1].ActivePaths != 1 {
 			t.Errorf("the counts the roll-up reads changed: %+v", g.Status.Maps[1])
+		}
+	})
+	t.Run("the WWIDs of two reports share one string", func(t *testing.T) {
+		a, b := reporting("node-a"), reporting("node-b")
+		// Decoded from two watch events, the same WWID is two strings.
+		b.Status.Maps[0].WWID = strings.Clone(a.Status.Maps[0].WWID)
+		if unsafe.StringData(a.Status.Maps[0].WWID) == unsafe.StringData(b.Status.Maps[0].WWID) {
+			t.Fatal("the test needs two copies to start with")
+		}
+		ga, _ := TrimNodeState(a)
+		gb, _ := TrimNodeState(b)
+		wa, wb := ga.(*mpv1alpha1.MultipathNodeState).Status.Maps[0].WWID, gb.(*mpv1alpha1.MultipathNodeState).Status.Maps[0].WWID
+		if wa != wb || unsafe.StringData(wa) != unsafe.StringData(wb) {
+			t.Errorf("WWID %q and %q are not one string", wa, wb)
 		}
 	})
 	t.Run("other objects pass through untouched", func(t *testing.T) {
