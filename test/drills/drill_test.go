@@ -304,23 +304,17 @@ func (d *drill) release(i int) {
 }
 
 // consumedWWIDs are the WWIDs no node may lose now.
-func (d *drill) consumedWWIDs() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]string, 0, len(d.consumed))
-	for i := range d.consumed {
-		out = append(out, sim.WWID(i))
-	}
-	slices.Sort(out)
-	return out
-}
+func (d *drill) consumedWWIDs() []string { return d.wwidsOf(d.consumed) }
 
 // expectedWWIDs are the WWIDs the current render must hold.
-func (d *drill) expectedWWIDs() []string {
+func (d *drill) expectedWWIDs() []string { return d.wwidsOf(d.luns) }
+
+// wwidsOf is the sorted WWIDs of a set of LUN indices that d.mu guards.
+func (d *drill) wwidsOf(set map[int]bool) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	out := make([]string, 0, len(d.luns))
-	for i := range d.luns {
+	out := make([]string, 0, len(set))
+	for i := range set {
 		out = append(out, sim.WWID(i))
 	}
 	slices.Sort(out)

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -55,13 +54,7 @@ func (h *harness) addReportingNodes(ctx context.Context, n int) error {
 		names = append(names, fmt.Sprintf("node-%04d", k))
 	}
 	if errs := fanout.Each(ctx, len(names), func(ctx context.Context, i int) error {
-		k := from + i
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: names[i], Labels: map[string]string{
-			sim.SANLabel: "true", corev1.LabelHostname: names[i], hostGroupLabel: hostGroup(k % h.cfg.HostGroups)}}}
-		if err := h.c.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-		return sim.SetNodeReady(ctx, h.c, names[i], true)
+		return sim.CreateNode(ctx, h.c, names[i], map[string]string{hostGroupLabel: hostGroup((from + i) % h.cfg.HostGroups)})
 	}); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -109,21 +102,18 @@ func (h *harness) addReportingNodes(ctx context.Context, n int) error {
 
 // report writes st's status as node k's agent would, with its field owner.
 func (h *harness) report(ctx context.Context, st *mpv1alpha1.MultipathNodeState, k int) error {
-	maps := h.groupMaps(k % h.cfg.HostGroups)
+	maps, err := sim.ReportedMaps(h.groupMaps(k % h.cfg.HostGroups))
+	if err != nil {
+		return err
+	}
 	status := mpv1alpha1.MultipathNodeStateStatus{
 		ObservedGeneration:    st.Generation,
 		AppliedConfig:         st.Spec.DesiredConfig.DeepCopy(),
 		MultipathToolsVersion: "0.9.4",
 		MapCount:              int32(len(maps)),
+		Maps:                  maps,
 		Conditions: []metav1.Condition{{Type: mpv1alpha1.ReadyCondition, Status: metav1.ConditionTrue, ObservedGeneration: st.Generation,
 			LastTransitionTime: metav1.Now(), Reason: mpv1alpha1.AppliedReason, Message: "The node runs config " + st.Spec.DesiredConfig.Name + "."}},
-	}
-	for _, m := range maps {
-		ms := mpv1alpha1.MapStatus{WWID: m.WWID, Name: m.Alias, State: mpv1alpha1.MapOptimal, ActivePaths: int32(len(m.Paths)), TotalPaths: int32(len(m.Paths))}
-		for _, p := range m.Paths {
-			ms.Paths = append(ms.Paths, mpv1alpha1.PathStatus{Device: p.Dev, DMState: "active", CheckerState: "ready", DeviceState: "running"})
-		}
-		status.Maps = append(status.Maps, ms)
 	}
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
 	if err != nil {

@@ -29,8 +29,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -678,8 +676,7 @@ func (h *harness) apiRequests(ctx context.Context) map[string]float64 {
 	if err != nil {
 		return nil
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(raw))
+	families, err := sim.ParseMetrics(bytes.NewReader(raw))
 	if err != nil {
 		return nil
 	}

@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
@@ -59,14 +60,14 @@ func benchAPIServerCPU(b *testing.B, maps int) {
 		if err := c.Create(ctx, st); err != nil {
 			b.Fatal(err)
 		}
-		st.Status.MapCount = int32(maps)
-		for m := range maps {
-			ms := mpv1alpha1.MapStatus{WWID: sim.WWID(m), Name: sim.Alias(m), State: mpv1alpha1.MapOptimal, ActivePaths: 4, TotalPaths: 4}
-			for p := range 4 {
-				ms.Paths = append(ms.Paths, mpv1alpha1.PathStatus{Device: fmt.Sprintf("sd%c%c%c", 'a'+m/26, 'a'+m%26, 'a'+p), DMState: "active", CheckerState: "ready", DeviceState: "running"})
-			}
-			st.Status.Maps = append(st.Status.Maps, ms)
+		served := make([]multipathdtest.Map, maps)
+		for m := range served {
+			served[m] = multipathdtest.HealthyMap(sim.WWID(m), sim.Alias(m), 4)
 		}
+		if st.Status.Maps, err = sim.ReportedMaps(served); err != nil {
+			b.Fatal(err)
+		}
+		st.Status.MapCount = int32(maps)
 		if err := c.Status().Update(ctx, st); err != nil {
 			b.Fatal(err)
 		}

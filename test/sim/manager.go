@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -206,8 +207,13 @@ func (m *Manager) Scrape(ctx context.Context) (Metrics, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	return ParseMetrics(resp.Body)
+}
+
+// ParseMetrics reads Prometheus' text exposition format (a /metrics page).
+func ParseMetrics(r io.Reader) (Metrics, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	return parser.TextToMetricFamilies(resp.Body)
+	return parser.TextToMetricFamilies(r)
 }
 
 // Sum sums the series of a counter or gauge whose label has value (every series when label is

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,7 +38,9 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/agent"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 )
 
@@ -82,14 +85,7 @@ type Node struct {
 // NewNode creates the Node object (Ready, labelled) and the fake multipathd; StartAgent starts
 // its agent.
 func NewNode(ctx context.Context, c client.Client, cfg *rest.Config, name string, o NodeOptions) (*Node, error) {
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{SANLabel: "true", corev1.LabelHostname: name}}}
-	for k, v := range o.Labels {
-		node.Labels[k] = v
-	}
-	if err := c.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
-	}
-	if err := SetNodeReady(ctx, c, name, true); err != nil {
+	if err := CreateNode(ctx, c, name, o.Labels); err != nil {
 		return nil, err
 	}
 	hostRoot := filepath.Join(o.Dir, name, "host")
@@ -115,6 +111,17 @@ func NewNode(ctx context.Context, c client.Client, cfg *rest.Config, name string
 	return n, nil
 }
 
+// CreateNode creates a Ready Node selected by the SAN label, with labels added (an existing one
+// is reused).
+func CreateNode(ctx context.Context, c client.Client, name string, labels map[string]string) error {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{SANLabel: "true", corev1.LabelHostname: name}}}
+	maps.Copy(node.Labels, labels)
+	if err := c.Create(ctx, node); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return SetNodeReady(ctx, c, name, true)
+}
+
 // SetNodeReady sets the Node's Ready condition.
 func SetNodeReady(ctx context.Context, c client.Client, name string, ready bool) error {
 	node := &corev1.Node{}
@@ -127,6 +134,16 @@ func SetNodeReady(ctx context.Context, c client.Client, name string, ready bool)
 	}
 	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: status, Reason: "Simulated", LastHeartbeatTime: metav1.Now()}}
 	return c.Status().Update(ctx, node)
+}
+
+// ReportedMaps are the maps an agent reports for what a fake multipathd serving maps answers:
+// its `show maps json` read back through the agent's own parser and conversion.
+func ReportedMaps(maps []multipathdtest.Map) ([]mpv1alpha1.MapStatus, error) {
+	parsed, err := multipathd.ParseMapsJSON([]byte(multipathdtest.MapsJSON(maps)))
+	if err != nil {
+		return nil, err
+	}
+	return multipathd.ToMapStatuses(parsed), nil
 }
 
 // SetMaps changes what the fake multipathd serves.
