@@ -158,7 +158,7 @@ func startAgents(ctx context.Context, c client.Client, dir, kubeconfig string, n
 }
 
 // startDaemon starts the node's multipathd: the real one when the node asks for it and this
-// machine can run it (realdaemon.Available: root, multipathd, gcc, unshare), else the fake.
+// machine can run it (realdaemon.Available: root, multipathd, gcc), else the fake.
 func startDaemon(dir string, n *simulatedNode) error {
 	if n.realDaemon {
 		err := realdaemon.Available()

@@ -25,10 +25,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/kube-multipath/kube-multipath/internal/mountns"
 )
 
 // Validator checks a candidate configuration before anything is written.
@@ -57,9 +57,11 @@ var (
 // host file the agent does not own) is not held against the candidate: only new ones refuse
 // it, so the current configuration is parsed too, but only when the candidate drew complaints.
 //
-// No shell and no external tool other than multipath itself is run: the mount namespace is
-// made on a locked OS thread (unshare(CLONE_NEWNS), mounts made private), from which the
-// process is forked. It needs CAP_SYS_ADMIN and CAP_SYS_CHROOT.
+// No shell and no external tool other than multipath itself is run: package mountns makes the
+// namespace on a locked OS thread and forks multipath from it. A host without /etc/multipath
+// yet (Debian's package does not make it) is validated too: mountns shows it through a private
+// overlay of /etc, and nothing is written to the host before the candidate is accepted. It
+// needs CAP_SYS_ADMIN and CAP_SYS_CHROOT.
 type ParserValidator struct {
 	// Root is the file system whose multipath binary and /etc/multipath.conf are used: the
 	// host root (/host in the DaemonSet), or "/" for the agent's own.
@@ -139,24 +141,12 @@ func (v *ParserValidator) run(ctx context.Context, bin, dir string) ([]string, e
 		return nil, err
 	}
 
-	type result struct {
-		stderr []byte
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		// The thread is never unlocked: when this goroutine returns, the runtime ends the
-		// thread and its mount namespace with it, and no other goroutine ever runs in it.
-		runtime.LockOSThread()
-		stderr, err := runInPrivateMounts(ctx, root, bin, dir)
-		done <- result{stderr, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		return nil, fmt.Errorf("running multipath -t: %w", r.err)
+	stderr, err := runInPrivateMounts(ctx, root, bin, dir)
+	if err != nil {
+		return nil, fmt.Errorf("running multipath -t: %w", err)
 	}
 	var lines []string
-	for _, line := range strings.Split(strings.TrimSpace(string(r.stderr)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(string(stderr)), "\n") {
 		if line = strings.TrimSpace(line); line == "" {
 			continue
 		}
@@ -169,26 +159,10 @@ func (v *ParserValidator) run(ctx context.Context, bin, dir string) ([]string, e
 	return lines, nil
 }
 
-// runInPrivateMounts must run on a locked OS thread that is thrown away afterwards.
+// runInPrivateMounts runs bin -t chrooted into root, with dir as its /etc/multipath, in a
+// private mount namespace (mountns), and returns its stderr.
 func runInPrivateMounts(ctx context.Context, root, bin, dir string) ([]byte, error) {
-	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
-		return nil, fmt.Errorf("unshare(CLONE_NEWNS) (needs CAP_SYS_ADMIN): %w", err)
-	}
-	// Nothing mounted here may reach the host's mount namespace.
-	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return nil, fmt.Errorf("making mounts private: %w", err)
-	}
-	if run := filepath.Join(root, "run"); isDir(run) {
-		if err := syscall.Mount("tmpfs", run, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "size=1m,mode=0755"); err != nil {
-			return nil, fmt.Errorf("mounting a tmpfs on %s: %w", run, err)
-		}
-	}
-	target := filepath.Join(root, EtcMultipathDir)
-	if err := syscall.Mount(dir, target, "", syscall.MS_BIND, ""); err != nil {
-		return nil, fmt.Errorf("bind-mounting %s over %s: %w", dir, target, err)
-	}
 	cmd := exec.CommandContext(ctx, bin, "-t")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root, Pdeathsig: syscall.SIGKILL}
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
 	cmd.Stdout = io.Discard
@@ -196,15 +170,10 @@ func runInPrivateMounts(ctx context.Context, root, bin, dir string) ([]byte, err
 	stderr.max = maxStderr
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
+	if err := (mountns.View{Root: root, EtcMultipath: dir}).Run(cmd); err != nil {
 		return nil, fmt.Errorf("%s -t in %s: %w: %s", bin, root, err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return stderr.Bytes(), nil
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
 }
 
 // limitedBuffer keeps the first max bytes written to it and drops the rest.

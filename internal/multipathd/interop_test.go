@@ -38,7 +38,8 @@ const interopChildEnv = "KUBE_MULTIPATH_INTEROP_CHILD"
 //
 // Binding the real daemon's address would intercept a real multipathd, so the test re-runs
 // itself in a private network namespace (`unshare --net`, which needs root). It skips where
-// multipathd, unshare or root is missing.
+// multipathd, unshare or root is missing, except under CI=true, where it fails: CI installs
+// multipath-tools and runs as root, so a skip there would hide a missing install step.
 func TestRealMultipathdClientAgainstFake(t *testing.T) {
 	if os.Getenv(interopChildEnv) == "1" {
 		interopChild(t)
@@ -46,11 +47,11 @@ func TestRealMultipathdClientAgainstFake(t *testing.T) {
 	}
 	mpd, err := exec.LookPath("multipathd")
 	if err != nil {
-		t.Skip("multipathd (multipath-tools) is not installed")
+		skipUnlessCI(t, "multipathd (multipath-tools) is not installed")
 	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil || os.Geteuid() != 0 {
-		t.Skip("needs unshare and root for a private network namespace")
+		skipUnlessCI(t, "needs unshare and root for a private network namespace")
 	}
 	cmd := exec.CommandContext(t.Context(), unshare, "--net", os.Args[0],
 		"-test.run=^TestRealMultipathdClientAgainstFake$", "-test.v", "-test.count=1")
@@ -58,7 +59,7 @@ func TestRealMultipathdClientAgainstFake(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if strings.Contains(string(out), "unshare failed") {
-			t.Skipf("no private network namespace here: %s", out)
+			skipUnlessCI(t, "no private network namespace here: "+string(out))
 		}
 		t.Fatalf("child failed: %v\n%s", err, out)
 	}
@@ -66,6 +67,15 @@ func TestRealMultipathdClientAgainstFake(t *testing.T) {
 		t.Fatalf("child did not pass:\n%s", out)
 	}
 	t.Logf("child:\n%s", out)
+}
+
+// skipUnlessCI skips the test for a missing prerequisite, or fails it when CI=true.
+func skipUnlessCI(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required on CI: %s", why)
+	}
+	t.Skip(why)
 }
 
 func interopChild(t *testing.T) {

@@ -16,8 +16,8 @@ limitations under the License.
 
 // Package realdaemon runs the real multipathd, for tests and for `make run`'s simulated nodes,
 // on a machine whose kernel has no device-mapper: in a private mount and network namespace (a
-// tmpfs on /run, a given directory bind-mounted over /etc/multipath, an empty
-// /etc/multipath.conf), with an LD_PRELOAD shim of libdevmapper (testdata/dmshim.c, compiled
+// tmpfs on /run, a given directory seen as /etc/multipath, an empty /etc/multipath.conf: package
+// mountns), with an LD_PRELOAD shim of libdevmapper (testdata/dmshim.c, compiled
 // with gcc when the daemon starts) that reports a driver with the multipath target and no maps.
 // The daemon parses its configuration, answers on its socket and reconfigures as it would on a
 // node; it has no paths and no maps.
@@ -28,13 +28,14 @@ limitations under the License.
 // the way systemd's multipathd.socket does (LISTEN_FDS), so another process, an agent binary
 // for one, talks to it with a plain multipathd.SocketClient.
 //
-// It needs multipathd, gcc and root (unshare -m -n); Available says whether this machine can.
+// It needs multipathd, gcc and root; Available says whether this machine can.
 // Start is for tests: where the daemon cannot run it skips the test, except when CI=true, where
 // it fails it: CI must run the real daemon. Run is for programs.
 package realdaemon
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	_ "embed"
 	"fmt"
@@ -52,6 +53,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kube-multipath/kube-multipath/internal/mountns"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
@@ -88,13 +90,13 @@ type Options struct {
 
 // Available returns nil when the real daemon can run here, else why not.
 func Available() error {
-	for _, bin := range []string{"multipathd", "gcc", "unshare"} {
+	for _, bin := range []string{"multipathd", "gcc", "sh"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s is not installed", bin)
 		}
 	}
-	if out, err := exec.Command("unshare", "-m", "-n", "true").CombinedOutput(); err != nil {
-		return fmt.Errorf("cannot make private mount and network namespaces (needs root): %v: %s", err, out)
+	if os.Geteuid() != 0 {
+		return errors.New("private mount and network namespaces need root")
 	}
 	return nil
 }
@@ -155,15 +157,9 @@ func Run(etcMultipath string, opts Options) (_ *Daemon, err error) {
 	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", shim, src).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("compiling the libdevmapper shim: %v: %s", err, out)
 	}
-	empty := filepath.Join(dir, "multipath.conf")
-	if err := os.WriteFile(empty, nil, 0o644); err != nil {
-		return nil, err
-	}
-	// $1 is /etc/multipath's stand-in, $2 the empty multipath.conf; no caller data reaches the
-	// shell text. -d: foreground, -s: no timestamps, -w: the per-map dm event waiter threads
-	// instead of polling /dev/mapper/control, which does not exist here.
-	script := `mount -t tmpfs tmpfs /run && mount --bind "$1" /etc/multipath &&
-{ [ ! -e /etc/multipath.conf ] || mount --bind "$2" /etc/multipath.conf; } && exec multipathd -d -s -w`
+	// -d: foreground, -s: no timestamps, -w: the per-map dm event waiter threads instead of
+	// polling /dev/mapper/control, which does not exist here.
+	args := []string{"multipathd", "-d", "-s", "-w"}
 	var listener *os.File
 	if opts.Address != "" {
 		if listener, err = listen(opts.Address); err != nil {
@@ -174,10 +170,11 @@ func Run(etcMultipath string, opts Options) (_ *Daemon, err error) {
 			cleanups = append(cleanups, func() { _ = os.Remove(opts.Address) })
 		}
 		// Socket activation (sd_listen_fds(3)): the socket is fd 3, and LISTEN_PID must be the
-		// daemon's pid, which is the shell's, since unshare and sh exec in place.
-		script = strings.Replace(script, "exec multipathd", "LISTEN_FDS=1 LISTEN_PID=$$ exec multipathd", 1)
+		// daemon's pid, which is the shell's, since sh execs in place. No caller data reaches
+		// the shell text.
+		args = []string{"sh", "-c", "LISTEN_FDS=1 LISTEN_PID=$$ exec multipathd -d -s -w"}
 	}
-	cmd := exec.Command("unshare", "-m", "-n", "sh", "-c", script, "sh", etcMultipath, empty)
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "LD_PRELOAD="+shim)
 	for _, v := range []string{"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"} {
 		cmd.Env = append(cmd.Env, v+"=") // never inherited from this process
@@ -191,25 +188,22 @@ func Run(etcMultipath string, opts Options) (_ *Daemon, err error) {
 		cmd.Stdout = io.MultiWriter(out, opts.Output)
 		cmd.Stderr = cmd.Stdout
 	}
-	// Pdeathsig fires when the thread that forked the daemon ends, not the process: fork it
-	// from a thread locked to a goroutine that lives as long as the daemon does, so that the
-	// daemon dies with this process and never before Close.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// The daemon sees etcMultipath as /etc/multipath, an empty multipath.conf and a private
+	// /run, in mount and network namespaces of its own (package mountns, the one the agent
+	// validates with: it works on a machine without /etc/multipath and never writes to /etc).
+	// mountns forks it from a thread that lives as long as it does, so Pdeathsig kills it with
+	// this process and never before Close.
+	view := mountns.View{Root: "/", EtcMultipath: etcMultipath, HideMultipathConf: true, PrivateNetwork: true}
 	start := time.Now()
-	started, exited := make(chan error, 1), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			_ = cmd.Wait()
-		}
-		close(exited)
-	}()
-	if err := <-started; err != nil {
+	p, err := view.Start(cmd)
+	if err != nil {
 		return nil, err
 	}
+	exited := make(chan struct{})
+	go func() {
+		<-p.Done
+		close(exited)
+	}()
 	d = &Daemon{cmd: cmd, output: out, exited: exited, address: opts.Address, cleanup: cleanup}
 	defer func() {
 		if err != nil {
@@ -220,7 +214,7 @@ func Run(etcMultipath string, opts Options) (_ *Daemon, err error) {
 	if opts.Address != "" {
 		d.Client = &multipathd.SocketClient{Address: opts.Address, Timeout: 5 * time.Second}
 	} else {
-		// unshare and sh exec in place: the daemon keeps the pid, and so the namespaces, we started.
+		// sh execs in place: the daemon keeps the pid, and so the namespaces, we started.
 		d.Client = &nsClient{netns: fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid), inner: &multipathd.SocketClient{Timeout: 5 * time.Second}}
 	}
 	deadline := time.Now().Add(10 * time.Second)

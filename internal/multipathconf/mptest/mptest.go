@@ -19,7 +19,10 @@ limitations under the License.
 // and /etc/multipath.conf are empty, so the host's configuration plays no part. multipath -t
 // always exits 0; every complaint is a line on stderr, so any stderr line is a failure.
 //
-// It needs multipath-tools and root (unshare -m). Where either is missing, Parse skips the test,
+// The namespace is package mountns's, the one the agent validates with, so it works on a
+// machine without /etc/multipath (a fresh Debian install has none) and never writes to /etc.
+//
+// It needs multipath-tools and root (a private mount namespace). Where either is missing, Parse skips the test,
 // except when CI=true, where it fails it: CI must run the real parser.
 //
 // Its own small reader of multipath -t's output is deliberately independent of
@@ -39,6 +42,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kube-multipath/kube-multipath/internal/mountns"
 )
 
 // Config is the merged configuration multipath -t prints.
@@ -92,8 +97,8 @@ func Available() error {
 			availableErr = errors.New("multipath-tools is not installed (no multipath binary)")
 			return
 		}
-		if out, err := exec.Command("unshare", "-m", "true").CombinedOutput(); err != nil {
-			availableErr = fmt.Errorf("cannot make a private mount namespace (unshare -m needs root): %v: %s", err, out)
+		if os.Geteuid() != 0 {
+			availableErr = errors.New("a private mount namespace needs root")
 		}
 	})
 	return availableErr
@@ -148,18 +153,13 @@ func Run(files map[string]string) (*Config, []string, error) {
 			return nil, nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "empty.conf"), nil, 0o644); err != nil {
-		return nil, nil, err
-	}
-	// $1 is the directory, $2 the multipath binary; no file name reaches the shell.
-	const script = `mount -t tmpfs tmpfs /run && mount --bind "$1/etc-multipath" /etc/multipath &&
-{ [ ! -e /etc/multipath.conf ] || mount --bind "$1/empty.conf" /etc/multipath.conf; } && exec "$2" -t`
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "unshare", "-m", "sh", "-c", script, "sh", dir, multipathBin)
+	cmd := exec.CommandContext(ctx, multipathBin, "-t")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	view := mountns.View{Root: "/", EtcMultipath: filepath.Join(dir, "etc-multipath"), HideMultipathConf: true}
+	if err := view.Run(cmd); err != nil {
 		return nil, nil, fmt.Errorf("%v (after %v at most): %s", err, runTimeout, stderr.String())
 	}
 	var complaints []string
