@@ -45,8 +45,12 @@ verify: ## Fail when generated files drift from the markers, or gofmt/go vet com
 	hack/verify.sh
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run every test on a real control plane (builds it the first time).
-	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test ./... $(GO_TEST_FLAGS)
+test: manifests generate fmt vet envtest ## Run every test, with the race detector, on a real control plane (builds it the first time).
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race ./... $(GO_TEST_FLAGS)
+
+.PHONY: ci-fresh
+ci-fresh: ## Run CI as a fresh machine would: a clean clone, /etc without multipath*, CI=true (needs root).
+	hack/ci-fresh.sh
 
 ##@ Build
 
