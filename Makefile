@@ -100,6 +100,10 @@ controller-gen: ## Build controller-gen (pinned) into the cache, link it from bi
 kustomize: ## Build kustomize (pinned) into the cache, link it from bin/.
 	@hack/go-install-tool.sh kustomize sigs.k8s.io/kustomize/kustomize/v5 $(KUSTOMIZE_VERSION)
 
+.PHONY: multipath-tools
+multipath-tools: ## Build every multipath-tools version of the test matrix (hack/multipath-tools/src) into the cache; needs hack/multipath-tools-deps.sh.
+	@hack/multipath-tools.sh >/dev/null
+
 .PHONY: envtest
 envtest: ## Build kube-apiserver and etcd from Go modules (pinned in hack/tools) into the cache.
 	@hack/envtest.sh >/dev/null
