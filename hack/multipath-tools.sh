@@ -116,9 +116,17 @@ for v in "${versions[@]}"; do
     continue
   fi
   dest=$cache/$v-$(key "$v")
-  if [ ! -x "$dest/sbin/multipath" ] && ! build "$v" "$dest"; then
-    rc=1
-    continue
+  if [ ! -x "$dest/sbin/multipath" ]; then
+    # Test binaries of several packages may ask for the same build at once: one builds, the
+    # others wait for it.
+    exec 9>"$dest.lock"
+    flock 9
+    if [ ! -x "$dest/sbin/multipath" ] && ! build "$v" "$dest"; then
+      exec 9>&-
+      rc=1
+      continue
+    fi
+    exec 9>&-
   fi
   ln -sfn "$dest" "$root/bin/multipath-tools/$v"
   echo "$dest"

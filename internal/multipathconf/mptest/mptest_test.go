@@ -17,7 +17,9 @@ limitations under the License.
 package mptest
 
 import (
+	"cmp"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -82,25 +84,59 @@ func TestParseOutput(t *testing.T) {
 	}
 }
 
+// TestParseRunsTheRealParser runs every version of the matrix: each reads the files, quotes
+// and all, and is the version it claims to be.
 func TestParseRunsTheRealParser(t *testing.T) {
-	cfg := Parse(t, map[string]string{"a.conf": "defaults {\n\tverbosity \"3\"\n}\n" +
-		"multipaths {\n\tmultipath {\n\t\twwid \"w1\"\n\t\talias \"x\"\"y\"\n\t}\n}\n"})
-	if got := cfg.Sections["defaults"].Get("verbosity"); got != "3" {
-		t.Errorf("verbosity = %q, want 3", got)
-	}
-	if got := cfg.Multipaths["w1"].Get("alias"); got != `x"y` {
-		t.Errorf("alias = %q, want x\"y", got)
+	ForEach(t, func(t *testing.T, p *Parser) {
+		cfg := p.Parse(t, map[string]string{"a.conf": "defaults {\n\tverbosity \"3\"\n}\n" +
+			"multipaths {\n\tmultipath {\n\t\twwid \"w1\"\n\t\talias \"x\"\"y\"\n\t}\n}\n"})
+		if got := cfg.Sections["defaults"].Get("verbosity"); got != "3" {
+			t.Errorf("verbosity = %q, want 3", got)
+		}
+		if got := cfg.Multipaths["w1"].Get("alias"); got != `x"y` {
+			t.Errorf("alias = %q, want x\"y", got)
+		}
+		if p.Built() {
+			if got, err := versionOf(p.bin, p.env()); err != nil || got != p.Version {
+				t.Errorf("version = %q, %v; want %s", got, err, p.Version)
+			}
+		}
+	})
+}
+
+// TestRunReportsComplaints: every version names the file, the line and the keyword (0.8.8 on
+// also the section), whatever stamp it puts first.
+func TestRunReportsComplaints(t *testing.T) {
+	want := regexp.MustCompile(`^/etc/multipath/conf\.d/a\.conf line 2, invalid keyword( in the defaults section)?: bogus$`)
+	ForEach(t, func(t *testing.T, p *Parser) {
+		_, stderr, err := p.Run(map[string]string{"a.conf": "defaults {\n\tbogus 1\n}\n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(stderr) != 1 || !want.MatchString(stderr[0]) {
+			t.Errorf("stderr = %q, want one line matching %s", stderr, want)
+		}
+	})
+}
+
+func TestCompareVersions(t *testing.T) {
+	sorted := []string{"0.8.4", "0.8.10", "0.9.4", "0.11.1", "0.14.3", "1.0"}
+	for i := range sorted {
+		for j := range sorted {
+			if got, want := CompareVersions(sorted[i], sorted[j]), cmp.Compare(i, j); got != want {
+				t.Errorf("CompareVersions(%s, %s) = %d, want %d", sorted[i], sorted[j], got, want)
+			}
+		}
 	}
 }
 
-func TestRunReportsComplaints(t *testing.T) {
-	RequireAvailable(t)
-	_, stderr, err := Run(map[string]string{"a.conf": "defaults {\n\tbogus 1\n}\n"})
+// TestMatrixIsEveryTarball: the matrix is the tarballs of hack/multipath-tools/src.
+func TestMatrixIsEveryTarball(t *testing.T) {
+	versions, err := Matrix()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/etc/multipath/conf.d/a.conf line 2, invalid keyword in the defaults section: bogus"}
-	if !reflect.DeepEqual(stderr, want) {
-		t.Errorf("stderr = %q, want %q", stderr, want)
+	if want := []string{"0.8.4", "0.8.7", "0.8.8", "0.9.4", "0.9.7", "0.9.9", "0.11.1", "0.14.3"}; !reflect.DeepEqual(versions, want) {
+		t.Errorf("Matrix() = %v, want %v", versions, want)
 	}
 }
