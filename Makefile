@@ -78,6 +78,17 @@ scale: envtest ## Run the scale harness (1,000 LUNs on 10/100/1,000 nodes; 10,00
 	go run ./test/scale -nodes 10,100 -memory-nodes 1000 -luns 10000 -pvs 10000 -steady 30s -out bin/scale/results-10000luns.json $(SCALE_ARGS)
 	KUBE_MULTIPATH_DRILL_NODES=100 go test ./test/drills/ -count=1 -timeout 40m
 
+E2E_FLAGS ?=
+.PHONY: e2e
+e2e: envtest e2e-image ## Run the real-node end-to-end test: the agent on a QEMU guest with a real kernel, dm-multipath and multipathd (docs/e2e.md).
+	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" KUBE_MULTIPATH_E2E_IMAGE="$$(hack/e2e/image.sh)" \
+	  go test -tags e2e ./test/e2e/ -count=1 -v -timeout 20m $(E2E_FLAGS)
+
+.PHONY: e2e-image
+e2e-image: ## Build the e2e guest image (cached under ~/.cache/kube-multipath/e2e) and install its host tools.
+	@hack/e2e/deps.sh
+	@hack/e2e/image.sh >/dev/null
+
 FUZZTIME ?= 60s
 .PHONY: fuzz
 fuzz: ## Run every fuzzer for FUZZTIME each (default 60s).

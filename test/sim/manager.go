@@ -94,6 +94,8 @@ func (m *Manager) Start() error {
 		return err
 	}
 	cmd.Env = append(append(os.Environ(), deployed...), "KUBECONFIG="+m.Kubeconfig)
+	// The manager dies with the test process, however that ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if m.Log != "" {
 		f, err := os.OpenFile(m.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {

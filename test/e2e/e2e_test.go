@@ -1,0 +1,664 @@
+//go:build e2e
+
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd"
+	"github.com/kube-multipath/kube-multipath/internal/plugin"
+	"github.com/kube-multipath/kube-multipath/internal/testenv"
+	"github.com/kube-multipath/kube-multipath/test/sim"
+)
+
+// Host paths on the guest (internal/hostfs).
+const (
+	confDir      = "/etc/multipath/conf.d"
+	baselineConf = confDir + "/99-kube-multipath.conf"
+	overrideConf = confDir + "/90-kube-multipath-overrides.conf"
+	hostConf     = confDir + "/50-host.conf"
+	wwidsFile    = "/etc/multipath/wwids"
+	ownedFile    = "/etc/multipath/kube-multipath/owned-wwids"
+	appliedFile  = "/etc/multipath/kube-multipath/applied"
+	pendingFile  = "/etc/multipath/kube-multipath/pending"
+	// foreignWWID is in the image's /etc/multipath/wwids before the operator arrives
+	// (hack/e2e/guest/wwids), as boot from SAN or `multipath -a` by hand leaves one.
+	foreignWWID = "36001405e2e0000000000000000b007"
+)
+
+// The writer writes files of random data on the mounted map and records their checksums,
+// until /run/writer.stop appears; each failed write is a line in /run/writer.err.
+const writerScript = `
+cd /mnt/data || exit 1
+i=0
+while [ ! -e /run/writer.stop ]; do
+  if [ $i -lt 400 ]; then
+    if dd if=/dev/urandom of=f$i bs=64k count=4 conv=fsync status=none 2>>/run/writer.err; then
+      sha256sum f$i >> /run/writer.sums
+    else
+      echo "write f$i failed" >> /run/writer.err
+    fi
+    i=$((i+1))
+  fi
+  sleep 0.05
+done
+`
+
+// TestRealNode runs the scenarios in order on one guest: each builds on the state the one
+// before left, as on a node that lives through them.
+func TestRealNode(t *testing.T) {
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		f    func(*testing.T, context.Context)
+	}{
+		{"1-maps-with-aliases", testMaps},
+		{"2-path-failure", testPathFailure},
+		{"3-mounted-map-under-io", testMountedMap},
+		{"4-candidate-dropping-a-live-map-rolls-back", testRollback},
+		{"5-agent-killed-mid-apply", testAgentKilled},
+		{"6-host-disks-and-wwids-untouched", testHostOwned},
+		{"7-delete-everything", testDeleteAll},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, func(t *testing.T) { s.f(t, ctx) }) {
+			t.Logf("guest agent log tail:\n%s", tail(filepath.Join(sys.dir, "share", "agent.log"), 30))
+			t.FailNow() // the next scenarios start from this one's end state
+		}
+	}
+}
+
+// testMaps: two MultipathWWIDs with aliases become real maps named after them; the node's
+// state reports them with the real paths, and each LUN is optimal.
+func testMaps(t *testing.T, ctx context.Context) {
+	if err := sim.CreateNode(ctx, sys.c, nodeName, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &mpv1alpha1.MultipathConfig{
+		ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName},
+		Spec: mpv1alpha1.MultipathConfigSpec{
+			NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{sim.SANLabel: "true"}},
+			Defaults: mpv1alpha1.MultipathDefaults{
+				PollingInterval:    ptr.To[int32](2),
+				MaxPollingInterval: ptr.To[int32](4),
+			},
+		},
+	}
+	if err := sys.c.Create(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	agentStart := time.Now()
+	startAgent(t, ctx)
+	waitNode(t, ctx, 2*time.Minute, "the agent's first report", func(st *mpv1alpha1.MultipathNodeState) error {
+		if st.Status.MultipathToolsVersion == "" {
+			return fmt.Errorf("no report yet: %+v", st.Status.Conditions)
+		}
+		return nil
+	})
+	sys.figure("agent start -> first node report through the forward: %.1fs", time.Since(agentStart).Seconds())
+
+	created := time.Now()
+	for _, w := range []struct {
+		name, alias string
+		l           lun
+	}{{"e2e-lun1", "e2e-data", lun1}, {"e2e-lun2", "e2e-logs", lun2}} {
+		obj := &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: w.name}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: w.l.wwid(), Alias: w.alias}}
+		if err := sys.c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitGuest(t, ctx, 2*time.Minute, "both maps under their aliases", "test -b /dev/mapper/e2e-data && test -b /dev/mapper/e2e-logs")
+	sys.figure("2 MultipathWWIDs created -> /dev/mapper/<alias> on the node: %.1fs", time.Since(created).Seconds())
+
+	maps := guestMaps(t, ctx)
+	for alias, l := range map[string]lun{"e2e-data": lun1, "e2e-logs": lun2} {
+		m := findMap(maps, l.wwid())
+		if m == nil || m.Name != alias {
+			t.Fatalf("multipathd has no map %s for %s: %+v", alias, l.wwid(), maps)
+		}
+		if got, want := mapDevices(m), pathDevices(t, ctx, l); !slices.Equal(got, want) {
+			t.Errorf("map %s has paths %v, the kernel shows %v", alias, got, want)
+		}
+	}
+	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapOptimal, time.Minute)
+	waitWWIDHealth(t, ctx, "e2e-lun2", mpv1alpha1.MapOptimal, time.Minute)
+	waitNode(t, ctx, time.Minute, "both maps reported with their real paths", func(st *mpv1alpha1.MultipathNodeState) error {
+		for alias, l := range map[string]lun{"e2e-data": lun1, "e2e-logs": lun2} {
+			ms := reportedMap(st, l.wwid())
+			if ms == nil || ms.Name != alias || ms.State != mpv1alpha1.MapOptimal || ms.ActivePaths != 2 {
+				return fmt.Errorf("map %s reported as %+v", alias, ms)
+			}
+			var devs []string
+			for _, p := range ms.Paths {
+				devs = append(devs, p.Device)
+			}
+			slices.Sort(devs)
+			if want := pathDevices(t, ctx, l); !slices.Equal(devs, want) {
+				return fmt.Errorf("map %s reported with paths %v, the kernel shows %v", alias, devs, want)
+			}
+		}
+		return nil
+	})
+	checkAppliedFiles(t, ctx)
+	out := guest(t, ctx, "cat "+wwidsFile+"; echo ---; cat "+ownedFile)
+	for _, w := range []string{lun1.wwid(), lun2.wwid(), foreignWWID} {
+		if !strings.Contains(out, "/"+w+"/") {
+			t.Errorf("%s lacks %s:\n%s", wwidsFile, w, out)
+		}
+	}
+	matrix := statusMatrix(t, ctx)
+	if !strings.Contains(matrix, "optimal") {
+		t.Errorf("kubectl multipath status shows no optimal LUN:\n%s", matrix)
+	}
+	t.Logf("kubectl multipath status:\n%s", matrix)
+}
+
+// testPathFailure offlines one path of a LUN and times how long the LUN's status takes to show
+// it, and to show it optimal again once the path is back.
+func testPathFailure(t *testing.T, ctx context.Context) {
+	dev := pathDevices(t, ctx, lun1)[0]
+	failed := time.Now()
+	guest(t, ctx, fmt.Sprintf("echo offline > /sys/block/%s/device/state", dev))
+	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapDegraded, time.Minute)
+	d := time.Since(failed)
+	sys.figure("path offline (idle map) -> MultipathWWID degraded: %.2fs (goal <= 2s)", d.Seconds())
+	m := findMap(guestMaps(t, ctx), lun1.wwid())
+	if m == nil || m.UsablePaths != 1 {
+		t.Errorf("multipathd should show e2e-data with one usable path: %+v", m)
+	}
+	waitNode(t, ctx, 30*time.Second, "the failed path reported", func(st *mpv1alpha1.MultipathNodeState) error {
+		ms := reportedMap(st, lun1.wwid())
+		if ms == nil || ms.State != mpv1alpha1.MapDegraded || ms.ActivePaths != 1 {
+			return fmt.Errorf("map reported as %+v", ms)
+		}
+		return nil
+	})
+	restored := time.Now()
+	guest(t, ctx, fmt.Sprintf("echo running > /sys/block/%s/device/state", dev))
+	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapOptimal, time.Minute)
+	sys.figure("path running again -> MultipathWWID optimal: %.2fs", time.Since(restored).Seconds())
+	if d > 2*time.Second {
+		t.Logf("path failure -> status took %s, above the 2s goal", d)
+	}
+}
+
+// testMountedMap mounts ext4 on a map with a writer running, has a PersistentVolume use it,
+// and checks that its alias change is refused while unrelated changes are applied under IO.
+func testMountedMap(t *testing.T, ctx context.Context) {
+	guest(t, ctx, "mkfs.ext4 -q -F /dev/mapper/e2e-data && mount /dev/mapper/e2e-data /mnt/data && rm -f /run/writer.*")
+	guest(t, ctx, "setsid bash -c '"+strings.ReplaceAll(writerScript, "'", `'\''`)+"' > /dev/null 2>&1 < /dev/null & echo $! > /run/writer.pid")
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-data"},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:         corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("256Mi")},
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: "local",
+			PersistentVolumeSource: corev1.PersistentVolumeSource{
+				Local: &corev1.LocalVolumeSource{Path: "/dev/mapper/e2e-data"},
+			},
+			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{nodeName}}},
+			}}}},
+		},
+	}
+	if err := sys.c.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	waitWWID(t, ctx, "e2e-lun1", time.Minute, "in use by the PersistentVolume", func(w *mpv1alpha1.MultipathWWID) error {
+		if !apimeta.IsStatusConditionTrue(w.Status.Conditions, mpv1alpha1.InUseCondition) {
+			return fmt.Errorf("InUse is not True: %+v", w.Status.Conditions)
+		}
+		return nil
+	})
+
+	err := updateWWID(ctx, "e2e-lun1", func(w *mpv1alpha1.MultipathWWID) { w.Spec.Alias = "e2e-data-renamed" })
+	if err == nil {
+		t.Fatal("the alias change of a LUN a PersistentVolume uses was accepted")
+	}
+	t.Logf("alias change refused: %v", err)
+
+	// Unrelated: the other LUN's alias, and a knob of the used LUN (its table is reloaded under IO).
+	before := desiredHash(t, ctx)
+	changed := time.Now()
+	if err := updateWWID(ctx, "e2e-lun2", func(w *mpv1alpha1.MultipathWWID) { w.Spec.Alias = "e2e-logs2" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := updateWWID(ctx, "e2e-lun1", func(w *mpv1alpha1.MultipathWWID) {
+		w.Spec.NoPathRetry = ptr.To(intstr.FromInt32(12))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitGuest(t, ctx, 2*time.Minute, "e2e-logs renamed to e2e-logs2", "test -b /dev/mapper/e2e-logs2 && ! test -e /dev/mapper/e2e-logs")
+	sys.figure("alias change applied -> map renamed on the node: %.1fs", time.Since(changed).Seconds())
+	waitApplied(t, ctx, before)
+	checkAppliedFiles(t, ctx)
+	out := guest(t, ctx, "dmsetup table e2e-data")
+	if !strings.Contains(out, "queue_if_no_path") {
+		t.Errorf("e2e-data's table should queue (no_path_retry 12) after the apply: %s", out)
+	}
+	time.Sleep(2 * time.Second) // more writes after the reload
+	checkWriter(t, ctx)
+}
+
+// testRollback hands the node a config that blacklists the paths of a live (unmounted) map:
+// multipathd drops the map on reconfigure, the post-check sees it, and the agent restores the
+// files, reconfigures again and reports the failure.
+func testRollback(t *testing.T, ctx context.Context) {
+	sumsBefore := fileSums(t, ctx)
+	appliedBefore := nodeState(t, ctx).Status.AppliedConfig
+	devs := pathDevices(t, ctx, lun2)
+	overrides := fmt.Sprintf("blacklist {\n  devnode \"^(%s)$\"\n}\n", strings.Join(devs, "|"))
+	if err := updateConfig(ctx, func(c *mpv1alpha1.MultipathConfig) { c.Spec.Overrides = overrides }); err != nil {
+		t.Fatal(err)
+	}
+	st := waitNode(t, ctx, 2*time.Minute, "the apply failed and rolled back", func(st *mpv1alpha1.MultipathNodeState) error {
+		c := apimeta.FindStatusCondition(st.Status.Conditions, mpv1alpha1.DegradedCondition)
+		if c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("not Degraded: %+v", st.Status.Conditions)
+		}
+		return nil
+	})
+	t.Logf("node state: %s", apimeta.FindStatusCondition(st.Status.Conditions, mpv1alpha1.DegradedCondition).Message)
+	if a := st.Status.AppliedConfig; a == nil || appliedBefore == nil || a.Hash != appliedBefore.Hash {
+		t.Errorf("applied config moved from %v to %v", appliedBefore, a)
+	}
+	waitGuest(t, ctx, time.Minute, "e2e-logs2 back after the rollback", "test -b /dev/mapper/e2e-logs2")
+	if after := fileSums(t, ctx); after != sumsBefore {
+		t.Errorf("files not restored byte for byte:\nbefore:\n%s\nafter:\n%s", sumsBefore, after)
+	}
+	if out := guest(t, ctx, "test -e "+pendingFile+" && echo pending || true"); strings.TrimSpace(out) != "" {
+		t.Errorf("the pending marker is left after a rollback")
+	}
+	// Back to the good config: the node runs it again.
+	if err := updateConfig(ctx, func(c *mpv1alpha1.MultipathConfig) { c.Spec.Overrides = "" }); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(t, ctx, "")
+	checkWriter(t, ctx)
+}
+
+// testAgentKilled SIGKILLs the agent as soon as it has written its pending marker, restarts it,
+// and checks that it finishes the job: the interrupted apply is rolled back, the desired
+// config applied, no map lost, the writer unharmed.
+func testAgentKilled(t *testing.T, ctx context.Context) {
+	guest(t, ctx, `rm -f /run/killed; setsid bash -c 'while [ ! -e `+pendingFile+` ]; do sleep 0.002; done; kill -9 $(cat /run/agent.pid); echo killed > /run/killed' >/dev/null 2>&1 </dev/null &`)
+	before := desiredHash(t, ctx)
+	if err := updateWWID(ctx, "e2e-lun2", func(w *mpv1alpha1.MultipathWWID) { w.Spec.Alias = "e2e-logs3" }); err != nil {
+		t.Fatal(err)
+	}
+	waitGuest(t, ctx, 2*time.Minute, "the agent killed mid-apply", "test -e /run/killed")
+	out := guest(t, ctx, "test -e "+pendingFile+" && echo pending; ps -o stat= -p $(cat /run/agent.pid) || echo gone")
+	t.Logf("after SIGKILL: %s", strings.Join(strings.Fields(out), " "))
+	if !strings.Contains(out, "pending") {
+		t.Errorf("the pending marker should still be there after SIGKILL mid-apply")
+	}
+	startAgent(t, ctx)
+	waitApplied(t, ctx, before)
+	waitGuest(t, ctx, time.Minute, "the maps under the new names", "test -b /dev/mapper/e2e-logs3 && test -b /dev/mapper/e2e-data && ! test -e "+pendingFile)
+	if log := readOr(filepath.Join(sys.dir, "share", "agent.log"), ""); !strings.Contains(log, "Rolling back an interrupted apply") {
+		t.Errorf("the restarted agent did not report rolling back the interrupted apply")
+	}
+	checkAppliedFiles(t, ctx)
+	checkWriter(t, ctx)
+	rss := guest(t, ctx, `grep -E "VmRSS|VmHWM" /proc/$(cat /run/agent.pid)/status | tr -s ' \t' ' '`)
+	sys.figure("agent memory on the node after the scenarios (restarted agent): %s", strings.Join(strings.Fields(rss), " "))
+}
+
+// testHostOwned checks what the node had of its own: the single-path disk is no map and no
+// holder's path, the foreign WWID and drop-in and /etc/multipath.conf are as the image left them.
+func testHostOwned(t *testing.T, ctx context.Context) {
+	checkHostOwned(t, ctx)
+}
+
+func checkHostOwned(t *testing.T, ctx context.Context) {
+	t.Helper()
+	boot := pathDevices(t, ctx, bootDisk)
+	if len(boot) != 1 {
+		t.Fatalf("the boot disk should have one path, has %v", boot)
+	}
+	if out := guest(t, ctx, "ls /sys/block/"+boot[0]+"/holders"); strings.TrimSpace(out) != "" {
+		t.Errorf("the single-path disk %s is held by %s", boot[0], out)
+	}
+	if m := findMap(guestMaps(t, ctx), bootDisk.wwid()); m != nil {
+		t.Errorf("the single-path disk is multipathed: %+v", m)
+	}
+	if out := guest(t, ctx, "cat "+wwidsFile); !strings.Contains(out, "/"+foreignWWID+"/") {
+		t.Errorf("the host's own WWID is gone from %s:\n%s", wwidsFile, out)
+	}
+	if out := guest(t, ctx, "cat "+ownedFile+" 2>/dev/null || true"); strings.Contains(out, foreignWWID) {
+		t.Errorf("the host's own WWID is recorded as owned: %s", out)
+	}
+	for guestPath, repoPath := range map[string]string{hostConf: "50-host.conf", "/etc/multipath.conf": "multipath.conf"} {
+		want, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "hack", "e2e", "guest", repoPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := guest(t, ctx, "cat "+guestPath); got != string(want) {
+			t.Errorf("%s changed:\n%s", guestPath, got)
+		}
+	}
+}
+
+// testDeleteAll stops the writer (checking every byte it wrote), frees the LUN, and deletes
+// every kube-multipath object: the operator's files and WWIDs leave the node, the host's stay.
+func testDeleteAll(t *testing.T, ctx context.Context) {
+	guest(t, ctx, "touch /run/writer.stop; while kill -0 $(cat /run/writer.pid) 2>/dev/null; do sleep 0.1; done")
+	checkWriter(t, ctx)
+	out := guest(t, ctx, "sync; echo 3 > /proc/sys/vm/drop_caches; cd /mnt/data && sha256sum -c --quiet /run/writer.sums && wc -l < /run/writer.sums")
+	sys.figure("writer on the mounted map through scenarios 3-5: %s files of 256 KiB written and read back intact, 0 IO errors", strings.TrimSpace(out))
+	guest(t, ctx, "umount /mnt/data")
+	pv := &corev1.PersistentVolume{}
+	if err := sys.c.Get(ctx, client.ObjectKey{Name: "e2e-data"}, pv); err == nil {
+		_ = sys.c.Delete(ctx, pv)
+		if err := sys.c.Get(ctx, client.ObjectKey{Name: "e2e-data"}, pv); err == nil && len(pv.Finalizers) > 0 {
+			before := pv.DeepCopy()
+			pv.Finalizers = nil
+			_ = sys.c.Patch(ctx, pv, client.MergeFrom(before))
+		}
+	}
+	for _, name := range []string{"e2e-lun1", "e2e-lun2"} {
+		if err := sys.c.Delete(ctx, &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sys.c.Delete(ctx, &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}); err != nil {
+		t.Fatal(err)
+	}
+	waitGuest(t, ctx, 2*time.Minute, "the operator's files and WWIDs gone",
+		fmt.Sprintf("! test -e %s && ! test -e %s && ! grep -q %s %s && ! grep -q %s %s && ! test -s %s",
+			baselineConf, overrideConf, lun1.wwid(), wwidsFile, lun2.wwid(), wwidsFile, ownedFile))
+	checkHostOwned(t, ctx)
+	t.Logf("maps left on the node: %v", mapNames(guestMaps(t, ctx)))
+}
+
+// --- the agent -------------------------------------------------------------------------------
+
+// startAgent starts the real agent binary in the guest, as root, against the guest's own root,
+// with the DaemonSet's defaults but the node name and host root.
+func startAgent(t *testing.T, ctx context.Context) {
+	t.Helper()
+	guest(t, ctx, `install -m 0755 /mnt/host/agent /usr/local/bin/kube-multipath-agent
+echo "==== $(date +%T.%N) starting the agent" >> /mnt/host/agent.log
+KUBECONFIG=/mnt/host/kubeconfig setsid /usr/local/bin/kube-multipath-agent --node-name=`+nodeName+` --host-root=/ \
+  --namespace=`+sim.Namespace+` >> /mnt/host/agent.log 2>&1 < /dev/null &
+echo $! > /run/agent.pid`)
+}
+
+// --- assertions from the guest ---------------------------------------------------------------
+
+func guest(t *testing.T, ctx context.Context, script string) string {
+	t.Helper()
+	out, err := sys.vm.run(ctx, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func waitGuest(t *testing.T, ctx context.Context, timeout time.Duration, what, script string) {
+	t.Helper()
+	err := poll(ctx, timeout, func() error {
+		_, err := sys.vm.runTimeout(ctx, 20*time.Second, script)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("waiting %s for %s: %v", timeout, what, err)
+	}
+}
+
+func guestMaps(t *testing.T, ctx context.Context) []multipathd.Map {
+	t.Helper()
+	maps, err := multipathd.ParseMapsJSON([]byte(guest(t, ctx, "multipathd show maps json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return maps
+}
+
+func findMap(maps []multipathd.Map, wwid string) *multipathd.Map {
+	for i := range maps {
+		if maps[i].UUID == wwid {
+			return &maps[i]
+		}
+	}
+	return nil
+}
+
+func mapNames(maps []multipathd.Map) []string {
+	var out []string
+	for _, m := range maps {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+func mapDevices(m *multipathd.Map) []string {
+	var out []string
+	for _, g := range m.PathGroups {
+		for _, p := range g.Paths {
+			out = append(out, p.Dev)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// pathDevices are the SCSI disks the kernel shows for a LUN (by its wwn), sorted.
+func pathDevices(t *testing.T, ctx context.Context, l lun) []string {
+	t.Helper()
+	out := guest(t, ctx, `for d in /sys/block/sd*; do echo "${d##*/} $(cat $d/device/wwid)"; done`)
+	var devs []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[1] == "naa."+strings.TrimPrefix(l.wwn, "0x") {
+			devs = append(devs, f[0])
+		}
+	}
+	slices.Sort(devs)
+	return devs
+}
+
+// fileSums are the checksums of every file the agent may write.
+func fileSums(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return guest(t, ctx, fmt.Sprintf("for f in %s %s %s %s %s; do if [ -e $f ]; then sha256sum $f; else echo absent $f; fi; done",
+		baselineConf, overrideConf, wwidsFile, ownedFile, appliedFile))
+}
+
+// checkAppliedFiles compares the owned drop-ins on the node with the rendered ConfigMap the
+// node state says is applied.
+func checkAppliedFiles(t *testing.T, ctx context.Context) {
+	t.Helper()
+	st := nodeState(t, ctx)
+	if st.Status.AppliedConfig == nil {
+		t.Fatal("no applied config")
+	}
+	cm := &corev1.ConfigMap{}
+	if err := sys.c.Get(ctx, client.ObjectKey{Namespace: sim.Namespace, Name: st.Status.AppliedConfig.Name}, cm); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{filepath.Base(baselineConf), filepath.Base(overrideConf)} {
+		want, ok := cm.Data[name]
+		got, err := sys.vm.run(ctx, "cat "+confDir+"/"+name)
+		switch {
+		case !ok && err == nil:
+			t.Errorf("%s is on the node but not in %s", name, cm.Name)
+		case ok && err != nil:
+			t.Errorf("%s is in %s but not on the node: %v", name, cm.Name, err)
+		case ok && got != want:
+			t.Errorf("%s on the node differs from %s:\n%s", name, cm.Name, got)
+		}
+	}
+}
+
+// checkWriter fails when the writer logged an IO error or the kernel did.
+func checkWriter(t *testing.T, ctx context.Context) {
+	t.Helper()
+	out := guest(t, ctx, "cat /run/writer.err 2>/dev/null; dmesg | grep -Ei 'I/O error|EXT4-fs error|Buffer I/O' || true")
+	if strings.TrimSpace(out) != "" {
+		t.Errorf("IO errors on the node:\n%s", out)
+	}
+	n := guest(t, ctx, "wc -l < /run/writer.sums")
+	if c, _ := strconv.Atoi(strings.TrimSpace(n)); c == 0 {
+		t.Errorf("the writer has written nothing")
+	}
+}
+
+// --- assertions from the API -----------------------------------------------------------------
+
+func nodeState(t *testing.T, ctx context.Context) *mpv1alpha1.MultipathNodeState {
+	t.Helper()
+	st := &mpv1alpha1.MultipathNodeState{}
+	if err := sys.c.Get(ctx, client.ObjectKey{Name: nodeName}, st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func waitNode(t *testing.T, ctx context.Context, timeout time.Duration, what string, f func(*mpv1alpha1.MultipathNodeState) error) *mpv1alpha1.MultipathNodeState {
+	t.Helper()
+	st := &mpv1alpha1.MultipathNodeState{}
+	err := poll(ctx, timeout, func() error {
+		if err := sys.c.Get(ctx, client.ObjectKey{Name: nodeName}, st); err != nil {
+			return err
+		}
+		return f(st)
+	})
+	if err != nil {
+		t.Fatalf("waiting %s for %s: %v", timeout, what, err)
+	}
+	return st
+}
+
+func reportedMap(st *mpv1alpha1.MultipathNodeState, wwid string) *mpv1alpha1.MapStatus {
+	for i := range st.Status.Maps {
+		if st.Status.Maps[i].WWID == wwid {
+			return &st.Status.Maps[i]
+		}
+	}
+	return nil
+}
+
+// desiredHash is the hash the node is told to run now.
+func desiredHash(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	if d := nodeState(t, ctx).Spec.DesiredConfig; d != nil {
+		return d.Hash
+	}
+	return ""
+}
+
+// waitApplied waits until the node got a desired config other than old and runs it ("" for
+// old: whatever it is told).
+func waitApplied(t *testing.T, ctx context.Context, old string) {
+	t.Helper()
+	waitNode(t, ctx, 2*time.Minute, "the node to run its desired config", func(st *mpv1alpha1.MultipathNodeState) error {
+		d, a := st.Spec.DesiredConfig, st.Status.AppliedConfig
+		switch {
+		case d == nil || d.Hash == old:
+			return fmt.Errorf("no new desired config yet")
+		case a == nil || a.Hash != d.Hash:
+			return fmt.Errorf("applied %v, desired %v: %+v", a, d, st.Status.Conditions)
+		case !apimeta.IsStatusConditionTrue(st.Status.Conditions, mpv1alpha1.ReadyCondition):
+			return fmt.Errorf("not Ready: %+v", st.Status.Conditions)
+		}
+		return nil
+	})
+}
+
+func waitWWID(t *testing.T, ctx context.Context, name string, timeout time.Duration, what string, f func(*mpv1alpha1.MultipathWWID) error) {
+	t.Helper()
+	w := &mpv1alpha1.MultipathWWID{}
+	err := poll(ctx, timeout, func() error {
+		if err := sys.c.Get(ctx, client.ObjectKey{Name: name}, w); err != nil {
+			return err
+		}
+		return f(w)
+	})
+	if err != nil {
+		t.Fatalf("waiting %s for %s %s: %v", timeout, name, what, err)
+	}
+}
+
+func waitWWIDHealth(t *testing.T, ctx context.Context, name string, state mpv1alpha1.MapState, timeout time.Duration) {
+	t.Helper()
+	waitWWID(t, ctx, name, timeout, string(state), func(w *mpv1alpha1.MultipathWWID) error {
+		if w.Status.Health.State != state {
+			return fmt.Errorf("health %+v", w.Status.Health)
+		}
+		return nil
+	})
+}
+
+func updateWWID(ctx context.Context, name string, f func(*mpv1alpha1.MultipathWWID)) error {
+	w := &mpv1alpha1.MultipathWWID{}
+	if err := sys.c.Get(ctx, client.ObjectKey{Name: name}, w); err != nil {
+		return err
+	}
+	before := w.DeepCopy()
+	f(w)
+	return sys.c.Patch(ctx, w, client.MergeFrom(before))
+}
+
+func updateConfig(ctx context.Context, f func(*mpv1alpha1.MultipathConfig)) error {
+	c := &mpv1alpha1.MultipathConfig{}
+	if err := sys.c.Get(ctx, client.ObjectKey{Name: mpv1alpha1.ClusterConfigName}, c); err != nil {
+		return err
+	}
+	before := c.DeepCopy()
+	f(c)
+	return sys.c.Patch(ctx, c, client.MergeFrom(before))
+}
+
+func tail(path string, n int) string {
+	lines := strings.Split(strings.TrimRight(readOr(path, ""), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// statusMatrix is `kubectl multipath status`: the LUN x node matrix an admin reads.
+func statusMatrix(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	var out, errOut strings.Builder
+	cmd := plugin.NewCommand(ctx, plugin.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	cmd.SetArgs([]string{"status", "--kubeconfig", sys.kubeconfig})
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("kubectl multipath status: %v: %s", err, errOut.String())
+	}
+	return out.String()
+}
