@@ -18,7 +18,8 @@ package v1alpha1
 
 import "k8s.io/apimachinery/pkg/util/intstr"
 
-// Switches are booleans, rendered as multipathd's "yes"/"no" ("on"/"off" for marginal_pathgroups):
+// Switches are booleans, rendered as multipathd's "yes"/"no" (also for marginal_pathgroups, whose
+// "on"/"off" multipath-tools 0.8.x ignores or refuses):
 // YAML 1.1, which kubectl speaks, reads an unquoted yes/no/on/off as a boolean, so a string enum
 // of "yes"/"no" would reject what admins naturally write.
 //

@@ -59,7 +59,8 @@ type realItem struct {
 	corpus string // the input as a testdata/fuzz corpus file, see corpusFile
 	file   string
 	keys   []string
-	check  func(cfg *mptest.Config) []string
+	// check reads the item back from one version's multipath -t output.
+	check func(cfg *mptest.Config, version string) []string
 }
 
 // realBatch queues items in lanes, each lane one multipath -t run: an item goes to the first
@@ -155,7 +156,24 @@ func (b *realBatch) run(t testing.TB, i int) {
 	if len(l.items) == 0 {
 		return
 	}
-	runReal(t, l.items)
+	// Fuzzing checks the installed version only (a run per version would slow the engine down
+	// eightfold); replaying the corpus checks every version of the matrix, each with the items
+	// it takes (what it does not is refused by the render for its nodes).
+	parsers := []*mptest.Parser{mptest.Default(t)}
+	if !fuzzing() {
+		parsers = mptest.Parsers(t)
+	}
+	for _, p := range parsers {
+		var taken []realItem
+		for _, it := range l.items {
+			if len(LimitsIn(it.file, p.Version)) == 0 {
+				taken = append(taken, it)
+			}
+		}
+		if len(taken) > 0 {
+			runReal(t, p, taken)
+		}
+	}
 	for _, it := range l.items {
 		b.checked[it.input] = true
 	}
@@ -189,9 +207,9 @@ func flushRealAtEnd(f *testing.F, target string) {
 // engine would then fail to reproduce and drop. So runReal writes each failing input to
 // testdata/fuzz/<target>/ itself, where plain go test replays it, and ends the worker, which
 // the engine reports as a failure.
-func runReal(t testing.TB, items []realItem) {
+func runReal(t testing.TB, p *mptest.Parser, items []realItem) {
 	t.Helper()
-	cfg, stderr, err := mptest.Run(batchFiles(items))
+	cfg, stderr, err := p.Run(batchFiles(items))
 	if log := os.Getenv("FUZZ_REAL_LOG"); log != "" {
 		if f, err := os.OpenFile(log, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
 			fmt.Fprintf(f, "%s items=%d complaints=%d\n", t.Name(), len(items), len(stderr))
@@ -204,9 +222,9 @@ func runReal(t testing.TB, items []realItem) {
 	var failures []string
 	var culprits []realItem
 	if len(stderr) > 0 {
-		for _, i := range culpritsOf(items, stderr) {
+		for _, i := range culpritsOf(p, items, stderr) {
 			it := items[i]
-			_, alone, _ := mptest.Run(batchFiles([]realItem{it}))
+			_, alone, _ := p.Run(batchFiles([]realItem{it}))
 			failures = append(failures, fmt.Sprintf("input %s\nfile:\n%s\nmultipath -t: %s", it.input, it.file, strings.Join(alone, "; ")))
 			culprits = append(culprits, it)
 		}
@@ -215,7 +233,7 @@ func runReal(t testing.TB, items []realItem) {
 		}
 	} else {
 		for _, it := range items {
-			if problems := it.check(cfg); len(problems) > 0 {
+			if problems := it.check(cfg, p.Version); len(problems) > 0 {
 				failures = append(failures, fmt.Sprintf("input %s read back wrong through multipath -t:\n%s\nfile:\n%s",
 					it.input, strings.Join(problems, "\n"), it.file))
 				culprits = append(culprits, it)
@@ -225,7 +243,7 @@ func runReal(t testing.TB, items []realItem) {
 	if len(failures) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("real parser check of %d accepted inputs failed:\n%s", len(items), strings.Join(failures, "\n"))
+	msg := fmt.Sprintf("real parser check (multipath-tools %s) of %d accepted inputs failed:\n%s", p.Version, len(items), strings.Join(failures, "\n"))
 	if !fuzzing() {
 		t.Fatal(msg)
 	}
@@ -251,7 +269,7 @@ var batchFileName = regexp.MustCompile(`fz-(\d{4})\.conf`)
 // culpritsOf returns the indexes of the items multipath -t complained about: those its messages
 // name, else those that fail alone, found by bisection (a run takes tens of milliseconds, and
 // the fuzz engine ends a worker that does not answer for seconds).
-func culpritsOf(items []realItem, stderr []string) []int {
+func culpritsOf(p *mptest.Parser, items []realItem, stderr []string) []int {
 	var named []int
 	for _, line := range stderr {
 		if m := batchFileName.FindStringSubmatch(line); m != nil {
@@ -265,7 +283,7 @@ func culpritsOf(items []realItem, stderr []string) []int {
 	}
 	var bisect func(lo, hi int) []int
 	bisect = func(lo, hi int) []int {
-		if _, complaints, _ := mptest.Run(batchFiles(items[lo:hi])); len(complaints) == 0 {
+		if _, complaints, _ := p.Run(batchFiles(items[lo:hi])); len(complaints) == 0 {
 			return nil
 		}
 		if hi-lo == 1 {
@@ -420,7 +438,7 @@ func FuzzRenderAlias(f *testing.F) {
 		checkReal(t, "FuzzRenderAlias", realItem{
 			input: fmt.Sprintf("alias %q wwid %q prioArgs %q", alias, wwid, prioArgs), file: baseline, keys: keys,
 			corpus: corpusFile(alias, wwid, prioArgs),
-			check:  func(cfg *mptest.Config) []string { return compareValues(cfg.Multipaths[wwid], want) },
+			check:  func(cfg *mptest.Config, _ string) []string { return compareValues(cfg.Multipaths[wwid], want) },
 		})
 	})
 }
@@ -516,8 +534,8 @@ func FuzzRenderKnob(f *testing.F) {
 			r, _ = Render(nil, []mpv1alpha1.MultipathWWID{w})
 			item.file, _ = r.File(BaselineFileName)
 			item.keys = []string{"name:" + id}
-			item.check = func(cfg *mptest.Config) []string {
-				return compareValues(cfg.Multipaths[id], map[string]string{"wwid": id, k.Name: readBack(k.Name, want)})
+			item.check = func(cfg *mptest.Config, version string) []string {
+				return compareValues(cfg.Multipaths[id], map[string]string{"wwid": id, k.Name: readBack(version, k.Name, want)})
 			}
 		} else {
 			r, _ = Render(config, nil)
@@ -525,9 +543,9 @@ func FuzzRenderKnob(f *testing.F) {
 			// Knobs multipathd reconciles with each other share a key, so that a run never holds
 			// both from different inputs.
 			item.keys = []string{"defaults:" + strings.TrimPrefix(k.Name, "max_")}
-			item.check = func(cfg *mptest.Config) []string {
-				if got := cfg.Sections["defaults"].Get(k.Name); got != readBack(k.Name, want) {
-					return []string{fmt.Sprintf("defaults %s = %q, want %q", k.Name, got, readBack(k.Name, want))}
+			item.check = func(cfg *mptest.Config, version string) []string {
+				if got := cfg.Sections["defaults"].Get(k.Name); got != readBack(version, k.Name, want) {
+					return []string{fmt.Sprintf("defaults %s = %q, want %q", k.Name, got, readBack(version, k.Name, want))}
 				}
 				return nil
 			}
@@ -579,7 +597,7 @@ func FuzzOverrides(f *testing.F) {
 			t.Fatalf("the overrides file is not the text verbatim")
 		}
 		checkReal(t, "FuzzOverrides", realItem{input: strconv.Quote(text), file: text, corpus: corpusFile(text),
-			check: func(*mptest.Config) []string { return nil }})
+			check: func(*mptest.Config, string) []string { return nil }})
 	})
 }
 
@@ -632,7 +650,7 @@ func FuzzRegex(f *testing.F) {
 		}
 		if accepted {
 			checkReal(t, "FuzzRegex", realItem{input: strconv.Quote(pattern), file: text, corpus: corpusFile(pattern),
-				check: func(*mptest.Config) []string { return nil }})
+				check: func(*mptest.Config, string) []string { return nil }})
 		}
 	})
 }

@@ -225,7 +225,6 @@ const (
 // Value shapes shared by many rows.
 var (
 	yesNo    = ValueSpec{Kind: KindBool, BoolWords: [2]string{"no", "yes"}}
-	onOff    = ValueSpec{Kind: KindBool, BoolWords: [2]string{"off", "on"}}
 	yesNoTxt = ValueSpec{Kind: KindEnum, Enum: []string{"yes", "no"}}
 	regex    = ValueSpec{Kind: KindRegex}
 	text     = ValueSpec{Kind: KindString}
@@ -382,7 +381,9 @@ var keywords = []Keyword{
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofInt32(d.MissingUevWaitTimeout) }),
 	defaultsKnob("strict_timing", "strictTiming", SectionDefaults, yesNo,
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.StrictTiming) }),
-	defaultsKnob("marginal_pathgroups", "marginalPathgroups", SectionDefaults, onOff,
+	// Rendered yes/no, which every tested version takes: 0.8.4 and 0.8.7 ignore on/off without
+	// a word, 0.8.8 refuses it (TestLimitsMatchRealParsers proves both spellings).
+	defaultsKnob("marginal_pathgroups", "marginalPathgroups", SectionDefaults, yesNo,
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.MarginalPathgroups) }),
 	defaultsKnob("recheck_wwid", "recheckWWID", inDefaultsDeviceOverrides, yesNo,
 		func(d *mpv1alpha1.MultipathDefaults) Value { return ofBool(d.RecheckWWID) }),

@@ -80,30 +80,39 @@ var quotingSamples = []string{
 // marker after it, and reads both back with multipath-tools: the value must be identical and
 // nothing may leak into other keywords or maps.
 func TestQuoteRoundTripsThroughRealParser(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("multipaths {\n")
-	for i, s := range quotingSamples {
-		q, err := Quote(s)
-		if err != nil {
-			t.Fatal(err)
+	mptest.ForEach(t, func(t *testing.T, parser *mptest.Parser) {
+		// A value this version misreads (0.8.4: one starting with # or !) is refused by the
+		// render for its nodes; TestLimitsMatchRealParsers proves it.
+		samples := map[string]string{}
+		var b strings.Builder
+		b.WriteString("multipaths {\n")
+		for i, s := range quotingSamples {
+			if _, limited := LimitFor(parser.Version, "prio_args", SectionMultipath, s, false); limited {
+				continue
+			}
+			q, err := Quote(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			samples["w"+strconv.Itoa(i)] = s
+			b.WriteString("\tmultipath {\n\t\twwid \"w" + strconv.Itoa(i) + "\"\n\t\tprio_args " + q + "\n\t\talias \"m" + strconv.Itoa(i) + "\"\n\t}\n")
 		}
-		b.WriteString("\tmultipath {\n\t\twwid \"w" + strconv.Itoa(i) + "\"\n\t\tprio_args " + q + "\n\t\talias \"m" + strconv.Itoa(i) + "\"\n\t}\n")
-	}
-	b.WriteString("}\n")
-	cfg := mptest.Parse(t, map[string]string{"quote.conf": b.String()})
-	if n := len(cfg.Subsections["multipaths/multipath"]); n != len(quotingSamples) {
-		t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(quotingSamples))
-	}
-	for i, s := range quotingSamples {
-		mp := cfg.Multipaths["w"+strconv.Itoa(i)]
-		if got := mp.Get("prio_args"); got != s {
-			t.Errorf("prio_args %q read back as %q", s, got)
+		b.WriteString("}\n")
+		cfg := parser.Parse(t, map[string]string{"quote.conf": b.String()})
+		if n := len(cfg.Subsections["multipaths/multipath"]); n != len(samples) {
+			t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(samples))
 		}
-		if got := mp.Get("alias"); got != "m"+strconv.Itoa(i) {
-			t.Errorf("after prio_args %q, alias read back as %q", s, got)
+		for wwid, s := range samples {
+			mp := cfg.Multipaths[wwid]
+			if got := mp.Get("prio_args"); got != s {
+				t.Errorf("prio_args %q read back as %q", s, got)
+			}
+			if got := mp.Get("alias"); got != "m"+strings.TrimPrefix(wwid, "w") {
+				t.Errorf("after prio_args %q, alias read back as %q", s, got)
+			}
+			if len(mp) != 3 {
+				t.Errorf("after prio_args %q, the entry has keywords %v", s, mp)
+			}
 		}
-		if len(mp) != 3 {
-			t.Errorf("after prio_args %q, the entry has keywords %v", s, mp)
-		}
-	}
+	})
 }

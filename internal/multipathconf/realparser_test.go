@@ -28,7 +28,8 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf/mptest"
 )
 
-// Tests that render, then read back with the real multipath-tools parser.
+// Tests that render, then read back with the real multipath-tools parser of every version of
+// the matrix (mptest.ForEach).
 
 // confFiles keeps the multipath.conf files of a render (not the allow-list).
 func confFiles(r *Rendered) map[string]string {
@@ -100,14 +101,18 @@ func setField(t testing.TB, obj any, field string, v Value) {
 
 // readBack is what multipath -t prints for a value we render as want. multipath-tools
 // normalises a few values; each exception says why.
-func readBack(keyword, want string) string {
+func readBack(version, keyword, want string) string {
 	switch {
+	case keyword == "marginal_pathgroups" && CompareVersions(version, "0.9.0") >= 0:
+		// Rendered yes/no, which every version takes; 0.9 on print their own on/off.
+		return map[string]string{"yes": "on", "no": "off"}[want]
 	case keyword == "marginal_path_err_rate_threshold" && want == "0":
 		// 0 is multipath-tools' "unset" for this knob: it prints the default, "no".
 		return "no"
-	case keyword == "retrigger_tries":
+	case keyword == "retrigger_tries" && CompareVersions(version, "0.11.0") < 0:
 		// multipath(8)'s main() sets retrigger_tries to 0 for itself before -t prints the
-		// config (only multipathd retriggers); multipathd uses the configured value.
+		// config (only multipathd retriggers); multipathd uses the configured value. 0.11 on
+		// print the configured value.
 		return "0"
 	case keyword == "reservation_key" && strings.HasPrefix(want, "0x"):
 		// Printed as a number: lowercase hex, no leading zeros.
@@ -123,7 +128,6 @@ func readBack(keyword, want string) string {
 
 // TestEveryLUNKnobFormReadsBack renders one LUN per knob form and reads them all back.
 func TestEveryLUNKnobFormReadsBack(t *testing.T) {
-	mptest.RequireAvailable(t)
 	type expectation struct{ keyword, want string }
 	expect := map[string]expectation{}
 	var luns []mpv1alpha1.MultipathWWID
@@ -139,61 +143,76 @@ func TestEveryLUNKnobFormReadsBack(t *testing.T) {
 	for i := range luns {
 		luns[i].Name = "lun-" + strconv.Itoa(i)
 	}
-	r, err := Render(nil, luns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := mptest.Parse(t, confFiles(r))
-	if n := len(cfg.Subsections["multipaths/multipath"]); n != len(luns) {
-		t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(luns))
-	}
-	for wwid, e := range expect {
-		mp := cfg.Multipaths[wwid]
-		if got, want := mp.Get(e.keyword), readBack(e.keyword, e.want); got != want {
-			t.Errorf("%s %q read back as %q, want %q", e.keyword, e.want, got, want)
+	mptest.ForEach(t, func(t *testing.T, parser *mptest.Parser) {
+		// What this version does not take is left out here, and proven by TestLimitsMatchRealParsers.
+		var taken []mpv1alpha1.MultipathWWID
+		for _, w := range luns {
+			e := expect[w.Spec.WWID]
+			if _, limited := LimitFor(parser.Version, e.keyword, SectionMultipath, e.want, false); !limited {
+				taken = append(taken, w)
+			}
 		}
-		if keys := slices.Sorted(maps.Keys(mp)); !slices.Equal(keys, slices.Sorted(slices.Values([]string{"wwid", e.keyword}))) {
-			t.Errorf("%s %q: the entry has keywords %v", e.keyword, e.want, keys)
+		r, err := Render(nil, taken)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		cfg := parser.Parse(t, confFiles(r))
+		if n := len(cfg.Subsections["multipaths/multipath"]); n != len(taken) {
+			t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(taken))
+		}
+		for _, w := range taken {
+			e := expect[w.Spec.WWID]
+			mp := cfg.Multipaths[w.Spec.WWID]
+			if got, want := mp.Get(e.keyword), readBack(parser.Version, e.keyword, e.want); got != want {
+				t.Errorf("%s %q read back as %q, want %q", e.keyword, e.want, got, want)
+			}
+			if keys := slices.Sorted(maps.Keys(mp)); !slices.Equal(keys, slices.Sorted(slices.Values([]string{"wwid", e.keyword}))) {
+				t.Errorf("%s %q: the entry has keywords %v", e.keyword, e.want, keys)
+			}
+		}
+	})
 }
 
 // TestEveryDefaultsKnobFormReadsBack renders spec.defaults with every knob set, once per form
 // (each knob cycles through its forms), and reads the defaults section back.
 func TestEveryDefaultsKnobFormReadsBack(t *testing.T) {
-	mptest.RequireAvailable(t)
 	rounds := 0
 	for _, i := range defaultsKnobs {
 		rounds = max(rounds, len(knobForms(&keywords[i])))
 	}
-	for round := range rounds {
-		t.Run("round "+strconv.Itoa(round), func(t *testing.T) {
-			config := clusterConfig()
-			want := map[string]string{}
-			for _, i := range defaultsKnobs {
-				k := &keywords[i]
-				forms := knobForms(k)
-				form := forms[round%len(forms)]
-				setField(t, &config.Spec.Defaults, k.Field, form)
-				want[k.Name] = k.Value.Text(form)
-			}
-			r, err := Render(config, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defaults := mptest.Parse(t, confFiles(r)).Sections["defaults"]
-			for keyword, value := range want {
-				if got, w := defaults.Get(keyword), readBack(keyword, value); got != w {
-					t.Errorf("%s %q read back as %q, want %q", keyword, value, got, w)
+	mptest.ForEach(t, func(t *testing.T, parser *mptest.Parser) {
+		for round := range rounds {
+			t.Run("round "+strconv.Itoa(round), func(t *testing.T) {
+				config := clusterConfig()
+				want := map[string]string{}
+				for _, i := range defaultsKnobs {
+					k := &keywords[i]
+					forms := knobForms(k)
+					form := forms[round%len(forms)]
+					if _, limited := LimitFor(parser.Version, k.Name, SectionDefaults, k.Value.Text(form), false); limited {
+						continue // proven by TestLimitsMatchRealParsers
+					}
+					setField(t, &config.Spec.Defaults, k.Field, form)
+					want[k.Name] = k.Value.Text(form)
 				}
-			}
-			for keyword, value := range map[string]string{"user_friendly_names": "no", "find_multipaths": "strict"} {
-				if got := defaults.Get(keyword); got != value {
-					t.Errorf("%s = %q, want %q", keyword, got, value)
+				r, err := Render(config, nil)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-		})
-	}
+				defaults := parser.Parse(t, confFiles(r)).Sections["defaults"]
+				for keyword, value := range want {
+					if got, w := defaults.Get(keyword), readBack(parser.Version, keyword, value); got != w {
+						t.Errorf("%s %q read back as %q, want %q", keyword, value, got, w)
+					}
+				}
+				for keyword, value := range map[string]string{"user_friendly_names": "no", "find_multipaths": "strict"} {
+					if got := defaults.Get(keyword); got != value {
+						t.Errorf("%s = %q, want %q", keyword, got, value)
+					}
+				}
+			})
+		}
+	})
 }
 
 // TestIdentitiesReadBack renders WWIDs and aliases at the edges of their patterns and reads them
@@ -210,20 +229,22 @@ func TestIdentitiesReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := mptest.Parse(t, confFiles(r))
-	if n := len(cfg.Subsections["multipaths/multipath"]); n != len(luns) {
-		t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(luns))
-	}
-	for _, w := range luns {
-		mp, ok := cfg.Multipaths[w.Spec.WWID]
-		if !ok {
-			t.Errorf("WWID %q did not read back", w.Spec.WWID)
-			continue
+	mptest.ForEach(t, func(t *testing.T, parser *mptest.Parser) {
+		cfg := parser.Parse(t, confFiles(r))
+		if n := len(cfg.Subsections["multipaths/multipath"]); n != len(luns) {
+			t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(luns))
 		}
-		if got := mp.Get("alias"); got != w.Spec.Alias {
-			t.Errorf("alias %q read back as %q", w.Spec.Alias, got)
+		for _, w := range luns {
+			mp, ok := cfg.Multipaths[w.Spec.WWID]
+			if !ok {
+				t.Errorf("WWID %q did not read back", w.Spec.WWID)
+				continue
+			}
+			if got := mp.Get("alias"); got != w.Spec.Alias {
+				t.Errorf("alias %q read back as %q", w.Spec.Alias, got)
+			}
 		}
-	}
+	})
 }
 
 // TestNoInjection tries to break out of a value: validation refuses it, or it reads back as one
@@ -280,17 +301,19 @@ func TestNoInjection(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := mptest.Parse(t, confFiles(r))
-			if len(cfg.Multipaths) != 1 || len(cfg.Subsections["multipaths/multipath"]) != 1 {
-				t.Fatalf("multipath -t shows entries %v", slices.Collect(maps.Keys(cfg.Multipaths)))
-			}
-			mp := cfg.Multipaths[tc.lun.Spec.WWID]
-			if got := mp.Get("prio_args"); got != tc.prioArgsIs {
-				t.Errorf("prio_args = %q, want %q", got, tc.prioArgsIs)
-			}
-			if len(mp) != 2 {
-				t.Errorf("the entry has keywords %v", slices.Collect(maps.Keys(mp)))
-			}
+			mptest.ForEach(t, func(t *testing.T, parser *mptest.Parser) {
+				cfg := parser.Parse(t, confFiles(r))
+				if len(cfg.Multipaths) != 1 || len(cfg.Subsections["multipaths/multipath"]) != 1 {
+					t.Fatalf("multipath -t shows entries %v", slices.Collect(maps.Keys(cfg.Multipaths)))
+				}
+				mp := cfg.Multipaths[tc.lun.Spec.WWID]
+				if got := mp.Get("prio_args"); got != tc.prioArgsIs {
+					t.Errorf("prio_args = %q, want %q", got, tc.prioArgsIs)
+				}
+				if len(mp) != 2 {
+					t.Errorf("the entry has keywords %v", slices.Collect(maps.Keys(mp)))
+				}
+			})
 		})
 	}
 }
@@ -306,11 +329,13 @@ func TestBaselineWinsOverEarlierFiles(t *testing.T) {
 	}
 	files := confFiles(r)
 	files["50-host.conf"] = "defaults {\n\tuser_friendly_names yes\n\tfind_multipaths greedy\n\tno_path_retry queue\n\tmax_fds 100\n}\n"
-	defaults := mptest.Parse(t, files).Sections["defaults"]
-	want := map[string]string{"user_friendly_names": "no", "find_multipaths": "strict", "no_path_retry": "fail", "max_fds": "8192"}
-	for keyword, value := range want {
-		if got := defaults.Get(keyword); got != value {
-			t.Errorf("%s = %q, want %q", keyword, got, value)
+	mptest.ForEach(t, func(t *testing.T, parser *mptest.Parser) {
+		defaults := parser.Parse(t, files).Sections["defaults"]
+		want := map[string]string{"user_friendly_names": "no", "find_multipaths": "strict", "no_path_retry": "fail", "max_fds": "8192"}
+		for keyword, value := range want {
+			if got := defaults.Get(keyword); got != value {
+				t.Errorf("%s = %q, want %q", keyword, got, value)
+			}
 		}
-	}
+	})
 }
