@@ -23,6 +23,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
 
 // Nodes run every multipath-tools from 0.8.4 (RHEL 8) to 0.14.x (Fedora), all fed the same
@@ -174,7 +178,8 @@ type VersionError struct {
 	Construct string
 	Line      int
 	Limit     Limit
-	// Versions maps each limited version to its nodes, sorted.
+	// Versions maps each limited version to its nodes, sorted (none when the version was named
+	// without nodes, as `kubectl multipath render --multipath-tools-version` does).
 	Versions map[string][]string
 }
 
@@ -187,7 +192,11 @@ func (e *VersionError) Detail() string {
 	slices.SortFunc(versions, CompareVersions)
 	var parts []string
 	for _, v := range versions {
-		parts = append(parts, fmt.Sprintf("multipath-tools %s on %s", v, nodeList(e.Versions[v])))
+		part := "multipath-tools " + v
+		if nodes := e.Versions[v]; len(nodes) > 0 {
+			part += " on " + nodeList(nodes)
+		}
+		parts = append(parts, part)
 	}
 	where := ""
 	if e.Line > 0 {
@@ -274,4 +283,87 @@ func LimitsIn(text, version string) []LimitHit {
 		}
 	}
 	return hits
+}
+
+// fieldConstruct is a construct rendered from one API field.
+type fieldConstruct struct {
+	path *field.Path
+	construct
+}
+
+// configConstructs lists what a MultipathConfig renders: its typed defaults and its overrides.
+func configConstructs(config *mpv1alpha1.MultipathConfig) []fieldConstruct {
+	var out []fieldConstruct
+	defaults := field.NewPath("spec", "defaults")
+	for _, i := range defaultsKnobs {
+		k := &keywords[i]
+		if v := k.FromDefaults(&config.Spec.Defaults); v.Set {
+			out = append(out, fieldConstruct{defaults.Child(k.Field), construct{keyword: k.Name, section: SectionDefaults, value: k.Value.Text(v)}})
+		}
+	}
+	for _, c := range textConstructs(config.Spec.Overrides) {
+		out = append(out, fieldConstruct{field.NewPath("spec", "overrides"), c})
+	}
+	return out
+}
+
+// wwidConstructs lists what a MultipathWWID renders in its multipath subsection.
+func wwidConstructs(w *mpv1alpha1.MultipathWWID) []fieldConstruct {
+	spec := field.NewPath("spec")
+	out := []fieldConstruct{{spec.Child("wwid"), construct{keyword: "wwid", section: SectionMultipath, value: w.Spec.WWID}}}
+	if w.Spec.Alias != "" {
+		out = append(out, fieldConstruct{spec.Child("alias"), construct{keyword: "alias", section: SectionMultipath, value: w.Spec.Alias}})
+	}
+	for _, i := range lunKnobs {
+		k := &keywords[i]
+		if v := k.FromLUN(&w.Spec.LUNKnobs); v.Set {
+			out = append(out, fieldConstruct{spec.Child(k.Field), construct{keyword: k.Name, section: SectionMultipath, value: k.Value.Text(v)}})
+		}
+	}
+	return out
+}
+
+// CheckConfigVersions refuses what the MultipathConfig renders that some node's
+// multipath-tools does not take. nodes maps each version the selected nodes run to those nodes
+// (none, offline); nodes of an unknown or unreadable version are left out by the caller.
+func CheckConfigVersions(config *mpv1alpha1.MultipathConfig, nodes map[string][]string) field.ErrorList {
+	if config == nil {
+		return nil
+	}
+	return checkVersions(configConstructs(config), nodes)
+}
+
+// CheckWWIDVersions refuses what a MultipathWWID renders that some node's multipath-tools does
+// not take. Every selected node gets every LUN's subsection, so every node counts.
+func CheckWWIDVersions(w *mpv1alpha1.MultipathWWID, nodes map[string][]string) field.ErrorList {
+	return checkVersions(wwidConstructs(w), nodes)
+}
+
+// NodesByVersion groups nodes (name -> reported version) by version, leaving out versions that
+// do not read as one.
+func NodesByVersion(nodes map[string]string) map[string][]string {
+	byVersion := map[string][]string{}
+	for node, v := range nodes {
+		if ValidVersion(v) {
+			byVersion[v] = append(byVersion[v], node)
+		}
+	}
+	return byVersion
+}
+
+func checkVersions(constructs []fieldConstruct, byVersion map[string][]string) field.ErrorList {
+	var errs field.ErrorList
+	for _, c := range constructs {
+		e := VersionError{Field: c.path.String(), Construct: c.String(), Line: c.line, Versions: map[string][]string{}}
+		for v, ns := range byVersion {
+			if l, ok := LimitFor(v, c.keyword, c.section, c.value, c.subsection); ok {
+				e.Limit = l
+				e.Versions[v] = slices.Sorted(slices.Values(ns))
+			}
+		}
+		if len(e.Versions) > 0 {
+			errs = append(errs, field.Forbidden(c.path, e.Detail()))
+		}
+	}
+	return errs
 }

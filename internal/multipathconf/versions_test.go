@@ -21,6 +21,9 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf/mptest"
 )
 
@@ -168,4 +171,64 @@ func TestLimitsIn(t *testing.T) {
 	if hits := LimitsIn(text, "0.9.4"); len(hits) != 0 {
 		t.Errorf("LimitsIn on 0.9.4 = %v", hits)
 	}
+}
+
+func TestCheckVersions(t *testing.T) {
+	yes := true
+	nodes := map[string]string{"rhel8-a": "0.8.4", "rhel8-b": "0.8.4", "rhel9": "0.8.7", "deb12": "0.9.4", "deb13": "0.11.1", "odd": "unknown"}
+	tests := map[string]struct {
+		errs func() []string
+		want []string
+	}{
+		"recheckWWID names 0.8.4 and its nodes": {
+			errs: func() []string {
+				c := clusterConfig(withDefaults(func(d *mpv1alpha1.MultipathDefaults) { d.RecheckWWID = &yes }))
+				return errorStrings(CheckConfigVersions(c, NodesByVersion(nodes)))
+			},
+			want: []string{`spec.defaults.recheckWWID: Forbidden: recheck_wwid "yes" is not taken by multipath-tools 0.8.4 on node rhel8-a, rhel8-b: multipath-tools before 0.8.7 ` + LimitUnknown},
+		},
+		"a protocol subsection in the overrides names its line": {
+			errs: func() []string {
+				c := clusterConfig(withOverrides("overrides {\n\tprotocol {\n\t\ttype \"scsi:fcp\"\n\t\tfast_io_fail_tmo 5\n\t}\n}\n"))
+				return errorStrings(CheckConfigVersions(c, NodesByVersion(nodes)))
+			},
+			want: []string{"spec.overrides: Forbidden: line 2: overrides { protocol {} } is not taken by multipath-tools 0.8.4 on node rhel8-a, rhel8-b, " +
+				"multipath-tools 0.8.7 on node rhel9: multipath-tools before 0.9.4 " + LimitLeaked},
+		},
+		"flushOnLastDel on a LUN names the newer nodes": {
+			errs: func() []string {
+				w := lun("a", "3600a", withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.FlushOnLastDel = &yes }))
+				return errorStrings(CheckWWIDVersions(&w, NodesByVersion(nodes)))
+			},
+			want: []string{`spec.flushOnLastDel: Forbidden: flush_on_last_del "yes" is not taken by multipath-tools 0.11.1 on node deb13: multipath-tools 0.9.9 and later ` + LimitDeprecated},
+		},
+		"what every node takes passes": {
+			errs: func() []string {
+				w := lun("a", "3600a", withAlias("data"), withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.PrioArgs = "a#b" }))
+				return errorStrings(CheckWWIDVersions(&w, NodesByVersion(nodes)))
+			},
+		},
+		"a version named without nodes": {
+			errs: func() []string {
+				w := lun("a", "3600a", withLUNKnobs(func(k *mpv1alpha1.LUNKnobs) { k.PrioArgs = "#x" }))
+				return errorStrings(CheckWWIDVersions(&w, map[string][]string{"0.8.4": nil}))
+			},
+			want: []string{`spec.prioArgs: Forbidden: prio_args "#x" is not taken by multipath-tools 0.8.4: multipath-tools before 0.8.7 ` + LimitQuotedComment},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.errs(); !slices.Equal(got, tc.want) {
+				t.Errorf("errors:\n%q\nwant:\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+func errorStrings(list field.ErrorList) []string {
+	var out []string
+	for _, e := range list {
+		out = append(out, e.Error())
+	}
+	return out
 }

@@ -43,6 +43,9 @@ type renderOptions struct {
 	IOStreams
 	Files  []string
 	OutDir string
+	// Versions are the multipath-tools versions the cluster's nodes run: what one of them does
+	// not take is refused, as admission refuses it for the nodes' reported versions.
+	Versions []string
 }
 
 // ErrInvalid is returned when any object fails validation; the errors are already printed.
@@ -68,6 +71,9 @@ OUTDIR, or prints them. No cluster is needed: this is what a GitOps repository's
 	}
 	cmd.Flags().StringSliceVarP(&o.Files, "filename", "f", nil, "Files or folders of manifests (repeatable).")
 	cmd.Flags().StringVarP(&o.OutDir, "output-dir", "o", "", "Write the rendered files into this folder instead of printing them.")
+	cmd.Flags().StringSliceVar(&o.Versions, "multipath-tools-version", nil,
+		"multipath-tools versions the nodes run, e.g. 0.8.4,0.9.4: refuse what one of them does not take (tested: "+
+			strings.Join(multipathconf.TestedVersions, ", ")+").")
 	return cmd
 }
 
@@ -75,6 +81,11 @@ OUTDIR, or prints them. No cluster is needed: this is what a GitOps repository's
 func (o *renderOptions) Validate() error {
 	if len(o.Files) == 0 {
 		return errors.New("at least one -f PATH is required")
+	}
+	for _, v := range o.Versions {
+		if !multipathconf.ValidVersion(v) {
+			return fmt.Errorf("--multipath-tools-version %q is not a version like 0.9.4", v)
+		}
 	}
 	return nil
 }
@@ -91,7 +102,13 @@ type manifest struct {
 // Run loads, validates and renders.
 func (o *renderOptions) Run(_ context.Context) error {
 	objs, loadErrs := load(o.Files)
-	res, errs := Check(objs)
+	for _, v := range o.Versions {
+		if !multipathconf.InTestedRange(v) {
+			fmt.Fprintf(o.ErrOut, "warning: multipath-tools %s is outside the tested range %s to %s: checked as its nearest tested version\n",
+				v, multipathconf.TestedVersions[0], multipathconf.TestedVersions[len(multipathconf.TestedVersions)-1])
+		}
+	}
+	res, errs := Check(objs, o.Versions...)
 	errs = append(loadErrs, errs...)
 	if len(errs) > 0 {
 		for _, e := range errs {
@@ -133,9 +150,14 @@ type result struct {
 	rendered *multipathconf.Rendered
 }
 
-// Check applies admission's rules to the loaded objects and renders them. Errors are formatted
+// Check applies admission's rules to the loaded objects and renders them, refusing what one of
+// versions (multipath-tools versions the nodes run) does not take. Errors are formatted
 // `<kind>/<name>: <field>: <rule>`.
-func Check(objs []manifest) (result, []string) {
+func Check(objs []manifest, versions ...string) (result, []string) {
+	nodes := map[string][]string{}
+	for _, v := range versions {
+		nodes[v] = nil // offline: versions without node names
+	}
 	var errs []string
 	var config *mpv1alpha1.MultipathConfig
 	var wwids []mpv1alpha1.MultipathWWID
@@ -175,6 +197,15 @@ func Check(objs []manifest) (result, []string) {
 			allow[i] = res.Winners[i].Spec.WWID
 		}
 		errs = append(errs, fieldErrors("MultipathConfig/"+config.Name, multipathconf.ValidateMultipathConfig(config, allow))...)
+	}
+	if len(nodes) > 0 {
+		if config != nil {
+			errs = append(errs, fieldErrors("MultipathConfig/"+config.Name, multipathconf.CheckConfigVersions(config, nodes))...)
+		}
+		for i := range res.Winners {
+			w := &res.Winners[i]
+			errs = append(errs, fieldErrors("MultipathWWID/"+w.Name, multipathconf.CheckWWIDVersions(w, nodes))...)
+		}
 	}
 	if len(errs) > 0 {
 		return result{}, errs

@@ -100,3 +100,47 @@ func TestRenderNeedsAFile(t *testing.T) {
 		t.Errorf("err = %v, want a message asking for -f PATH", err)
 	}
 }
+
+func TestRenderRefusesWhatANamedVersionDoesNotTake(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `apiVersion: multipath.kube-multipath.io/v1alpha1
+kind: MultipathConfig
+metadata:
+  name: cluster
+spec:
+  defaults:
+    recheckWWID: true
+  overrides: |
+    overrides {
+      protocol {
+        type "scsi:fcp"
+        fast_io_fail_tmo 5
+      }
+    }
+`
+	if err := os.WriteFile(filepath.Join(dir, "m.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := runRender(t, "-f", dir, "--multipath-tools-version=0.9.4,0.11.1"); err != nil {
+		t.Fatalf("0.9.4 and 0.11.1 take it all: %v\n%s", err, stderr)
+	}
+	_, stderr, err := runRender(t, "-f", dir, "--multipath-tools-version=0.8.4,0.9.4")
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	for _, w := range []string{
+		`MultipathConfig/cluster: spec.defaults.recheckWWID: Forbidden: recheck_wwid "yes" is not taken by multipath-tools 0.8.4: multipath-tools before 0.8.7 does not know it`,
+		`MultipathConfig/cluster: spec.overrides: Forbidden: line 2: overrides { protocol {} } is not taken by multipath-tools 0.8.4: multipath-tools before 0.9.4 does not know the subsection`,
+		"2 error(s); nothing rendered",
+	} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr)
+		}
+	}
+	if _, _, err := runRender(t, "-f", dir, "--multipath-tools-version=nine"); err == nil || !strings.Contains(err.Error(), `"nine" is not a version`) {
+		t.Errorf("err = %v, want a refused version", err)
+	}
+	if _, stderr, _ := runRender(t, "-f", dir, "--multipath-tools-version=0.7.0"); !strings.Contains(stderr, "0.7.0 is outside the tested range 0.8.4 to 0.14.3") {
+		t.Errorf("stderr lacks the out-of-range warning:\n%s", stderr)
+	}
+}
