@@ -457,10 +457,19 @@ type applyBackoff struct {
 	failures int
 	next     time.Time
 	lastErr  error
+	// held is set when the last attempt lost a live map and was rolled back: the config
+	// itself drops that map, and on a real node every retry drops it again (multipathd removes
+	// it at reconfigure, and it is back only once the rollback has reconfigured again, a
+	// post-check timeout later). Such a config is not tried again until the desired config
+	// changes or the agent restarts.
+	held bool
 }
 
 // wait returns how long to wait before the next attempt at hash, and the last failure.
 func (b *applyBackoff) wait(hash string, now time.Time) (time.Duration, error) {
+	if b.hash == hash && b.held {
+		return backoffMax, b.lastErr
+	}
 	if b.hash != hash || !now.Before(b.next) {
 		return 0, nil
 	}
@@ -478,5 +487,7 @@ func (b *applyBackoff) failed(hash string, err error, now time.Time) time.Durati
 		d = min(backoffBase<<(b.failures-1), backoffMax)
 	}
 	b.next, b.lastErr = now.Add(d), err
+	var ae *hostfs.ApplyError
+	b.held = errors.Is(err, hostfs.ErrPostCheck) && errors.As(err, &ae) && ae.RolledBack
 	return d
 }

@@ -189,12 +189,27 @@ func testMaps(t *testing.T, ctx context.Context) {
 // testPathFailure offlines one path of a LUN and times how long the LUN's status takes to show
 // it, and to show it optimal again once the path is back.
 func testPathFailure(t *testing.T, ctx context.Context) {
+	// Under IO the kernel fails the path at the first rejected request; on an idle map only
+	// multipathd's checker notices, at its next tick (polling_interval 2).
+	t.Run("under-io", func(t *testing.T) {
+		guest(t, ctx, "rm -f /run/reader.stop; setsid bash -c 'while [ ! -e /run/reader.stop ]; do dd if=/dev/mapper/e2e-data of=/dev/null bs=4k count=16 iflag=direct status=none; sleep 0.05; done' >/dev/null 2>&1 </dev/null &")
+		defer guest(t, ctx, "touch /run/reader.stop")
+		failPath(t, ctx, "under IO")
+	})
+	t.Run("idle", func(t *testing.T) {
+		guest(t, ctx, "touch /run/reader.stop; sleep 0.3")
+		failPath(t, ctx, "idle map")
+	})
+}
+
+// failPath offlines a path of lun1 and brings it back, timing the LUN's status each way.
+func failPath(t *testing.T, ctx context.Context, how string) {
 	dev := pathDevices(t, ctx, lun1)[0]
 	failed := time.Now()
 	guest(t, ctx, fmt.Sprintf("echo offline > /sys/block/%s/device/state", dev))
 	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapDegraded, time.Minute)
 	d := time.Since(failed)
-	sys.figure("path offline (idle map) -> MultipathWWID degraded: %.2fs (goal <= 2s)", d.Seconds())
+	sys.figure("path offline (%s) -> MultipathWWID degraded: %.2fs (goal <= 2s)", how, d.Seconds())
 	m := findMap(guestMaps(t, ctx), lun1.wwid())
 	if m == nil || m.UsablePaths != 1 {
 		t.Errorf("multipathd should show e2e-data with one usable path: %+v", m)
@@ -209,7 +224,7 @@ func testPathFailure(t *testing.T, ctx context.Context) {
 	restored := time.Now()
 	guest(t, ctx, fmt.Sprintf("echo running > /sys/block/%s/device/state", dev))
 	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapOptimal, time.Minute)
-	sys.figure("path running again -> MultipathWWID optimal: %.2fs", time.Since(restored).Seconds())
+	sys.figure("path running again (%s) -> MultipathWWID optimal: %.2fs", how, time.Since(restored).Seconds())
 	if d > 2*time.Second {
 		t.Logf("path failure -> status took %s, above the 2s goal", d)
 	}
@@ -301,6 +316,14 @@ func testRollback(t *testing.T, ctx context.Context) {
 	}
 	if out := guest(t, ctx, "test -e "+pendingFile+" && echo pending || true"); strings.TrimSpace(out) != "" {
 		t.Errorf("the pending marker is left after a rollback")
+	}
+	// The config is held, not retried: a retry would drop the map again.
+	time.Sleep(5 * time.Second)
+	if after := fileSums(t, ctx); after != sumsBefore {
+		t.Errorf("the agent tried the config that lost a map again:\n%s", after)
+	}
+	if m := findMap(guestMaps(t, ctx), lun2.wwid()); m == nil {
+		t.Errorf("e2e-logs2 is gone again: the agent retried the config that dropped it")
 	}
 	// Back to the good config: the node runs it again.
 	if err := updateConfig(ctx, func(c *mpv1alpha1.MultipathConfig) { c.Spec.Overrides = "" }); err != nil {
