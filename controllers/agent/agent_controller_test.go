@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,8 +124,9 @@ func TestAgentAppliesTheDesiredConfigAndReportsMaps(t *testing.T) {
 }
 
 // watchStates records every version of the node's MultipathNodeState the API server sends
-// from now on; the returned func stops the watch and returns them.
-func watchStates(t *testing.T, name string) func() []*mpv1alpha1.MultipathNodeState {
+// from now on. The returned func waits until the watch has delivered resourceVersion rv (a GET
+// can return a version before the watch sends it), then stops the watch and returns them.
+func watchStates(t *testing.T, name string) func(rv string) []*mpv1alpha1.MultipathNodeState {
 	t.Helper()
 	c, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
 	if err != nil {
@@ -134,17 +136,33 @@ func watchStates(t *testing.T, name string) func() []*mpv1alpha1.MultipathNodeSt
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seen []*mpv1alpha1.MultipathNodeState
+	var (
+		mu   sync.Mutex
+		seen []*mpv1alpha1.MultipathNodeState
+	)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for ev := range w.ResultChan() {
 			if st, ok := ev.Object.(*mpv1alpha1.MultipathNodeState); ok {
+				mu.Lock()
 				seen = append(seen, st)
+				mu.Unlock()
 			}
 		}
 	}()
-	return func() []*mpv1alpha1.MultipathNodeState {
+	return func(rv string) []*mpv1alpha1.MultipathNodeState {
+		t.Helper()
+		eventually(t, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, st := range seen {
+				if st.ResourceVersion == rv {
+					return nil
+				}
+			}
+			return fmt.Errorf("the watch has not delivered resourceVersion %s yet (%d versions seen)", rv, len(seen))
+		})
 		w.Stop()
 		<-done
 		return seen
@@ -178,8 +196,8 @@ func TestAgentReportsAQuickApplyWithOneStatusWrite(t *testing.T) {
 	startAgent(t, name, func(n *node) { n.slowApply = time.Minute })
 	_, ref := publish(t, wwidA)
 	createState(t, name, &ref)
-	applied(t, name, ref)
-	seen := stop()
+	st := applied(t, name, ref)
+	seen := stop(st.ResourceVersion)
 	statuses := 0
 	for _, st := range seen {
 		if conditions.Get(st, mpv1alpha1.ReconcilingCondition) != nil {
