@@ -137,7 +137,7 @@ func run(m *testing.M) int {
 		fmt.Println("  " + f)
 	}
 	fmt.Printf("e2e: whole run %.1fs\n", time.Since(begin).Seconds())
-	if code != 0 {
+	if code != 0 || os.Getenv("KUBE_MULTIPATH_E2E_KEEP") == "true" {
 		fmt.Fprintf(os.Stderr, "e2e: logs kept in %s (console.log, manager.log, share/agent.log, share/multipathd.log)\n", dir)
 	} else {
 		_ = os.RemoveAll(dir)
