@@ -233,6 +233,26 @@ func (f *fixture) cleanup() {
 	}
 	for _, n := range f.pvs {
 		del(&corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: n}})
+		// envtest runs no pv-protection controller: its finalizer is the test's to drop, else
+		// the volume stays Terminating and the test's next run (-count) cannot create it.
+		eventually(t, func() error {
+			pv := &corev1.PersistentVolume{}
+			err := env.Client.Get(ctx, client.ObjectKey{Name: n}, pv)
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if len(pv.Finalizers) > 0 {
+				before := pv.DeepCopy()
+				pv.Finalizers = nil
+				if err := env.Client.Patch(ctx, pv, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("PersistentVolume %s still there", n)
+		})
 	}
 	del(&mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}})
 	eventually(t, func() error {
