@@ -34,9 +34,14 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
-// debouncer calls fire once, delay after the last of a burst of kicks.
+// debouncer calls fire once, delay after the last of a burst of kicks, and, when early is set,
+// also early after the first kick of a burst.
 type debouncer struct {
 	delay time.Duration
+	// early, when not zero, fires once soon after the first kick of a burst as well: a single
+	// event is then seen within early, not delay, while the trailing fire still comes after
+	// the whole burst.
+	early time.Duration
 	fire  func()
 	kick  chan struct{}
 }
@@ -53,13 +58,19 @@ func (d *debouncer) Kick() {
 }
 
 func (d *debouncer) run(ctx context.Context) {
-	var timer <-chan time.Time
+	var timer, soon <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.kick:
+			if d.early > 0 && timer == nil {
+				soon = time.After(d.early) // the first kick of a burst
+			}
 			timer = time.After(d.delay)
+		case <-soon:
+			soon = nil
+			d.fire()
 		case <-timer:
 			timer = nil
 			d.fire()
@@ -139,6 +150,12 @@ type UeventListener struct {
 	// Debounce is the quiet time before Trigger: multipathd handles the event first. 0 means
 	// 1 second.
 	Debounce time.Duration
+	// Early is when Trigger is also called after the first event of a burst, so that a single
+	// path failure shows without waiting for the quiet time (on a real node the 1 s quiet time
+	// was most of path failure -> status; multipathd has handled the event within a few
+	// milliseconds). The pass after the quiet time still follows. 0 means 200 ms; negative
+	// turns it off.
+	Early time.Duration
 }
 
 // Start implements manager.Runnable.
@@ -156,6 +173,10 @@ func (l *UeventListener) Start(ctx context.Context) error {
 	}
 	defer syscall.Close(fd)
 	d := newDebouncer(delay, l.Trigger)
+	d.early = l.Early
+	if d.early == 0 {
+		d.early = 200 * time.Millisecond
+	}
 	go d.run(ctx)
 	buf := make([]byte, 64<<10)
 	for ctx.Err() == nil {

@@ -209,7 +209,7 @@ func failPath(t *testing.T, ctx context.Context, how string) {
 	guest(t, ctx, fmt.Sprintf("echo offline > /sys/block/%s/device/state", dev))
 	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapDegraded, time.Minute)
 	d := time.Since(failed)
-	sys.figure("path offline (%s) -> MultipathWWID degraded: %.2fs (goal <= 2s)", how, d.Seconds())
+	sys.figure("path offline (%s) -> MultipathWWID degraded: %.2fs (goal <= 2s); of which kernel failed the path -> status: %s", how, d.Seconds(), sinceKernelLog(t, ctx, "Failing path"))
 	m := findMap(guestMaps(t, ctx), lun1.wwid())
 	if m == nil || m.UsablePaths != 1 {
 		t.Errorf("multipathd should show e2e-data with one usable path: %+v", m)
@@ -684,4 +684,23 @@ func statusMatrix(t *testing.T, ctx context.Context) string {
 		t.Fatalf("kubectl multipath status: %v: %s", err, errOut.String())
 	}
 	return out.String()
+}
+
+// sinceKernelLog is how long ago, by the guest's clock, the kernel last logged a line holding
+// msg: dm-multipath logs "Failing path" when a path fails, whoever noticed it first (the
+// kernel on a rejected request, or multipathd's checker). It is the part of a delay the agent
+// and the manager own.
+func sinceKernelLog(t *testing.T, ctx context.Context, msg string) string {
+	t.Helper()
+	out := guest(t, ctx, fmt.Sprintf("cut -d' ' -f1 /proc/uptime; dmesg | grep -F %q | tail -1 | sed 's/^\\[ *\\([0-9.]*\\)\\].*/\\1/'", msg))
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return "?"
+	}
+	now, err1 := strconv.ParseFloat(f[0], 64)
+	at, err2 := strconv.ParseFloat(f[1], 64)
+	if err1 != nil || err2 != nil {
+		return "?"
+	}
+	return fmt.Sprintf("%.2fs", now-at)
 }
