@@ -31,9 +31,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -60,34 +60,69 @@ type renderRegistry struct {
 	bad []string
 }
 
-// watchRenders starts the registry; it runs until ctx ends.
+// watchRenders starts the registry; it runs until ctx ends. It lists the rendered ConfigMaps
+// and watches from the list's resourceVersion; a watch that ends (the API server restarted)
+// resumes from the last version it delivered, a moment later, and only an expired version
+// lists again. Not an informer: once its watch has failed a few times (the API server drill),
+// client-go's backoff waits up to a minute before it watches again, and the next drills'
+// samplers found the renders made meanwhile unknown.
 func watchRenders(ctx context.Context, env *testenv.Env) (*renderRegistry, error) {
-	c, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme, ByObject: map[client.Object]cache.ByObject{
-		&corev1.ConfigMap{}: {
-			Namespaces: map[string]cache.Config{sim.Namespace: {}},
-			Label:      labels.SelectorFromSet(labels.Set{render.RenderedLabel: "true"}),
-		},
-	}})
-	if err != nil {
-		return nil, err
-	}
-	inf, err := c.GetInformer(ctx, &corev1.ConfigMap{})
+	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		return nil, err
 	}
 	reg := &renderRegistry{byHash: map[string]*multipathconf.Rendered{}, confs: map[[32]byte]string{}}
-	add := func(o any) {
-		if cm, ok := o.(*corev1.ConfigMap); ok {
-			reg.add(cm)
+	selector := []client.ListOption{client.InNamespace(sim.Namespace), client.MatchingLabels{render.RenderedLabel: "true"}}
+	list := func() (string, error) {
+		cms := &corev1.ConfigMapList{}
+		if err := wc.List(ctx, cms, selector...); err != nil {
+			return "", err
 		}
+		for i := range cms.Items {
+			reg.add(&cms.Items[i])
+		}
+		return cms.ResourceVersion, nil
 	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: add, UpdateFunc: func(_, o any) { add(o) }}); err != nil {
+	rv, err := list()
+	if err != nil {
 		return nil, err
 	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		return nil, errors.New("the rendered ConfigMap watch did not sync")
-	}
+	go func() {
+		retry := func() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		for ctx.Err() == nil {
+			if rv == "" {
+				var err error
+				if rv, err = list(); err != nil {
+					retry()
+					continue
+				}
+			}
+			w, err := wc.Watch(ctx, &corev1.ConfigMapList{}, append(slices.Clone(selector), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})...)
+			if err != nil {
+				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+					rv = ""
+				}
+				retry()
+				continue
+			}
+			for ev := range w.ResultChan() {
+				switch o := ev.Object.(type) {
+				case *corev1.ConfigMap:
+					reg.add(o)
+					rv = o.ResourceVersion
+				case *metav1.Status: // an Error event: the version expired
+					rv = ""
+				}
+			}
+			w.Stop()
+			retry()
+		}
+	}()
 	return reg, nil
 }
 
