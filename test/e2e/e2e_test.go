@@ -90,7 +90,7 @@ func TestRealNode(t *testing.T) {
 		{"3-mounted-map-under-io", testMountedMap},
 		{"4-candidate-dropping-a-live-map-rolls-back", testRollback},
 		{"5-agent-killed-mid-apply", testAgentKilled},
-		{"6-host-disks-and-wwids-untouched", testHostOwned},
+		{"6-host-disks-and-wwids-untouched-drift-reasserted", testHostOwned},
 		{"7-delete-everything", testDeleteAll},
 	}
 	for _, s := range steps {
@@ -364,6 +364,11 @@ func testAgentKilled(t *testing.T, ctx context.Context) {
 // holder's path, the foreign WWID and drop-in and /etc/multipath.conf are as the image left them.
 func testHostOwned(t *testing.T, ctx context.Context) {
 	checkHostOwned(t, ctx)
+	// And the agent's own drop-in edited by hand on the node is noticed (inotify on the real
+	// file system) and re-asserted.
+	guest(t, ctx, "echo '# edited by hand' >> "+baselineConf)
+	waitGuest(t, ctx, time.Minute, "the hand edit re-asserted", "! grep -q 'edited by hand' "+baselineConf)
+	checkAppliedFiles(t, ctx)
 }
 
 func checkHostOwned(t *testing.T, ctx context.Context) {
