@@ -32,6 +32,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,6 +125,11 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	opts.Webhook.ManageCertificates = true
 	opts.Webhook.ExtraDNSNames = []string{"localhost"}
 	opts.AgentRefreshInterval = 5 * time.Second
+	// make run starts one manager per process, TestMakeRunHeadless one per run (-count), and
+	// controller names are unique in a process: the rotator's (an unmanaged controller, which
+	// SkipNameValidation does not cover) is named after this run's webhook port.
+	opts.SkipNameValidation = true
+	opts.Webhook.RotatorName = mpwebhook.RotatorControllerName + "-" + strconv.Itoa(wh.port)
 	projCtx, stopProjecting := context.WithCancel(ctx)
 	projected := make(chan struct{})
 	go func() { defer close(projected); projectSecret(projCtx, c, wh.certDir) }()
@@ -131,7 +137,7 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	mgrErr := make(chan error, 1)
 	go func() { mgrErr <- manager.Run(ctx, env.Config, opts) }()
 
-	n, err := applySamples(ctx, c, filepath.Join(testenv.RepoRoot(), "config", "samples"))
+	n, err := applySamples(ctx, c, filepath.Join(testenv.RepoRoot(), "config", "samples"), mgrErr)
 	if err != nil {
 		return err
 	}
@@ -223,8 +229,9 @@ func waitApplied(ctx context.Context, c client.Client, want int) error {
 	}
 }
 
-// applySamples creates every object in the YAML files of dir (server-side apply).
-func applySamples(ctx context.Context, c client.Client, dir string) (int, error) {
+// applySamples creates every object in the YAML files of dir (server-side apply). While the
+// webhook refuses calls it retries, unless the manager stopped (its error on mgrErr).
+func applySamples(ctx context.Context, c client.Client, dir string, mgrErr <-chan error) (int, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		return 0, err
@@ -263,6 +270,8 @@ func applySamples(ctx context.Context, c client.Client, dir string) (int, error)
 				select {
 				case <-ctx.Done():
 					return n, ctx.Err()
+				case err := <-mgrErr:
+					return n, fmt.Errorf("manager stopped: %w", err)
 				case <-time.After(500 * time.Millisecond):
 				}
 			}

@@ -36,6 +36,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -71,6 +72,10 @@ type Options struct {
 	PprofAddr string
 	// Webhook configures the admission webhook server and its certificates.
 	Webhook mpwebhook.Options
+	// SkipNameValidation lets a process start the manager more than once (controller-runtime
+	// refuses a second controller of the same name in one process): hack/localrun's test
+	// under -count.
+	SkipNameValidation bool
 }
 
 // The manager's default API rate limits, above controller-runtime's 20 and 30: a GitOps sync
@@ -211,6 +216,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElectionNamespace: o.Namespace,
 		GracefulShutdownTimeout: &o.GracefulShutdownTime,
 		Cache:                   CacheOptions(o.Namespace),
+		Controller:              crconfig.Controller{SkipNameValidation: &o.SkipNameValidation},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
