@@ -132,11 +132,14 @@ func seedViewerCluster(t *testing.T) {
 	}
 	ensureNamespace(t)
 	c := env.Client
+	var seeded []client.Object
+	t.Cleanup(func() { removeSeeded(t, c, seeded) })
 	create := func(obj client.Object) {
 		t.Helper()
-		if err := c.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := c.Create(ctx, obj); err != nil {
 			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
 		}
+		seeded = append(seeded, obj)
 	}
 	create(&mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}})
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: rbacNode, Labels: map[string]string{corev1.LabelHostname: rbacNode}}}
@@ -176,6 +179,38 @@ func seedViewerCluster(t *testing.T) {
 	lun.Status.Consumers, lun.Status.ConsumerCount = []string{rbacPV}, 1
 	if err := c.Status().Update(ctx, lun); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// removeSeeded deletes what a seed created, last first, as the garbage collector and the
+// pv-protection controller would (envtest runs neither: finalizers are dropped here), and waits
+// until each is gone, so that the test can seed again when it runs again (-count).
+func removeSeeded(t *testing.T, c client.Client, objs []client.Object) {
+	t.Helper()
+	ctx := context.Background()
+	for i := len(objs) - 1; i >= 0; i-- {
+		obj := objs[i]
+		key := client.ObjectKeyFromObject(obj)
+		if err := c.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting %T %s: %v", obj, key, err)
+			continue
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := c.Get(ctx, key, obj)
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if err == nil && len(obj.GetFinalizers()) > 0 {
+				obj.SetFinalizers(nil)
+				err = c.Update(ctx, obj)
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%T %s still there after 30s (%v)", obj, key, err)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
 
