@@ -152,6 +152,12 @@ func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)
 		cancel()
 		<-done
 		_ = env.Client.Delete(context.Background(), &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		// envtest runs no garbage collector: the Lease the MultipathNodeState owns is the test's
+		// to delete, else a later run of the test (-count) finds it with the old owner.
+		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: agent.LeaseName(name)}}
+		if err := env.Client.Delete(context.Background(), l); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting Lease %s: %v", l.Name, err)
+		}
 	})
 	return n
 }
