@@ -202,15 +202,29 @@ func testPathFailure(t *testing.T, ctx context.Context) {
 	})
 }
 
-// failPath offlines a path of lun1 and brings it back, timing the LUN's status each way.
+// failPath offlines the path of lun1 that carries the IO (the one in the active path group:
+// the other one only multipathd's checker would notice) and brings it back, timing the LUN's
+// status each way.
 func failPath(t *testing.T, ctx context.Context, how string) {
-	dev := pathDevices(t, ctx, lun1)[0]
+	m := findMap(guestMaps(t, ctx), lun1.wwid())
+	if m == nil {
+		t.Fatal("no map for lun1")
+	}
+	var dev string
+	for _, g := range m.PathGroups {
+		if g.DMState == "active" && len(g.Paths) > 0 {
+			dev = g.Paths[0].Dev
+		}
+	}
+	if dev == "" {
+		t.Fatalf("lun1 has no active path group: %+v", m.PathGroups)
+	}
 	failed := time.Now()
 	guest(t, ctx, fmt.Sprintf("echo offline > /sys/block/%s/device/state", dev))
 	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapDegraded, time.Minute)
 	d := time.Since(failed)
 	sys.figure("path offline (%s) -> MultipathWWID degraded: %.2fs (goal <= 2s); of which kernel failed the path -> status: %s", how, d.Seconds(), sinceKernelLog(t, ctx, "Failing path"))
-	m := findMap(guestMaps(t, ctx), lun1.wwid())
+	m = findMap(guestMaps(t, ctx), lun1.wwid())
 	if m == nil || m.UsablePaths != 1 {
 		t.Errorf("multipathd should show e2e-data with one usable path: %+v", m)
 	}
