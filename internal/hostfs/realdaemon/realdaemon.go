@@ -35,9 +35,9 @@ package realdaemon
 
 import (
 	"bytes"
-	"errors"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net"
