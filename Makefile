@@ -45,7 +45,7 @@ verify: ## Fail when generated files drift from the markers, or gofmt/go vet com
 	hack/verify.sh
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run every test, with the race detector, on a real control plane (builds it the first time).
+test: manifests generate fmt vet envtest multipath-tools ## Run every test, with the race detector, on a real control plane (builds it the first time).
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race ./... $(GO_TEST_FLAGS)
 
 .PHONY: ci-fresh
