@@ -82,20 +82,34 @@ func TestConcurrentAliasesNeverBothRendered(t *testing.T) {
 			bothAdmitted++
 		}
 
-		rendered := 0
+		// Each LUN's status is written by the pass that last saw it: one rendered alone by a
+		// first pass still says so until the pass that sees both marks it in conflict (its
+		// generation does not change), so poll until one pass's verdict covers both.
 		for _, name := range admitted {
-			w := waitRendered(t, name)
-			conflict := meta.FindStatusCondition(w.Status.Conditions, mpv1alpha1.ConflictCondition)
-			switch {
-			case w.Status.RenderedAlias != nil && *w.Status.RenderedAlias == alias:
-				rendered++
-			case conflict == nil || conflict.Status != metav1.ConditionTrue || conflict.Reason != mpv1alpha1.DuplicateAliasReason:
-				t.Errorf("round %d: %s is neither rendered nor in conflict: %+v", round, name, w.Status)
+			waitRendered(t, name)
+		}
+		eventually(t, func() error {
+			rendered, conflicts := 0, 0
+			for _, name := range admitted {
+				w := &mpv1alpha1.MultipathWWID{}
+				if err := k8s.Get(ctx, client.ObjectKey{Name: name}, w); err != nil {
+					return err
+				}
+				conflict := meta.FindStatusCondition(w.Status.Conditions, mpv1alpha1.ConflictCondition)
+				switch {
+				case w.Status.RenderedAlias != nil && *w.Status.RenderedAlias == alias:
+					rendered++
+				case conflict != nil && conflict.Status == metav1.ConditionTrue && conflict.Reason == mpv1alpha1.DuplicateAliasReason:
+					conflicts++
+				default:
+					return fmt.Errorf("round %d: %s is neither rendered nor in conflict: %+v", round, name, w.Status)
+				}
 			}
-		}
-		if rendered != 1 {
-			t.Errorf("round %d: %d LUNs rendered under alias %s, want 1", round, rendered, alias)
-		}
+			if rendered != 1 || rendered+conflicts != len(admitted) {
+				return fmt.Errorf("round %d: %d LUNs rendered under alias %s, %d in conflict, want 1 rendered", round, rendered, alias, conflicts)
+			}
+			return nil
+		})
 		// The MultipathConfig's status follows the LUNs' in the same reconcile.
 		eventually(t, func() error {
 			switch n := strings.Count(renderedConfig(t), `alias "`+alias+`"`); {
