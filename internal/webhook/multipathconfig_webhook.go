@@ -35,7 +35,8 @@ var configGroupKind = mpv1alpha1.SchemeGroupVersion.WithKind("MultipathConfig").
 
 // MultipathConfigValidator admits the MultipathConfig with multipathconf.ValidateMultipathConfig:
 // its name, typed defaults, node selector, rollout, and the overrides checker (line and rule),
-// whose blacklist check runs against the WWID of every MultipathWWID.
+// whose blacklist check runs against the WWID of every MultipathWWID; then refuses a knob or
+// overrides construct the multipath-tools of a node it selects does not take (versions.go).
 type MultipathConfigValidator struct {
 	// Reader is the manager's cache.
 	Reader client.Reader
@@ -45,7 +46,7 @@ var _ admission.Validator[*mpv1alpha1.MultipathConfig] = &MultipathConfigValidat
 
 // ValidateCreate admits the singleton.
 func (v *MultipathConfigValidator) ValidateCreate(ctx context.Context, c *mpv1alpha1.MultipathConfig) (admission.Warnings, error) {
-	return v.validate(ctx, c)
+	return v.validate(ctx, c, nil)
 }
 
 // ValidateUpdate admits a change of the spec; other updates are always admitted.
@@ -53,7 +54,7 @@ func (v *MultipathConfigValidator) ValidateUpdate(ctx context.Context, old, c *m
 	if apiequality.Semantic.DeepEqual(old.Spec, c.Spec) {
 		return nil, nil
 	}
-	return v.validate(ctx, c)
+	return v.validate(ctx, c, old)
 }
 
 // ValidateDelete admits every deletion (the webhook is not registered for it).
@@ -61,7 +62,7 @@ func (v *MultipathConfigValidator) ValidateDelete(context.Context, *mpv1alpha1.M
 	return nil, nil
 }
 
-func (v *MultipathConfigValidator) validate(ctx context.Context, c *mpv1alpha1.MultipathConfig) (admission.Warnings, error) {
+func (v *MultipathConfigValidator) validate(ctx context.Context, c, old *mpv1alpha1.MultipathConfig) (admission.Warnings, error) {
 	var allowListed []string
 	if c.Spec.Overrides != "" {
 		// Every MultipathWWID counts, rendered or not (a loser of a conflict, one being
@@ -76,6 +77,11 @@ func (v *MultipathConfigValidator) validate(ctx context.Context, c *mpv1alpha1.M
 		}
 	}
 	if errs := multipathconf.ValidateMultipathConfig(c, allowListed); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(configGroupKind, c.Name, errs)
+	}
+	if errs, err := configVersionErrors(ctx, v.Reader, c, old); err != nil {
+		return nil, err
+	} else if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(configGroupKind, c.Name, errs)
 	}
 	var warnings admission.Warnings

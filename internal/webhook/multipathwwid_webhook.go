@@ -57,7 +57,7 @@ var (
 // MultipathWWIDValidator admits MultipathWWIDs: the object's own rules
 // (multipathconf.ValidateMultipathWWID), names no other object claims
 // (multipathconf.ResolveConflicts), no blacklist in the MultipathConfig that would then refuse
-// the whole render, and no rename or deletion of a LUN a PersistentVolume uses unless forced.
+// the whole render, no knob a managed node's multipath-tools does not take (versions.go), and no rename or deletion of a LUN a PersistentVolume uses unless forced.
 type MultipathWWIDValidator struct {
 	// Reader is the manager's cache, with the WWIDNamesIndex and render.PVConsumersIndex indexes.
 	Reader client.Reader
@@ -78,7 +78,11 @@ func (v *MultipathWWIDValidator) ValidateCreate(ctx context.Context, w *mpv1alph
 	if err != nil {
 		return nil, err
 	}
-	if errs = append(errs, blacklisted...); len(errs) > 0 {
+	versions, err := wwidVersionErrors(ctx, v.Reader, w, nil)
+	if err != nil {
+		return nil, err
+	}
+	if errs = append(append(errs, blacklisted...), versions...); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(wwidGroupKind, w.Name, errs)
 	}
 	var warnings admission.Warnings
@@ -106,6 +110,11 @@ func (v *MultipathWWIDValidator) ValidateUpdate(ctx context.Context, old, w *mpv
 			return nil, err
 		}
 	}
+	versions, err := wwidVersionErrors(ctx, v.Reader, w, old)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, versions...)
 	var warnings admission.Warnings
 	// The map is renamed on the nodes when the alias differs from the one they have now.
 	if nodeAlias := renderedAlias(old); w.Spec.Alias != old.Spec.Alias && w.Spec.Alias != nodeAlias {

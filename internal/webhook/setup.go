@@ -197,6 +197,13 @@ func SetupWithManager(mgr ctrl.Manager, o Options) (healthz.Checker, error) {
 	if err := ensurePVIndex(ctx, mgr); err != nil {
 		return nil, err
 	}
+	// The version check (versions.go) reads Nodes and MultipathNodeStates: their informers start
+	// with the manager rather than on the first admission request, inside its timeout.
+	for _, o := range []client.Object{&corev1.Node{}, &mpv1alpha1.MultipathNodeState{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, o); err != nil {
+			return nil, fmt.Errorf("getting the %T informer: %w", o, err)
+		}
+	}
 
 	srv := crwebhook.NewServer(crwebhook.Options{
 		Host:    o.Host,
