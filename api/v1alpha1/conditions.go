@@ -34,6 +34,13 @@ const (
 
 	// DegradedCondition is True on a MultipathNodeState whose last apply failed and was rolled back.
 	DegradedCondition = "Degraded"
+	// MultipathToolsUntestedCondition is True on a MultipathNodeState whose node runs a
+	// multipath-tools version outside the range kube-multipath's real-parser tests cover, or
+	// one multipathd answered without a readable version. Admission refuses what a node's
+	// version does not take only as far as it knows that version: such a node may be given a
+	// knob it ignores. Written by the node's agent (which reads the version); present only
+	// while True, like Degraded, so a node in range carries nothing.
+	MultipathToolsUntestedCondition = "MultipathToolsUntested"
 )
 
 // Reasons.
@@ -62,6 +69,10 @@ const (
 	ConsumedReason = "Consumed"
 	// NotConsumedReason: no PersistentVolume uses the LUN.
 	NotConsumedReason = "NotConsumed"
+	// VersionUnknownReason: multipathd answered, but its version could not be read.
+	VersionUnknownReason = "VersionUnknown"
+	// VersionUntestedReason: the node's multipath-tools is older or newer than every tested one.
+	VersionUntestedReason = "VersionUntested"
 	// AliasChangeRefusedReason: the alias of a consumed LUN changed without the force annotation;
 	// the last rendered alias stays.
 	AliasChangeRefusedReason = "AliasChangeRefused"

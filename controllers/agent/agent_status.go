@@ -62,6 +62,7 @@ func setStatus(st *mpv1alpha1.MultipathNodeState, in statusInput) {
 		st.Status.MultipathToolsVersion = in.maps.version
 		st.Status.MapCount = in.maps.mapCount
 		st.Status.Maps = in.maps.maps
+		setVersionCondition(st)
 	}
 	desired := st.Spec.DesiredConfig
 
