@@ -28,14 +28,17 @@ import (
 // shared fixtures' FORMAT.md for the values each can take. Strings are kept as printed
 // (vendor and product keep their space padding).
 type Map struct {
-	Name          string // name: the alias, or the WWID
-	UUID          string // uuid: the WWID
-	Sysfs         string // sysfs: dm-N
-	Failback      string // failback
+	Name  string // name: the alias, or the WWID
+	UUID  string // uuid: the WWID
+	Sysfs string // sysfs: dm-N
+	// Failback is failback as printed: immediate, followover, a progress bar "XX... n/m", and
+	// "-" up to 0.9.8 where 0.9.9 on prints manual, undef or deferred:N. It is the map's
+	// policy, not its state: health never reads it, so every spelling is taken as it comes.
+	Failback      string
 	Queueing      string // queueing: off, on, -, "N chk", "N sec"
 	UsablePaths   int    // paths: the daemon's count of usable (ready or ghost) paths
 	WriteProt     string // write_prot
-	DMState       string // dm_st: active, suspend, undef
+	DMState       string // dm_st: active, suspend; undef from 0.9.x (health: unknown)
 	Features      string // features
 	HWHandler     string // hwhandler
 	Action        string // action
@@ -70,7 +73,7 @@ type Path struct {
 	HCIL          string // not in the JSON; from the topology text only
 	DMState       string // dm_st: active, failed, undef
 	DevState      string // dev_st: running, offline, unknown
-	CheckerState  string // chk_st: ready, ghost, faulty, shaky, i/o pending, i/o timeout, delayed, undef
+	CheckerState  string // chk_st: ready, ghost, faulty, shaky, i/o pending, i/o timeout, delayed, undef; disconnected from 0.14.0
 	Checker       string // checker: tur, directio, ...
 	Priority      int    // pri: -1 when undefined
 	HostWWNN      string // host_wwnn
