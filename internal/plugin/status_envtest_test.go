@@ -28,7 +28,6 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -60,7 +59,7 @@ func seedCluster(t *testing.T, now time.Time) {
 	ctx := t.Context()
 	c := env.Client
 	var seeded []client.Object
-	t.Cleanup(func() { removeSeeded(t, c, seeded) })
+	t.Cleanup(func() { testenv.RemoveSeeded(t, c, seeded) })
 	create := func(obj client.Object) {
 		t.Helper()
 		if err := c.Create(ctx, obj); err != nil {
@@ -103,38 +102,6 @@ func seedCluster(t *testing.T, now time.Time) {
 	r := &health.Reconciler{Client: c, Clock: clocktesting.NewFakePassiveClock(now), Namespace: defaultOperatorNamespace}
 	if _, err := r.Reconcile(ctx, reconcile.Request{}); err != nil {
 		t.Fatalf("health pass: %v", err)
-	}
-}
-
-// removeSeeded deletes what a seed created, last first, as the garbage collector and the
-// pv-protection controller would (envtest runs neither: finalizers are dropped here), and waits
-// until each is gone, so that the test can seed again when it runs again (-count).
-func removeSeeded(t *testing.T, c client.Client, objs []client.Object) {
-	t.Helper()
-	ctx := context.Background()
-	for i := len(objs) - 1; i >= 0; i-- {
-		obj := objs[i]
-		key := client.ObjectKeyFromObject(obj)
-		if err := c.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("deleting %T %s: %v", obj, key, err)
-			continue
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			err := c.Get(ctx, key, obj)
-			if apierrors.IsNotFound(err) {
-				break
-			}
-			if err == nil && len(obj.GetFinalizers()) > 0 {
-				obj.SetFinalizers(nil)
-				err = c.Update(ctx, obj)
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%T %s still there after 30s (%v)", obj, key, err)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
 	}
 }
 

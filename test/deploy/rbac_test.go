@@ -29,7 +29,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -42,6 +41,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/plugin"
+	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
 const (
@@ -133,7 +133,7 @@ func seedViewerCluster(t *testing.T) {
 	ensureNamespace(t)
 	c := env.Client
 	var seeded []client.Object
-	t.Cleanup(func() { removeSeeded(t, c, seeded) })
+	t.Cleanup(func() { testenv.RemoveSeeded(t, c, seeded) })
 	create := func(obj client.Object) {
 		t.Helper()
 		if err := c.Create(ctx, obj); err != nil {
@@ -179,38 +179,6 @@ func seedViewerCluster(t *testing.T) {
 	lun.Status.Consumers, lun.Status.ConsumerCount = []string{rbacPV}, 1
 	if err := c.Status().Update(ctx, lun); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// removeSeeded deletes what a seed created, last first, as the garbage collector and the
-// pv-protection controller would (envtest runs neither: finalizers are dropped here), and waits
-// until each is gone, so that the test can seed again when it runs again (-count).
-func removeSeeded(t *testing.T, c client.Client, objs []client.Object) {
-	t.Helper()
-	ctx := context.Background()
-	for i := len(objs) - 1; i >= 0; i-- {
-		obj := objs[i]
-		key := client.ObjectKeyFromObject(obj)
-		if err := c.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("deleting %T %s: %v", obj, key, err)
-			continue
-		}
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			err := c.Get(ctx, key, obj)
-			if apierrors.IsNotFound(err) {
-				break
-			}
-			if err == nil && len(obj.GetFinalizers()) > 0 {
-				obj.SetFinalizers(nil)
-				err = c.Update(ctx, obj)
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%T %s still there after 30s (%v)", obj, key, err)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
 	}
 }
 
