@@ -41,6 +41,14 @@ const (
 	// knob it ignores. Written by the node's agent (which reads the version); present only
 	// while True, like Degraded, so a node in range carries nothing.
 	MultipathToolsUntestedCondition = "MultipathToolsUntested"
+	// HostConfigConflictCondition is True on a MultipathNodeState whose node's own multipath
+	// configuration contradicts the desired state (status.hostConflicts lists each fact with its
+	// file and line). Written by the node's agent; present only while True.
+	HostConfigConflictCondition = "HostConfigConflict"
+	// TeardownHeldCondition is True on a MultipathConfig being deleted, or with deselected
+	// nodes, while in-use LUNs keep some nodes from being torn down; the message names the LUNs,
+	// the nodes and what uses them. Present only while True.
+	TeardownHeldCondition = "TeardownHeld"
 )
 
 // Reasons.
@@ -76,17 +84,30 @@ const (
 	// AliasChangeRefusedReason: the alias of a consumed LUN changed without the force annotation;
 	// the last rendered alias stays.
 	AliasChangeRefusedReason = "AliasChangeRefused"
+	// HostConfigConflictReason: the node's own configuration contradicts the desired state.
+	HostConfigConflictReason = "HostConfigConflict"
+	// OpenOnNodeReason: the LUN's map is open on at least one node (and maybe consumed too).
+	OpenOnNodeReason = "OpenOnNode"
+	// InUseLUNsReason: teardown waits for in-use LUNs to be freed.
+	InUseLUNsReason = "InUseLUNs"
+	// ForcedReason: a change to an in-use LUN went through because of the force annotation.
+	ForcedReason = "Forced"
 )
 
 // Annotations and finalizers.
 const (
 	// ForceRemoveAnnotation, set to "true" on a MultipathWWID, allows deleting it or changing its
-	// alias while a PersistentVolume still uses it.
+	// alias while it is in use; on the MultipathConfig, lets deletion and teardown go on with
+	// in-use LUNs still held. It is removed once honoured, and an Event records who forced what.
 	ForceRemoveAnnotation = "multipath.kube-multipath.io/force-remove"
 	// WWIDAnnotation on a PersistentVolume names the WWID it consumes.
 	WWIDAnnotation = "multipath.kube-multipath.io/wwid"
 	// InUseFinalizer keeps a consumed MultipathWWID until its consumers are gone.
 	InUseFinalizer = "multipath.kube-multipath.io/in-use"
+	// TeardownFinalizer keeps the MultipathConfig while nodes it managed are being torn down
+	// through the rollout budget, and while in-use LUNs hold that teardown. The force-remove
+	// annotation on the MultipathConfig lets it go with LUNs still held.
+	TeardownFinalizer = "multipath.kube-multipath.io/teardown"
 	// ClusterConfigName is the only accepted name of a MultipathConfig.
 	ClusterConfigName = "cluster"
 )

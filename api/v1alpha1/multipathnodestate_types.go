@@ -81,6 +81,93 @@ type MapStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Paths []PathStatus `json:"paths,omitempty"`
+	// openCount is the kernel's open count of the map's device: how many times something holds
+	// it open (a mount, a stacked device, a process). Zero when nothing does.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	OpenCount int32 `json:"openCount,omitempty"`
+	// users are what holds the map on this node, as the agent reads it from the kernel. A map
+	// with users is in use: the operator holds its removal, rename and teardown on every node,
+	// as it does for a PersistentVolume. At most 16 listed.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Users []MapUser `json:"users,omitempty"`
+}
+
+// MapUserKind is what kind of user holds a map.
+// +kubebuilder:validation:Enum=Mount;Swap;Holder;LVMPhysicalVolume;Open
+type MapUserKind string
+
+const (
+	// MapUserMount: the map, or a partition of it, is mounted; name is the mount point.
+	MapUserMount MapUserKind = "Mount"
+	// MapUserSwap: the map, or a partition of it, is active swap; name is the device.
+	MapUserSwap MapUserKind = "Swap"
+	// MapUserHolder: another block device is stacked on the map (an LVM logical volume, a kpartx
+	// partition, dm-crypt); name is the holder's device-mapper name or kernel name.
+	MapUserHolder MapUserKind = "Holder"
+	// MapUserLVMPhysicalVolume: the map carries an LVM physical volume label; name is the volume
+	// group when known.
+	MapUserLVMPhysicalVolume MapUserKind = "LVMPhysicalVolume"
+	// MapUserOpen: the map is open (openCount > 0) and none of the above explains it: a process
+	// or a virtual machine has the device open.
+	MapUserOpen MapUserKind = "Open"
+)
+
+// MapUser is one user of a map on a node.
+type MapUser struct {
+	// kind is what kind of user this is.
+	// +required
+	Kind MapUserKind `json:"kind"`
+	// name says which one: the mount point, the holder device, the volume group.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name,omitempty"`
+}
+
+// HostConflictType is how the node's own multipath configuration contradicts the desired state.
+// +kubebuilder:validation:Enum=Blacklisted;AliasTaken;AliasDiffers;WouldRename
+type HostConflictType string
+
+const (
+	// HostConflictBlacklisted: the host's own configuration blacklists a managed WWID.
+	HostConflictBlacklisted HostConflictType = "Blacklisted"
+	// HostConflictAliasTaken: the host already gives a managed alias to another WWID (a
+	// multipaths entry, a bindings file line, or a map of that name).
+	HostConflictAliasTaken HostConflictType = "AliasTaken"
+	// HostConflictAliasDiffers: the host's own configuration names a managed WWID differently.
+	HostConflictAliasDiffers HostConflictType = "AliasDiffers"
+	// HostConflictWouldRename: applying would rename a map the operator does not manage.
+	HostConflictWouldRename HostConflictType = "WouldRename"
+)
+
+// HostConflict is one fact of the node's own multipath configuration that contradicts the
+// desired state. The agent reports it and never silently overrides it.
+type HostConflict struct {
+	// type is how the host contradicts the desired state.
+	// +required
+	Type HostConflictType `json:"type"`
+	// wwid is the managed WWID concerned.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	WWID string `json:"wwid,omitempty"`
+	// alias is the name concerned: the host's alias, or the managed alias it takes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Alias string `json:"alias,omitempty"`
+	// file is the host file that says it, for example `/etc/multipath.conf`.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	File string `json:"file,omitempty"`
+	// line is the line of file, from 1.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Line int32 `json:"line,omitempty"`
+	// message says it in words.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Message string `json:"message,omitempty"`
 }
 
 // MultipathNodeStateStatus is written by the node's agent only.
@@ -115,6 +202,14 @@ type MultipathNodeStateStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=10000
 	Maps []MapStatus `json:"maps,omitempty"`
+
+	// hostConflicts are the facts of the node's own multipath configuration (files the operator
+	// does not own) that contradict the desired state, each naming its file and line. The
+	// HostConfigConflict condition is True while there is any.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	HostConflicts []HostConflict `json:"hostConflicts,omitempty"`
 }
 
 // +kubebuilder:object:root=true

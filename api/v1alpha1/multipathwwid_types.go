@@ -109,6 +109,24 @@ type LUNHealth struct {
 	NonOptimal []NodeHealth `json:"nonOptimal,omitempty"`
 }
 
+// NodeUse is what holds a LUN's map open on one node.
+type NodeUse struct {
+	// node is the node's name.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node"`
+	// name is the map's name on that node: a PersistentVolume or fstab entry may still name it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Name string `json:"name,omitempty"`
+	// users are what holds it, as the node's agent reports them.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Users []MapUser `json:"users,omitempty"`
+}
+
 // MultipathWWIDStatus is what the operator knows of the LUN.
 type MultipathWWIDStatus struct {
 	// observedGeneration is the generation the controller last acted on.
@@ -139,6 +157,15 @@ type MultipathWWIDStatus struct {
 	// consumerCount is the number of PersistentVolumes that use this LUN.
 	// +optional
 	ConsumerCount int32 `json:"consumerCount,omitempty"`
+
+	// openOn are the nodes whose agent reports the LUN's map open (mounted, stacked on, swap, an
+	// LVM physical volume, or opened by a process), with what holds it. A LUN open on any node
+	// is in use exactly as one a PersistentVolume consumes. At most 64 listed.
+	// +optional
+	// +listType=map
+	// +listMapKey=node
+	// +kubebuilder:validation:MaxItems=64
+	OpenOn []NodeUse `json:"openOn,omitempty"`
 
 	// health is the LUN's health over the nodes expected to carry it.
 	// +optional
