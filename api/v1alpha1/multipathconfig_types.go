@@ -145,6 +145,14 @@ type MultipathConfigStatus struct {
 	// +optional
 	RenderedConfig *RenderedConfigStatus `json:"renderedConfig,omitempty"`
 
+	// heldConfig is the config for nodes being torn down (deselected, or all of them while the
+	// MultipathConfig is being deleted): only the LUNs still in use (consumed by a
+	// PersistentVolume or open on a node), with the same knobs. Such nodes are handed it through
+	// the rollout budget and keep it until those LUNs are free; then they get the empty config.
+	// Absent when no LUN is in use.
+	// +optional
+	HeldConfig *RenderedConfigStatus `json:"heldConfig,omitempty"`
+
 	// nodes counts the selected nodes by rollout progress.
 	// +optional
 	Nodes NodeCounts `json:"nodes,omitzero"`

@@ -313,6 +313,11 @@ func (in *MultipathConfigStatus) DeepCopyInto(out *MultipathConfigStatus) {
 		*out = new(RenderedConfigStatus)
 		**out = **in
 	}
+	if in.HeldConfig != nil {
+		in, out := &in.HeldConfig, &out.HeldConfig
+		*out = new(RenderedConfigStatus)
+		**out = **in
+	}
 	out.Nodes = in.Nodes
 	out.LUNHealth = in.LUNHealth
 	if in.NodeErrors != nil {
