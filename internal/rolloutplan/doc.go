@@ -50,7 +50,19 @@ limitations under the License.
 //     restarted, its state was lost, or a rollback targets the config a node fell back to) is
 //     updated, and its desiredConfig is set to T without using the budget, even while paused or
 //     stalled, so that spec and status agree; the agent then sees nothing to do.
-//   - Complete: every selected node is updated (vacuously true with no node selected).
+//   - Complete: every selected node is updated (vacuously true with no node selected), and every
+//     node being torn down applied its teardown config.
+//
+// Teardown: a node with Node.Teardown set is being torn down (no longer selected, or left over
+// from a MultipathConfig that is gone) and is judged against that config instead of the target:
+// the held config (only the LUNs still in use) or the empty config. It goes through the same
+// budget, so deleting the MultipathConfig or removing a label from many nodes never unconfigures
+// more than maxUnavailable nodes at once: a node being torn down that has not applied its teardown
+// config uses a unit, as does one that failed to apply it; pause, stall, pick order and adoption
+// apply to it as to a selected node. It is counted apart (Status.Leaving...), never in the
+// selected counts. A node that applied its held config is done and keeps it; when the held
+// config changes (fewer LUNs in use, or none: the empty config) it is pending again. A
+// percentage maxUnavailable is taken of every node the plan covers, selected or torn down.
 //
 // Status counts describe the nodes as they will be once the plan's Start and Adopt are written,
 // so the controller can write the plan and the status in the same reconcile.

@@ -42,27 +42,32 @@ type Node struct {
 	Failed bool
 	// Ready is true when the node is Ready and its agent reports in time.
 	Ready bool
+	// Teardown, when set, marks a node being torn down (no longer selected, or left over from a
+	// MultipathConfig that is gone): it is handed this config (the held config, or the empty
+	// one) instead of the target, through the same budget.
+	Teardown *mpv1alpha1.RenderedConfigRef
 }
 
 // Input is everything the planner decides from.
 type Input struct {
-	// Target is the rendered config the nodes should run.
+	// Target is the rendered config the selected nodes should run. It may be empty only when
+	// every node is being torn down.
 	Target mpv1alpha1.RenderedConfigRef
 	// MaxUnavailable is spec.rollout.maxUnavailable; nil means 1.
 	MaxUnavailable *intstr.IntOrString
 	// Paused is spec.rollout.paused.
 	Paused bool
-	// Nodes are the selected nodes, in any order.
+	// Nodes are the selected nodes and the nodes being torn down, in any order.
 	Nodes []Node
 }
 
 // Plan is what to write now, and the rollout's status.
 type Plan struct {
-	// Start are the nodes whose spec.desiredConfig is set to the target now, in pick order. Each
-	// uses a unit of maxUnavailable.
+	// Start are the nodes whose spec.desiredConfig is set now, in pick order: to the target, or
+	// for a node being torn down to its Teardown config. Each uses a unit of maxUnavailable.
 	Start []string
-	// Adopt are the nodes that already run the target but whose spec.desiredConfig differs: set it
-	// to the target as well. Sorted by name; they use no budget.
+	// Adopt are the nodes that already run their config (the target, or their Teardown config)
+	// but whose spec.desiredConfig differs: set it as well. Sorted by name; they use no budget.
 	Adopt []string
 	// Status summarises the rollout once Start and Adopt are written.
 	Status Status
@@ -87,11 +92,20 @@ type Status struct {
 	MaxUnavailable int32
 	// FailedNodes are the names of the failed nodes, sorted.
 	FailedNodes []string
+	// Leaving counts the nodes being torn down; the counts above are of selected nodes only.
+	Leaving int32
+	// LeavingDone counts the nodes being torn down that applied their Teardown config.
+	LeavingDone int32
+	// LeavingInProgress counts those handed it that have not applied it yet, Start included.
+	LeavingInProgress int32
+	// LeavingFailed counts those that failed to apply it; FailedNodes names them too.
+	LeavingFailed int32
 	// Paused echoes Input.Paused.
 	Paused bool
 	// Stalled is true when the rollout cannot go on without a person.
 	Stalled bool
-	// Complete is true when every selected node applied the target.
+	// Complete is true when every selected node applied the target and every node being torn
+	// down applied its Teardown config.
 	Complete bool
 	// Reason is a condition reason: RolloutFailed when stalled, else RolloutPaused when paused
 	// and not complete, else RolloutInProgress when not complete, else Rendered.
@@ -154,10 +168,13 @@ func parsePercent(s string) (int, error) {
 // maxListed bounds the node names a message lists.
 const maxListed = 5
 
-// Compute plans the next step of the rollout of in.Target over in.Nodes. It errors on malformed
-// input: an empty target name or hash, an empty or repeated node name, or a bad maxUnavailable.
+// Compute plans the next step of the rollout of in.Target over in.Nodes, and of the teardown of
+// the nodes that carry a Teardown config, under one budget. It errors on malformed input: an
+// empty target name or hash while a node is selected, an empty Teardown name or hash, an empty
+// or repeated node name, or a bad maxUnavailable.
 func Compute(in Input) (Plan, error) {
-	if in.Target.Name == "" || in.Target.Hash == "" {
+	targetSet := in.Target.Name != "" && in.Target.Hash != ""
+	if !targetSet && (in.Target != mpv1alpha1.RenderedConfigRef{} || len(in.Nodes) == 0) {
 		return Plan{}, errors.New("target config must have a name and a hash")
 	}
 	seen := make(map[string]struct{}, len(in.Nodes))
@@ -169,6 +186,12 @@ func Compute(in Input) (Plan, error) {
 			return Plan{}, fmt.Errorf("node %s is listed twice", n.Name)
 		}
 		seen[n.Name] = struct{}{}
+		switch {
+		case n.Teardown == nil && !targetSet:
+			return Plan{}, errors.New("target config must have a name and a hash")
+		case n.Teardown != nil && (n.Teardown.Name == "" || n.Teardown.Hash == ""):
+			return Plan{}, fmt.Errorf("teardown config of node %s must have a name and a hash", n.Name)
+		}
 	}
 	budget, err := MaxUnavailable(in.MaxUnavailable, len(in.Nodes))
 	if err != nil {
@@ -176,33 +199,43 @@ func Compute(in Input) (Plan, error) {
 	}
 
 	target := in.Target
-	is := func(r *mpv1alpha1.RenderedConfigRef) bool { return r != nil && *r == target }
+	is := func(r, want *mpv1alpha1.RenderedConfigRef) bool { return r != nil && *r == *want }
 
 	var (
 		plan      Plan
 		st        = &plan.Status
 		startable []Node
 	)
-	st.Selected = int32(len(in.Nodes))
 	st.MaxUnavailable = int32(budget)
 	st.Paused = in.Paused
 	for _, n := range in.Nodes {
-		if !n.Ready {
-			st.Unknown++
+		want := &target
+		if n.Teardown != nil {
+			want = n.Teardown
+			st.Leaving++
+		} else {
+			st.Selected++
+			if !n.Ready {
+				st.Unknown++
+			}
+		}
+		failed, done, inProgress, pending := &st.Failed, &st.Updated, &st.InProgress, &st.Pending
+		if n.Teardown != nil {
+			failed, done, inProgress, pending = &st.LeavingFailed, &st.LeavingDone, &st.LeavingInProgress, new(int32)
 		}
 		switch {
-		case is(n.Desired) && n.Failed:
-			st.Failed++
+		case is(n.Desired, want) && n.Failed:
+			*failed++
 			st.FailedNodes = append(st.FailedNodes, n.Name)
-		case is(n.Applied):
-			st.Updated++
-			if !is(n.Desired) {
+		case is(n.Applied, want):
+			*done++
+			if !is(n.Desired, want) {
 				plan.Adopt = append(plan.Adopt, n.Name)
 			}
-		case is(n.Desired):
-			st.InProgress++
+		case is(n.Desired, want):
+			*inProgress++
 		default:
-			st.Pending++
+			*pending++
 			if n.Ready {
 				startable = append(startable, n)
 			}
@@ -214,20 +247,25 @@ func Compute(in Input) (Plan, error) {
 		return cmp.Or(cmp.Compare(pickGroup(a), pickGroup(b)), strings.Compare(a.Name, b.Name))
 	})
 
-	exhausted := int(st.Failed) >= budget
+	failedAll := int(st.Failed + st.LeavingFailed)
+	exhausted := failedAll >= budget
 	if !in.Paused && !exhausted {
-		free := budget - int(st.Failed) - int(st.InProgress)
+		free := budget - failedAll - int(st.InProgress+st.LeavingInProgress)
 		for _, n := range startable[:max(0, min(free, len(startable)))] {
 			plan.Start = append(plan.Start, n.Name)
+			if n.Teardown != nil {
+				st.LeavingInProgress++
+			} else {
+				st.InProgress++
+				st.Pending--
+			}
 		}
 	}
-	st.InProgress += int32(len(plan.Start))
-	st.Pending -= int32(len(plan.Start))
 	waiting := len(startable) - len(plan.Start)
 
-	st.Complete = st.Updated == st.Selected
-	stuck := st.InProgress == 0 && waiting == 0 && !in.Paused
-	st.Stalled = st.Failed > 0 && (exhausted || stuck)
+	st.Complete = st.Updated == st.Selected && st.LeavingDone == st.Leaving
+	stuck := st.InProgress+st.LeavingInProgress == 0 && waiting == 0 && !in.Paused
+	st.Stalled = failedAll > 0 && (exhausted || stuck)
 	st.Reason, st.Message = summarise(target, st)
 	return plan, nil
 }
@@ -245,6 +283,9 @@ func pickGroup(n Node) int {
 }
 
 func summarise(target mpv1alpha1.RenderedConfigRef, st *Status) (reason, message string) {
+	if st.Leaving > 0 {
+		return summariseTeardown(target, st)
+	}
 	progress := fmt.Sprintf("%d of %d nodes applied it", st.Updated, st.Selected)
 	switch {
 	case st.Stalled:
@@ -265,6 +306,41 @@ func summarise(target mpv1alpha1.RenderedConfigRef, st *Status) (reason, message
 	default:
 		msg := fmt.Sprintf("Rolling out config %s: %s; %d applying, %d failed, %d waiting (maxUnavailable %d).",
 			target.Name, progress, st.InProgress, st.Failed, st.Pending, st.MaxUnavailable)
+		if st.Unknown > 0 {
+			msg += fmt.Sprintf(" %s not reporting; waiting nodes get the config once they are Ready.", plural(st.Unknown, "node"))
+		}
+		return mpv1alpha1.RolloutInProgressReason, msg
+	}
+}
+
+// summariseTeardown is summarise with nodes being torn down: the same reasons, with the teardown
+// counted beside the rollout.
+func summariseTeardown(target mpv1alpha1.RenderedConfigRef, st *Status) (reason, message string) {
+	var parts []string
+	if st.Selected > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d selected nodes applied config %s", st.Updated, st.Selected, target.Name))
+	}
+	parts = append(parts, fmt.Sprintf("%d of %d nodes being torn down applied their teardown config", st.LeavingDone, st.Leaving))
+	progress := strings.Join(parts, "; ")
+	failed := st.Failed + st.LeavingFailed
+	switch {
+	case st.Stalled:
+		why := "reaching maxUnavailable " + strconv.Itoa(int(st.MaxUnavailable))
+		if failed < st.MaxUnavailable {
+			why = "and no other node can proceed"
+		}
+		return mpv1alpha1.RolloutFailedReason, fmt.Sprintf(
+			"Rollout and teardown stopped: %s failed to apply their config (%s), %s; %s. Read the Degraded condition of their MultipathNodeStates, then fix the nodes or the config.",
+			plural(failed, "node"), list(st.FailedNodes), why, progress)
+	case st.Complete:
+		return mpv1alpha1.RenderedReason, progress + "."
+	case st.Paused:
+		return mpv1alpha1.RolloutPausedReason, fmt.Sprintf(
+			"Rollout and teardown are paused: %s. Set spec.rollout.paused to false to continue.", progress)
+	default:
+		waiting := st.Pending + st.Leaving - st.LeavingDone - st.LeavingInProgress - st.LeavingFailed
+		msg := fmt.Sprintf("Rolling out and tearing down: %s; %d applying, %d failed, %d waiting (maxUnavailable %d).",
+			progress, st.InProgress+st.LeavingInProgress, failed, waiting, st.MaxUnavailable)
 		if st.Unknown > 0 {
 			msg += fmt.Sprintf(" %s not reporting; waiting nodes get the config once they are Ready.", plural(st.Unknown, "node"))
 		}

@@ -37,6 +37,17 @@ var (
 	notReady nodeOption = func(n *Node) { n.Ready = false }
 )
 
+// leaving marks a node being torn down with the config c.
+func leaving(c *mpv1alpha1.RenderedConfigRef) nodeOption {
+	return func(n *Node) { n.Teardown = c }
+}
+
+var (
+	cEmpty = &mpv1alpha1.RenderedConfigRef{Name: "multipath-e0e0", Hash: "e0e0"}
+	cHeld  = &mpv1alpha1.RenderedConfigRef{Name: "multipath-4d5e", Hash: "4d5e"}
+	cHeld2 = &mpv1alpha1.RenderedConfigRef{Name: "multipath-5e6f", Hash: "5e6f"}
+)
+
 func node(name string, desired, applied *mpv1alpha1.RenderedConfigRef, opts ...nodeOption) Node {
 	n := Node{Name: name, Desired: desired, Applied: applied, Ready: true}
 	for _, o := range opts {
@@ -301,6 +312,98 @@ func TestCompute(t *testing.T) {
 					Message: "Rolling out config multipath-2b3c: 0 of 1 nodes applied it; 1 applying, 0 failed, 0 waiting (maxUnavailable 1).",
 				},
 			},
+		},
+		"a node being torn down shares the budget with the rollout: one at a time with maxUnavailable 1": {
+			in: Input{Target: *cNew, Nodes: []Node{
+				node("node-b", cOld, cOld, leaving(cEmpty)), node("node-a", cOld, cOld),
+			}},
+			want: Plan{
+				Start: []string{"node-a"},
+				Status: Status{Selected: 1, InProgress: 1, Leaving: 1, MaxUnavailable: 1,
+					Reason:  "RolloutInProgress",
+					Message: "Rolling out and tearing down: 0 of 1 selected nodes applied config multipath-2b3c; 0 of 1 nodes being torn down applied their teardown config; 1 applying, 0 failed, 1 waiting (maxUnavailable 1).",
+				},
+			},
+		},
+		"a node being torn down that has not applied its teardown config holds a unit of the budget": {
+			in: Input{Target: *cNew, MaxUnavailable: two, Nodes: []Node{
+				node("node-a", cOld, cOld), node("node-b", cOld, cOld), node("node-c", cEmpty, cOld, leaving(cEmpty)),
+			}},
+			want: Plan{
+				Start: []string{"node-a"},
+				Status: Status{Selected: 2, InProgress: 1, Pending: 1, Leaving: 1, LeavingInProgress: 1, MaxUnavailable: 2,
+					Reason:  "RolloutInProgress",
+					Message: "Rolling out and tearing down: 0 of 2 selected nodes applied config multipath-2b3c; 0 of 1 nodes being torn down applied their teardown config; 2 applying, 0 failed, 1 waiting (maxUnavailable 2).",
+				},
+			},
+		},
+		"every node torn down without a target: maxUnavailable at a time, by name": {
+			in: Input{MaxUnavailable: two, Nodes: []Node{
+				node("node-c", cOld, cOld, leaving(cEmpty)), node("node-a", cOld, cOld, leaving(cEmpty)), node("node-b", cOld, cOld, leaving(cEmpty)),
+			}},
+			want: Plan{
+				Start: []string{"node-a", "node-b"},
+				Status: Status{Leaving: 3, LeavingInProgress: 2, MaxUnavailable: 2,
+					Reason:  "RolloutInProgress",
+					Message: "Rolling out and tearing down: 0 of 3 nodes being torn down applied their teardown config; 2 applying, 0 failed, 1 waiting (maxUnavailable 2).",
+				},
+			},
+		},
+		"a node holding the held config is done and keeps it": {
+			in: Input{Target: *cNew, Nodes: []Node{node("node-a", cNew, cNew), node("node-b", cHeld, cHeld, leaving(cHeld))}},
+			want: Plan{
+				Status: Status{Selected: 1, Updated: 1, Leaving: 1, LeavingDone: 1, MaxUnavailable: 1, Complete: true,
+					Reason:  "Rendered",
+					Message: "1 of 1 selected nodes applied config multipath-2b3c; 1 of 1 nodes being torn down applied their teardown config.",
+				},
+			},
+		},
+		"a changed held config goes to the held node through the budget": {
+			in: Input{Target: *cNew, Nodes: []Node{node("node-a", cNew, cNew), node("node-b", cHeld, cHeld, leaving(cHeld2))}},
+			want: Plan{
+				Start: []string{"node-b"},
+				Status: Status{Selected: 1, Updated: 1, Leaving: 1, LeavingInProgress: 1, MaxUnavailable: 1,
+					Reason:  "RolloutInProgress",
+					Message: "Rolling out and tearing down: 1 of 1 selected nodes applied config multipath-2b3c; 0 of 1 nodes being torn down applied their teardown config; 1 applying, 0 failed, 0 waiting (maxUnavailable 1).",
+				},
+			},
+		},
+		"a failed teardown stops the rollout and the teardown like a failed apply": {
+			in: Input{Target: *cNew, Nodes: []Node{node("node-a", cOld, cOld), node("node-b", cEmpty, cOld, failed, leaving(cEmpty))}},
+			want: Plan{
+				Status: Status{Selected: 1, Pending: 1, Leaving: 1, LeavingFailed: 1, MaxUnavailable: 1, FailedNodes: []string{"node-b"}, Stalled: true,
+					Reason:  "RolloutFailed",
+					Message: "Rollout and teardown stopped: 1 node failed to apply their config (node-b), reaching maxUnavailable 1; 0 of 1 selected nodes applied config multipath-2b3c; 0 of 1 nodes being torn down applied their teardown config. Read the Degraded condition of their MultipathNodeStates, then fix the nodes or the config.",
+				},
+			},
+		},
+		"a paused rollout tears nothing down either": {
+			in: Input{Target: *cNew, Paused: true, Nodes: []Node{node("node-a", cNew, cNew), node("node-b", cOld, cOld, leaving(cEmpty))}},
+			want: Plan{
+				Status: Status{Selected: 1, Updated: 1, Leaving: 1, MaxUnavailable: 1, Paused: true,
+					Reason:  "RolloutPaused",
+					Message: "Rollout and teardown are paused: 1 of 1 selected nodes applied config multipath-2b3c; 0 of 1 nodes being torn down applied their teardown config. Set spec.rollout.paused to false to continue.",
+				},
+			},
+		},
+		"a node that already applied its teardown config is adopted without budget": {
+			in: Input{Target: *cNew, Nodes: []Node{node("node-a", cOld, cOld), node("node-b", cOld, cEmpty, leaving(cEmpty))}},
+			want: Plan{
+				Start: []string{"node-a"},
+				Adopt: []string{"node-b"},
+				Status: Status{Selected: 1, InProgress: 1, Leaving: 1, LeavingDone: 1, MaxUnavailable: 1,
+					Reason:  "RolloutInProgress",
+					Message: "Rolling out and tearing down: 0 of 1 selected nodes applied config multipath-2b3c; 1 of 1 nodes being torn down applied their teardown config; 1 applying, 0 failed, 0 waiting (maxUnavailable 1).",
+				},
+			},
+		},
+		"a selected node without a target is refused": {
+			in:      Input{Nodes: []Node{node("node-a", nil, nil), node("node-b", cOld, cOld, leaving(cEmpty))}},
+			wantErr: "target config must have a name and a hash",
+		},
+		"a teardown config without a hash is refused": {
+			in:      Input{Target: *cNew, Nodes: []Node{node("node-a", cOld, cOld, leaving(&mpv1alpha1.RenderedConfigRef{Name: "multipath-e0e0"}))}},
+			wantErr: "teardown config of node node-a must have a name and a hash",
 		},
 		"a target without a hash is refused": {
 			in:      Input{Target: mpv1alpha1.RenderedConfigRef{Name: "multipath-2b3c"}},

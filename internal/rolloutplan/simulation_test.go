@@ -147,7 +147,42 @@ func scenarios() []scenario {
 		seed:   11,
 		events: map[int][]event{2: {{"new target multipath-3c4d", func(s *simulation) { s.target = *cV3 }}}},
 		want:   "complete",
+	}, {
+		name:           "teardown-of-every-node-maxunavailable-2",
+		maxUnavailable: new(intstr.FromInt32(2)),
+		nodes:          leavingNodes("node-a node-b node-c node-d node-e", cOld, cEmpty),
+		seed:           12,
+		want:           "complete",
+	}, {
+		name:   "deselected-nodes-keep-held-config-until-freed",
+		target: cNew,
+		nodes:  append(nodes("node-a node-b", cNew, cNew), leavingNodes("node-c node-d node-e", cNew, cHeld)...),
+		seed:   14,
+		events: map[int][]event{5: {{"the held LUNs are free: no held config, teardown to the empty config", func(s *simulation) {
+			for i := range s.nodes {
+				if s.nodes[i].Teardown != nil {
+					s.nodes[i].Teardown = cEmpty
+				}
+			}
+		}}}},
+		want: "complete",
+	}, {
+		name:   "teardown-failure-stops-rollout-and-teardown",
+		target: cNew, maxUnavailable: new(intstr.FromInt32(2)),
+		nodes:  append(nodes("node-a node-b", cOld, cOld), leavingNodes("node-c node-d node-e", cOld, cEmpty)...),
+		seed:   15,
+		failOn: []string{"node-c", "node-d"},
+		want:   "stalled",
 	}}
+}
+
+// leavingNodes are nodes being torn down with teardown, each running c.
+func leavingNodes(names string, c, teardown *mpv1alpha1.RenderedConfigRef) []Node {
+	out := nodes(names, c, c)
+	for i := range out {
+		out[i].Teardown = teardown
+	}
+	return out
 }
 
 type simulation struct {
@@ -187,6 +222,9 @@ func (s *simulation) dumpNodes() {
 		}
 		if !n.Ready {
 			notes = append(notes, "not ready")
+		}
+		if n.Teardown != nil {
+			notes = append(notes, "torn down with "+n.Teardown.Name)
 		}
 		note := ""
 		if len(notes) > 0 {
@@ -228,8 +266,12 @@ func (s *simulation) agents() bool {
 const maxIterations = 40
 
 func runScenario(t *testing.T, sc scenario) (string, Status) {
+	var target mpv1alpha1.RenderedConfigRef
+	if sc.target != nil {
+		target = *sc.target
+	}
 	s := &simulation{
-		target:         *sc.target,
+		target:         target,
 		maxUnavailable: sc.maxUnavailable,
 		paused:         sc.paused,
 		nodes:          slices.Clone(sc.nodes),
@@ -272,11 +314,17 @@ func runScenario(t *testing.T, sc scenario) (string, Status) {
 		s.logf("    adopt: %s", orDash(plan.Adopt))
 		s.logf("    nodes: %d selected, %d updated, %d in progress, %d failed, %d pending, %d unknown; maxUnavailable %d",
 			st.Selected, st.Updated, st.InProgress, st.Failed, st.Pending, st.Unknown, st.MaxUnavailable)
+		if st.Leaving > 0 {
+			s.logf("    torn down: %d leaving, %d done, %d in progress, %d failed", st.Leaving, st.LeavingDone, st.LeavingInProgress, st.LeavingFailed)
+		}
 		s.logf("    %s: %s", st.Reason, st.Message)
 		checkInvariants(t, i, plan)
 		for _, name := range append(slices.Clone(plan.Start), plan.Adopt...) {
 			n := s.node(name)
 			n.Desired = new(s.target)
+			if n.Teardown != nil {
+				n.Desired = new(*n.Teardown)
+			}
 			n.Failed = false // the agent's report was about the previous desiredConfig
 		}
 		acted := s.agents()
@@ -302,8 +350,8 @@ func orDash(names []string) string {
 func checkInvariants(t *testing.T, i int, p Plan) {
 	t.Helper()
 	st := p.Status
-	if len(p.Start) > 0 && st.InProgress+st.Failed > st.MaxUnavailable {
-		t.Errorf("iteration %d: started %v with %d in progress and %d failed over maxUnavailable %d", i, p.Start, st.InProgress, st.Failed, st.MaxUnavailable)
+	if busy := st.InProgress + st.Failed + st.LeavingInProgress + st.LeavingFailed; len(p.Start) > 0 && busy > st.MaxUnavailable {
+		t.Errorf("iteration %d: started %v with %d in progress or failed (teardown included) over maxUnavailable %d", i, p.Start, busy, st.MaxUnavailable)
 	}
 	if len(p.Start) > 0 && (st.Paused || st.Stalled || st.Complete) {
 		t.Errorf("iteration %d: started %v while paused=%v stalled=%v complete=%v", i, p.Start, st.Paused, st.Stalled, st.Complete)
@@ -313,6 +361,9 @@ func checkInvariants(t *testing.T, i int, p Plan) {
 	}
 	if sum := st.Updated + st.InProgress + st.Failed + st.Pending; sum != st.Selected {
 		t.Errorf("iteration %d: updated+in progress+failed+pending = %d, want selected %d", i, sum, st.Selected)
+	}
+	if sum := st.LeavingDone + st.LeavingInProgress + st.LeavingFailed; sum > st.Leaving {
+		t.Errorf("iteration %d: torn down+in progress+failed = %d, more than the %d nodes being torn down", i, sum, st.Leaving)
 	}
 }
 
