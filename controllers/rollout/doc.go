@@ -43,12 +43,33 @@ limitations under the License.
 // the object's generation (the agent's contract: Degraded describes the spec it failed to apply,
 // and appliedConfig stays at the previous config). A node is ready when its Node is Ready.
 //
-// Tear-down: a MultipathNodeState of a node that is no longer selected, or of every node when the
-// MultipathConfig does not exist or is being deleted, is given the empty config
-// (render.EmptyConfigRef); once the agent reports it applied it, the object is deleted. An object
-// that was never handed a config and never applied one is deleted at once. Tear-down is not
-// limited by maxUnavailable: the node is no longer managed. An invalid spec.nodeSelector tears
-// nothing down (a typo must not unconfigure the cluster); it is reported as Stalled.
+// Teardown goes through the same budget as the rollout (internal/rolloutplan): a node being
+// torn down that has not applied its teardown config uses a unit of maxUnavailable, paused stops
+// it, failures stall it. Deleting the MultipathConfig or removing a label from many nodes never
+// unconfigures more than maxUnavailable nodes at once.
+//
+//   - A node that is no longer selected is handed status.heldConfig (the render controller's
+//     config of only the LUNs still in use) when set, else the empty config
+//     (render.EmptyConfigRef), and keeps the held config until heldConfig changes. Once it
+//     applied the empty config, its MultipathNodeState is deleted; one never handed anything is
+//     deleted at once.
+//   - The MultipathConfig carries the finalizer multipath.kube-multipath.io/teardown (added to
+//     every live one). While it is being deleted, its selected nodes are rolled out
+//     status.renderedConfig, which the render controller then renders with only the in-use LUNs
+//     (a render without any LUN is handed out as the empty config); no MultipathNodeState is
+//     created. The finalizer goes once no MultipathNodeState is left. Reconciling
+//     (TeardownInProgress) reports the teardown; TeardownHeld (InUseLUNs) names the nodes kept
+//     on a config that is not the empty one, the in-use LUNs and what uses them (MultipathWWID
+//     InUse, status.consumers, status.openOn), with an Event when it starts.
+//   - The force-remove annotation on a MultipathConfig being deleted lets it go at once (a
+//     Warning Event Forced names the field manager that set it); on a live one, deselected
+//     nodes are torn down to the empty config instead of the held one, and the annotation is
+//     removed once that teardown is over.
+//   - A MultipathConfig that is gone, or was deleted without the finalizer, tears every node
+//     down with the empty config and the default budget (one node at a time).
+//
+// An invalid spec.nodeSelector tears nothing down (a typo must not unconfigure the cluster); it
+// is reported as Stalled.
 //
 // The controller reads through the manager's cache. After it writes a MultipathNodeState it
 // remembers the generation it wrote until the cache shows it; until then it does not plan, so a

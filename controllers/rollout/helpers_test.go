@@ -58,6 +58,8 @@ type fixture struct {
 	label string
 	// nodes are the names of the nodes this test created.
 	nodes []string
+	// luns and pvs are the MultipathWWIDs and PersistentVolumes this test created.
+	luns, pvs []string
 }
 
 var nonName = regexp.MustCompile(`[^a-z0-9]+`)
@@ -417,6 +419,14 @@ func (f *fixture) rollOut(target mpv1alpha1.RenderedConfigRef, budget int) {
 // removed their MultipathNodeStates.
 func (f *fixture) cleanup() {
 	t := f.t
+	for _, name := range f.pvs {
+		f.deletePV(name)
+	}
+	for _, name := range f.luns {
+		if err := env.Client.Delete(ctx, &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("cleanup: deleting MultipathWWID %s: %v", name, err)
+		}
+	}
 	if err := env.Client.Delete(ctx, &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}); err != nil && !apierrors.IsNotFound(err) {
 		t.Errorf("cleanup: deleting MultipathConfig: %v", err)
 	}

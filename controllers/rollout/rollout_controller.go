@@ -23,6 +23,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -66,6 +67,9 @@ type Reconciler struct {
 	// expect holds the MultipathNodeStates written by this controller that the cache may not
 	// show yet. The zero value is ready to use.
 	expect expectations
+	// forcedTeardown is true once the force-remove annotation made deselected nodes skip their
+	// held config, until the annotation is removed after that teardown.
+	forcedTeardown atomic.Bool
 }
 
 // request is the one work item every event maps to.
@@ -90,6 +94,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&mpv1alpha1.MultipathConfig{}, mapped).
 		Watches(&mpv1alpha1.MultipathNodeState{}, mapped, builder.WithPredicates(nodeStateChanged{})).
 		Watches(&corev1.Node{}, mapped, builder.WithPredicates(nodeChanged{})).
+		// What holds a teardown: the TeardownHeld message names the in-use LUNs and their users.
+		Watches(&mpv1alpha1.MultipathWWID{}, mapped, builder.WithPredicates(inUseChanged{})).
 		Complete(r)
 }
 
@@ -124,6 +130,32 @@ func (nodeStateChanged) Update(e event.UpdateEvent) bool {
 		!apiequality.Semantic.DeepEqual(degraded(o), degraded(n))
 }
 
+// inUseChanged passes MultipathWWID creations and deletions, and updates of what the
+// TeardownHeld message reads: the InUse condition, the consumers and the nodes the LUN is open on.
+// The health controller's status.health writes, the bulk, are dropped.
+type inUseChanged struct{ predicate.Funcs }
+
+func (inUseChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*mpv1alpha1.MultipathWWID)
+	n, ok2 := e.ObjectNew.(*mpv1alpha1.MultipathWWID)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return o.Spec.Alias != n.Spec.Alias || o.Status.ConsumerCount != n.Status.ConsumerCount ||
+		!slices.Equal(o.Status.Consumers, n.Status.Consumers) ||
+		!apiequality.Semantic.DeepEqual(o.Status.OpenOn, n.Status.OpenOn) ||
+		!apiequality.Semantic.DeepEqual(inUse(o), inUse(n))
+}
+
+// inUse is the part of the InUse condition the TeardownHeld message reads, nil when absent.
+func inUse(w *mpv1alpha1.MultipathWWID) *metav1.Condition {
+	c := conditions.Get(w, mpv1alpha1.InUseCondition)
+	if c == nil {
+		return nil
+	}
+	return &metav1.Condition{Status: c.Status, Reason: c.Reason, Message: c.Message}
+}
+
 // degraded is the part of the Degraded condition the rollout reads, nil when absent.
 func degraded(s *mpv1alpha1.MultipathNodeState) *metav1.Condition {
 	c := conditions.Get(s, mpv1alpha1.DegradedCondition)
@@ -152,9 +184,13 @@ func nodeReady(n *corev1.Node) bool {
 
 // scope is what one pass reads, and what its phases pass on.
 type scope struct {
-	// config is the MultipathConfig `cluster`. Set by gather; nil when it does not exist or is
-	// being deleted, which tears every node down.
+	// config is the MultipathConfig `cluster`, also while it is being deleted. Set by gather;
+	// nil when it does not exist, which tears every node down with the default budget.
+	// reconcileFinalizer sets it to nil when it lets a forced deletion go.
 	config *mpv1alpha1.MultipathConfig
+	// deleting is true while config is being deleted: the selected nodes are rolled out the
+	// deletion target, and no MultipathNodeState is created. Set by gather.
+	deleting bool
 	// before is config as read, for the status patch. Set by gather; nil with config.
 	before *mpv1alpha1.MultipathConfig
 	// nodes are every Node by name. Set by gather.
@@ -176,6 +212,14 @@ type scope struct {
 	// planErr is why the planner refused the input (a malformed spec.rollout). Set by
 	// reconcileRollout.
 	planErr error
+	// held are the nodes kept on a config that is not the empty one while they are torn down
+	// (their teardown config, or the deletion target), sorted. Set by reconcileRollout.
+	held []string
+	// heldRef is the config they keep. Set with held.
+	heldRef mpv1alpha1.RenderedConfigRef
+	// forced is what the force-remove annotation made this pass do, for its Event; empty when
+	// nothing. Set by reconcileFinalizer and reconcileRollout.
+	forced string
 }
 
 // phase is one step of a pass.
@@ -183,7 +227,9 @@ type phase func(context.Context, *scope) (ctrl.Result, error)
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathnodestates,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathwwids,verbs=get;list;watch
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -201,9 +247,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		log.V(4).Info("Waiting for the cache to show written MultipathNodeStates", "names", waiting)
 		return ctrl.Result{RequeueAfter: cacheWait}, nil
 	}
+	// The finalizer first: a MultipathConfig deleted before it carries it is torn down without
+	// its budget (the object is gone at once).
+	if res, err := r.reconcileFinalizer(ctx, s); err != nil || res.RequeueAfter > 0 {
+		return res, err
+	}
 	phases := []phase{r.reconcileNodeStates, r.reconcileRollout}
 	if s.config != nil {
-		phases = append(phases, r.updateStatus)
+		phases = append(phases, r.updateStatus, r.reconcileForceAnnotation, r.releaseFinalizer)
 	}
 	return doReconcile(ctx, s, phases)
 }
@@ -239,10 +290,9 @@ func (r *Reconciler) gather(ctx context.Context) (*scope, error) {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return nil, fmt.Errorf("failed to get MultipathConfig %s: %w", mpv1alpha1.ClusterConfigName, err)
-	case !cfg.DeletionTimestamp.IsZero():
-		// Being deleted: no node is managed any more; the status is not written.
 	default:
 		s.config, s.before = cfg, cfg.DeepCopy()
+		s.deleting = !cfg.DeletionTimestamp.IsZero()
 	}
 
 	nodes := &corev1.NodeList{}
@@ -315,11 +365,13 @@ func (r *Reconciler) reconcileNodeStates(ctx context.Context, s *scope) (ctrl.Re
 			}
 			continue
 		}
-		if !s.managed(name) {
-			if err := r.tearDown(ctx, s, st); err != nil {
+		if !s.managed(name) || s.deleting {
+			if err := r.deleteIfTornDown(ctx, s, st); err != nil {
 				errs = append(errs, err)
 			}
-			continue
+			if _, ok := s.states[name]; !ok || !s.managed(name) {
+				continue
+			}
 		}
 		if !hasOwner(st, node) {
 			if err := r.adoptState(ctx, st, node); err != nil {
@@ -327,7 +379,7 @@ func (r *Reconciler) reconcileNodeStates(ctx context.Context, s *scope) (ctrl.Re
 			}
 		}
 	}
-	if s.selectorErr == nil {
+	if s.selectorErr == nil && !s.deleting {
 		for _, name := range s.selected {
 			if _, ok := s.states[name]; ok {
 				continue
@@ -401,21 +453,18 @@ func (r *Reconciler) adoptState(ctx context.Context, st *mpv1alpha1.MultipathNod
 	return nil
 }
 
-// tearDown tells the node to remove the managed config, and deletes its MultipathNodeState once
-// the agent reports it did (or when it was never handed anything).
-func (r *Reconciler) tearDown(ctx context.Context, s *scope, st *mpv1alpha1.MultipathNodeState) error {
-	empty := emptyConfig()
+// deleteIfTornDown deletes the MultipathNodeState of a node being torn down once the agent
+// reports it applied the empty config, or at once when it was never handed anything. Handing
+// the teardown config out is the rollout's, through the budget (reconcileRollout).
+func (r *Reconciler) deleteIfTornDown(ctx context.Context, s *scope, st *mpv1alpha1.MultipathNodeState) error {
 	applied := st.Status.AppliedConfig
 	switch {
 	case st.Spec.DesiredConfig == nil && applied == nil:
 		return r.deleteState(ctx, s, st, "Deleting the MultipathNodeState of a node that was never configured")
-	case applied != nil && applied.Hash == empty.Hash:
+	case applied != nil && *applied == emptyConfig() && (st.Spec.DesiredConfig == nil || *st.Spec.DesiredConfig == emptyConfig()):
 		return r.deleteState(ctx, s, st, "Deleting the MultipathNodeState of a torn down node")
-	case st.Spec.DesiredConfig != nil && *st.Spec.DesiredConfig == empty:
-		return nil // waiting for the agent
 	}
-	ctrl.LoggerFrom(ctx).Info("Tearing down node", "Node", klog.KRef("", st.Name), "config", empty.Name)
-	return r.setDesired(ctx, st, empty)
+	return nil
 }
 
 func (r *Reconciler) deleteState(ctx context.Context, s *scope, st *mpv1alpha1.MultipathNodeState, msg string) error {
@@ -445,28 +494,62 @@ func (r *Reconciler) setDesired(ctx context.Context, st *mpv1alpha1.MultipathNod
 	return nil
 }
 
-// reconcileRollout plans the rollout of status.renderedConfig over the selected nodes and hands it
-// out. While the render of the current generation is pending, the plan only feeds the status.
+// reconcileRollout plans the rollout of status.renderedConfig over the selected nodes, and the
+// teardown of the others, under one budget, and hands them out. While the render of the current
+// generation is pending, the plan only feeds the status.
+//
+// The selected nodes get status.renderedConfig; while the MultipathConfig is being deleted,
+// that is the deletion target (deletionTarget). A node being torn down gets its teardown config
+// (teardownConfig). A MultipathConfig that is gone tears every node down with the default budget.
 func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if s.config == nil || s.selectorErr != nil || s.config.Status.RenderedConfig == nil {
+	if s.selectorErr != nil {
 		return ctrl.Result{}, nil
 	}
-	target := s.config.Status.RenderedConfig.RenderedConfigRef
-	in := rolloutplan.Input{
-		Target:         target,
-		MaxUnavailable: s.config.Spec.Rollout.MaxUnavailable,
-		Paused:         s.config.Spec.Rollout.Paused,
-		Nodes:          make([]rolloutplan.Node, 0, len(s.selected)),
-	}
-	for _, name := range s.selected {
-		n := rolloutplan.Node{Name: name, Ready: nodeReady(s.nodes[name])}
-		if st := s.states[name]; st != nil && st.DeletionTimestamp.IsZero() {
-			n.Desired, n.Applied, n.Failed = st.Spec.DesiredConfig, st.Status.AppliedConfig, failed(st)
-		} else {
-			// Its MultipathNodeState is missing or going away: nothing can be handed to it yet.
-			n.Ready = false
+	var (
+		target   *mpv1alpha1.RenderedConfigRef
+		teardown = emptyConfig()
+		in       rolloutplan.Input
+	)
+	if cfg := s.config; cfg != nil {
+		in.MaxUnavailable, in.Paused = cfg.Spec.Rollout.MaxUnavailable, cfg.Spec.Rollout.Paused
+		teardown = s.teardownConfig()
+		switch {
+		case s.deleting:
+			target = new(s.deletionTarget())
+		case cfg.Status.RenderedConfig != nil:
+			target = new(cfg.Status.RenderedConfig.RenderedConfigRef)
 		}
-		in.Nodes = append(in.Nodes, n)
+	}
+	if target != nil {
+		in.Target = *target
+		for _, name := range s.selected {
+			n := rolloutplan.Node{Name: name, Ready: nodeReady(s.nodes[name])}
+			st := s.states[name]
+			switch {
+			case st != nil && st.DeletionTimestamp.IsZero():
+				n.Desired, n.Applied, n.Failed = st.Spec.DesiredConfig, st.Status.AppliedConfig, failed(st)
+			case s.deleting:
+				continue // nothing to tear down there
+			default:
+				// Its MultipathNodeState is missing or going away: nothing can be handed to it yet.
+				n.Ready = false
+			}
+			in.Nodes = append(in.Nodes, n)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.states)) {
+		st := s.states[name]
+		if s.managed(name) || !st.DeletionTimestamp.IsZero() || s.nodes[name] == nil {
+			continue
+		}
+		in.Nodes = append(in.Nodes, rolloutplan.Node{
+			Name: name, Ready: nodeReady(s.nodes[name]), Teardown: &teardown,
+			Desired: st.Spec.DesiredConfig, Applied: st.Status.AppliedConfig, Failed: failed(st),
+		})
+	}
+	s.noteHeld(in)
+	if target == nil && len(in.Nodes) == 0 {
+		return ctrl.Result{}, nil
 	}
 	plan, err := rolloutplan.Compute(in)
 	if err != nil {
@@ -474,21 +557,44 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 		return ctrl.Result{}, nil
 	}
 	s.plan = &plan
-	if s.render.state == renderPending {
+	if s.config != nil && s.render.state == renderPending {
 		return ctrl.Result{}, nil
 	}
 
 	log := ctrl.LoggerFrom(ctx)
+	configOf := func(name string) mpv1alpha1.RenderedConfigRef {
+		if s.managed(name) {
+			return *target
+		}
+		return teardown
+	}
+	if s.config != nil && !s.deleting && s.forceRequested() && s.config.Status.HeldConfig != nil {
+		var forced []string
+		for _, name := range plan.Start {
+			if !s.managed(name) {
+				forced = append(forced, name)
+			}
+		}
+		if len(forced) > 0 {
+			s.forced = fmt.Sprintf("tearing down %s with the empty config instead of the held config %s", list(forced), s.config.Status.HeldConfig.Name)
+		}
+	}
 	// A few at a time: at 100% maxUnavailable, 1,000 nodes one by one took seconds of round trips.
 	errs := fanout.Each(ctx, len(plan.Start), func(ctx context.Context, i int) error {
 		name := plan.Start[i]
-		log.Info("Handing out config", "Node", klog.KRef("", name), "config", target.Name)
-		return r.setDesired(ctx, s.states[name], target)
+		ref := configOf(name)
+		if s.managed(name) {
+			log.Info("Handing out config", "Node", klog.KRef("", name), "config", ref.Name)
+		} else {
+			log.Info("Tearing down node", "Node", klog.KRef("", name), "config", ref.Name)
+		}
+		return r.setDesired(ctx, s.states[name], ref)
 	})
 	errs = append(errs, fanout.Each(ctx, len(plan.Adopt), func(ctx context.Context, i int) error {
 		name := plan.Adopt[i]
-		log.Info("Recording the config the node already runs", "Node", klog.KRef("", name), "config", target.Name)
-		return r.setDesired(ctx, s.states[name], target)
+		ref := configOf(name)
+		log.Info("Recording the config the node already runs", "Node", klog.KRef("", name), "config", ref.Name)
+		return r.setDesired(ctx, s.states[name], ref)
 	})...)
 	return ctrl.Result{}, errors.Join(errs...)
 }
@@ -496,7 +602,14 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 // updateStatus writes the MultipathConfig's rollout status when it changed, then the Events of
 // the transitions it made.
 func (r *Reconciler) updateStatus(ctx context.Context, s *scope) (ctrl.Result, error) {
-	in := statusInput{render: s.render, selectorErr: s.selectorErr, planErr: s.planErr, selected: int32(len(s.selected))}
+	in := statusInput{render: s.render, selectorErr: s.selectorErr, planErr: s.planErr, selected: int32(len(s.selected)), deleting: s.deleting}
+	if len(s.held) > 0 {
+		wwids := &mpv1alpha1.MultipathWWIDList{}
+		if err := r.Client.List(ctx, wwids, client.UnsafeDisableDeepCopy); err != nil {
+			return ctrl.Result{}, fmt.Errorf("failed to list MultipathWWIDs: %w", err)
+		}
+		in.held = heldMessage(s.config.Name, s.held, s.heldRef, wwids.Items)
+	}
 	if s.plan != nil {
 		in.plan = &s.plan.Status
 	}

@@ -88,6 +88,10 @@ type statusInput struct {
 	plan *rolloutplan.Status
 	// selected and unknown count the selected nodes, and those not Ready, for when plan is nil.
 	selected, unknown int32
+	// deleting is true while the MultipathConfig is being deleted.
+	deleting bool
+	// held is the TeardownHeld message; empty when no node is held.
+	held string
 }
 
 // setStatus is the pure status setter of the MultipathConfig: status.observedGeneration,
@@ -110,6 +114,12 @@ func setStatus(cfg *mpv1alpha1.MultipathConfig, in statusInput) {
 		cfg.Status.Nodes = mpv1alpha1.NodeCounts{Selected: in.selected, Unknown: in.unknown}
 	}
 	conditions.SetSummary(cfg, summarise(cfg, in))
+	if in.held == "" {
+		conditions.Delete(cfg, mpv1alpha1.TeardownHeldCondition)
+	} else {
+		conditions.Set(cfg, metav1.Condition{Type: mpv1alpha1.TeardownHeldCondition, Status: metav1.ConditionTrue,
+			Reason: mpv1alpha1.InUseLUNsReason, Message: in.held})
+	}
 }
 
 // summarise decides Ready, Reconciling and Stalled. Causes that need a person come first.
@@ -137,6 +147,15 @@ func summarise(cfg *mpv1alpha1.MultipathConfig, in statusInput) conditions.Summa
 			"Waiting for generation %d of MultipathConfig %s to be rendered; no node is handed a config until then.", cfg.Generation, cfg.Name)}}
 	case in.plan.Stalled:
 		return stalled(in.plan.Reason, in.plan.Message)
+	case in.deleting && !in.plan.Complete:
+		return conditions.Summary{Reconciling: &conditions.Message{Reason: TeardownInProgressReason, Message: fmt.Sprintf(
+			"MultipathConfig %s is being deleted: its nodes are torn down through the rollout budget. %s", cfg.Name, in.plan.Message)}}
+	case in.deleting && in.held != "":
+		return conditions.Summary{ReadyMessage: conditions.Message{Reason: mpv1alpha1.InUseLUNsReason, Message: fmt.Sprintf(
+			"MultipathConfig %s is being deleted and waits for in-use LUNs (see TeardownHeld).", cfg.Name)}}
+	case in.deleting:
+		return conditions.Summary{Reconciling: &conditions.Message{Reason: TeardownInProgressReason, Message: fmt.Sprintf(
+			"MultipathConfig %s is being deleted: every node applied the empty config; removing their MultipathNodeStates.", cfg.Name)}}
 	case in.plan.Complete:
 		return conditions.Summary{Ready: true, ReadyMessage: conditions.Message{Reason: in.plan.Reason, Message: in.plan.Message}}
 	default:
@@ -151,9 +170,12 @@ type rolloutEvent struct {
 
 // transitionEvents returns the Events for the transitions from before to after: a Warning when
 // the rollout stops on failed nodes, a Normal when it completes (again, for a new config or a
-// new set of nodes).
+// new set of nodes), a Normal when in-use LUNs start holding a teardown.
 func transitionEvents(before, after *mpv1alpha1.MultipathConfig) []rolloutEvent {
 	var out []rolloutEvent
+	if h := conditions.Get(after, mpv1alpha1.TeardownHeldCondition); h != nil && !conditions.IsTrue(before, mpv1alpha1.TeardownHeldCondition) {
+		out = append(out, rolloutEvent{corev1.EventTypeNormal, mpv1alpha1.InUseLUNsReason, truncate(h.Message, maxEventNote)})
+	}
 	if s := conditions.Get(after, mpv1alpha1.StalledCondition); isTrueWithReason(s, mpv1alpha1.RolloutFailedReason) &&
 		!isTrueWithReason(conditions.Get(before, mpv1alpha1.StalledCondition), mpv1alpha1.RolloutFailedReason) {
 		out = append(out, rolloutEvent{corev1.EventTypeWarning, mpv1alpha1.RolloutFailedReason, truncate(s.Message, maxEventNote)})
