@@ -222,8 +222,9 @@ type LUNKnobs struct {
 }
 
 // MultipathDefaults are the cluster-wide knobs, rendered into the managed `defaults {}` section.
-// `user_friendly_names no` and `find_multipaths strict` are fixed by the managed baseline and
-// cannot be set here: map names are the WWID or the alias, identical on every node.
+// `user_friendly_names` and `find_multipaths` stay each host's own and cannot be set here: every
+// managed map is named in its own multipath subsection (its alias, or its WWID), identical on
+// every node whatever the host's settings.
 type MultipathDefaults struct {
 	LUNKnobs `json:",inline"`
 

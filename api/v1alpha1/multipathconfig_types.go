@@ -35,8 +35,9 @@ type MultipathConfigSpec struct {
 	// overrides is verbatim multipath.conf text (devices, overrides, blacklist, blacklist_exceptions
 	// sections), rendered into its own drop-in after the managed one. It is checked before it is
 	// accepted: balanced braces, known sections and keywords only, and nothing that breaks the
-	// managed invariants (user_friendly_names, find_multipaths, wwids_file, bindings_file,
-	// config_dir, a multipaths section, or a blacklist that matches an allow-listed WWID).
+	// managed invariants (wwids_file, bindings_file, config_dir, a multipaths section, or a
+	// blacklist that matches an allow-listed WWID), nor the host-wide user_friendly_names and
+	// find_multipaths, which stay each host's own.
 	// +optional
 	// +kubebuilder:validation:MaxLength=131072
 	Overrides string `json:"overrides,omitempty"`

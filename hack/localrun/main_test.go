@@ -126,7 +126,7 @@ func TestMakeRunHeadless(t *testing.T) {
 			t.Errorf("%s: the agent did not write the baseline: %v", n.name, err)
 			continue
 		}
-		if !strings.Contains(string(base), `alias "oradata01"`) || !strings.Contains(string(base), `find_multipaths "strict"`) {
+		if !strings.Contains(string(base), `alias "oradata01"`) || !strings.Contains(string(base), "blacklist_exceptions {") {
 			t.Errorf("%s: baseline lacks the sample LUN or the invariants:\n%s", n.name, base)
 		}
 		wwids, err := os.ReadFile(filepath.Join(n.hostRoot, "etc", "multipath", "wwids"))

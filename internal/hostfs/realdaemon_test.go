@@ -19,6 +19,7 @@ package hostfs
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func TestRealMultipathdRunsTheAppliedConfig(t *testing.T) {
 		switch {
 		case mp.Get("alias") != "data-a" || mp.Get("no_path_retry") != "12":
 			return fmt.Errorf("multipath %s = %v", wwidA, mp)
-		case c.Sections["defaults"].Get("polling_interval") != "7" || c.Sections["defaults"].Get("find_multipaths") != "strict":
+		case c.Sections["defaults"].Get("polling_interval") != "7" || !slices.Contains(c.Sections["blacklist_exceptions"]["wwid"], "^"+wwidA+"$"):
 			return fmt.Errorf("defaults = %v", c.Sections["defaults"])
 		case c.Sections["overrides"].Get("dev_loss_tmo") != "120":
 			return fmt.Errorf("overrides = %v", c.Sections["overrides"])

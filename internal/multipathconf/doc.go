@@ -34,18 +34,29 @@ limitations under the License.
 // A rendered config is three files:
 //
 //   - 90-kube-multipath-overrides.conf: spec.overrides, verbatim, only when it is not empty;
-//   - 99-kube-multipath.conf: the managed baseline, `defaults { user_friendly_names "no"
-//     find_multipaths "strict" <typed knobs> }` and `multipaths { multipath { wwid alias <knobs> } }`,
-//     one subsection per LUN sorted by WWID;
+//   - 99-kube-multipath.conf: the managed baseline, `defaults { <typed knobs> }` (only when a
+//     knob is set), `blacklist_exceptions { wwid "^<WWID, dots escaped>$" }` and
+//     `multipaths { multipath { wwid alias <knobs> } }`, one entry per LUN sorted by WWID;
 //   - wwids: the allow-listed WWIDs, one per line, sorted; the agent reconciles its own entries
 //     of /etc/multipath/wwids to it. It is not a multipath.conf file.
 //
+// The baseline changes nothing host-wide: user_friendly_names and find_multipaths stay the
+// host's. Each managed map is named in its own multipath subsection, by its alias or, without
+// one, by its WWID written as the alias (MapName): multipath-tools takes a multipath
+// subsection's alias before it looks at user_friendly_names (propsel.c select_alias), so the
+// name is the same on every node whatever the host's defaults, and maps the operator does not
+// manage keep the names the host gives them. A map name is at most 127 bytes (the kernel's
+// DM_NAME_LEN): a WWID longer than that needs an alias. Managed WWIDs are allow-listed through
+// /etc/multipath/wwids (which find_multipaths yes, strict and smart consult), and excepted from
+// any host wwid blacklist by an anchored blacklist_exceptions pattern each (blacklist.c
+// filter_wwid tries exceptions first). Rendered.Names holds the WWID -> map name mapping the
+// agent checks after a reconfigure; Unpack reads it back from the baseline.
+//
 // multipathd reads /etc/multipath.conf, then /etc/multipath/conf.d/*.conf in alphabetical order;
-// a defaults keyword read later overrides the same keyword read earlier. The overrides sort
-// before the baseline, so the baseline's user_friendly_names and find_multipaths win over the
-// overrides and over /etc/multipath.conf. (A host file sorting after 99-kube-multipath.conf
-// could still override them; the agent owns only its two files.) Each file has its own defaults
-// section, which multipathd accepts: it refuses a repeated section only within one file.
+// a defaults keyword read later overrides the same keyword read earlier, and blacklist,
+// blacklist_exceptions and multipaths entries of every file add up. The overrides sort before
+// the baseline, so the baseline's typed defaults win over the overrides. Each file has its own
+// defaults section, which multipathd accepts: it refuses a repeated section only within one file.
 //
 // Nothing is rendered (Rendered.Empty) when there is no LUN, no typed knob and no overrides.
 // The hash covers file names and contents; its first 16 hex digits name the immutable ConfigMap
@@ -74,8 +85,10 @@ limitations under the License.
 // CheckOverrides parses the text as multipath-tools 0.9.4 does (a comment starts with # or !
 // outside quotes; "" inside quotes is a quote) and refuses, with the line and the rule, anything
 // multipathd would log an error for, and anything that breaks kube-multipath's invariants:
-// managed keywords in any section (user_friendly_names, find_multipaths, wwids_file,
-// bindings_file, prkeys_file, config_dir, multipath_dir), deprecated keywords, a multipaths
+// managed keywords in any section (wwids_file, bindings_file, prkeys_file, config_dir,
+// multipath_dir), the host-wide naming and detection keywords user_friendly_names and
+// find_multipaths (each host keeps its own: set cluster-wide they would rename maps the
+// operator does not manage), deprecated keywords, a multipaths
 // section, and a blacklist wwid pattern matching an allow-listed WWID.
 //
 // Deprecated device-mapper features (queue_if_no_path, retain_attached_hw_handler) and a device

@@ -332,6 +332,7 @@ func pureReadBack(t *testing.T, baseline string) (map[string]string, map[string]
 	}
 	defaults := map[string]string{}
 	multipaths := map[string]map[string]string{}
+	var excepted []string
 	for _, b := range root.children {
 		switch b.name {
 		case "defaults":
@@ -352,9 +353,26 @@ func pureReadBack(t *testing.T, baseline string) (map[string]string, map[string]
 				}
 				multipaths[kv["wwid"]] = kv
 			}
+		case "blacklist_exceptions":
+			for _, e := range b.entries {
+				if e.keyword != "wwid" {
+					t.Fatalf("blacklist_exceptions holds %s, want only wwid:\n%s", e.keyword, baseline)
+				}
+				excepted = append(excepted, e.value)
+			}
 		default:
 			t.Fatalf("unexpected section %q in the baseline", b.name)
 		}
+	}
+	// Every LUN is excepted from host blacklists by its own anchored pattern, and by nothing
+	// broader.
+	var want []string
+	for wwid := range multipaths {
+		want = append(want, WWIDPattern(wwid))
+	}
+	slices.Sort(want)
+	if !slices.Equal(excepted, want) {
+		t.Fatalf("blacklist_exceptions wwid %q, want %q:\n%s", excepted, want, baseline)
 	}
 	return defaults, multipaths
 }
@@ -420,10 +438,7 @@ func FuzzRenderAlias(f *testing.F) {
 		}
 		r, _ := Render(nil, []mpv1alpha1.MultipathWWID{w})
 		baseline, _ := r.File(BaselineFileName)
-		want := map[string]string{"wwid": wwid}
-		if alias != "" {
-			want["alias"] = alias
-		}
+		want := map[string]string{"wwid": wwid, "alias": MapName(&w.Spec)} // the WWID names a map without alias
 		if prioArgs != "" {
 			want["prio_args"] = prioArgs
 		}
@@ -535,7 +550,7 @@ func FuzzRenderKnob(f *testing.F) {
 			item.file, _ = r.File(BaselineFileName)
 			item.keys = []string{"name:" + id}
 			item.check = func(cfg *mptest.Config, version string) []string {
-				return compareValues(cfg.Multipaths[id], map[string]string{"wwid": id, k.Name: readBack(version, k.Name, want)})
+				return compareValues(cfg.Multipaths[id], map[string]string{"wwid": id, "alias": id, k.Name: readBack(version, k.Name, want)})
 			}
 		} else {
 			r, _ = Render(config, nil)

@@ -277,7 +277,13 @@ const (
 
 // Reasons spec.overrides may not use a keyword; each completes "keyword X is ...".
 const (
-	whyMapNames   = "managed by kube-multipath and cannot be overridden: map names must be the WWID or the alias, identical on every node"
+	// user_friendly_names and find_multipaths stay the host's: the baseline names each managed
+	// map in its own multipath subsection, so they change only maps kube-multipath does not
+	// manage, and setting them cluster-wide from spec.overrides would rename a host's boot or
+	// database maps, or change which devices it multipaths, on every node at once. A storage
+	// admin who wants them changed changes them per host, in /etc/multipath.conf.
+	whyMapNames = "left to each host's /etc/multipath.conf: kube-multipath names the maps it manages one by one " +
+		"(alias, or the WWID) and changes neither how a host names its other maps nor which devices it multipaths"
 	whyFiles      = "managed by kube-multipath and cannot be overridden: the agent owns /etc/multipath/wwids and the default state files"
 	whyConfigDir  = "managed by kube-multipath and cannot be overridden: its drop-ins live in /etc/multipath/conf.d"
 	whyIdentity   = "managed by kube-multipath and cannot be overridden: set it on a MultipathWWID"

@@ -141,6 +141,10 @@ func Unpack(data map[string]string, binaryData map[string][]byte, wantHash strin
 		r.WWIDs = strings.Fields(list)
 		r.LUNs = len(r.WWIDs)
 	}
+	r.Names = map[string]string{}
+	if baseline, ok := r.File(BaselineFileName); ok {
+		r.Names = namesOfBaseline(baseline)
+	}
 	return r, nil
 }
 
@@ -165,4 +169,23 @@ func wwidsOfBaseline(baseline string) string {
 		}
 	}
 	return b.String()
+}
+
+// namesOfBaseline reads the map names back from the baseline Render wrote: each multipath
+// subsection's wwid line, then its alias line. The alias is unquoted (a quote in it is doubled).
+func namesOfBaseline(baseline string) map[string]string {
+	names := map[string]string{}
+	const wwidPrefix, aliasPrefix = "\t\twwid \"", "\t\talias \""
+	wwid := ""
+	for line := range strings.Lines(baseline) {
+		if w, ok := strings.CutPrefix(line, wwidPrefix); ok {
+			wwid = strings.TrimSuffix(w, "\"\n")
+			continue
+		}
+		if a, ok := strings.CutPrefix(line, aliasPrefix); ok && wwid != "" {
+			names[wwid] = strings.ReplaceAll(strings.TrimSuffix(a, "\"\n"), `""`, `"`)
+			wwid = ""
+		}
+	}
+	return names
 }

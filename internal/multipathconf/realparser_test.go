@@ -19,6 +19,7 @@ package multipathconf
 import (
 	"encoding/json"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,8 +167,11 @@ func TestEveryLUNKnobFormReadsBack(t *testing.T) {
 			if got, want := mp.Get(e.keyword), readBack(parser.Version, e.keyword, e.want); got != want {
 				t.Errorf("%s %q read back as %q, want %q", e.keyword, e.want, got, want)
 			}
-			if keys := slices.Sorted(maps.Keys(mp)); !slices.Equal(keys, slices.Sorted(slices.Values([]string{"wwid", e.keyword}))) {
+			if keys := slices.Sorted(maps.Keys(mp)); !slices.Equal(keys, slices.Sorted(slices.Values([]string{"wwid", "alias", e.keyword}))) {
 				t.Errorf("%s %q: the entry has keywords %v", e.keyword, e.want, keys)
+			}
+			if got := mp.Get("alias"); got != w.Spec.WWID {
+				t.Errorf("%s %q: alias %q, want the WWID", e.keyword, e.want, got)
 			}
 		}
 	})
@@ -224,7 +228,10 @@ func TestIdentitiesReadBack(t *testing.T) {
 	for i, a := range aliases {
 		luns = append(luns, lun("l"+strconv.Itoa(i), "3600a098-0383.0305:345_3f"+strconv.Itoa(i), withAlias(a)))
 	}
-	luns = append(luns, lun("long", strings.Repeat("A", 128)), lun("dots", "...:::---___"))
+	// The longest WWID that can name its own map, one that needs an alias, and the characters
+	// a regex reads as operators (only '.' is one in the API's charset).
+	luns = append(luns, lun("long", strings.Repeat("A", MaxMapNameBytes)),
+		lun("longest", strings.Repeat("B", 128), withAlias("longest")), lun("dots", "...:::---___"))
 	r, err := Render(nil, luns)
 	if err != nil {
 		t.Fatal(err)
@@ -234,14 +241,54 @@ func TestIdentitiesReadBack(t *testing.T) {
 		if n := len(cfg.Subsections["multipaths/multipath"]); n != len(luns) {
 			t.Errorf("multipath -t shows %d multipath entries, want %d", n, len(luns))
 		}
+		var wantExcepted []string
 		for _, w := range luns {
+			wantExcepted = append(wantExcepted, WWIDPattern(w.Spec.WWID))
 			mp, ok := cfg.Multipaths[w.Spec.WWID]
 			if !ok {
 				t.Errorf("WWID %q did not read back", w.Spec.WWID)
 				continue
 			}
-			if got := mp.Get("alias"); got != w.Spec.Alias {
-				t.Errorf("alias %q read back as %q", w.Spec.Alias, got)
+			if got, want := mp.Get("alias"), MapName(&w.Spec); got != want {
+				t.Errorf("WWID %q: alias read back as %q, want %q", w.Spec.WWID, got, want)
+			}
+		}
+		got := slices.Sorted(slices.Values(cfg.Sections["blacklist_exceptions"]["wwid"]))
+		if slices.Sort(wantExcepted); !slices.Equal(got, wantExcepted) {
+			t.Errorf("blacklist_exceptions wwid = %q, want %q", got, wantExcepted)
+		}
+	})
+}
+
+// TestHostBlacklistDoesNotHideManagedLUNs: the baseline's exceptions outrank a host file that
+// blacklists every WWID, and except nothing but the managed WWIDs. The real parser prints the
+// merged lists; libmultipath's filter_wwid (blacklist.c, every tested version) tries the
+// exceptions first, which the regexps here replay with Go's POSIX engine.
+func TestHostBlacklistDoesNotHideManagedLUNs(t *testing.T) {
+	r, err := Render(nil, []mpv1alpha1.MultipathWWID{lun("a", "3600a.b"), lun("b", "3600c", withAlias("db"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := confFiles(r)
+	files["10-host.conf"] = "blacklist {\n\twwid \".*\"\n}\nblacklist_exceptions {\n\twwid \"^boot$\"\n}\n"
+	mptest.ForEach(t, func(t *testing.T, parser *mptest.Parser) {
+		cfg := parser.Parse(t, files)
+		excepted := cfg.Sections["blacklist_exceptions"]["wwid"]
+		if want := []string{"^boot$", `^3600a\.b$`, "^3600c$"}; !slices.Equal(slices.Sorted(slices.Values(excepted)), slices.Sorted(slices.Values(want))) {
+			t.Fatalf("blacklist_exceptions wwid = %q, want %q", excepted, want)
+		}
+		if got := cfg.Sections["blacklist"]["wwid"]; !slices.Contains(got, ".*") {
+			t.Fatalf("the host blacklist is gone: %q", got)
+		}
+		for wwid, want := range map[string]bool{"3600a.b": true, "3600c": true, "boot": true, "3600aXb": false, "3600a.bc": false, "x3600c": false} {
+			exceptedNow := slices.ContainsFunc(excepted, func(p string) bool { return regexp.MustCompilePOSIX(p).MatchString(wwid) })
+			if exceptedNow != want {
+				t.Errorf("WWID %q excepted = %v, want %v", wwid, exceptedNow, want)
+			}
+		}
+		for wwid, name := range map[string]string{"3600a.b": "3600a.b", "3600c": "db"} {
+			if got := cfg.Multipaths[wwid].Get("alias"); got != name {
+				t.Errorf("WWID %s: alias %q, want %q", wwid, got, name)
 			}
 		}
 	})
@@ -310,31 +357,39 @@ func TestNoInjection(t *testing.T) {
 				if got := mp.Get("prio_args"); got != tc.prioArgsIs {
 					t.Errorf("prio_args = %q, want %q", got, tc.prioArgsIs)
 				}
-				if len(mp) != 2 {
-					t.Errorf("the entry has keywords %v", slices.Collect(maps.Keys(mp)))
+				if len(mp) != 3 || mp.Get("alias") != tc.lun.Spec.WWID {
+					t.Errorf("the entry has keywords %v", mp)
 				}
 			})
 		})
 	}
 }
 
-// TestBaselineWinsOverEarlierFiles: a host drop-in read before the baseline (and the overrides
-// file) cannot turn user_friendly_names or find_multipaths back.
-func TestBaselineWinsOverEarlierFiles(t *testing.T) {
+// TestHostKeepsItsNamingAndDetection: the baseline sets no host-wide naming or detection
+// keyword, so a host drop-in's user_friendly_names and find_multipaths stand, while the
+// managed maps are named per map whatever they are, and the typed defaults still win over the
+// overrides and earlier files.
+func TestHostKeepsItsNamingAndDetection(t *testing.T) {
 	config := clusterConfig(withOverrides("defaults {\n\tmax_fds 8192\n}\n"),
 		withDefaults(func(d *mpv1alpha1.MultipathDefaults) { d.NoPathRetry = intOrStr("fail") }))
-	r, err := Render(config, []mpv1alpha1.MultipathWWID{lun("a", "3600a")})
+	r, err := Render(config, []mpv1alpha1.MultipathWWID{lun("a", "3600a"), lun("b", "3600b", withAlias("db"))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	files := confFiles(r)
 	files["50-host.conf"] = "defaults {\n\tuser_friendly_names yes\n\tfind_multipaths greedy\n\tno_path_retry queue\n\tmax_fds 100\n}\n"
 	mptest.ForEach(t, func(t *testing.T, parser *mptest.Parser) {
-		defaults := parser.Parse(t, files).Sections["defaults"]
-		want := map[string]string{"user_friendly_names": "no", "find_multipaths": "strict", "no_path_retry": "fail", "max_fds": "8192"}
+		cfg := parser.Parse(t, files)
+		defaults := cfg.Sections["defaults"]
+		want := map[string]string{"user_friendly_names": "yes", "find_multipaths": "greedy", "no_path_retry": "fail", "max_fds": "8192"}
 		for keyword, value := range want {
 			if got := defaults.Get(keyword); got != value {
 				t.Errorf("%s = %q, want %q", keyword, got, value)
+			}
+		}
+		for wwid, name := range map[string]string{"3600a": "3600a", "3600b": "db"} {
+			if got := cfg.Multipaths[wwid].Get("alias"); got != name {
+				t.Errorf("WWID %s: alias %q, want %q", wwid, got, name)
 			}
 		}
 	})

@@ -31,8 +31,10 @@ import (
 
 // File names of a rendered config. multipathd reads /etc/multipath.conf, then
 // /etc/multipath/conf.d/*.conf in alphabetical order, a later defaults keyword overriding an
-// earlier one: the overrides sort before the baseline, so the baseline's invariants
-// (user_friendly_names no, find_multipaths strict) win over anything read before them.
+// earlier one: the overrides sort before the baseline, so the baseline's typed defaults win
+// over the overrides. The baseline sets no host-wide naming or detection keyword
+// (user_friendly_names, find_multipaths stay the host's): each managed map is named in its own
+// multipath subsection, and allowed through the wwids file and a blacklist exception.
 const (
 	// OverridesFileName holds spec.overrides verbatim, for /etc/multipath/conf.d.
 	OverridesFileName = "90-kube-multipath-overrides.conf"
@@ -67,6 +69,9 @@ type Rendered struct {
 	Hash string
 	// Empty means there is nothing to manage: no LUN, no knob, no overrides.
 	Empty bool
+	// Names maps each allow-listed WWID to the name its map gets on every node: its alias, or
+	// the WWID itself when it has none. Unpack derives it again from the baseline.
+	Names map[string]string
 	// LUNs is the number of allow-listed LUNs.
 	LUNs int
 	// Bytes is the total size of the files.
@@ -120,7 +125,10 @@ func Render(config *mpv1alpha1.MultipathConfig, wwids []mpv1alpha1.MultipathWWID
 			}
 		}
 	}
-	r := &Rendered{WWIDs: allowList, LUNs: len(luns)}
+	r := &Rendered{WWIDs: allowList, LUNs: len(luns), Names: make(map[string]string, len(luns))}
+	for _, w := range luns {
+		r.Names[w.Spec.WWID] = MapName(&w.Spec)
+	}
 	if len(luns) == 0 && len(knobs) == 0 && overrides == "" && len(errs) == 0 {
 		r.Empty = true
 		r.Hash = hashFiles(nil)
@@ -188,10 +196,25 @@ func duplicateNames(luns []*mpv1alpha1.MultipathWWID) field.ErrorList {
 // lunField names the object in an error's field path: MultipathWWID "db".spec.alias.
 func lunField(name, path string) string { return "MultipathWWID " + strconv.Quote(name) + "." + path }
 
-// renderBaseline writes the managed drop-in: the fixed defaults, the typed defaults in table
-// order, and one multipath subsection per LUN, sorted by WWID. Every value is quoted. It
-// validates each LUN as it writes it (ValidateMultipathWWIDSpec's checks, under the shared spec
-// path, the object named only in errors), so that each knob is read once.
+// renderBaseline writes the managed drop-in: the typed defaults in table order, a
+// blacklist_exceptions wwid per LUN, and one multipath subsection per LUN, sorted by WWID, each
+// naming its map. Every value is quoted. It validates each LUN as it writes it
+// (ValidateMultipathWWIDSpec's checks, under the shared spec path, the object named only in
+// errors), so that each knob is read once.
+//
+// What multipath-tools does with it (read in libmultipath of 0.8.4 to 0.14.3):
+//   - propsel.c select_alias takes the multipath subsection's alias first, before it ever looks
+//     at user_friendly_names or the bindings file, and names the map after the WWID only when
+//     there is no alias and user_friendly_names is off. Writing the alias, or the WWID itself as
+//     the alias, therefore names the map the same on every node whatever the host's
+//     user_friendly_names, alias_prefix or bindings; the host's settings keep naming the maps we
+//     do not manage. (alias.c check_alias_settings only refuses one alias bound to two WWIDs,
+//     which duplicateNames already rules out among ours.)
+//   - blacklist.c filter_wwid checks blacklist_exceptions before blacklist, and every file's
+//     blacklist_exceptions adds to the same list: a host blacklist such as wwid ".*" then no
+//     longer keeps a managed LUN from assembling. The pattern is anchored and its dots escaped,
+//     so it excepts that WWID and nothing else. Blacklists by devnode, device, property or
+//     protocol are separate criteria a wwid exception does not lift (the agent reports them).
 func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) (string, field.ErrorList) {
 	var errs field.ErrorList
 	fail := func(w *mpv1alpha1.MultipathWWID, e *field.Error) {
@@ -199,16 +222,28 @@ func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) (string,
 		errs = append(errs, e)
 	}
 	var b strings.Builder
-	b.Grow(256 + 48*len(knobs) + 160*len(luns))
+	b.Grow(256 + 48*len(knobs) + 240*len(luns))
 	b.WriteString(Header)
-	b.WriteString("defaults {\n\tuser_friendly_names \"no\"\n\tfind_multipaths \"strict\"\n")
-	for _, k := range knobs {
-		writeKnob(&b, "\t", k.keyword, k.text)
+	if len(knobs) > 0 {
+		b.WriteString("defaults {\n")
+		for _, k := range knobs {
+			writeKnob(&b, "\t", k.keyword, k.text)
+		}
+		b.WriteString("}\n")
 	}
-	b.WriteString("}\n")
 	if len(luns) == 0 {
 		return b.String(), nil
 	}
+	b.WriteString("blacklist_exceptions {\n")
+	for _, w := range luns {
+		if badWWIDByte(w.Spec.WWID) >= 0 {
+			continue // refused below; never written into a pattern
+		}
+		b.WriteString("\twwid ")
+		writeQuoted(&b, WWIDPattern(w.Spec.WWID))
+		b.WriteByte('\n')
+	}
+	b.WriteString("}\n")
 	b.WriteString("multipaths {\n")
 	var num [24]byte
 	for _, w := range luns {
@@ -222,10 +257,12 @@ func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) (string,
 			for _, e := range validateAlias(w.Spec.Alias, specPath) {
 				fail(w, e)
 			}
-			b.WriteString("\t\talias ")
-			writeQuoted(&b, w.Spec.Alias)
-			b.WriteByte('\n')
+		} else if err := validateWWIDAsName(w.Spec.WWID, specPath); err != nil {
+			fail(w, err)
 		}
+		b.WriteString("\t\talias ")
+		writeQuoted(&b, MapName(&w.Spec))
+		b.WriteByte('\n')
 		if w.Spec.LUNKnobs == (mpv1alpha1.LUNKnobs{}) {
 			b.WriteString("\t}\n") // most LUNs set no knob of their own
 			continue
@@ -254,6 +291,23 @@ func renderBaseline(knobs []knobLine, luns []*mpv1alpha1.MultipathWWID) (string,
 	}
 	b.WriteString("}\n")
 	return b.String(), errs
+}
+
+// MapName is the name the map of a LUN gets on every node: its alias, or its WWID when it has
+// none (rendered as the alias, so that the host's user_friendly_names cannot change it).
+func MapName(spec *mpv1alpha1.MultipathWWIDSpec) string {
+	if spec.Alias != "" {
+		return spec.Alias
+	}
+	return spec.WWID
+}
+
+// WWIDPattern is the blacklist_exceptions pattern that matches wwid and nothing else: anchored,
+// with the one character of the API's WWID charset that a POSIX extended regex reads as an
+// operator ('.') escaped. multipath-tools reads a backslash inside quotes literally and hands
+// the text to regcomp.
+func WWIDPattern(wwid string) string {
+	return "^" + strings.ReplaceAll(wwid, ".", `\.`) + "$"
 }
 
 func writeKnob(b *strings.Builder, indent, keyword, text string) {

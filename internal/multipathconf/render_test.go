@@ -119,6 +119,42 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
+// TestRenderNamesEveryMap: each LUN's map name is its alias, or its WWID without one, in
+// Rendered.Names and in the baseline, and it survives the ConfigMap round trip (plain and
+// compressed payloads).
+func TestRenderNamesEveryMap(t *testing.T) {
+	luns := []mpv1alpha1.MultipathWWID{lun("a", "3600a"), lun("b", "3600b.c", withAlias("{data}é"))}
+	for i := range 3000 { // enough to be packed compressed
+		luns = append(luns, lun("n"+strconv.Itoa(i), "3600f"+strconv.Itoa(i), withAlias("vol-"+strconv.Itoa(i))))
+	}
+	for _, n := range []int{2, len(luns)} {
+		r, err := Render(nil, luns[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Names["3600a"]; got != "3600a" {
+			t.Errorf("%d LUNs: name of 3600a = %q, want the WWID", n, got)
+		}
+		if got := r.Names["3600b.c"]; got != "{data}é" {
+			t.Errorf("%d LUNs: name of 3600b.c = %q, want its alias", n, got)
+		}
+		if len(r.Names) != n {
+			t.Errorf("%d LUNs: %d names", n, len(r.Names))
+		}
+		data, binaryData, err := Pack(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Unpack(data, binaryData, r.Hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back.Names, r.Names) {
+			t.Errorf("%d LUNs (compressed: %v): names did not survive the round trip", n, binaryData != nil)
+		}
+	}
+}
+
 // describeRendered is the golden form of a rendered config: its summary, then each file.
 func describeRendered(r *Rendered) string {
 	var b strings.Builder

@@ -31,6 +31,12 @@ import (
 // MaxOverridesBytes is the largest spec.overrides accepted, in bytes.
 const MaxOverridesBytes = 131072
 
+// MaxMapNameBytes is the longest device-mapper map name: the kernel's DM_NAME_LEN (128, in
+// linux/dm-ioctl.h) less its terminating NUL. A LUN without an alias is named after its WWID,
+// which the API allows up to 128 characters; multipath-tools keeps a WWID in WWID_SIZE (128)
+// bytes, NUL included, too.
+const MaxMapNameBytes = 127
+
 // Messages of the rules the CRD states as CEL, spelled as the CRD spells them.
 const (
 	msgSingleton     = "MultipathConfig is a singleton: metadata.name must be cluster"
@@ -69,6 +75,8 @@ func ValidateMultipathWWIDSpec(spec *mpv1alpha1.MultipathWWIDSpec, path *field.P
 	}
 	if spec.Alias != "" {
 		errs = append(errs, validateAlias(spec.Alias, path)...)
+	} else if err := validateWWIDAsName(spec.WWID, path); err != nil {
+		errs = append(errs, err)
 	}
 	if spec.NodeSelector != nil {
 		errs = append(errs, metav1validation.ValidateLabelSelector(spec.NodeSelector,
@@ -172,6 +180,18 @@ func validateWWID(wwid string, parent *field.Path) *field.Error {
 			quoteByteAt(wwid, i)+" at byte "+strconv.Itoa(i)+")")
 	}
 	return nil
+}
+
+// validateWWIDAsName checks that a LUN without an alias can be named after its WWID: the map
+// name must fit the kernel's limit. The error is on spec.alias, the field that fixes it.
+func validateWWIDAsName(wwid string, parent *field.Path) *field.Error {
+	if len(wwid) <= MaxMapNameBytes || len(wwid) > keywords[wwidRow].Value.MaxLength {
+		return nil // a WWID too long for the API is refused as such
+	}
+	return field.Required(parent.Child("alias"), "alias is required when spec.wwid is longer than "+
+		strconv.Itoa(MaxMapNameBytes)+" characters ("+strconv.Itoa(len(wwid))+
+		"): without one the map is named after its WWID, and a device-mapper map name holds at most "+
+		strconv.Itoa(MaxMapNameBytes))
 }
 
 // badWWIDByte returns the index of the first byte ^[a-zA-Z0-9._:-]+$ refuses, or -1.

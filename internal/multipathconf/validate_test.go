@@ -71,6 +71,17 @@ func TestValidateMultipathWWID(t *testing.T) {
 			lun:  lun("db", long),
 			want: field.ErrorList{field.TooLongCharacters(wwidPath, long, 128)},
 		},
+		"a 128-character wwid without an alias, too long to name its map": {
+			lun: lun("db", long[:128]),
+			want: field.ErrorList{field.Required(field.NewPath("spec", "alias"), "alias is required when spec.wwid is longer than 127 characters (128): "+
+				"without one the map is named after its WWID, and a device-mapper map name holds at most 127")},
+		},
+		"a 128-character wwid with an alias": {
+			lun: lun("db", long[:128], withAlias("db")),
+		},
+		"a 127-character wwid names its own map": {
+			lun: lun("db", long[:127]),
+		},
 		"an alias with a blank": {
 			lun:  lun("db", validWWID, withAlias("my data")),
 			want: field.ErrorList{aliasCharError("my data", "' ' at byte 2")},
