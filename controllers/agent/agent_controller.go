@@ -44,6 +44,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
@@ -101,15 +102,20 @@ type Reconciler struct {
 	// SlowApply is how long a transaction runs before Reconciling=True (Applying) is written;
 	// 0 means DefaultSlowApply. A quicker apply is reported by one status write, not two.
 	SlowApply time.Duration
+	// MapUsers reads what holds each map (open count, holders, mounts, swap, LVM) from the
+	// host's sysfs and procfs; nil reports no users.
+	MapUsers *mapusers.Reader
 
 	mu        sync.Mutex
 	configs   configCache
 	backoff   applyBackoff
 	version   string
 	lastRenew time.Time
-	// lastReply is the hash of the last "show maps json" reply, lastMaps what it gave.
-	lastReply [sha256.Size]byte
-	lastMaps  *mapsReport
+	// lastReply is the hash of the last "show maps json" reply, lastMaps what it gave
+	// (without users), lastKernels its maps' kernel names by WWID.
+	lastReply   [sha256.Size]byte
+	lastMaps    *mapsReport
+	lastKernels map[string]string
 }
 
 // SetupWithManager registers the controller: the node's MultipathNodeState (spec changes
@@ -157,6 +163,9 @@ type scope struct {
 	// maps are the node's maps, nil until reconcileMaps read them; daemonErr says why not.
 	maps      *mapsReport
 	daemonErr error
+	// hostConflicts are the host's facts against the desired config, set by
+	// reconcileHostFacts; nil when unknown this pass (the reported ones stay), empty when none.
+	hostConflicts []mpv1alpha1.HostConflict
 }
 
 type mapsReport struct {
@@ -188,7 +197,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	result := ctrl.Result{RequeueAfter: r.RefreshInterval}
 	var errs []error
-	for _, p := range []phase{r.reconcileApply, r.reconcileDrift, r.reconcileMaps} {
+	for _, p := range []phase{r.reconcileApply, r.reconcileDrift, r.reconcileMaps, r.reconcileHostFacts} {
 		res, err := p(ctx, s)
 		if err != nil {
 			errs = append(errs, err)
@@ -295,13 +304,13 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) (ctrl.Result,
 	return ctrl.Result{}, nil
 }
 
-// reconcileMaps reads multipathd's maps.
+// reconcileMaps reads multipathd's maps, and on every pass what holds them.
 func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, error) {
 	reply, err := r.Daemon.ShowMapsJSON(ctx)
 	if err == nil && r.lastMaps != nil && sha256.Sum256(reply) == r.lastReply {
 		// The same reply as last time (the steady state): no parse, no new garbage.
 		multipathdUp.Set(1)
-		s.maps = r.lastMaps
+		s.maps = r.withUsersReport(ctx, r.lastMaps)
 		return ctrl.Result{}, nil
 	}
 	var maps []multipathd.Map
@@ -323,11 +332,19 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 			ctrl.LoggerFrom(ctx).V(1).Info("Cannot read multipathd's version", "err", err.Error())
 		}
 	}
-	statuses := fitMaps(multipathd.ToMapStatuses(maps), maxMapsBytes)
-	s.maps = &mapsReport{version: r.version, mapCount: int32(min(len(maps), 1<<31-1)), maps: statuses}
-	nodeMaps.set(statuses)
-	r.lastReply, r.lastMaps = sha256.Sum256(reply), s.maps
+	statuses := multipathd.ToMapStatuses(maps)
+	r.lastReply, r.lastKernels = sha256.Sum256(reply), kernelNames(maps)
+	r.lastMaps = &mapsReport{version: r.version, mapCount: int32(min(len(maps), 1<<31-1)), maps: statuses}
+	s.maps = r.withUsersReport(ctx, r.lastMaps)
+	nodeMaps.set(s.maps.maps)
 	return ctrl.Result{}, nil
+}
+
+// withUsersReport is base with each map's users, fitted to the status budget.
+func (r *Reconciler) withUsersReport(ctx context.Context, base *mapsReport) *mapsReport {
+	out := *base
+	out.maps = fitMaps(r.withUsers(ctx, base.maps, r.lastKernels), maxMapsBytes)
+	return &out
 }
 
 // maxMapsBytes bounds status.maps as JSON. etcd stores an object of at most 1.5 MiB by default
@@ -369,11 +386,22 @@ func fitMaps(maps []mpv1alpha1.MapStatus, budget int) []mpv1alpha1.MapStatus {
 }
 
 // jsonMapSize and jsonPathSize bound the JSON size of a map without its paths and of a path:
-// keys, punctuation, numbers and the quoted strings.
+// keys, punctuation, numbers and the quoted strings. A map's users count as the map: they are
+// what keeps it from being removed, and are never left out.
 func jsonMapSize(m *mpv1alpha1.MapStatus) int {
 	// {"wwid":,"name":,"state":,"activePaths":,"totalPaths":,"paths":[]}, and the comma after it.
-	return 67 + len(strconv.Itoa(int(m.ActivePaths))) + len(strconv.Itoa(int(m.TotalPaths))) +
+	n := 67 + len(strconv.Itoa(int(m.ActivePaths))) + len(strconv.Itoa(int(m.TotalPaths))) +
 		jsonStringSize(m.WWID) + jsonStringSize(m.Name) + jsonStringSize(string(m.State))
+	if m.OpenCount != 0 {
+		n += 13 + len(strconv.Itoa(int(m.OpenCount))) // ,"openCount":N
+	}
+	if len(m.Users) > 0 {
+		n += 10 // ,"users":[]
+		for _, u := range m.Users {
+			n += 19 + jsonStringSize(string(u.Kind)) + jsonStringSize(u.Name) // {"kind":,"name":},
+		}
+	}
+	return n
 }
 
 func jsonPathSize(p *mpv1alpha1.PathStatus) int {

@@ -51,6 +51,8 @@ type statusInput struct {
 	// daemonErr is why multipathd's maps could not be read; maps is what was read.
 	daemonErr error
 	maps      *mapsReport
+	// hostConflicts: see scope.hostConflicts (nil: unknown, keep what is reported).
+	hostConflicts []mpv1alpha1.HostConflict
 }
 
 // setStatus writes what a pass found into st.Status. Degraded (ApplyFailed) is present only
@@ -64,6 +66,7 @@ func setStatus(st *mpv1alpha1.MultipathNodeState, in statusInput) {
 		st.Status.Maps = in.maps.maps
 		setVersionCondition(st)
 	}
+	setHostConflicts(st, in.hostConflicts)
 	desired := st.Spec.DesiredConfig
 
 	switch {
@@ -167,7 +170,7 @@ func (r *Reconciler) reportSlowApply(ctx context.Context, s *scope, desired *mpv
 
 // updateStatus writes the pass's status when it differs from the last one written.
 func (r *Reconciler) updateStatus(ctx context.Context, s *scope) error {
-	setStatus(s.state, statusInput{applied: s.applied, applyErr: s.applyErr, daemonErr: s.daemonErr, maps: s.maps})
+	setStatus(s.state, statusInput{applied: s.applied, applyErr: s.applyErr, daemonErr: s.daemonErr, maps: s.maps, hostConflicts: s.hostConflicts})
 	if apiequality.Semantic.DeepEqual(s.written, s.state.Status) {
 		return nil
 	}

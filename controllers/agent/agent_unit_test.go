@@ -234,3 +234,48 @@ func TestFitMapsKeepsEveryMapAndThePathsThatMatter(t *testing.T) {
 		t.Error("paths left out of a status that fits")
 	}
 }
+
+// jsonMapSize bounds a map's JSON with its open count and users too, escapes included: the
+// budget of fitMaps holds for maps in use.
+func TestJSONMapSizeBoundsMapsWithUsers(t *testing.T) {
+	t.Parallel()
+	maps := []mpv1alpha1.MapStatus{
+		{WWID: "3600a", Name: "data", State: mpv1alpha1.MapOptimal, ActivePaths: 4, TotalPaths: 4},
+		{WWID: "3600b", Name: "db", State: mpv1alpha1.MapOptimal, OpenCount: 12345, Users: []mpv1alpha1.MapUser{
+			{Kind: mpv1alpha1.MapUserMount, Name: `/var/lib/"odd" <dir>\&`}, {Kind: mpv1alpha1.MapUserHolder, Name: "vg0-lv0"},
+			{Kind: mpv1alpha1.MapUserLVMPhysicalVolume}, {Kind: mpv1alpha1.MapUserOpen},
+		}},
+	}
+	for i := range maps {
+		b, _ := json.Marshal(maps[i])
+		if got := jsonMapSize(&maps[i]); got < len(b)+1 || got > len(b)+80 {
+			t.Errorf("map %d: jsonMapSize %d for %d bytes of JSON (and a comma)", i, got, len(b))
+		}
+	}
+}
+
+func TestSetHostConflicts(t *testing.T) {
+	t.Parallel()
+	st := &mpv1alpha1.MultipathNodeState{}
+	hc := []mpv1alpha1.HostConflict{
+		{Type: mpv1alpha1.HostConflictAliasDiffers, WWID: "3600a", Alias: "legacy", File: "/etc/multipath.conf", Line: 7, Message: "/etc/multipath.conf:7 names managed WWID 3600a \"legacy\""},
+		{Type: mpv1alpha1.HostConflictBlacklisted, WWID: "3600b", File: "/etc/multipath.conf", Line: 11, Message: "/etc/multipath.conf:11 blacklists managed WWID 3600b"},
+	}
+	setHostConflicts(st, hc)
+	c := conditions.Get(st, mpv1alpha1.HostConfigConflictCondition)
+	if c == nil || c.Status != metav1.ConditionTrue || c.Reason != mpv1alpha1.HostConfigConflictReason ||
+		!strings.Contains(c.Message, "in 2 place(s)") || !strings.Contains(c.Message, hc[0].Message+"; "+hc[1].Message) {
+		t.Fatalf("condition %+v", c)
+	}
+	if len(st.Status.HostConflicts) != 2 {
+		t.Fatalf("hostConflicts %+v", st.Status.HostConflicts)
+	}
+	setHostConflicts(st, nil) // unknown this pass: kept
+	if conditions.Get(st, mpv1alpha1.HostConfigConflictCondition) == nil || len(st.Status.HostConflicts) != 2 {
+		t.Fatal("unknown facts dropped what was reported")
+	}
+	setHostConflicts(st, []mpv1alpha1.HostConflict{})
+	if conditions.Get(st, mpv1alpha1.HostConfigConflictCondition) != nil || st.Status.HostConflicts != nil {
+		t.Fatalf("no conflicts left, but %+v, %+v", st.Status.Conditions, st.Status.HostConflicts)
+	}
+}

@@ -45,6 +45,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
@@ -84,6 +85,8 @@ type node struct {
 	host   *hostfs.Host
 	// slowApply is the agent's SlowApply (0: its default).
 	slowApply time.Duration
+	// mapUsers is the agent's MapUsers (nil: none).
+	mapUsers *mapusers.Reader
 }
 
 // startAgent runs an agent for a new node name with the manager options cmd/agent uses: the
@@ -133,6 +136,7 @@ func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)
 		RefreshInterval: 300 * time.Millisecond,
 		Triggers:        triggers,
 		SlowApply:       n.slowApply,
+		MapUsers:        n.mapUsers,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,7 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
-	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
 // debouncer calls fire once, delay after the last of a burst of kicks, and, when early is set,
@@ -78,9 +77,11 @@ func (d *debouncer) run(ctx context.Context) {
 	}
 }
 
-// FileWatcher asks for a pass when an owned file under the host root changes: one of the
-// agent's drop-ins or /etc/multipath/wwids. It is a manager.Runnable. When inotify is not
-// available it logs why and leaves drift to the periodic pass.
+// FileWatcher asks for a pass when a multipath configuration file under the host root changes:
+// the agent's drop-ins and /etc/multipath/wwids (drift), and the host's own files whose facts
+// the agent reports (/etc/multipath.conf, every *.conf drop-in, /etc/multipath/bindings). It
+// is a manager.Runnable. When inotify is not available it logs why and leaves both to the
+// periodic pass.
 type FileWatcher struct {
 	// Root is the host root.
 	Root string
@@ -90,8 +91,20 @@ type FileWatcher struct {
 	Debounce time.Duration
 }
 
-// watchedNames are the file names in /etc/multipath and conf.d whose changes matter.
-var watchedNames = []string{filepath.Base(hostfs.WWIDsPath), multipathconf.BaselineFileName, multipathconf.OverridesFileName}
+// watched tells whether a change to the file at path (under the host root) matters: the
+// names in /etc/multipath, *.conf in conf.d (ours and the host's), /etc/multipath.conf.
+func (w *FileWatcher) watched(path string) bool {
+	dir, name := filepath.Dir(path), filepath.Base(path)
+	switch dir {
+	case filepath.Join(w.Root, filepath.FromSlash(hostfs.ConfDir)):
+		return strings.HasSuffix(name, ".conf")
+	case filepath.Join(w.Root, filepath.FromSlash(hostfs.EtcMultipathDir)):
+		return name == filepath.Base(hostfs.WWIDsPath) || name == "bindings"
+	case filepath.Join(w.Root, "etc"):
+		return name == "multipath.conf"
+	}
+	return false
+}
 
 // Start implements manager.Runnable.
 func (w *FileWatcher) Start(ctx context.Context) error {
@@ -111,7 +124,7 @@ func (w *FileWatcher) Start(ctx context.Context) error {
 	if err := os.MkdirAll(confd, 0o755); err != nil {
 		log.Error(err, "Cannot create the drop-in directory", "dir", confd)
 	}
-	for _, dir := range []string{filepath.Join(w.Root, filepath.FromSlash(hostfs.EtcMultipathDir)), confd} {
+	for _, dir := range []string{filepath.Join(w.Root, "etc"), filepath.Join(w.Root, filepath.FromSlash(hostfs.EtcMultipathDir)), confd} {
 		if err := watcher.Add(dir); err != nil {
 			log.Error(err, "Cannot watch a directory; drift there is found by the periodic pass only", "dir", dir)
 		}
@@ -126,7 +139,7 @@ func (w *FileWatcher) Start(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if slices.Contains(watchedNames, filepath.Base(ev.Name)) {
+			if w.watched(ev.Name) {
 				d.Kick()
 			}
 		case err, ok := <-watcher.Errors:

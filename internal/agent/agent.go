@@ -45,6 +45,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	agentctrl "github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
@@ -220,6 +221,9 @@ func Build(cfg *rest.Config, o Options) (*Agent, error) {
 		Namespace:       o.Namespace,
 		RefreshInterval: o.RefreshInterval,
 		Triggers:        triggers,
+		// Open counts need the host's /dev/mapper/control (and CAP_SYS_ADMIN); without it the
+		// users still come from sysfs, the mount and swap tables and udev's database.
+		MapUsers: &mapusers.Reader{Root: o.HostRoot},
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the agent controller: %w", err)
 	}

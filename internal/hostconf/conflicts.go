@@ -138,3 +138,20 @@ func blacklisted(wwid string, bl []Regex, blc []compiled, ex []Regex, exc []comp
 	}
 	return hc, false
 }
+
+// ManagedNames maps each managed WWID to the name the rendered config gives its map: the
+// alias of its multipaths entry in the rendered files, or the WWID itself.
+func ManagedNames(wwids []string, renderedFiles ...[]byte) map[string]string {
+	out := make(map[string]string, len(wwids))
+	for _, w := range wwids {
+		out[w] = w
+	}
+	for _, f := range renderedFiles {
+		for _, mp := range parse("", f, false).multipaths {
+			if _, ok := out[mp.WWID]; ok && mp.Alias != "" {
+				out[mp.WWID] = mp.Alias
+			}
+		}
+	}
+	return out
+}

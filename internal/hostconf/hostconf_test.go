@@ -17,13 +17,17 @@ limitations under the License.
 package hostconf
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
 const (
@@ -343,5 +347,25 @@ func TestUnreadableFileIsAProblemNotAnError(t *testing.T) {
 	}
 	if len(c.Blacklist.WWID) != 1 {
 		t.Fatalf("the readable drop-in was not read: %+v", c.Blacklist)
+	}
+}
+
+// ManagedNames reads the names the operator's own render gives: the alias, else the WWID.
+func TestManagedNamesReadsTheRender(t *testing.T) {
+	objs := []mpv1alpha1.MultipathWWID{
+		{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: w1, Alias: "ora"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: w2}},
+	}
+	r, err := multipathconf.Render(nil, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files [][]byte
+	for _, f := range r.Files {
+		files = append(files, []byte(f.Content))
+	}
+	got := ManagedNames(r.WWIDs, files...)
+	if want := map[string]string{w1: "ora", w2: w2}; !maps.Equal(got, want) {
+		t.Fatalf("ManagedNames = %v, want %v", got, want)
 	}
 }

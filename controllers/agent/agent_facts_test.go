@@ -1,0 +1,182 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package agent_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/mapusers"
+)
+
+// The fixture's maps' WWIDs.
+const (
+	mpathaWWID = "368caaaaaaaaae2069fb9e3e1000001c4"
+	mpathbWWID = "368cbbbbbbbbe2069fb9e3e1000001bb"
+)
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakeKernel is a host's sysfs and procfs for the fixture's maps, mpatha (dm-6) and mpathb
+// (dm-7), with mpatha mounted on /srv/a, and open counts the test sets.
+type fakeKernel struct {
+	root  string
+	count atomic.Int32 // mpatha's open count
+}
+
+func newFakeKernel(t *testing.T) *fakeKernel {
+	k := &fakeKernel{root: t.TempDir()}
+	for _, m := range []int{6, 7} {
+		writeFile(t, filepath.Join(k.root, fmt.Sprintf("sys/block/dm-%d/dev", m)), fmt.Sprintf("253:%d\n", m))
+	}
+	k.mount(t, true)
+	writeFile(t, filepath.Join(k.root, "proc/swaps"), "Filename\tType\tSize\tUsed\tPriority\n")
+	k.count.Store(1)
+	return k
+}
+
+func (k *fakeKernel) mount(t *testing.T, mounted bool) {
+	table := "22 1 254:1 / / rw - ext4 /dev/vda1 rw\n"
+	if mounted {
+		table += "90 22 253:6 / /srv/a rw - xfs /dev/mapper/mpatha rw\n"
+	}
+	writeFile(t, filepath.Join(k.root, "proc/1/mountinfo"), table)
+}
+
+func (k *fakeKernel) reader() *mapusers.Reader {
+	return &mapusers.Reader{Root: k.root, OpenCount: func(dev uint64) (int32, error) {
+		if dev&0xff == 6 {
+			return k.count.Load(), nil
+		}
+		return 0, nil
+	}}
+}
+
+func mapByWWID(st *mpv1alpha1.MultipathNodeState, wwid string) *mpv1alpha1.MapStatus {
+	for i := range st.Status.Maps {
+		if st.Status.Maps[i].WWID == wwid {
+			return &st.Status.Maps[i]
+		}
+	}
+	return nil
+}
+
+// The agent reports what holds each map, and follows a change no uevent announces (an
+// unmount) on its periodic refresh.
+func TestAgentReportsMapUsersAndFollowsThemWithoutUevents(t *testing.T) {
+	name := "node-users"
+	k := newFakeKernel(t)
+	startAgent(t, name, func(n *node) { n.mapUsers = k.reader() })
+	_, ref := publish(t, mpathaWWID, mpathbWWID)
+	createState(t, name, &ref)
+
+	want := func(count int32, users ...mpv1alpha1.MapUser) func() error {
+		return func() error {
+			st := getState(t, name)
+			a, b := mapByWWID(st, mpathaWWID), mapByWWID(st, mpathbWWID)
+			if a == nil || b == nil {
+				return fmt.Errorf("maps not reported: %+v", st.Status.Maps)
+			}
+			if a.OpenCount != count || !reflect.DeepEqual(a.Users, users) {
+				return fmt.Errorf("mpatha: open count %d, users %+v; want %d, %+v", a.OpenCount, a.Users, count, users)
+			}
+			if b.OpenCount != 0 || b.Users != nil {
+				return fmt.Errorf("mpathb, held by nothing: open count %d, users %+v", b.OpenCount, b.Users)
+			}
+			return nil
+		}
+	}
+	eventually(t, want(1, mpv1alpha1.MapUser{Kind: mpv1alpha1.MapUserMount, Name: "/srv/a"}))
+
+	// Unmounted, but a process keeps it open: no uevent, no multipathd change.
+	k.mount(t, false)
+	eventually(t, want(1, mpv1alpha1.MapUser{Kind: mpv1alpha1.MapUserOpen}))
+	k.count.Store(0)
+	eventually(t, want(0))
+
+	// Nothing changes: nothing is written (five refresh intervals).
+	rv := getState(t, name).ResourceVersion
+	time.Sleep(1500 * time.Millisecond)
+	if got := getState(t, name).ResourceVersion; got != rv {
+		t.Errorf("status written with nothing changed: resourceVersion %s -> %s", rv, got)
+	}
+}
+
+// The agent reports the host's own configuration where it contradicts the desired config, as
+// status.hostConflicts and a HostConfigConflict condition naming file and line, and clears
+// both when the host's file is fixed by hand.
+func TestAgentReportsHostConflictsAndClearsThemWhenTheHostIsFixed(t *testing.T) {
+	name := "node-host-conflicts"
+	n := startAgent(t, name, func(n *node) {
+		writeFile(t, filepath.Join(n.root, "etc/multipath.conf"),
+			"defaults {\n\tuser_friendly_names yes\n}\nmultipaths {\n\tmultipath {\n\t\twwid "+wwidA+"\n\t\talias legacy_ora\n\t}\n}\nblacklist {\n\twwid \"^3600a0980.*42$\"\n}\n")
+	})
+	_, ref := publish(t, wwidA, wwidB)
+	createState(t, name, &ref)
+
+	eventually(t, func() error {
+		st := getState(t, name)
+		want := []mpv1alpha1.HostConflict{
+			{Type: mpv1alpha1.HostConflictAliasDiffers, WWID: wwidA, Alias: "legacy_ora", File: "/etc/multipath.conf", Line: 7},
+			{Type: mpv1alpha1.HostConflictBlacklisted, WWID: wwidB, File: "/etc/multipath.conf", Line: 11},
+		}
+		got := make([]mpv1alpha1.HostConflict, len(st.Status.HostConflicts))
+		for i, c := range st.Status.HostConflicts {
+			c.Message = ""
+			got[i] = c
+		}
+		if !reflect.DeepEqual(got, want) {
+			return fmt.Errorf("hostConflicts %+v, want %+v", got, want)
+		}
+		c := conditions.Get(st, mpv1alpha1.HostConfigConflictCondition)
+		if c == nil || c.Status != "True" || c.Reason != mpv1alpha1.HostConfigConflictReason ||
+			!strings.Contains(c.Message, "/etc/multipath.conf:7 names managed WWID "+wwidA+` "legacy_ora"`) ||
+			!strings.Contains(c.Message, "/etc/multipath.conf:11 blacklists managed WWID "+wwidB) {
+			return fmt.Errorf("HostConfigConflict condition: %+v", c)
+		}
+		return nil
+	})
+
+	// The admin fixes the host's file; the file watcher (or the next refresh) sees it.
+	writeFile(t, filepath.Join(n.root, "etc/multipath.conf"), "defaults {\n\tuser_friendly_names yes\n}\n")
+	eventually(t, func() error {
+		st := getState(t, name)
+		if len(st.Status.HostConflicts) != 0 {
+			return fmt.Errorf("hostConflicts still %+v", st.Status.HostConflicts)
+		}
+		if c := conditions.Get(st, mpv1alpha1.HostConfigConflictCondition); c != nil {
+			return fmt.Errorf("HostConfigConflict still present: %+v", c)
+		}
+		return nil
+	})
+}
