@@ -153,6 +153,9 @@ type MapsReport struct {
 	// MapCount is the number of maps on the node; Maps may list fewer.
 	MapCount int32       `json:"mapCount"`
 	Maps     []MapReport `json:"maps"`
+	// HostConflicts are where the node's own multipath configuration contradicts the desired
+	// state.
+	HostConflicts []mpv1alpha1.HostConflict `json:"hostConflicts,omitempty"`
 }
 
 // MapReport is one map as the agent reported it, and the MultipathWWID that allow-lists it.
@@ -174,6 +177,7 @@ func BuildMaps(node *corev1.Node, state *mpv1alpha1.MultipathNodeState, lease *c
 		Node: state.Name, NodeFound: node != nil, Ready: n.Ready, Time: metav1.NewTime(now),
 		DesiredConfig: state.Spec.DesiredConfig, AppliedConfig: state.Status.AppliedConfig,
 		MultipathToolsVersion: state.Status.MultipathToolsVersion, MapCount: state.Status.MapCount,
+		HostConflicts: state.Status.HostConflicts,
 	}
 	r.Trusted, r.Reason = rules.NodeTrusted(&n, now)
 	if !n.LastHeartbeat.IsZero() {
@@ -241,11 +245,14 @@ func FormatMaps(r *MapsReport, color bool) string {
 		fmt.Fprintf(&b, "Apply:      failed%s: %s\n", since, msg)
 	}
 	fmt.Fprintf(&b, "Maps:       %d\n", r.MapCount)
+	if len(r.HostConflicts) > 0 {
+		formatHostConflicts(&b, []NodeHostConflicts{{Node: r.Node, Conflicts: r.HostConflicts}}, color)
+	}
 	if len(r.Maps) == 0 {
 		return b.String()
 	}
 	b.WriteByte('\n')
-	rows := [][]styled{{{text: "MAP"}, {text: "LUN"}, {text: "WWID"}, {text: "STATE"}, {text: "PATHS"},
+	rows := [][]styled{{{text: "MAP"}, {text: "LUN"}, {text: "WWID"}, {text: "STATE"}, {text: "PATHS"}, {text: "USERS"},
 		{text: "DEVICE"}, {text: "HCIL"}, {text: "DM"}, {text: "CHECKER"}, {text: "DEVICE STATE"}}}
 	for _, m := range r.Maps {
 		_, color := stateStyle(m.State)
@@ -259,7 +266,7 @@ func FormatMaps(r *MapsReport, color bool) string {
 			_, color = stateStyle(m.Judged)
 		}
 		head := []styled{{text: dash(m.Name)}, {text: lun}, {text: m.WWID}, {text: state, color: color},
-			{text: fmt.Sprintf("%d/%d", m.ActivePaths, m.TotalPaths)}}
+			{text: fmt.Sprintf("%d/%d", m.ActivePaths, m.TotalPaths)}, {text: usersText(&m.MapStatus)}}
 		blank := make([]styled, len(head))
 		if len(m.Paths) == 0 {
 			rows = append(rows, append(head, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}))
@@ -285,6 +292,26 @@ func FormatMaps(r *MapsReport, color bool) string {
 		fmt.Fprintf(&b, "+%d %s not listed by the agent.\n", more, plural(more, "map", "maps"))
 	}
 	return b.String()
+}
+
+// usersText says what holds a map: "Mount /srv/a, Holder vg0-lv0 (open 2)", or "-".
+func usersText(m *mpv1alpha1.MapStatus) string {
+	if len(m.Users) == 0 && m.OpenCount == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(m.Users))
+	for _, u := range m.Users {
+		if u.Name == "" {
+			parts = append(parts, string(u.Kind))
+		} else {
+			parts = append(parts, string(u.Kind)+" "+oneLine(u.Name))
+		}
+	}
+	s := strings.Join(parts, ", ")
+	if m.OpenCount > 0 {
+		s = strings.TrimSpace(fmt.Sprintf("%s (open %d)", s, m.OpenCount))
+	}
+	return s
 }
 
 // pathColor is red for a path state other than the good ones.

@@ -72,6 +72,16 @@ func TestFormatMaps(t *testing.T) {
 			}),
 			golden: "maps.golden",
 		},
+		"what holds each map, and the node's host configuration conflicts": {
+			report: fixtureMaps("worker-2", func(_ *corev1.Node, s *mpv1alpha1.MultipathNodeState, _ **coordinationv1.Lease) {
+				s.Status.Maps[0].OpenCount, s.Status.Maps[0].Users = 2, []mpv1alpha1.MapUser{
+					{Kind: mpv1alpha1.MapUserHolder, Name: "oravg-data"}, {Kind: mpv1alpha1.MapUserLVMPhysicalVolume}, {Kind: mpv1alpha1.MapUserMount, Name: "/u01/oradata"},
+				}
+				s.Status.Maps[5].OpenCount, s.Status.Maps[5].Users = 1, []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserOpen}}
+				s.Status.HostConflicts = fixtureHostConflicts()
+			}),
+			golden: "maps-users.golden",
+		},
 		"an untrusted node says why, and its apply error": {
 			report: fixtureMaps("worker-4", func(_ *corev1.Node, s *mpv1alpha1.MultipathNodeState, _ **coordinationv1.Lease) {
 				s.Spec.DesiredConfig = &mpv1alpha1.RenderedConfigRef{Name: "multipath-rendered-77aa01bc", Hash: "77aa01bc"}

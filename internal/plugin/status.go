@@ -214,6 +214,15 @@ type StatusReport struct {
 	NodeErrors []mpv1alpha1.NodeError `json:"nodeErrors,omitempty"`
 	// NodeErrorCount counts all of them.
 	NodeErrorCount int `json:"nodeErrorCount,omitempty"`
+	// HostConflicts are the facts of nodes' own multipath configuration that contradict the
+	// desired state, as their agents report them, by node name.
+	HostConflicts []NodeHostConflicts `json:"hostConflicts,omitempty"`
+}
+
+// NodeHostConflicts are one node's host configuration conflicts.
+type NodeHostConflicts struct {
+	Node      string                    `json:"node"`
+	Conflicts []mpv1alpha1.HostConflict `json:"conflicts"`
 }
 
 // NodeReport is whether a managed node's report is trusted.
@@ -265,7 +274,7 @@ type Cell struct {
 // BuildStatus lays the roll-up out as a matrix. It is pure: each cell is rules.NodeState over the
 // node's maps of that WWID, the same rule the operator's roll-up applies.
 func BuildStatus(in *health.Inputs, out *health.Outcome, now time.Time) *StatusReport {
-	r := &StatusReport{Time: metav1.NewTime(now), NodeErrors: out.NodeErrors, NodeErrorCount: out.ApplyFailing}
+	r := &StatusReport{Time: metav1.NewTime(now), NodeErrors: out.NodeErrors, NodeErrorCount: out.ApplyFailing, HostConflicts: hostConflicts(in.States)}
 	r.ConfigMissing = in.Config == nil || !in.Config.DeletionTimestamp.IsZero()
 	if out.SelectorErr != nil {
 		r.SelectorError = out.SelectorErr.Error()
@@ -453,7 +462,53 @@ func FormatStatus(r *StatusReport, f StatusFormat) string {
 	}
 	formatUntrusted(&b, r)
 	formatNodeErrors(&b, r, f.Color)
+	formatHostConflicts(&b, r.HostConflicts, f.Color)
 	return b.String()
+}
+
+// formatHostConflicts lists each node's host configuration conflicts, the file and line first.
+func formatHostConflicts(b *strings.Builder, nodes []NodeHostConflicts, color bool) {
+	if len(nodes) == 0 {
+		return
+	}
+	n := 0
+	for _, hc := range nodes {
+		n += len(hc.Conflicts)
+	}
+	fmt.Fprintf(b, "\nHost configuration conflicts (%d on %d %s; the operator does not override them):\n", n, len(nodes), plural(len(nodes), "node", "nodes"))
+	rows := [][]styled{{{text: "NODE"}, {text: "TYPE"}, {text: "WWID"}, {text: "WHERE"}, {text: "MESSAGE"}}}
+	listed := 0
+	for _, hc := range nodes {
+		for _, c := range hc.Conflicts {
+			if listed == maxListed {
+				break
+			}
+			listed++
+			where := "-"
+			if c.File != "" {
+				where = fmt.Sprintf("%s:%d", c.File, c.Line)
+			}
+			// The agent's messages start with where they are: said once, in WHERE.
+			msg := strings.TrimPrefix(oneLine(c.Message), where+" ")
+			rows = append(rows, []styled{{text: hc.Node}, {text: string(c.Type), color: sgrYellow}, {text: dash(c.WWID)}, {text: where}, {text: msg}})
+		}
+	}
+	writeTable(b, rows, color)
+	if more := n - listed; more > 0 {
+		fmt.Fprintf(b, "  ... and %d more (kubectl get multipathnodestate NODE -o yaml)\n", more)
+	}
+}
+
+// hostConflicts collects the nodes' reported host conflicts, by node name.
+func hostConflicts(states []mpv1alpha1.MultipathNodeState) []NodeHostConflicts {
+	var out []NodeHostConflicts
+	for i := range states {
+		if hc := states[i].Status.HostConflicts; len(hc) > 0 {
+			out = append(out, NodeHostConflicts{Node: states[i].Name, Conflicts: hc})
+		}
+	}
+	slices.SortFunc(out, func(a, b NodeHostConflicts) int { return strings.Compare(a.Node, b.Node) })
+	return out
 }
 
 // Cell colours (SGR codes).

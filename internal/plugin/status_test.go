@@ -248,6 +248,16 @@ func BenchmarkStatus(b *testing.B) {
 	}
 }
 
+// fixtureHostConflicts are what an agent reports of a RHEL node's own configuration.
+func fixtureHostConflicts() []mpv1alpha1.HostConflict {
+	return []mpv1alpha1.HostConflict{
+		{Type: mpv1alpha1.HostConflictBlacklisted, WWID: "3600a098038303053453f463045727a04", File: "/etc/multipath.conf", Line: 23,
+			Message: `/etc/multipath.conf:23 blacklists managed WWID 3600a098038303053453f463045727a04 (wwid ".*") and no host blacklist_exceptions entry excepts it`},
+		{Type: mpv1alpha1.HostConflictAliasDiffers, WWID: "3600a098038303053453f463045727a01", Alias: "legacy_ora", File: "/etc/multipath/conf.d/50-dba.conf", Line: 4,
+			Message: `/etc/multipath/conf.d/50-dba.conf:4 names managed WWID 3600a098038303053453f463045727a01 "legacy_ora" where the operator names it "oradata01"`},
+	}
+}
+
 func TestFormatStatus(t *testing.T) {
 	tests := map[string]struct {
 		in     func() *health.Inputs
@@ -278,6 +288,14 @@ func TestFormatStatus(t *testing.T) {
 		"without a MultipathConfig nothing is expected anywhere": {
 			in:     func() *health.Inputs { in := fixtureCluster(); in.Config = nil; return in },
 			golden: "status-no-config.golden",
+		},
+		"host configuration conflicts are listed per node with file and line": {
+			in: func() *health.Inputs {
+				in := fixtureCluster()
+				in.States[1].Status.HostConflicts = fixtureHostConflicts()
+				return in
+			},
+			golden: "status-host-conflicts.golden",
 		},
 		"without a MultipathWWID there is no matrix": {
 			in:     func() *health.Inputs { in := fixtureCluster(); in.WWIDs = nil; return in },
