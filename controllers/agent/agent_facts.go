@@ -119,11 +119,15 @@ func (r *Reconciler) reconcileHostFacts(ctx context.Context, s *scope) (ctrl.Res
 			maps = append(maps, hostconf.Map{Name: m.Name, WWID: m.WWID})
 		}
 	}
-	files := make([][]byte, 0, len(rendered.Files))
-	for _, f := range rendered.Files {
-		files = append(files, []byte(f.Content))
+	names := rendered.Names
+	if names == nil { // a config rendered before Names existed: read them from its files
+		files := make([][]byte, 0, len(rendered.Files))
+		for _, f := range rendered.Files {
+			files = append(files, []byte(f.Content))
+		}
+		names = hostconf.ManagedNames(rendered.WWIDs, files...)
 	}
-	hc := cfg.Conflicts(hostconf.ManagedNames(rendered.WWIDs, files...), maps)
+	hc := cfg.Conflicts(names, maps)
 	if len(hc) > maxHostConflicts {
 		hc = hc[:maxHostConflicts]
 	}

@@ -122,7 +122,7 @@ func blacklisted(wwid string, bl []Regex, blc []compiled, ex []Regex, exc []comp
 			continue
 		}
 		hc.File, hc.Line = bl[i].File, int32(bl[i].Line)
-		hc.Message = fmt.Sprintf("%s blacklists managed WWID %s (wwid %q) and no host blacklist_exceptions entry excepts it", bl[i].Pos, wwid, bl[i].Raw)
+		hc.Message = fmt.Sprintf("%s blacklists managed WWID %s (wwid %q) and no host blacklist_exceptions entry excepts it; the operator's own exception for it outranks the host's blacklist", bl[i].Pos, wwid, bl[i].Raw)
 		if undecidedEx != nil {
 			hc.Message = fmt.Sprintf("%s blacklists managed WWID %s (wwid %q) unless the exception at %s excepts it, which cannot be decided: %v", bl[i].Pos, wwid, bl[i].Raw, undecidedEx.Pos, exErr)
 		}
