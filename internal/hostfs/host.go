@@ -65,7 +65,7 @@ const (
 
 var (
 	// ErrPostCheck: maps that existed before the apply are gone after reconfigure.
-	ErrPostCheck = errors.New("maps are gone after reconfigure")
+	ErrPostCheck = errors.New("maps are gone or renamed after reconfigure")
 	// ErrConcurrentChange: /etc/multipath/wwids changed between the plan and the write.
 	ErrConcurrentChange = errors.New("/etc/multipath/wwids changed during the apply")
 )
@@ -132,11 +132,16 @@ type Host struct {
 	Client multipathd.Client
 	// Validator checks the candidate before anything is written; nil skips the check.
 	Validator Validator
-	// SettleDelay is waited after reconfigure before the post-check: multipathd 0.9.x answers
-	// "ok" before the reconfiguration has run.
+	// SettleDelay is waited after reconfigure before the post-check, only when multipathd does
+	// not answer "show daemon" (every tested release does; a stand-in daemon may not). Otherwise
+	// the post-check waits for the daemon to say it is idle with no reconfigure pending.
 	SettleDelay time.Duration
-	// PostCheckTimeout is how long the post-check keeps looking for missing maps; 0 looks once.
+	// PostCheckTimeout is how long the post-check keeps looking for missing or renamed maps
+	// once multipathd has settled; 0 looks once.
 	PostCheckTimeout time.Duration
+	// SettleTimeout bounds the wait for multipathd to finish reconfiguring (show daemon idle,
+	// nothing pending); 0 means 30 seconds.
+	SettleTimeout time.Duration
 	// PostCheckInterval is the wait between two looks; 0 means 250 ms.
 	PostCheckInterval time.Duration
 	// TempDir is where the candidate for the validator is laid out; "" means os.TempDir().
@@ -406,7 +411,11 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 	if err != nil {
 		return res, &ApplyError{Step: StepPreflight, Err: err}
 	}
-	required := requiredMaps(before, p.wwids.Removed)
+	want := postCheckWant{
+		required: requiredMaps(before, p.wwids.Removed),
+		names:    expectedNames(before, previousNames(st), r.Names),
+		rendered: r.Names,
+	}
 
 	if err := ensureDir(h.path(ConfDir)); err != nil {
 		return res, &ApplyError{Step: StepWrite, Err: err}
@@ -501,7 +510,7 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 		return res, &ApplyError{Step: StepReconfigure, Err: err}
 	}
 	res.Reconfigured = true
-	if err := h.postCheck(ctx, required); err != nil {
+	if err := h.postCheck(ctx, want); err != nil {
 		return res, &ApplyError{Step: StepPostCheck, Err: err}
 	}
 
@@ -606,36 +615,84 @@ func requiredMaps(before []multipathd.Map, removed []string) map[string]string {
 	return out
 }
 
-func (h *Host) postCheck(ctx context.Context, required map[string]string) error {
-	if err := sleep(ctx, h.SettleDelay); err != nil {
-		return err
+// postCheckWant is what the post-check waits for.
+type postCheckWant struct {
+	// required are the maps that must still exist, WWID to name (requiredMaps).
+	required map[string]string
+	// names are the names maps that existed must have, WWID to name (expectedNames).
+	names map[string]string
+	// rendered are the managed WWIDs' rendered names: a managed map that exists must carry its.
+	rendered map[string]string
+}
+
+// previousNames are the managed WWIDs' names in the baseline on disk before the apply.
+func previousNames(st *hostState) map[string]string {
+	if s := st.files[ConfDir+"/"+baselineName]; s.Exists {
+		return multipathconf.NamesOfBaseline(string(s.Content))
 	}
+	return nil
+}
+
+// expectedNames are the names every map that exists before the apply must have after it: its
+// rendered name when the config manages its WWID (a changed alias renames it on purpose), its
+// name of now otherwise, so that a map the operator does not manage never changes name. A map
+// whose WWID the previous baseline managed and this one does not is left out: the host names
+// it from now on (the apply refuses beforehand when that name would differ).
+func expectedNames(before []multipathd.Map, previous, rendered map[string]string) map[string]string {
+	out := make(map[string]string, len(before))
+	for _, m := range before {
+		switch name, managed := rendered[m.UUID]; {
+		case m.UUID == "":
+		case managed:
+			out[m.UUID] = name
+		case previous[m.UUID] != "":
+		default:
+			out[m.UUID] = m.Name
+		}
+	}
+	return out
+}
+
+// postCheck waits for multipathd to have run the reconfigure (show daemon idle, with no
+// reconfigure pending, before and after the maps are read), then checks the maps: every
+// required map exists, every map that existed has the name expectedNames gives it, and every
+// managed map has its rendered name. It polls until they do or PostCheckTimeout passes.
+func (h *Host) postCheck(ctx context.Context, want postCheckWant) error {
 	interval := h.PostCheckInterval
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
 	}
-	deadline := time.Now().Add(h.PostCheckTimeout)
-	for {
+	settleTimeout := h.SettleTimeout
+	if settleTimeout <= 0 {
+		settleTimeout = 30 * time.Second
+	}
+	deadline := time.Now().Add(settleTimeout) // until the daemon first settles
+	settledOnce := false
+	daemonState := true // false once the daemon says it does not know "show daemon"
+	for first := true; ; first = false {
 		var lastErr error
-		maps, err := h.showMaps(ctx)
-		if err != nil {
+		settled, err := h.daemonSettled(ctx, &daemonState, first)
+		switch {
+		case err != nil:
 			lastErr = err
-		} else {
-			present := make(map[string]bool, len(maps))
-			for _, m := range maps {
-				present[m.UUID] = true
+		case !settled:
+			lastErr = errors.New("multipathd has not finished reconfiguring (show daemon is not idle, or a reconfigure is pending)")
+		default:
+			if !settledOnce {
+				settledOnce, deadline = true, time.Now().Add(h.PostCheckTimeout)
 			}
-			var missing []string
-			for wwid, name := range required {
-				if !present[wwid] {
-					missing = append(missing, fmt.Sprintf("%s (%s)", name, wwid))
+			lastErr = h.checkMaps(ctx, want)
+			if lastErr == nil && daemonState {
+				// Idle again after the maps were read: no reconfigure started meanwhile.
+				if settled, err := h.daemonSettled(ctx, &daemonState, false); err != nil {
+					lastErr = err
+				} else if !settled {
+					lastErr = errors.New("multipathd started reconfiguring while the maps were read")
 				}
 			}
-			if len(missing) == 0 {
+			if lastErr == nil {
 				return nil
 			}
-			slices.Sort(missing)
-			lastErr = fmt.Errorf("%w: %s", ErrPostCheck, strings.Join(missing, ", "))
 		}
 		if !time.Now().Add(interval).Before(deadline) {
 			return lastErr
@@ -644,6 +701,60 @@ func (h *Host) postCheck(ctx context.Context, required map[string]string) error 
 			return errors.Join(lastErr, err)
 		}
 	}
+}
+
+// daemonSettled asks "show daemon" whether multipathd is idle with nothing pending. A daemon
+// that does not know the command (a stand-in; every tested release knows it) is waited for
+// SettleDelay once instead, and counted as settled from then on.
+func (h *Host) daemonSettled(ctx context.Context, known *bool, first bool) (bool, error) {
+	if *known {
+		reply, err := h.Client.Command(ctx, "show", "daemon")
+		if err == nil {
+			st, err := multipathd.ParseDaemonState(reply)
+			if err != nil {
+				return false, err
+			}
+			return st.Settled(), nil
+		}
+		if !errors.Is(err, multipathd.ErrUnknownCommandReply) {
+			return false, err
+		}
+		*known = false
+	}
+	if first {
+		return true, sleep(ctx, h.SettleDelay)
+	}
+	return true, nil
+}
+
+// checkMaps reads the maps and compares them with want.
+func (h *Host) checkMaps(ctx context.Context, want postCheckWant) error {
+	maps, err := h.showMaps(ctx)
+	if err != nil {
+		return err
+	}
+	present := make(map[string]string, len(maps))
+	for _, m := range maps {
+		present[m.UUID] = m.Name
+	}
+	var problems []string
+	for wwid, name := range want.required {
+		if _, ok := present[wwid]; !ok {
+			problems = append(problems, fmt.Sprintf("%s (%s) is gone", name, wwid))
+		}
+	}
+	for wwid, now := range present {
+		if name, ok := want.names[wwid]; ok && now != name {
+			problems = append(problems, fmt.Sprintf("%s is named %s, want %s", wwid, now, name))
+		} else if name, ok := want.rendered[wwid]; ok && now != name && want.names[wwid] == "" {
+			problems = append(problems, fmt.Sprintf("%s is named %s, want its rendered name %s", wwid, now, name))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.Sort(problems)
+	return fmt.Errorf("%w: %s", ErrPostCheck, strings.Join(problems, ", "))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,7 +255,7 @@ func TestPostCheckWaitsForMapsToComeBack(t *testing.T) {
 	t.Parallel()
 	th := newHost(t)
 	th.PostCheckTimeout, th.PostCheckInterval = 5*time.Second, 20*time.Millisecond
-	up := mapsJSON(testMap{wwid: wwidA, name: wwidA, paths: 2})
+	up := mapsJSON(testMap{wwid: wwidA, name: "data-6f41", paths: 2})
 	th.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: up})
 	th.hooks.afterReconfigure = func() {
 		th.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: multipathdtest.EmptyMapsJSON})
@@ -263,6 +264,75 @@ func TestPostCheckWaitsForMapsToComeBack(t *testing.T) {
 		})
 	}
 	mustApply(t, th, render(t, wwidA))
+}
+
+// The post-check does not look at the maps while multipathd says it is reconfiguring, or has a
+// reconfigure pending: maps read then are the old ones.
+func TestPostCheckWaitsForTheDaemonToSettle(t *testing.T) {
+	t.Parallel()
+	th := newHost(t)
+	th.PostCheckInterval = 20 * time.Millisecond
+	// Before: the map is named after its WWID (an unmanaged map); the render names it data-6f41.
+	th.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: mapsJSON(testMap{wwid: wwidA, name: wwidA, paths: 2})})
+	th.daemon.SetReply(multipathd.CmdShowDaemon, multipathdtest.Reply{Body: "pid 7 idle\n"})
+	var sawBusy atomic.Bool
+	th.hooks.afterReconfigure = func() {
+		th.daemon.SetReply(multipathd.CmdShowDaemon, multipathdtest.Reply{Body: "pid 7 running (pending reconfigure)\n"})
+		time.AfterFunc(50*time.Millisecond, func() {
+			sawBusy.Store(slices.Contains(th.daemon.Commands(), multipathd.CmdShowDaemon))
+			th.daemon.SetReply(multipathd.CmdShowDaemon, multipathdtest.Reply{Body: "pid 7 configure\n"})
+			time.AfterFunc(50*time.Millisecond, func() {
+				th.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: mapsJSON(testMap{wwid: wwidA, name: "data-6f41", paths: 2})})
+				th.daemon.SetReply(multipathd.CmdShowDaemon, multipathdtest.Reply{Body: "pid 7 idle\n"})
+			})
+		})
+	}
+	// PostCheckTimeout 0: one look at the maps, which is right only after the daemon settled.
+	mustApply(t, th, render(t, wwidA))
+	if !sawBusy.Load() {
+		t.Error("the post-check never asked show daemon while the daemon was busy")
+	}
+}
+
+// A map the operator does not manage that reconfigure renames (the host's user_friendly_names
+// now applies to it) fails the post-check, and the apply is rolled back; so does a managed map
+// left without its rendered name.
+func TestPostCheckCatchesRenames(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		after []testMap
+		want  string
+	}{
+		"an unmanaged map renamed": {
+			after: []testMap{{wwid: bootWWID, name: "mpatha", paths: 2}, {wwid: wwidA, name: "data-6f41", paths: 2}},
+			want:  bootWWID + " is named mpatha, want " + bootWWID,
+		},
+		"a managed map without its rendered name": {
+			after: []testMap{{wwid: bootWWID, name: bootWWID, paths: 2}, {wwid: wwidA, name: "mpathb", paths: 2}},
+			want:  wwidA + " is named mpathb, want data-6f41",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			th := newHost(t)
+			before := th.files(t)
+			th.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: mapsJSON(
+				testMap{wwid: bootWWID, name: bootWWID, paths: 2}, testMap{wwid: wwidA, name: wwidA, paths: 2})})
+			th.hooks.afterReconfigure = func() {
+				th.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: mapsJSON(tc.after...)})
+			}
+			_, err := th.Apply(t.Context(), render(t, wwidA))
+			var ae *ApplyError
+			if !errors.As(err, &ae) || ae.Step != StepPostCheck || !ae.RolledBack || !errors.Is(err, ErrPostCheck) ||
+				!strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Apply: %v, want a rolled-back post-check failure saying %q", err, tc.want)
+			}
+			if after := th.files(t); !maps.Equal(after, before) {
+				t.Errorf("files after the rollback differ: %v, want %v", after, before)
+			}
+		})
+	}
 }
 
 // Boot-from-SAN and hand-made WWIDs survive an add, a removal and a teardown, and the

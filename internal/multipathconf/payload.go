@@ -143,7 +143,7 @@ func Unpack(data map[string]string, binaryData map[string][]byte, wantHash strin
 	}
 	r.Names = map[string]string{}
 	if baseline, ok := r.File(BaselineFileName); ok {
-		r.Names = namesOfBaseline(baseline)
+		r.Names = NamesOfBaseline(baseline)
 	}
 	return r, nil
 }
@@ -171,9 +171,9 @@ func wwidsOfBaseline(baseline string) string {
 	return b.String()
 }
 
-// namesOfBaseline reads the map names back from the baseline Render wrote: each multipath
+// NamesOfBaseline reads the map names back from the baseline Render wrote: each multipath
 // subsection's wwid line, then its alias line. The alias is unquoted (a quote in it is doubled).
-func namesOfBaseline(baseline string) map[string]string {
+func NamesOfBaseline(baseline string) map[string]string {
 	names := map[string]string{}
 	const wwidPrefix, aliasPrefix = "\t\twwid \"", "\t\talias \""
 	wwid := ""

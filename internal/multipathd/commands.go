@@ -35,6 +35,7 @@ const (
 	CmdReconfigure  = "reconfigure"
 	CmdShowVersion  = "show version"
 	CmdShowStatus   = "show status"
+	CmdShowDaemon   = "show daemon"
 )
 
 // allowed maps each allow-listed command to whether it needs uid 0 in multipathd 0.9.4 (all
@@ -47,11 +48,12 @@ var allowed = map[string]bool{
 	CmdReconfigure:  true,
 	CmdShowVersion:  false,
 	CmdShowStatus:   false,
+	CmdShowDaemon:   false,
 }
 
 // AllowedCommands returns the allow-listed commands, sorted.
 func AllowedCommands() []string {
-	return []string{CmdReconfigure, CmdShowConfig, CmdShowMapsJSON, CmdShowPaths, CmdShowStatus, CmdShowVersion}
+	return []string{CmdReconfigure, CmdShowConfig, CmdShowDaemon, CmdShowMapsJSON, CmdShowPaths, CmdShowStatus, CmdShowVersion}
 }
 
 // NeedsRoot reports whether multipathd requires uid 0 for the allow-listed command.
