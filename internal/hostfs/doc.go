@@ -31,8 +31,9 @@ limitations under the License.
 //	/etc/multipath/kube-multipath/owned-wwids               the WWIDs the agent added to wwids
 //	/etc/multipath/kube-multipath/applied                   {"name","hash"} of the applied config
 //	/etc/multipath/kube-multipath/pending                   present only during an apply: the
-//	                                                        target and a byte-exact backup of
-//	                                                        the five files above
+//	                                                        target, a byte-exact backup of
+//	                                                        the agent's own four files above,
+//	                                                        and the wwids delta (added/removed)
 //	/etc/multipath/kube-multipath/lock                      flock: one apply at a time per host
 //
 // /etc/multipath.conf is never written. Every write is atomic (renameio: a temp file in the
@@ -52,15 +53,19 @@ limitations under the License.
 //  4. Pre-flight: `show maps json`. multipathd unreachable (not running, multipath-tools not
 //     installed) or answering garbage: nothing is written.
 //  5. Pending marker, written atomically, holding the backup.
-//  6. Drop-ins written or removed; /etc/multipath/wwids reconciled under multipath-tools' own
-//     fcntl lock, and owned-wwids rewritten.
+//  6. Drop-ins written or removed; /etc/multipath/wwids edited in place under multipath-tools'
+//     own fcntl lock (see below), and owned-wwids rewritten.
 //  7. `multipathd reconfigure` (never "reconfigure all", never `multipath -r`).
-//  8. Post-check: every map that had a usable path before still exists, except the maps of
-//     WWIDs this apply deliberately stopped managing (owned and no longer allow-listed).
+//  8. Post-check: `show daemon` idle with no reconfigure pending (the daemon answers reconfigure
+//     before it has run it), then every map that had a usable path before still exists, except
+//     the maps of WWIDs this apply deliberately stopped managing (owned and no longer
+//     allow-listed); every map keeps its name unless the render renames it; a map the operator
+//     does not manage never changes name.
 //  9. Commit: the applied record is written and the marker removed.
 //
 // Each step registers its own undo (a defer that runs when the named error is set, as MCO's
-// update does): a failure after step 5 restores every backed-up file byte for byte, sends
+// update does): a failure after step 5 restores the agent's own files byte for byte, reverses
+// its wwids delta in place under the lock, sends
 // reconfigure again when it had been sent, and removes the marker. When the rollback itself
 // fails the marker stays, and the next Apply or Recover finishes the rollback.
 //
@@ -70,6 +75,16 @@ limitations under the License.
 // the file (boot from SAN, added by hand or by `multipath -a`) is never recorded as owned, so
 // it is never removed. An owned WWID no longer desired is removed; nothing else ever is. The
 // header, comments, foreign entries and their order are kept byte for byte.
+//
+// The file is edited as libmultipath's wwids.c does, never replaced: open it (O_CREAT), take
+// lock_file's fcntl write lock on the whole file, read it, then append at the end
+// (write_out_wwid) or write from offset 0 and truncate (replace_wwids truncates and rewrites),
+// through the same descriptor. The agent reconciles the file as it is under the lock, not as the
+// plan read it, and records what it really added and removed in the pending marker before it
+// writes. Rollback and recovery reverse that delta in place under the lock (remove what was
+// added, append what was removed), so entries another writer (`multipath -a`, multipathd)
+// added meanwhile stay. A wwids file the apply created is left with its header when rolled
+// back: removing it would orphan a writer waiting for its lock.
 //
 // # What "consumed" means in the post-check
 //

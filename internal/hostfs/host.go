@@ -17,7 +17,6 @@ limitations under the License.
 package hostfs
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -66,8 +65,6 @@ const (
 var (
 	// ErrPostCheck: maps that existed before the apply are gone after reconfigure.
 	ErrPostCheck = errors.New("maps are gone or renamed after reconfigure")
-	// ErrConcurrentChange: /etc/multipath/wwids changed between the plan and the write.
-	ErrConcurrentChange = errors.New("/etc/multipath/wwids changed during the apply")
 )
 
 // ApplyError is a failed apply: the step, why, and whether the host is back where it was.
@@ -422,6 +419,9 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 	}
 	marker := &pendingMarker{Version: markerVersion, Target: p.target}
 	for _, path := range transactionPaths {
+		if path == WWIDsPath {
+			continue // shared with multipath-tools: undone by delta (marker.WWIDs), never by snapshot
+		}
 		s := st.files[path]
 		marker.Previous = append(marker.Previous, backupFile{Path: path, Exists: s.Exists, Mode: s.Mode, Content: s.Content})
 	}
@@ -490,16 +490,34 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 		res.Changed = append(res.Changed, hostPath(path))
 	}
 
-	// /etc/multipath/wwids and the ownership record.
-	defer undo(WWIDsPath, OwnedWWIDsPath)
+	// /etc/multipath/wwids and the ownership record. The wwids edit is undone by reversing
+	// what was really changed, in place under the lock, so that entries another writer added
+	// meanwhile stay.
+	defer undo(OwnedWWIDsPath)
+	defer func() {
+		if retErr == nil || marker.WWIDs == nil {
+			return
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := h.undoWWIDs(rctx, *marker.WWIDs); err != nil {
+			undoErrs = append(undoErrs, fmt.Errorf("undoing the %s edit: %w", hostPath(WWIDsPath), err))
+		}
+	}()
+	owned := p.want[OwnedWWIDsPath]
 	if slices.Contains(p.changed, WWIDsPath) {
-		if err := h.writeWWIDs(ctx, st.files[WWIDsPath], p.want[WWIDsPath]); err != nil {
+		wp, err := h.reconcileWWIDsFile(ctx, marker, st.owned, r.WWIDs, p.want[WWIDsPath].Mode)
+		if err != nil {
 			return res, &ApplyError{Step: StepWrite, Err: err}
 		}
 		res.Changed = append(res.Changed, hostPath(WWIDsPath))
-		res.Added, res.Removed = p.wwids.Added, p.wwids.Removed
+		res.Added, res.Removed = wp.Added, wp.Removed
+		owned = snapshot{}
+		if len(wp.Owned) > 0 {
+			owned = snapshot{Exists: true, Mode: fileMode, Content: formatOwned(wp.Owned)}
+		}
 	}
-	if _, err := restore(h.path(OwnedWWIDsPath), p.want[OwnedWWIDsPath]); err != nil {
+	if _, err := restore(h.path(OwnedWWIDsPath), owned); err != nil {
 		return res, &ApplyError{Step: StepWrite, Err: err}
 	}
 
@@ -533,8 +551,21 @@ func (h *Host) recover(ctx context.Context) (bool, error) {
 	}
 	logr.FromContextOrDiscard(ctx).Info("Rolling back an interrupted apply", "config", m.Target.Name)
 	for _, path := range transactionPaths {
+		if path == WWIDsPath && m.WWIDs != nil {
+			if err := h.undoWWIDs(ctx, *m.WWIDs); err != nil {
+				return true, fmt.Errorf("undoing the %s edit of the pending marker: %w", hostPath(path), err)
+			}
+			continue
+		}
 		if prev, ok := m.snapshot(path); ok {
-			if _, err := restore(h.path(path), prev); err != nil {
+			var err error
+			if path == WWIDsPath && prev.Exists {
+				// A marker of an older agent: its byte-for-byte backup, written in place under the lock.
+				err = h.editWWIDs(ctx, prev.Mode, func([]byte) ([]byte, error) { return prev.Content, nil })
+			} else {
+				_, err = restore(h.path(path), prev)
+			}
+			if err != nil {
 				return true, fmt.Errorf("restoring %s from the pending marker: %w", hostPath(path), err)
 			}
 		}
@@ -769,36 +800,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
-}
-
-// writeWWIDs replaces /etc/multipath/wwids with want, holding multipath-tools' own lock on it
-// (an fcntl write lock on the whole file, as libmultipath's lock_file takes), and only when the
-// file still holds what the plan was made from.
-func (h *Host) writeWWIDs(ctx context.Context, expect, want snapshot) error {
-	path := h.path(WWIDsPath)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if expect.Exists {
-			return fmt.Errorf("%w: it was removed", ErrConcurrentChange)
-		}
-		return writeAtomic(path, want.Content, want.Mode)
-	case err != nil:
-		return err
-	}
-	// Closing any descriptor of the file drops an fcntl lock: the file is read through f only.
-	defer f.Close()
-	if err := fcntlLock(ctx, f); err != nil {
-		return fmt.Errorf("locking %s: %w", hostPath(WWIDsPath), err)
-	}
-	cur, err := io.ReadAll(f)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(cur, expect.Content) {
-		return ErrConcurrentChange
-	}
-	return writeAtomic(path, want.Content, want.Mode)
 }
 
 func fcntlLock(ctx context.Context, f *os.File) error {

@@ -42,8 +42,12 @@ const markerVersion = 1
 type pendingMarker struct {
 	Version int           `json:"version"`
 	Target  AppliedConfig `json:"target"`
-	// Previous holds every file the apply may change, keyed by path under the root.
+	// Previous holds every file the apply may change, keyed by path under the root, except
+	// /etc/multipath/wwids (an older agent's marker may hold it too).
 	Previous []backupFile `json:"previous"`
+	// WWIDs is what the apply changed in /etc/multipath/wwids, recorded under the file's lock
+	// before the change; nil until then. Rollback and recovery reverse it in place.
+	WWIDs *WWIDsDelta `json:"wwids,omitempty"`
 }
 
 type backupFile struct {
