@@ -79,6 +79,9 @@ type ApplyError struct {
 	// RollbackErr is why the rollback did not finish; the pending marker then stays, and the
 	// next Apply or Recover finishes it.
 	RollbackErr error
+	// Renames are the maps the operator does not manage that the config would rename, when Err
+	// wraps ErrWouldRename (nothing was written). Sorted by WWID.
+	Renames []Rename
 }
 
 func (e *ApplyError) Error() string {
@@ -392,8 +395,10 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 		return res, nil
 	}
 
+	var printed []byte // the candidate's merged config, when the validator prints it
 	if h.Validator != nil {
-		switch err := h.validate(ctx, p); {
+		var err error
+		switch printed, err = h.validate(ctx, p); {
 		case err == nil:
 			res.Validated = true
 		case errors.Is(err, ErrParserUnavailable):
@@ -407,6 +412,22 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 	before, err := h.showMaps(ctx)
 	if err != nil {
 		return res, &ApplyError{Step: StepPreflight, Err: err}
+	}
+	if printed != nil {
+		// Before anything is written: the names multipathd would give the maps the operator does
+		// not manage under the candidate, against their names now (an upgrade from a render that
+		// forced user_friendly_names no, a host whose bindings differ, ...).
+		renames, err := h.predictRenames(printed, before, st, r)
+		if err != nil {
+			return res, &ApplyError{Step: StepPreflight, Err: err}
+		}
+		if len(renames) > 0 {
+			msgs := make([]string, len(renames))
+			for i, rn := range renames {
+				msgs[i] = rn.String()
+			}
+			return res, &ApplyError{Step: StepPreflight, Err: fmt.Errorf("%w: %s", ErrWouldRename, strings.Join(msgs, "; ")), Renames: renames}
+		}
 	}
 	want := postCheckWant{
 		required: requiredMaps(before, p.wwids.Removed),
@@ -581,20 +602,21 @@ func (h *Host) recover(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// validate lays the candidate out in a temp directory and hands it to the validator.
-func (h *Host) validate(ctx context.Context, p *plan) error {
+// validate lays the candidate out in a temp directory and hands it to the validator. When the
+// validator can print the merged config, it returns it.
+func (h *Host) validate(ctx context.Context, p *plan) ([]byte, error) {
 	dir, err := os.MkdirTemp(h.TempDir, "kube-multipath-candidate-")
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrParserUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrParserUnavailable, err)
 	}
 	defer os.RemoveAll(dir)
 	confd := filepath.Join(dir, "conf.d")
 	if err := os.Mkdir(confd, dirMode); err != nil {
-		return err
+		return nil, err
 	}
 	entries, err := os.ReadDir(h.path(ConfDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return nil, err
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -603,24 +625,52 @@ func (h *Host) validate(ctx context.Context, p *plan) error {
 		}
 		b, err := os.ReadFile(filepath.Join(h.path(ConfDir), name))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := os.WriteFile(filepath.Join(confd, name), b, fileMode); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, name := range dropIns {
 		if want := p.want[ConfDir+"/"+name]; want.Exists {
 			if err := os.WriteFile(filepath.Join(confd, name), want.Content, fileMode); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	if err := ensureDir(h.path(EtcMultipathDir)); err != nil {
-		return err
+		return nil, err
 	}
-	return h.Validator.Validate(ctx, dir, h.path(EtcMultipathDir))
+	if err := h.Validator.Validate(ctx, dir, h.path(EtcMultipathDir)); err != nil {
+		return nil, err
+	}
+	if cp, ok := h.Validator.(ConfigPrinter); ok {
+		out, err := cp.PrintConfig(ctx, dir)
+		if err != nil {
+			return nil, fmt.Errorf("printing the candidate's merged config: %w", err)
+		}
+		return out, nil
+	}
+	return nil, nil
 }
+
+// predictRenames predicts the renames of maps neither the candidate nor the config it replaces
+// manages (PredictRenames), from the candidate's merged config and the host's bindings file.
+func (h *Host) predictRenames(printed []byte, before []multipathd.Map, st *hostState, r *multipathconf.Rendered) ([]Rename, error) {
+	cfg, err := ParseEffectiveConfig(printed)
+	if err != nil {
+		return nil, err
+	}
+	previous := previousNames(st)
+	managed := func(wwid string) bool {
+		_, now := r.Names[wwid]
+		_, was := previous[wwid]
+		return now || was
+	}
+	return PredictRenames(before, cfg, managed, h.bindingsPath(cfg))
+}
+
+
 
 func (h *Host) showMaps(ctx context.Context) ([]multipathd.Map, error) {
 	reply, err := h.Client.ShowMapsJSON(ctx)

@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,6 +39,25 @@ type Validator interface {
 	// config is refused, and ErrParserUnavailable when it cannot check at all (the apply then
 	// goes on unvalidated).
 	Validate(ctx context.Context, candidate, current string) error
+}
+
+// ConfigPrinter is a Validator that can also print the merged configuration multipathd would
+// run with a candidate (multipath -t's output), for the rename prediction.
+type ConfigPrinter interface {
+	// PrintConfig returns what multipath -t prints for candidate (laid out as for Validate).
+	PrintConfig(ctx context.Context, candidate string) ([]byte, error)
+}
+
+var _ ConfigPrinter = (*ParserValidator)(nil)
+
+// PrintConfig implements ConfigPrinter.
+func (v *ParserValidator) PrintConfig(ctx context.Context, candidate string) ([]byte, error) {
+	bin, err := v.Binary()
+	if err != nil {
+		return nil, err
+	}
+	stdout, _, err := v.exec(ctx, bin, candidate)
+	return stdout, err
 }
 
 var (
@@ -125,25 +143,18 @@ func subtract(a, b []string) []string {
 	return out
 }
 
-const maxStderr = 64 << 10
+const (
+	maxStderr = 64 << 10
+	// maxStdout bounds multipath -t's printed config: 10,000 LUNs print a few MiB.
+	maxStdout = 64 << 20
+)
 
 // run runs multipath -t in a private mount namespace with dir over /etc/multipath, and returns
 // its stderr lines without their timestamps.
 func (v *ParserValidator) run(ctx context.Context, bin, dir string) ([]string, error) {
-	timeout := v.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	root, err := filepath.Abs(v.Root)
+	_, stderr, err := v.exec(ctx, bin, dir)
 	if err != nil {
 		return nil, err
-	}
-
-	stderr, err := runInPrivateMounts(ctx, root, bin, dir)
-	if err != nil {
-		return nil, fmt.Errorf("running multipath -t: %w", err)
 	}
 	var lines []string
 	for _, line := range strings.Split(strings.TrimSpace(string(stderr)), "\n") {
@@ -159,21 +170,41 @@ func (v *ParserValidator) run(ctx context.Context, bin, dir string) ([]string, e
 	return lines, nil
 }
 
+// exec runs multipath -t over dir and returns its stdout (the merged config) and stderr.
+func (v *ParserValidator) exec(ctx context.Context, bin, dir string) ([]byte, []byte, error) {
+	timeout := v.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	root, err := filepath.Abs(v.Root)
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, stderr, err := runInPrivateMounts(ctx, root, bin, dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("running multipath -t: %w", err)
+	}
+	return stdout, stderr, nil
+}
+
 // runInPrivateMounts runs bin -t chrooted into root, with dir as its /etc/multipath, in a
-// private mount namespace (mountns), and returns its stderr.
-func runInPrivateMounts(ctx context.Context, root, bin, dir string) ([]byte, error) {
+// private mount namespace (mountns), and returns its stdout and stderr.
+func runInPrivateMounts(ctx context.Context, root, bin, dir string) ([]byte, []byte, error) {
 	cmd := exec.CommandContext(ctx, bin, "-t")
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
-	cmd.Stdout = io.Discard
+	stdout := limitedBuffer{max: maxStdout}
+	cmd.Stdout = &stdout
 	var stderr limitedBuffer
 	stderr.max = maxStderr
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = time.Second
 	if err := (mountns.View{Root: root, EtcMultipath: dir}).Run(cmd); err != nil {
-		return nil, fmt.Errorf("%s -t in %s: %w: %s", bin, root, err, bytes.TrimSpace(stderr.Bytes()))
+		return nil, nil, fmt.Errorf("%s -t in %s: %w: %s", bin, root, err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	return stderr.Bytes(), nil
+	return stdout.Bytes(), stderr.Bytes(), nil
 }
 
 // limitedBuffer keeps the first max bytes written to it and drops the rest.
