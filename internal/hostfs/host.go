@@ -670,8 +670,6 @@ func (h *Host) predictRenames(printed []byte, before []multipathd.Map, st *hostS
 	return PredictRenames(before, cfg, managed, h.bindingsPath(cfg))
 }
 
-
-
 func (h *Host) showMaps(ctx context.Context) ([]multipathd.Map, error) {
 	reply, err := h.Client.ShowMapsJSON(ctx)
 	if err != nil {
