@@ -312,9 +312,14 @@ func TestAgentReassertsOwnedFilesEditedByHand(t *testing.T) {
 		return nil
 	})
 	t.Logf("drift re-asserted %s after the edit", time.Since(start).Round(time.Millisecond))
-	if n.reconfigures() != 2 {
-		t.Errorf("%d reconfigures, want 2 (apply and re-assert)", n.reconfigures())
-	}
+	// The transaction writes the baseline before it reconfigures: the file can be seen back
+	// before the reconfigure is sent.
+	eventually(t, func() error {
+		if n.reconfigures() != 2 {
+			return fmt.Errorf("%d reconfigures, want 2 (apply and re-assert)", n.reconfigures())
+		}
+		return nil
+	})
 	eventually(t, func() error {
 		if got := events(t, name); !slices.Contains(got, agent.DriftCorrectedReason) {
 			return fmt.Errorf("events %v", got)
