@@ -16,7 +16,8 @@ limitations under the License.
 
 // Package plugin is the kubectl-multipath command line: `render` validates and renders a folder
 // of MultipathConfig and MultipathWWID manifests offline, the way admission and the manager would,
-// so a GitOps repository's CI refuses what the cluster would refuse.
+// so a GitOps repository's CI refuses what the cluster would refuse; `import` turns a node's
+// existing multipath.conf into those manifests.
 package plugin
 
 import (
@@ -41,7 +42,7 @@ type registerFunc func(ctx context.Context, streams IOStreams) *cobra.Command
 
 // commands lists the subcommands; each lives in its own file.
 func commands() []registerFunc {
-	return []registerFunc{newRenderCommand, newStatusCommand, newMapsCommand}
+	return []registerFunc{newRenderCommand, newImportCommand, newStatusCommand, newMapsCommand}
 }
 
 // NewCommand builds the root command. Named kubectl-multipath, it shows "kubectl multipath" in
