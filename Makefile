@@ -59,11 +59,13 @@ build: manifests generate fmt vet ## Build every binary into bin/.
 	go build -o bin/ ./cmd/...
 
 .PHONY: run
-run: manifests generate fmt vet ## Run the operator: against $KUBECONFIG if set, else on a local control plane with the samples.
+# Built, then exec'd rather than `go run`: go run exits 1 after a Ctrl-C even when the program
+# stopped cleanly, and make would report an error.
+run: manifests generate fmt vet ## Run the operator: against $KUBECONFIG if set, else on a local control plane with the samples (Ctrl-C stops it all).
 	@if [ -n "$$KUBECONFIG" ]; then \
-	  go run ./cmd/manager --leader-elect=false --namespace=$${NAMESPACE:-kube-multipath-system}; \
+	  go build -o bin/manager ./cmd/manager && exec bin/manager --leader-elect=false --namespace=$${NAMESPACE:-kube-multipath-system}; \
 	else \
-	  KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go run ./hack/localrun; \
+	  assets="$$(hack/envtest.sh)" && go build -o bin/localrun ./hack/localrun && KUBEBUILDER_ASSETS="$$assets" exec bin/localrun; \
 	fi
 
 SCALE_ARGS ?=

@@ -43,6 +43,8 @@ import (
 type simulatedNode struct {
 	name     string
 	hostRoot string
+	// logDir holds the node's agent and multipathd logs, kept after the run.
+	logDir string
 	// fixture is the recorded output whose first map stands for the sample LUN oradata01,
 	// served by the fake multipathd.
 	fixture string
@@ -89,7 +91,7 @@ func mapsJSON(fixture string) (string, error) {
 
 // startAgents makes each simulated node Ready, starts its multipathd and runs the real agent
 // binary for it. The returned function stops them.
-func startAgents(ctx context.Context, c client.Client, dir, kubeconfig string, nodes []simulatedNode) (func(), error) {
+func startAgents(ctx context.Context, c client.Client, dir, logDir, kubeconfig string, nodes []simulatedNode) (func(), error) {
 	bin := filepath.Join(dir, "agent")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/agent")
 	build.Dir = testenv.RepoRoot()
@@ -124,6 +126,7 @@ func startAgents(ctx context.Context, c client.Client, dir, kubeconfig string, n
 			stop()
 			return nil, err
 		}
+		n.logDir = logDir
 		if err := startDaemon(dir, n); err != nil {
 			stop()
 			return nil, err
@@ -136,7 +139,7 @@ func startAgents(ctx context.Context, c client.Client, dir, kubeconfig string, n
 			"--metrics-bind-address=0", "--health-probe-bind-address=0", "--uevents=false",
 			fmt.Sprintf("--validate=%t", validate), "--parser-root=/",
 		}
-		logFile, err := os.Create(filepath.Join(dir, n.name, "agent.log"))
+		logFile, err := os.Create(n.agentLog())
 		if err != nil {
 			stop()
 			return nil, err
@@ -184,13 +187,13 @@ func startDaemon(dir string, n *simulatedNode) error {
 }
 
 // startRealDaemon runs multipathd on the node's host root /etc/multipath, socket-activated on
-// an abstract socket of this process's network namespace, logging to multipathd.log.
+// an abstract socket of this process's network namespace, logging to <node>.multipathd.log.
 func startRealDaemon(dir string, n *simulatedNode) error {
 	work := filepath.Join(dir, n.name, "multipathd")
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
-	logFile, err := os.Create(filepath.Join(dir, n.name, "multipathd.log"))
+	logFile, err := os.Create(n.multipathdLog())
 	if err != nil {
 		return err
 	}
@@ -237,11 +240,25 @@ func describeDaemons(nodes []simulatedNode) string {
 func describeNodes(nodes []simulatedNode) string {
 	var b strings.Builder
 	for _, n := range nodes {
-		logs := "agent log " + filepath.Join(filepath.Dir(n.hostRoot), "agent.log")
-		if n.real != nil {
-			logs += ", multipathd log " + filepath.Join(filepath.Dir(n.hostRoot), "multipathd.log")
-		}
-		fmt.Fprintf(&b, "  %s [%s]: %s (%s)\n", n.name, n.daemonLabel, filepath.Join(n.hostRoot, "etc", "multipath", "conf.d"), logs)
+		fmt.Fprintf(&b, "  %s [%s]: %s\n", n.name, n.daemonLabel, filepath.Join(n.hostRoot, "etc", "multipath", "conf.d"))
 	}
 	return b.String()
+}
+
+func (n *simulatedNode) agentLog() string { return filepath.Join(n.logDir, n.name+".agent.log") }
+
+func (n *simulatedNode) multipathdLog() string {
+	return filepath.Join(n.logDir, n.name+".multipathd.log")
+}
+
+// describeLogs lists the log files of a run, the manager's first.
+func describeLogs(logDir string) string {
+	files, _ := filepath.Glob(filepath.Join(logDir, "*.log"))
+	names := []string{"manager.log"}
+	for _, f := range files {
+		if b := filepath.Base(f); b != "manager.log" {
+			names = append(names, b)
+		}
+	}
+	return filepath.Join(logDir, "{"+strings.Join(names, ",")+"}")
 }

@@ -22,6 +22,11 @@ limitations under the License.
 // internal/hostfs/realdaemon (no paths, no maps; it parses and reconfigures) when this machine
 // can run it, else a fake one too. It prints which daemon each node runs, the health matrix,
 // where each node's files are and the kubeconfig path, and runs until interrupted.
+//
+// Ctrl-C stops it cleanly, even through a pipe whose reader died with it (`make run | tee`):
+// SIGPIPE is ignored so the shutdown is never cut short, the control plane (its own process
+// group, which the terminal's SIGINT does not reach) and the agents are stopped, and the
+// temporary folder is removed. Logs go to files under bin/run/, kept after the run.
 package main
 
 import (
@@ -31,9 +36,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,12 +63,51 @@ import (
 const namespace = "kube-multipath-system"
 
 func main() {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
-	ctx := ctrl.SetupSignalHandler()
-	if err := run(ctx, os.Stdout, "127.0.0.1:8443", "127.0.0.1:8081", nil); err != nil {
+	// A write to a pipe whose reader is gone (tee, killed by the same Ctrl-C) must fail, not
+	// kill this process halfway through stopping the control plane.
+	signal.Ignore(syscall.SIGPIPE)
+	logDir := filepath.Join(testenv.RepoRoot(), "bin", "run")
+	logFile, err := openLogs(logDir)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "localrun:", err)
 		os.Exit(1)
 	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(logFile)))
+	ctx := signalContext(os.Stdout)
+	err = run(ctx, os.Stdout, "127.0.0.1:8443", "127.0.0.1:8081", logDir, nil)
+	_ = logFile.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localrun:", err)
+		os.Exit(1)
+	}
+}
+
+// openLogs empties dir (the previous run's logs) and opens the manager's log in it.
+func openLogs(dir string) (*os.File, error) {
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(filepath.Join(dir, "manager.log"))
+}
+
+// signalContext ends on the first SIGINT or SIGTERM. Later ones are only acknowledged: exiting
+// then (as ctrl.SetupSignalHandler does on the second) would orphan kube-apiserver and etcd.
+func signalContext(out io.Writer) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(out, "\nStopping: agents, manager, then the control plane...")
+		cancel()
+		for range sigs {
+			fmt.Fprintln(out, "Still stopping the control plane; it is not left running.")
+		}
+	}()
+	return ctx
 }
 
 // started describes the running system, for the headless test.
@@ -74,7 +120,7 @@ type started struct {
 
 // run starts everything, writes what a person needs to out, calls onReady (when set) once the
 // system is up, and runs until ctx ends.
-func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onReady func(started)) error {
+func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr, logDir string, onReady func(started)) error {
 	fmt.Fprintln(out, "Starting a local control plane (kube-apiserver and etcd built from Go modules)...")
 	env, err := testenv.Start()
 	if err != nil {
@@ -86,6 +132,8 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	if err != nil {
 		return err
 	}
+	// Removed after the agents and their multipathd stopped (deferred later, so run earlier).
+	defer func() { _ = os.RemoveAll(dir) }()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if err := env.WriteKubeconfig(kubeconfig); err != nil {
 		return err
@@ -171,7 +219,7 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 
 	fmt.Fprintf(out, "\nRendered %d LUNs (%d bytes) into ConfigMap %s/%s, hash %s.\n", rc.LUNs, rc.Bytes, namespace, rc.Name, rc.Hash[:16])
 	fmt.Fprintln(out, "\nStarting the agents of three simulated nodes (temporary host roots; no device of this machine is touched)...")
-	stopAgents, err := startAgents(ctx, c, dir, kubeconfig, nodes)
+	stopAgents, err := startAgents(ctx, c, dir, logDir, kubeconfig, nodes)
 	if err != nil {
 		return err
 	}
@@ -187,13 +235,14 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr string, onRe
 	if err := status.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "status:", err)
 	}
-	fmt.Fprintf(out, "\nRendered files on each node:\n%s", describeNodes(nodes))
+	fmt.Fprintf(out, "\nRendered files on each node (removed on exit):\n%s", describeNodes(nodes))
+	fmt.Fprintf(out, "\nLogs (kept after exit): %s\n", describeLogs(logDir))
 	fmt.Fprintf(out, "\nThe operator is running. Try:\n")
 	fmt.Fprintf(out, "  export KUBECONFIG=%s\n", kubeconfig)
 	fmt.Fprintf(out, "  kubectl get multipath\n")
 	fmt.Fprintf(out, "  go run ./cmd/kubectl-multipath status\n")
 	fmt.Fprintf(out, "  kubectl get configmap -n %s %s -o yaml\n", namespace, rc.Name)
-	fmt.Fprintf(out, "\nPress Ctrl-C to stop.\n")
+	fmt.Fprintf(out, "\nPress Ctrl-C to stop (the control plane and the temporary folder go with it).\n")
 	if onReady != nil {
 		onReady(started{restConfig: env.Config, kubeconfig: kubeconfig, nodes: nodes, webhook: wh})
 	}

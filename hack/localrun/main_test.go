@@ -81,7 +81,9 @@ func TestMakeRunHeadless(t *testing.T) {
 	}
 	var refused, realNode, webhookCert error
 	sampleLUNs := -1
-	err := run(ctx, out, "0", "0", func(s started) {
+	// What each node's agent wrote, read while running: the folder goes when run returns.
+	baselines, wwidFiles := map[string]string{}, map[string]string{}
+	err := run(ctx, out, "0", "0", t.TempDir(), func(s started) {
 		readyCalled = true
 		got = s
 		c, err := client.New(s.restConfig, client.Options{Scheme: testenv.Scheme()})
@@ -102,6 +104,13 @@ func TestMakeRunHeadless(t *testing.T) {
 			if n.real != nil {
 				realNode = checkRealDaemonNode(ctx, c, n)
 			}
+			confd := filepath.Join(n.hostRoot, "etc", "multipath")
+			if b, err := os.ReadFile(filepath.Join(confd, "conf.d", "99-kube-multipath.conf")); err == nil {
+				baselines[n.name] = string(b)
+			}
+			if b, err := os.ReadFile(filepath.Join(confd, "wwids")); err == nil {
+				wwidFiles[n.name] = string(b)
+			}
 		}
 		cancel() // stop cleanly once up; the checks below read what it left
 	})
@@ -121,18 +130,21 @@ func TestMakeRunHeadless(t *testing.T) {
 		t.Fatalf("%d simulated nodes, want 3", len(got.nodes))
 	}
 	for _, n := range got.nodes {
-		base, err := os.ReadFile(filepath.Join(n.hostRoot, "etc", "multipath", "conf.d", "99-kube-multipath.conf"))
-		if err != nil {
-			t.Errorf("%s: the agent did not write the baseline: %v", n.name, err)
+		base, ok := baselines[n.name]
+		if !ok {
+			t.Errorf("%s: the agent did not write the baseline", n.name)
 			continue
 		}
-		if !strings.Contains(string(base), `alias "oradata01"`) || !strings.Contains(string(base), "blacklist_exceptions {") {
+		if !strings.Contains(base, `alias "oradata01"`) || !strings.Contains(base, "blacklist_exceptions {") {
 			t.Errorf("%s: baseline lacks the sample LUN or the invariants:\n%s", n.name, base)
 		}
-		wwids, err := os.ReadFile(filepath.Join(n.hostRoot, "etc", "multipath", "wwids"))
-		if err != nil || !strings.Contains(string(wwids), "/"+sampleWWID+"/") {
-			t.Errorf("%s: /etc/multipath/wwids lacks the sample WWID (%v):\n%s", n.name, err, wwids)
+		if wwids := wwidFiles[n.name]; !strings.Contains(wwids, "/"+sampleWWID+"/") {
+			t.Errorf("%s: /etc/multipath/wwids lacks the sample WWID:\n%s", n.name, wwids)
 		}
+	}
+	// Stopping removes the temporary folder (host roots, kubeconfig, certificates).
+	if _, err := os.Stat(filepath.Dir(got.kubeconfig)); !os.IsNotExist(err) {
+		t.Errorf("the temporary folder %s is left after run returned (%v)", filepath.Dir(got.kubeconfig), err)
 	}
 	// Which multipathd each node ran, said in the output.
 	wantLabel := map[string]string{"san-node-1": labelFake, "san-node-2": labelFake, "san-node-3": labelReal}
