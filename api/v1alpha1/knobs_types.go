@@ -97,7 +97,7 @@ type LUNKnobs struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=255
-	// +kubebuilder:validation:Pattern=`^[^\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^[^\\x00-\\x1f\\x7f]+$')`,message="prioArgs must not hold control characters"
 	PrioArgs string `json:"prioArgs,omitempty"`
 
 	// failback is how to fail back to a higher-priority path group (failback): `immediate`,
@@ -132,7 +132,7 @@ type LUNKnobs struct {
 	// key such as `0x123abc`, optionally followed by `:aptpl`.
 	// +optional
 	// +kubebuilder:validation:MaxLength=24
-	// +kubebuilder:validation:Pattern=`^(file|0x[0-9a-fA-F]{1,16}(:aptpl)?)$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(file|0x[0-9a-fA-F]{1,16}(:aptpl)?)$')",message="reservationKey must be file, or 0x and 1 to 16 hex digits, optionally followed by :aptpl"
 	ReservationKey string `json:"reservationKey,omitempty"`
 
 	// deferredRemove defers removing the map until its last user closes it (deferred_remove).

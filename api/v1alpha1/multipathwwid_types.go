@@ -29,7 +29,7 @@ type MultipathWWIDSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9._:-]+$`
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z0-9._:-]+$')",message="wwid may contain only letters, digits, '.', '_', ':' and '-'"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="wwid is immutable"
 	WWID string `json:"wwid"`
 
@@ -40,7 +40,7 @@ type MultipathWWIDSpec struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:Pattern=`^[^\s"'#!/\\\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule=`self.matches(r'''^[^\s"'#!/\\\x00-\x1f\x7f]+$''')`,message=`alias must not hold whitespace, quotes, '#', '!', '/', '\' or control characters`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^mpath[a-z]+$')",message="alias must not look like a user_friendly_names name (mpath followed by letters)"
 	// +kubebuilder:validation:XValidation:rule="!(self in ['.', '..', 'control'])",message="alias must not be ., .. or control (reserved names in /dev/mapper)"
 	Alias string `json:"alias,omitempty"`

@@ -42,6 +42,7 @@ const (
 	msgSingleton     = "MultipathConfig is a singleton: metadata.name must be cluster"
 	msgWWIDImmutable = "wwid is immutable"
 	msgAliasMpath    = "alias must not look like a user_friendly_names name (mpath followed by letters)"
+	msgAliasChars    = `alias must not hold whitespace, quotes, '#', '!', '/', '\' or control characters`
 	msgAliasReserved = "alias must not be ., .. or control (reserved names in /dev/mapper)"
 	msgMaxUnavail    = "maxUnavailable must be a number of nodes of at least 1 or a percentage from 1% to 100%"
 )
@@ -219,7 +220,7 @@ func validateAlias(alias string, parent *field.Path) field.ErrorList {
 	}
 	var errs field.ErrorList
 	if i := badAliasByte(alias); i >= 0 {
-		errs = append(errs, field.Invalid(path, alias, `alias must not hold whitespace, quotes, '#', '!', '/', '\' or control characters (found `+
+		errs = append(errs, field.Invalid(path, alias, msgAliasChars+" (found "+
 			quoteByteAt(alias, i)+" at byte "+strconv.Itoa(i)+")"))
 	} else if why := checkQuotable(alias); why != "" {
 		errs = append(errs, field.Invalid(path, alias, "alias "+why))

@@ -57,19 +57,22 @@ func newRenderCommand(ctx context.Context, streams IOStreams) *cobra.Command {
 		Use:   "render -f PATH... [-o OUTDIR]",
 		Short: "Validate MultipathConfig and MultipathWWID manifests and render multipathd's configuration, offline",
 		Long: `render reads MultipathConfig and MultipathWWID manifests (files or folders, YAML or JSON,
-several documents per file; other kinds are skipped), applies the same per-object and cross-object
-validation as admission, and prints every error as <kind>/<name>: <field>: <rule>. It exits
-non-zero on any error. Otherwise it writes the multipathd drop-ins and the WWID allow-list into
+several documents per file, - for standard input; other kinds are skipped), applies the same
+per-object and cross-object validation as admission to every object, and prints every error as
+<file>: <kind>/<name>: <field>: <rule>. It exits non-zero on any error. Otherwise it writes the multipathd drop-ins and the WWID allow-list into
 OUTDIR, or prints them. No cluster is needed: this is what a GitOps repository's CI runs.`,
 		Example: `  # Check a GitOps folder in CI
   kubectl multipath render -f clusters/prod/multipath/
 
   # Render the files a node would get
-  kubectl multipath render -f config/samples -o /tmp/rendered`,
+  kubectl multipath render -f config/samples -o /tmp/rendered
+
+  # Check what another tool prints
+  kustomize build clusters/prod | kubectl multipath render -f -`,
 		PreRunE: func(*cobra.Command, []string) error { return o.Validate() },
 		RunE:    func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context()) },
 	}
-	cmd.Flags().StringSliceVarP(&o.Files, "filename", "f", nil, "Files or folders of manifests (repeatable).")
+	cmd.Flags().StringSliceVarP(&o.Files, "filename", "f", nil, "Files or folders of manifests, or - for standard input (repeatable).")
 	cmd.Flags().StringVarP(&o.OutDir, "output-dir", "o", "", "Write the rendered files into this folder instead of printing them.")
 	cmd.Flags().StringSliceVar(&o.Versions, "multipath-tools-version", nil,
 		"multipath-tools versions the nodes run, e.g. 0.8.4,0.9.4: refuse what one of them does not take (tested: "+
@@ -80,7 +83,10 @@ OUTDIR, or prints them. No cluster is needed: this is what a GitOps repository's
 // Validate checks the flags.
 func (o *renderOptions) Validate() error {
 	if len(o.Files) == 0 {
-		return errors.New("at least one -f PATH is required")
+		return errors.New("at least one -f PATH is required (- reads standard input)")
+	}
+	if n := slices.Index(o.Files, "-"); n >= 0 && slices.Index(o.Files[n+1:], "-") >= 0 {
+		return errors.New("-f - (standard input) may be given once")
 	}
 	for _, v := range o.Versions {
 		if !multipathconf.ValidVersion(v) {
@@ -101,7 +107,7 @@ type manifest struct {
 
 // Run loads, validates and renders.
 func (o *renderOptions) Run(_ context.Context) error {
-	objs, loadErrs := load(o.Files)
+	objs, loadErrs := load(o.Files, o.In)
 	for _, v := range o.Versions {
 		if !multipathconf.InTestedRange(v) {
 			fmt.Fprintf(o.ErrOut, "warning: multipath-tools %s is outside the tested range %s to %s: checked as its nearest tested version\n",
@@ -114,7 +120,7 @@ func (o *renderOptions) Run(_ context.Context) error {
 		for _, e := range errs {
 			fmt.Fprintln(o.ErrOut, e)
 		}
-		fmt.Fprintf(o.ErrOut, "%d error(s); nothing rendered\n", len(errs))
+		fmt.Fprintf(o.ErrOut, "%s; nothing rendered\n", count(len(errs), "error", "errors"))
 		return ErrInvalid
 	}
 	if res.rendered.Empty {
@@ -129,7 +135,8 @@ func (o *renderOptions) Run(_ context.Context) error {
 			fmt.Fprintln(o.Out)
 		}
 	}
-	fmt.Fprintf(o.ErrOut, "rendered %d LUNs, %d bytes, hash %s\n", res.rendered.LUNs, res.rendered.Bytes, res.rendered.ShortHash())
+	fmt.Fprintf(o.ErrOut, "rendered %s, %s, hash %s\n", count(res.rendered.LUNs, "LUN", "LUNs"),
+		count(res.rendered.Bytes, "byte", "bytes"), res.rendered.ShortHash())
 	return nil
 }
 
@@ -150,9 +157,10 @@ type result struct {
 	rendered *multipathconf.Rendered
 }
 
-// Check applies admission's rules to the loaded objects and renders them, refusing what one of
+// Check applies admission's rules to every loaded object and renders them, refusing what one of
 // versions (multipath-tools versions the nodes run) does not take. Errors are formatted
-// `<kind>/<name>: <field>: <rule>`.
+// `<file>: <kind>/<name>: <field>: <rule>`. Offline objects have no creation time, so a conflict
+// names the other object and its file, not which one is older.
 func Check(objs []manifest, versions ...string) (result, []string) {
 	nodes := map[string][]string{}
 	for _, v := range versions {
@@ -160,20 +168,25 @@ func Check(objs []manifest, versions ...string) (result, []string) {
 	}
 	var errs []string
 	var config *mpv1alpha1.MultipathConfig
+	var configs []manifest
 	var wwids []mpv1alpha1.MultipathWWID
 	seen := map[string]string{}
 	for _, m := range objs {
 		key := m.kind + "/" + m.name
 		if prev, ok := seen[key]; ok {
-			errs = append(errs, fmt.Sprintf("%s: metadata.name: defined twice (%s and %s)", key, prev, m.source))
+			errs = append(errs, fmt.Sprintf("%s: %s: metadata.name: defined twice (also in %s)", m.source, key, prev))
 			continue
 		}
 		seen[key] = m.source
 		switch {
 		case m.config != nil:
-			config = m.config
+			// Every MultipathConfig is checked; the singleton's name rule refuses all but cluster.
+			configs = append(configs, m)
+			if m.name == mpv1alpha1.ClusterConfigName {
+				config = m.config
+			}
 		case m.wwid != nil:
-			errs = append(errs, fieldErrors(key, multipathconf.ValidateMultipathWWID(m.wwid))...)
+			errs = append(errs, fieldErrors(m.source, key, multipathconf.ValidateMultipathWWID(m.wwid))...)
 			wwids = append(wwids, *m.wwid)
 		}
 	}
@@ -189,22 +202,28 @@ func Check(objs []manifest, versions ...string) (result, []string) {
 		if c.Reason == mpv1alpha1.DuplicateWWIDReason {
 			f = "spec.wwid"
 		}
-		errs = append(errs, fmt.Sprintf("MultipathWWID/%s: %s: %s", name, f, c.Message))
+		// The cluster keeps the older object; offline there is no creation time to tell.
+		msg, _, _ := strings.Cut(c.Message, ", which ")
+		key := "MultipathWWID/" + name
+		errs = append(errs, fmt.Sprintf("%s: %s: %s: %s (in %s); two LUNs may not share it",
+			seen[key], key, f, msg, seen["MultipathWWID/"+c.Winner]))
 	}
-	if config != nil {
-		allow := make([]string, len(res.Winners))
-		for i := range res.Winners {
-			allow[i] = res.Winners[i].Spec.WWID
+	allow := make([]string, len(res.Winners))
+	for i := range res.Winners {
+		allow[i] = res.Winners[i].Spec.WWID
+	}
+	for _, m := range configs {
+		key := "MultipathConfig/" + m.name
+		errs = append(errs, fieldErrors(m.source, key, multipathconf.ValidateMultipathConfig(m.config, allow))...)
+		if len(nodes) > 0 {
+			errs = append(errs, fieldErrors(m.source, key, multipathconf.CheckConfigVersions(m.config, nodes))...)
 		}
-		errs = append(errs, fieldErrors("MultipathConfig/"+config.Name, multipathconf.ValidateMultipathConfig(config, allow))...)
 	}
 	if len(nodes) > 0 {
-		if config != nil {
-			errs = append(errs, fieldErrors("MultipathConfig/"+config.Name, multipathconf.CheckConfigVersions(config, nodes))...)
-		}
 		for i := range res.Winners {
 			w := &res.Winners[i]
-			errs = append(errs, fieldErrors("MultipathWWID/"+w.Name, multipathconf.CheckWWIDVersions(w, nodes))...)
+			key := "MultipathWWID/" + w.Name
+			errs = append(errs, fieldErrors(seen[key], key, multipathconf.CheckWWIDVersions(w, nodes))...)
 		}
 	}
 	if len(errs) > 0 {
@@ -217,19 +236,30 @@ func Check(objs []manifest, versions ...string) (result, []string) {
 	return result{rendered: r}, nil
 }
 
-func fieldErrors(key string, list field.ErrorList) []string {
+func fieldErrors(source, key string, list field.ErrorList) []string {
 	out := make([]string, 0, len(list))
 	for _, e := range list {
-		out = append(out, fmt.Sprintf("%s: %s: %s", key, e.Field, e.ErrorBody()))
+		out = append(out, fmt.Sprintf("%s: %s: %s: %s", source, key, e.Field, e.ErrorBody()))
 	}
 	return out
 }
 
-// load reads every manifest under the paths. Kinds other than ours are skipped.
-func load(paths []string) ([]manifest, []string) {
+// load reads every manifest under the paths ("-" is stdin). Kinds other than ours are skipped.
+func load(paths []string, stdin io.Reader) ([]manifest, []string) {
 	var out []manifest
 	var errs []string
 	for _, p := range paths {
+		if p == "-" {
+			data, err := io.ReadAll(stdin)
+			if err != nil {
+				errs = append(errs, "<stdin>: "+err.Error())
+				continue
+			}
+			ms, ferrs := decodeManifests("<stdin>", data)
+			out = append(out, ms...)
+			errs = append(errs, ferrs...)
+			continue
+		}
 		files, err := manifestFiles(p)
 		if err != nil {
 			errs = append(errs, err.Error())
@@ -273,6 +303,12 @@ func loadFile(path string) ([]manifest, []string) {
 	if err != nil {
 		return nil, []string{err.Error()}
 	}
+	return decodeManifests(path, data)
+}
+
+// decodeManifests decodes the documents of one file; a manifest's source is the file, with
+// the document's number when it is not the first.
+func decodeManifests(path string, data []byte) ([]manifest, []string) {
 	var out []manifest
 	var errs []string
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
@@ -288,15 +324,18 @@ func loadFile(path string) ([]manifest, []string) {
 		if len(u.Object) == 0 || u.GroupVersionKind().Group != mpv1alpha1.SchemeGroupVersion.Group {
 			continue
 		}
-		m := manifest{source: fmt.Sprintf("%s#%d", path, doc), kind: u.GetKind(), name: u.GetName()}
+		m := manifest{source: path, kind: u.GetKind(), name: u.GetName()}
+		if doc > 1 {
+			m.source = fmt.Sprintf("%s (document %d)", path, doc)
+		}
 		key := m.kind + "/" + m.name
 		if u.GetAPIVersion() != mpv1alpha1.SchemeGroupVersion.String() {
-			errs = append(errs, fmt.Sprintf("%s: apiVersion: %s is not served, use %s", key, u.GetAPIVersion(), mpv1alpha1.SchemeGroupVersion))
+			errs = append(errs, fmt.Sprintf("%s: %s: apiVersion: %s is not served, use %s", m.source, key, u.GetAPIVersion(), mpv1alpha1.SchemeGroupVersion))
 			continue
 		}
 		raw, err := u.MarshalJSON()
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", key, err))
+			errs = append(errs, fmt.Sprintf("%s: %s: %v", m.source, key, err))
 			continue
 		}
 		var target any
@@ -313,11 +352,11 @@ func loadFile(path string) ([]manifest, []string) {
 		// Strict, like `kubectl apply`: an unknown or misspelt field is an error, not ignored.
 		strictErrs, err := json.UnmarshalStrict(raw, target)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %s", key, explainDecodeError(err)))
+			errs = append(errs, fmt.Sprintf("%s: %s: %s", m.source, key, explainDecodeError(err)))
 			continue
 		}
 		for _, e := range strictErrs {
-			errs = append(errs, fmt.Sprintf("%s: %v", key, e))
+			errs = append(errs, fmt.Sprintf("%s: %s: %v", m.source, key, e))
 		}
 		if len(strictErrs) == 0 {
 			out = append(out, m)

@@ -83,7 +83,7 @@ func TestRenderRefusesInvalidManifests(t *testing.T) {
 		`MultipathConfig/cluster: spec.defaults.pollingInterval: Invalid value: 0`,
 		`MultipathConfig/cluster: spec.overrides: Invalid value: line 2: keyword "user_friendly_names"`,
 		`MultipathConfig/cluster: spec.overrides: Invalid value: line 5: blacklist wwid`,
-		"7 error(s); nothing rendered",
+		"7 errors; nothing rendered",
 	}
 	for _, w := range want {
 		if !strings.Contains(stderr, w) {
@@ -131,7 +131,7 @@ spec:
 	for _, w := range []string{
 		`MultipathConfig/cluster: spec.defaults.recheckWWID: Forbidden: recheck_wwid "yes" is not taken by multipath-tools 0.8.4: multipath-tools before 0.8.7 does not know it`,
 		`MultipathConfig/cluster: spec.overrides: Forbidden: line 2: overrides { protocol {} } is not taken by multipath-tools 0.8.4: multipath-tools before 0.9.4 does not know the subsection`,
-		"2 error(s); nothing rendered",
+		"2 errors; nothing rendered",
 	} {
 		if !strings.Contains(stderr, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, stderr)
@@ -143,4 +143,82 @@ spec:
 	if _, stderr, _ := runRender(t, "-f", dir, "--multipath-tools-version=0.7.0"); !strings.Contains(stderr, "0.7.0 is outside the tested range 0.8.4 to 0.14.3") {
 		t.Errorf("stderr lacks the out-of-range warning:\n%s", stderr)
 	}
+}
+
+// TestRenderErrorsGolden pins how render reports: every error with its file (and document),
+// plurals right, no word about creation time (offline objects have none).
+func TestRenderErrorsGolden(t *testing.T) {
+	_, stderr, err := runRender(t, "-f", "testdata/invalid")
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	golden(t, "render-invalid.stderr.golden", stderr)
+	if strings.Contains(stderr, "creation") || strings.Contains(stderr, "older") {
+		t.Errorf("offline render must not speak of creation time:\n%s", stderr)
+	}
+}
+
+// TestRenderChecksEveryMultipathConfig: a second MultipathConfig is refused even when it comes
+// last (before, only the last one read was checked, so CI passed what the cluster refuses).
+func TestRenderChecksEveryMultipathConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a.yaml", `apiVersion: multipath.kube-multipath.io/v1alpha1
+kind: MultipathConfig
+metadata: {name: cluster}
+spec: {defaults: {pollingInterval: 0}}
+`)
+	write("b.yaml", `apiVersion: multipath.kube-multipath.io/v1alpha1
+kind: MultipathConfig
+metadata: {name: staging}
+spec: {defaults: {pollingInterval: 10}}
+`)
+	_, stderr, err := runRender(t, "-f", dir)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{
+		filepath.Join(dir, "a.yaml") + ": MultipathConfig/cluster: spec.defaults.pollingInterval: Invalid value: 0",
+		filepath.Join(dir, "b.yaml") + ": MultipathConfig/staging: metadata.name: Invalid value: \"staging\": MultipathConfig is a singleton: metadata.name must be cluster",
+		"\n2 errors; nothing rendered\n",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+// TestRenderReadsStdin: -f - reads the manifests from standard input, named <stdin> in errors,
+// and says "1 LUN", not "1 LUNs".
+func TestRenderReadsStdin(t *testing.T) {
+	lun := `apiVersion: multipath.kube-multipath.io/v1alpha1
+kind: MultipathWWID
+metadata: {name: oradata01}
+spec: {wwid: 3600a098038303053453f463045727a4d, alias: oradata01}
+`
+	stdout, stderr, err := runRenderStdin(t, lun, "-f", "-")
+	if err != nil {
+		t.Fatalf("render -f -: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, `alias "oradata01"`) || !strings.Contains(stderr, "rendered 1 LUN, ") {
+		t.Errorf("render -f - output:\n%s\n%s", stdout, stderr)
+	}
+	bad := strings.Replace(lun, "wwid: ", "wwid: bad/", 1)
+	_, stderr, _ = runRenderStdin(t, bad, "-f", "-")
+	if !strings.HasPrefix(stderr, "<stdin>: MultipathWWID/") || !strings.Contains(stderr, "\n1 error; nothing rendered\n") {
+		t.Errorf("stderr of a bad manifest on stdin:\n%s", stderr)
+	}
+}
+
+func runRenderStdin(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := NewCommand(context.Background(), IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
+	cmd.SetArgs(append([]string{"render"}, args...))
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
 }
