@@ -98,6 +98,11 @@ fuzz: ## Run every fuzzer for FUZZTIME each (default 60s).
 	  echo "== $$f"; go test ./internal/multipathconf/ -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime=5s || exit 1; \
 	done
 
+VERSION ?= v0.0.0-dev
+.PHONY: release
+release: manifests generate kustomize ## Build the release artifacts into bin/release/$(VERSION): install.yaml (images pinned), kubectl-multipath archives per platform, checksums.txt, the krew manifest.
+	KUSTOMIZE=$(KUSTOMIZE) hack/release.sh $(VERSION)
+
 .PHONY: docker-build
 docker-build: ## Build the manager, agent and plugin images (needs a container engine).
 	docker build --target manager -t $(IMG_MANAGER) .
