@@ -72,6 +72,10 @@ func TestMakeRunStopsCleanly(t *testing.T) {
 	killed := false
 	defer func() {
 		if !killed {
+			// kube-apiserver and etcd run in their own process group: kill them by pid.
+			for _, p := range descendants(t, pgid) {
+				_ = syscall.Kill(p.pid, syscall.SIGKILL)
+			}
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 			<-exited
 		}
