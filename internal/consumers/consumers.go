@@ -150,6 +150,7 @@ func visit(pv *corev1.PersistentVolume, fn func(ref)) {
 		devicePath(local.Path, fn)
 	}
 	if csi := pv.Spec.CSI; csi != nil {
+		volumeHandle(csi.VolumeHandle, fn)
 		for _, v := range csi.VolumeAttributes {
 			if strings.HasPrefix(v, "/") {
 				devicePath(v, fn)
@@ -190,8 +191,52 @@ func isWWID(s string) bool {
 	return true
 }
 
+// minHandleWWID is the shortest hex string a CSI volume handle is read as a WWID from: an EUI-64
+// or 8-byte NAA identifier is 16 hex digits, multipathd's SCSI WWIDs 17 or 33 characters.
+const minHandleWWID = 16
+
+// volumeHandle reports the WWID a CSI volume handle names: the whole handle, or its last
+// segment after a ':' or '/', when that is a device identifier (handleWWID).
+func volumeHandle(h string, fn func(ref)) {
+	seen := ""
+	for _, c := range []string{h, h[strings.LastIndexAny(h, ":/")+1:]} {
+		if c != seen && handleWWID(c) {
+			fn(ref{key: Key(c), kind: wwidRef})
+			seen = c
+		}
+	}
+}
+
+// handleWWID reports whether s, part of a CSI volume handle, is a device identifier as
+// multipathd spells WWIDs: at least minHandleWWID hex digits (NAA with its type digit, EUI-64),
+// or an NVMe "eui." or "nvme." identifier. Names, UUIDs with dashes and numbers shorter than an
+// EUI-64 are not: a handle is the driver's own string, and only these forms are unambiguous.
+func handleWWID(s string) bool {
+	if rest, ok := strings.CutPrefix(strings.ToLower(s), "eui."); ok {
+		return isHex(rest) && len(rest) >= minHandleWWID
+	}
+	if strings.HasPrefix(strings.ToLower(s), "nvme.") {
+		return isWWID(s) && len(s) > len("nvme.")+minHandleWWID
+	}
+	return len(s) >= minHandleWWID && isHex(s)
+}
+
+func isHex(s string) bool {
+	if s == "" || len(s) > maxWWIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // Device paths of a multipath map, as device-mapper and udev (10-dm.rules, 11-dm-mpath.rules)
-// create them.
+// create them, and the by-id links of the LUN that udev's 60-persistent-storage.rules creates.
 const (
 	mapperDir     = "/dev/mapper/"
 	byIDDir       = "/dev/disk/by-id/"
@@ -199,6 +244,15 @@ const (
 	byUUIDPrefix  = byIDDir + "dm-uuid-mpath-"
 	byPartPrefix  = byIDDir + "dm-uuid-part"
 	partUUIDInfix = "-mpath-"
+	// scsiPrefix is udev's scsi-$ID_SERIAL link; ID_SERIAL is multipathd's WWID for SCSI.
+	scsiPrefix = byIDDir + "scsi-"
+	// wwnPrefix is udev's wwn-$ID_WWN_WITH_EXTENSION link: 0x and the NAA identifier in hex,
+	// without the designator type digit "3" that ID_SERIAL (the WWID) starts with.
+	wwnPrefix = byIDDir + "wwn-0x"
+	// naaType is the designator type scsi_id puts before an NAA identifier in ID_SERIAL.
+	naaType = "3"
+	// partSuffix is how udev names the link of a partition: <link>-part<N>.
+	partSuffix = "-part"
 )
 
 // devicePath reports the map that p, a device path, names.
@@ -222,7 +276,39 @@ func devicePath(p string, fn func(ref)) {
 			return
 		}
 		wwid(rest[n+len(partUUIDInfix):], fn)
+	case strings.HasPrefix(p, scsiPrefix):
+		byIDWWID(p[len(scsiPrefix):], "", fn)
+	case strings.HasPrefix(p, wwnPrefix):
+		if naa := p[len(wwnPrefix):]; naa != "" && isHex(strings.TrimSuffix(naa, partOfLink(naa))) {
+			byIDWWID(naa, naaType, fn)
+		}
 	}
+}
+
+// byIDWWID reports the WWID prefix+name names, name being a by-id link's name after its
+// prefix, and for a partition link (<name>-part<N>) the WWID of the whole LUN as its parent.
+func byIDWWID(name, prefix string, fn func(ref)) {
+	if !isWWID(prefix + name) {
+		return
+	}
+	r := ref{key: Key(prefix + name), kind: wwidRef}
+	if suffix := partOfLink(name); suffix != "" {
+		r.partOf = Key(prefix + strings.TrimSuffix(name, suffix))
+	}
+	fn(r)
+}
+
+// partOfLink returns the "-part<N>" suffix of a by-id partition link name, or "".
+func partOfLink(name string) string {
+	n := trailingDigits(name)
+	if n == 0 || n == len(name) {
+		return ""
+	}
+	head := name[:len(name)-n]
+	if strings.HasSuffix(head, partSuffix) && len(head) > len(partSuffix) {
+		return name[len(head)-len(partSuffix):]
+	}
+	return ""
 }
 
 // mapName reports name, a device-mapper name, as a WWID or alias, and the map it is a partition

@@ -65,6 +65,20 @@ func withCSI(kv ...string) pvOption {
 	}
 }
 
+// withHandle makes a CSI volume with this handle and no attributes.
+func withHandle(h string) pvOption {
+	return func(p *corev1.PersistentVolume) {
+		p.Spec.CSI = &corev1.CSIPersistentVolumeSource{Driver: "block.csi.example.com", VolumeHandle: h}
+	}
+}
+
+// withISCSI makes an iSCSI volume: a portal, an IQN and a LUN number, no WWID.
+func withISCSI() pvOption {
+	return func(p *corev1.PersistentVolume) {
+		p.Spec.ISCSI = &corev1.ISCSIPersistentVolumeSource{TargetPortal: "10.0.0.1:3260", IQN: "iqn.2003-01.org.linux-iscsi.target:sn.1", Lun: 0}
+	}
+}
+
 func withAnnotation(key, value string) pvOption {
 	return func(p *corev1.PersistentVolume) {
 		if p.Annotations == nil {
@@ -174,6 +188,67 @@ func TestWWIDsOf(t *testing.T) {
 		},
 		"a CSI attribute that only contains a WWID does not match": {
 			pv: pv("pv-csi-substr", withCSI("serial", "naa."+ibm)),
+		},
+		"a by-id scsi-<wwid> link names the WWID as it is": {
+			pv:   pv("pv-scsi", withLocal("/dev/disk/by-id/scsi-"+ibm)),
+			want: []string{ibm},
+		},
+		"a by-id scsi- link's partition consumes the LUN": {
+			pv:   pv("pv-scsi-part", withLocal("/dev/disk/by-id/scsi-"+huawei+"-part2")),
+			want: []string{strings.ToUpper(huawei)},
+		},
+		"a by-id scsi- link without the NAA digit does not match": {
+			pv: pv("pv-scsi-nonaa", withLocal("/dev/disk/by-id/scsi-"+strings.TrimPrefix(ibm, "3"))),
+		},
+		"a by-id wwn-0x<naa> link is the WWID with the NAA type digit 3 put back": {
+			pv:   pv("pv-wwn", withLocal("/dev/disk/by-id/wwn-0x"+strings.TrimPrefix(ibm, "3"))),
+			want: []string{ibm},
+		},
+		"a by-id wwn- link's partition consumes the LUN": {
+			pv:   pv("pv-wwn-part", withCSI("devicePath", "/dev/disk/by-id/wwn-0x"+strings.ToUpper(strings.TrimPrefix(huawei, "3"))+"-part1")),
+			want: []string{strings.ToUpper(huawei)},
+		},
+		"a by-id wwn- link holding the whole WWID (3 included) does not match": {
+			pv: pv("pv-wwn-3", withLocal("/dev/disk/by-id/wwn-0x"+ibm)),
+		},
+		"a by-id wwn- link that is not hex is no NAA": {
+			pv: pv("pv-wwn-text", withLocal("/dev/disk/by-id/wwn-0xdb-data")),
+		},
+		"a CSI volume handle equal to the WWID matches": {
+			pv:   pv("pv-handle", withHandle(strings.ToUpper(ibm))),
+			want: []string{ibm},
+		},
+		"a CSI volume handle ending in the WWID after a colon matches": {
+			pv:   pv("pv-handle-colon", withHandle("FlashSystem:vol7:"+huawei)),
+			want: []string{strings.ToUpper(huawei)},
+		},
+		"a CSI volume handle ending in the WWID after a slash matches": {
+			pv:   pv("pv-handle-slash", withHandle("pool-a/"+ibm)),
+			want: []string{ibm},
+		},
+		"a CSI volume handle equal to an NVMe eui. WWID matches": {
+			pv:   pv("pv-handle-nvme", withHandle(nvme)),
+			want: []string{nvme},
+		},
+		"a CSI volume handle naming the WWID in its middle does not match": {
+			pv: pv("pv-handle-mid", withHandle(ibm+":vol7")),
+		},
+		"a CSI volume handle holding the NAA without its 3 does not match": {
+			pv: pv("pv-handle-nonaa", withHandle("array1:"+strings.TrimPrefix(ibm, "3"))),
+		},
+		"a CSI volume handle equal to an alias does not match": {
+			pv: pv("pv-handle-alias", withHandle("backup")),
+		},
+		"a short hex WWID in a handle is not read: only device identifiers are": {
+			luns: []LUN{{WWID: "3600a0980000"}},
+			pv:   pv("pv-handle-short", withHandle("3600a0980000")),
+		},
+		"an iSCSI volume names no WWID in its spec": {
+			pv: pv("pv-iscsi", withISCSI()),
+		},
+		"an iSCSI volume is recognised by the WWID annotation": {
+			pv:   pv("pv-iscsi-ann", withISCSI(), withAnnotation(mpv1alpha1.WWIDAnnotation, huawei)),
+			want: []string{strings.ToUpper(huawei)},
 		},
 		"the WWID annotation names one WWID": {
 			pv:   pv("pv-ann", withAnnotation(mpv1alpha1.WWIDAnnotation, ibm)),
@@ -309,6 +384,17 @@ func TestRefs(t *testing.T) {
 			pv:   pv("pv-csi", withCSI("a", "has space", "b", strings.Repeat("x", 129), "c", "ok-Value", "d", "", "e", "/dev/mapper/Logs")),
 			want: []string{"logs", "ok-value"},
 		},
+		"by-id links give the WWID, and a partition link its LUN's too": {
+			pv:   pv("pv-byid", withLocal("/dev/disk/by-id/wwn-0x"+strings.TrimPrefix(ibm, "3")+"-part1")),
+			want: []string{ibm, ibm + "-part1"},
+		},
+		"a CSI volume handle gives the whole handle and its last segment when they are WWIDs": {
+			pv:   pv("pv-handle", withHandle("Pool:"+strings.ToUpper(huawei))),
+			want: []string{huawei},
+		},
+		"a UUID or a name as CSI volume handle gives nothing: such volumes stay out of the index": {
+			pv: pv("pv-uuid-handle", withHandle("0b7a6c1e-1111-2222-3333-444455556666")),
+		},
 		"annotation entries are split, trimmed, lowercased and deduplicated": {
 			pv:   pv("pv-ann", withFC(ibm), withAnnotation(mpv1alpha1.WWIDAnnotation, strings.ToUpper(ibm)+", "+nvme)),
 			want: []string{ibm, nvme},
@@ -421,6 +507,10 @@ func TestMinimal(t *testing.T) {
 					p.Spec.CSI = &corev1.CSIPersistentVolumeSource{Driver: "d", VolumeHandle: "h"}
 				}),
 			want: pv("pv-bare"),
+		},
+		"keeps a CSI volume handle that names a WWID, without the driver": {
+			pv:   pv("pv-handle", withHandle("array1:"+ibm)),
+			want: pv("pv-handle", func(p *corev1.PersistentVolume) { p.Spec.CSI = &corev1.CSIPersistentVolumeSource{VolumeHandle: "array1:" + ibm} }),
 		},
 		"keeps an empty WWID annotation, as it was set": {
 			pv:   pv("pv-ann-empty", withAnnotation(mpv1alpha1.WWIDAnnotation, "")),

@@ -28,7 +28,7 @@ import (
 
 // Minimal returns a copy of pv with only what this package and the render controller read:
 // name, uid, resourceVersion, the WWID annotation, spec.fc.wwids, spec.local.path,
-// spec.csi.volumeAttributes and spec.nodeAffinity (and the type meta). Everything else, other
+// spec.csi.volumeAttributes, spec.csi.volumeHandle when it names a WWID, and spec.nodeAffinity (and the type meta). Everything else, other
 // annotations (kubectl's last-applied-configuration among them), labels, managed fields, the
 // claim, capacity, status, is dropped. The result is for reading only: never update an object
 // with it. Minimal(Minimal(pv)) equals Minimal(pv); Minimal(nil) is nil.
@@ -53,8 +53,12 @@ func Minimal(pv *corev1.PersistentVolume) *corev1.PersistentVolume {
 	if local := pv.Spec.Local; local != nil && local.Path != "" {
 		out.Spec.Local = &corev1.LocalVolumeSource{Path: local.Path}
 	}
-	if csi := pv.Spec.CSI; csi != nil && len(csi.VolumeAttributes) > 0 {
-		out.Spec.CSI = &corev1.CSIPersistentVolumeSource{VolumeAttributes: maps.Clone(csi.VolumeAttributes)}
+	if csi := pv.Spec.CSI; csi != nil {
+		var handle string
+		volumeHandle(csi.VolumeHandle, func(ref) { handle = csi.VolumeHandle })
+		if handle != "" || len(csi.VolumeAttributes) > 0 {
+			out.Spec.CSI = &corev1.CSIPersistentVolumeSource{VolumeHandle: handle, VolumeAttributes: maps.Clone(csi.VolumeAttributes)}
+		}
 	}
 	out.Spec.NodeAffinity = pv.Spec.NodeAffinity.DeepCopy()
 	return out
