@@ -29,7 +29,8 @@ const (
 	// ConflictCondition is True on a MultipathWWID left out of the render because another object
 	// already claims its WWID or alias.
 	ConflictCondition = "Conflict"
-	// InUseCondition is True on a MultipathWWID that a PersistentVolume consumes.
+	// InUseCondition is True on a MultipathWWID that a PersistentVolume consumes (reason
+	// Consumed) or whose map is open on a node (reason OpenOnNode, when no volume consumes it).
 	InUseCondition = "InUse"
 
 	// DegradedCondition is True on a MultipathNodeState whose last apply failed and was rolled back.
@@ -90,6 +91,12 @@ const (
 	OpenOnNodeReason = "OpenOnNode"
 	// InUseLUNsReason: teardown waits for in-use LUNs to be freed.
 	InUseLUNsReason = "InUseLUNs"
+	// NoExpectedNodesReason: the LUN is rendered, but its status.health expects it on no node
+	// (nodes "0/0"), so it is ready nowhere.
+	NoExpectedNodesReason = "NoExpectedNodes"
+	// ConfigDeletingReason: the MultipathConfig is being deleted and the LUN, not in use, leaves
+	// the nodes.
+	ConfigDeletingReason = "ConfigDeleting"
 	// ForcedReason: a change to an in-use LUN went through because of the force annotation.
 	ForcedReason = "Forced"
 )

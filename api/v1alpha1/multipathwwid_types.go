@@ -167,6 +167,15 @@ type MultipathWWIDStatus struct {
 	// +kubebuilder:validation:MaxItems=64
 	OpenOn []NodeUse `json:"openOn,omitempty"`
 
+	// formerAliases are names the LUN's map had on the nodes before a forced alias change, kept
+	// while a PersistentVolume still names them (/dev/mapper/<former alias>): such a volume is
+	// still listed in consumers, and keeps the LUN in use, until it changes.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=64
+	FormerAliases []string `json:"formerAliases,omitempty"`
+
 	// health is the LUN's health over the nodes expected to carry it.
 	// +optional
 	Health LUNHealth `json:"health,omitzero"`

@@ -670,6 +670,11 @@ func (in *MultipathWWIDStatus) DeepCopyInto(out *MultipathWWIDStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.FormerAliases != nil {
+		in, out := &in.FormerAliases, &out.FormerAliases
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	in.Health.DeepCopyInto(&out.Health)
 }
 
