@@ -110,9 +110,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	mapped := handler.EnqueueRequestsFromMapFunc(toCluster)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("render").
-		Watches(&mpv1alpha1.MultipathConfig{}, mapped, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&mpv1alpha1.MultipathWWID{}, mapped, builder.WithPredicates(predicate.Or[client.Object](
+		Watches(&mpv1alpha1.MultipathConfig{}, mapped, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionChanged{}))).
+		Watches(&mpv1alpha1.MultipathWWID{}, mapped, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionChanged{}, expectedNowhereChanged{}))).
+		Watches(&mpv1alpha1.MultipathNodeState{}, mapped, builder.WithPredicates(openMapsChanged{})).
 		Watches(&corev1.PersistentVolume{}, mapped, builder.WithPredicates(consumerRefsChanged{})).
 		Watches(&corev1.ConfigMap{}, mapped, builder.WithPredicates(renderedConfigMapDeleted{r.Namespace})).
 		Complete(r)
@@ -124,6 +126,44 @@ type deletionChanged struct{ predicate.Funcs }
 func (deletionChanged) Update(e event.UpdateEvent) bool {
 	return e.ObjectOld.GetDeletionTimestamp().IsZero() != e.ObjectNew.GetDeletionTimestamp().IsZero() ||
 		!slices.Equal(e.ObjectOld.GetFinalizers(), e.ObjectNew.GetFinalizers())
+}
+
+// expectedNowhereChanged lets through the health write that makes a LUN expected on no node,
+// or on some again: Ready depends on it. Other health writes are not the render's business.
+type expectedNowhereChanged struct{ predicate.Funcs }
+
+func (expectedNowhereChanged) Update(e event.UpdateEvent) bool {
+	o, ok1 := e.ObjectOld.(*mpv1alpha1.MultipathWWID)
+	n, ok2 := e.ObjectNew.(*mpv1alpha1.MultipathWWID)
+	return ok1 && ok2 && noExpectedNodes(o) != noExpectedNodes(n)
+}
+
+// openMapsChanged lets through a MultipathNodeState event only when what holds its maps open
+// changes: agents report path states often, and those do not change the render.
+type openMapsChanged struct{}
+
+func (openMapsChanged) Create(e event.CreateEvent) bool { return len(openMaps(e.Object)) > 0 }
+func (openMapsChanged) Delete(e event.DeleteEvent) bool { return len(openMaps(e.Object)) > 0 }
+func (openMapsChanged) Generic(event.GenericEvent) bool { return false }
+func (openMapsChanged) Update(e event.UpdateEvent) bool {
+	return !slices.EqualFunc(openMaps(e.ObjectOld), openMaps(e.ObjectNew), func(a, b *mpv1alpha1.MapStatus) bool {
+		return a.WWID == b.WWID && a.Name == b.Name && a.OpenCount == b.OpenCount && slices.Equal(a.Users, b.Users)
+	})
+}
+
+// openMaps are the maps of a MultipathNodeState that something holds open, in report order.
+func openMaps(o client.Object) []*mpv1alpha1.MapStatus {
+	s, ok := o.(*mpv1alpha1.MultipathNodeState)
+	if !ok {
+		return nil
+	}
+	var out []*mpv1alpha1.MapStatus
+	for i := range s.Status.Maps {
+		if consumers.IsOpen(&s.Status.Maps[i]) {
+			out = append(out, &s.Status.Maps[i])
+		}
+	}
+	return out
 }
 
 // consumerRefsChanged drops PersistentVolume updates that change nothing the render reads.
@@ -164,17 +204,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 	}
 	out := decide(in)
 
-	var rendered *multipathconf.Rendered
-	if out.configErr == "" {
-		rendered, err = multipathconf.Render(in.config, out.render)
-		if err != nil {
-			// The rules package refused what validation let through: keep the last good config.
-			out.configErr = err.Error()
-		}
-	}
+	rendered, held := r.renderConfigs(in.config, &out)
 	if rendered != nil {
 		rendersTotal.Inc()
 		if err := r.ensureConfigMap(ctx, rendered); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if held != nil {
+		if err := r.ensureConfigMap(ctx, held); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
@@ -185,7 +223,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 	// The MultipathConfig first: its status.renderedConfig is what the rollout hands to the
 	// nodes, and a burst of new LUNs must not hold it back behind their own status writes.
 	if in.config != nil {
-		if err := r.writeConfig(ctx, in.config, rendered, out.configErr); err != nil {
+		if err := r.writeConfig(ctx, in.config, rendered, held, &out); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -225,7 +263,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		return ctrl.Result{}, fmt.Errorf("writing statuses: %w", err)
 	}
 	if rendered != nil {
-		if err := r.prune(ctx, rendered); err != nil {
+		if err := r.prune(ctx, rendered, held); err != nil {
 			return ctrl.Result{}, err
 		}
 		log.V(4).Info("Rendered", "hash", rendered.ShortHash(), "luns", rendered.LUNs, "bytes", rendered.Bytes)
@@ -241,6 +279,36 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 // manager's default 100 requests per second).
 const maxWritesPerPass = 400
 
+// renderConfigs renders status.renderedConfig and status.heldConfig from the decision; nil
+// when the config cannot be rendered (out.configErr says why; the nodes keep the last good
+// one). While the MultipathConfig is being deleted the rendered config is the held one, or the
+// empty config once nothing is held. Without a MultipathConfig there is no held config: nothing
+// would name it.
+func (r *Reconciler) renderConfigs(cfg *mpv1alpha1.MultipathConfig, out *decision) (rendered, held *multipathconf.Rendered) {
+	if out.configErr != "" {
+		return nil, nil
+	}
+	var err error
+	if out.deleting && len(out.render) == 0 {
+		rendered = EmptyConfig()
+	} else if rendered, err = multipathconf.Render(cfg, out.render); err != nil {
+		// The rules package refused what validation let through: keep the last good config.
+		out.configErr = err.Error()
+		return nil, nil
+	}
+	switch {
+	case cfg == nil || len(out.held) == 0:
+	case out.deleting:
+		held = rendered
+	default:
+		if held, err = multipathconf.Render(cfg, out.held); err != nil {
+			out.configErr = "rendering the in-use LUNs held for teardown: " + err.Error()
+			return nil, nil
+		}
+	}
+	return rendered, held
+}
+
 // finalizerChange reports whether the decision adds or removes w's in-use finalizer.
 func finalizerChange(w *mpv1alpha1.MultipathWWID, o lunOutcome) bool {
 	return o.keepFinalizer != controllerutil.ContainsFinalizer(w, mpv1alpha1.InUseFinalizer)
@@ -251,6 +319,8 @@ type inputs struct {
 	config *mpv1alpha1.MultipathConfig
 	wwids  []mpv1alpha1.MultipathWWID
 	pvs    []corev1.PersistentVolume
+	// states are the MultipathNodeStates, for the maps their agents report open.
+	states []mpv1alpha1.MultipathNodeState
 }
 
 func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
@@ -270,6 +340,11 @@ func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
 		return in, fmt.Errorf("failed to list MultipathWWIDs: %w", err)
 	}
 	in.wwids = wwids.Items
+	states := &mpv1alpha1.MultipathNodeStateList{}
+	if err := r.Client.List(ctx, states, client.UnsafeDisableDeepCopy); err != nil {
+		return in, fmt.Errorf("failed to list MultipathNodeStates: %w", err)
+	}
+	in.states = states.Items
 	// Only volumes that name something that looks like a WWID or an alias are read (one index
 	// lookup, however many other volumes the cluster has), and of those the ones that name one
 	// of these LUNs: at 10,000 LUNs, a lookup per LUN key was 20,000 lists per pass.
@@ -292,7 +367,7 @@ func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
 }
 
 // lunKeys are the index keys under which a volume using this LUN is found: its WWID, its
-// rendered alias and its desired alias.
+// rendered alias, its desired alias and its former aliases.
 func lunKeys(w *mpv1alpha1.MultipathWWID) []string {
 	keys := []string{consumers.Key(w.Spec.WWID)}
 	if w.Spec.Alias != "" {
@@ -301,97 +376,10 @@ func lunKeys(w *mpv1alpha1.MultipathWWID) []string {
 	if a := w.Status.RenderedAlias; a != nil && *a != "" && *a != w.Spec.Alias {
 		keys = append(keys, consumers.Key(*a))
 	}
+	for _, a := range w.Status.FormerAliases {
+		keys = append(keys, consumers.Key(a))
+	}
 	return keys
-}
-
-// lunOutcome is what the render decided for one MultipathWWID.
-type lunOutcome struct {
-	consumers     []string
-	rendered      bool
-	renderedAlias string
-	conflict      *multipathconf.Conflict
-	invalid       string
-	aliasRefused  bool
-	// keepFinalizer: the object must carry the in-use finalizer.
-	keepFinalizer bool
-}
-
-type decision struct {
-	render    []mpv1alpha1.MultipathWWID
-	luns      map[string]lunOutcome
-	configErr string
-}
-
-// decide is pure: from the gathered objects to what to render and what each object says.
-func decide(in inputs) decision {
-	out := decision{luns: make(map[string]lunOutcome, len(in.wwids))}
-
-	// Consumers are matched against the alias the nodes have now (the rendered one) and the
-	// desired one: either name in a volume protects the LUN.
-	luns := make([]consumers.LUN, 0, 2*len(in.wwids))
-	for i := range in.wwids {
-		w := &in.wwids[i]
-		luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: currentAlias(w)})
-		if w.Spec.Alias != "" && w.Spec.Alias != currentAlias(w) {
-			luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: w.Spec.Alias})
-		}
-	}
-	idx := consumers.NewIndex(luns)
-	byWWID := map[string][]string{}
-	for i := range in.pvs {
-		for _, wwid := range idx.WWIDsOf(&in.pvs[i]) {
-			k := consumers.Key(wwid)
-			byWWID[k] = append(byWWID[k], in.pvs[i].Name)
-		}
-	}
-
-	candidates := make([]mpv1alpha1.MultipathWWID, 0, len(in.wwids))
-	for i := range in.wwids {
-		w := in.wwids[i]
-		o := lunOutcome{consumers: byWWID[consumers.Key(w.Spec.WWID)]}
-		slices.Sort(o.consumers)
-		o.consumers = slices.Compact(o.consumers)
-		forced := w.Annotations[mpv1alpha1.ForceRemoveAnnotation] == "true"
-		inUse := len(o.consumers) > 0
-		deleting := !w.DeletionTimestamp.IsZero()
-		o.keepFinalizer = inUse && !forced
-		if errs := multipathconf.ValidateMultipathWWID(&w); len(errs) > 0 {
-			o.invalid = errs.ToAggregate().Error()
-			out.luns[w.Name] = o
-			continue
-		}
-		if deleting && !o.keepFinalizer {
-			out.luns[w.Name] = o // leaves the render; its finalizer is dropped
-			continue
-		}
-		if inUse && !forced && w.Status.RenderedAlias != nil && *w.Status.RenderedAlias != w.Spec.Alias {
-			o.aliasRefused = true
-			w.Spec.Alias = *w.Status.RenderedAlias
-		}
-		out.luns[w.Name] = o
-		candidates = append(candidates, w)
-	}
-
-	res := multipathconf.ResolveConflicts(candidates)
-	for name, c := range res.Conflicts {
-		o := out.luns[name]
-		o.conflict = &c
-		out.luns[name] = o
-	}
-	for _, w := range res.Winners {
-		o := out.luns[w.Name]
-		o.rendered = true
-		o.renderedAlias = w.Spec.Alias
-		out.luns[w.Name] = o
-	}
-	out.render = res.Winners
-
-	if in.config != nil {
-		if errs := multipathconf.ValidateMultipathConfig(in.config, renderedWWIDs(res.Winners)); len(errs) > 0 {
-			out.configErr = errs.ToAggregate().Error()
-		}
-	}
-	return out
 }
 
 func currentAlias(w *mpv1alpha1.MultipathWWID) string {
@@ -466,9 +454,9 @@ func (r *Reconciler) ensureEmptyConfigMap(ctx context.Context) error {
 	return r.ensureConfigMap(ctx, EmptyConfig())
 }
 
-// prune deletes rendered ConfigMaps beyond the history, never the current one, the empty one,
-// or one that a MultipathNodeState names as desired or applied.
-func (r *Reconciler) prune(ctx context.Context, current *multipathconf.Rendered) error {
+// prune deletes rendered ConfigMaps beyond the history, never the current one, the held one,
+// the empty one, or one that a MultipathNodeState names as desired or applied.
+func (r *Reconciler) prune(ctx context.Context, current, held *multipathconf.Rendered) error {
 	cms := &corev1.ConfigMapList{}
 	if err := r.Client.List(ctx, cms, client.InNamespace(r.Namespace), client.MatchingLabels{RenderedLabel: "true"}); err != nil {
 		return fmt.Errorf("failed to list rendered ConfigMaps: %w", err)
@@ -481,6 +469,9 @@ func (r *Reconciler) prune(ctx context.Context, current *multipathconf.Rendered)
 		return nil
 	}
 	keep := map[string]bool{current.ConfigMapName(): true, EmptyConfig().ConfigMapName(): true}
+	if held != nil {
+		keep[held.ConfigMapName()] = true
+	}
 	states := &mpv1alpha1.MultipathNodeStateList{}
 	if err := r.Client.List(ctx, states); err != nil {
 		return fmt.Errorf("failed to list MultipathNodeStates: %w", err)
@@ -514,8 +505,8 @@ func (r *Reconciler) prune(ctx context.Context, current *multipathconf.Rendered)
 	return nil
 }
 
-// writeWWID brings one MultipathWWID's finalizer and status in line with the decision, writing
-// only what changed.
+// writeWWID brings one MultipathWWID's finalizer, status and force annotation in line with
+// the decision, writing only what changed.
 // allow is asked before each write; when it says no, the write is left for a later pass.
 func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.MultipathWWID, o lunOutcome, renderedOK bool, allow func() bool) error {
 	// cached is the informer's object (gather lists without copying): it is never changed;
@@ -539,6 +530,10 @@ func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.Multipath
 				return fmt.Errorf("failed to update finalizers of MultipathWWID %s: %w", klog.KObj(w), err)
 			}
 			if !o.keepFinalizer && !w.DeletionTimestamp.IsZero() {
+				if o.forced == forcedDeletion {
+					r.Recorder.Eventf(w, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "ForceDelete",
+						"Forced deletion (%s=true): the LUN leaves the rendered config while %s", mpv1alpha1.ForceRemoveAnnotation, holders(o.consumers, o.openOn))
+				}
 				return nil // the object is going away
 			}
 			base = w.DeepCopy() // the object as the patch left it
@@ -554,40 +549,127 @@ func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.Multipath
 		st.Consumers = st.Consumers[:64]
 	}
 	st.ConsumerCount = int32(len(o.consumers))
+	st.OpenOn = o.openOn
 	if o.rendered && renderedOK {
 		st.RenderedAlias = ptr.To(o.renderedAlias)
+		st.FormerAliases = o.formerAliases
 	} else if !o.rendered {
 		st.RenderedAlias = nil
+		st.FormerAliases = o.formerAliases
 	}
 	setWWIDConditions(w, o)
 	st.ObservedGeneration = w.Generation
-	if apiequality.Semantic.DeepEqual(base.Status, w.Status) {
-		return nil
-	}
-	if !allow() {
-		return nil
-	}
-	r.emitWWIDEvents(w, base, o)
-	// Optimistic lock: the health controller writes status.health of the same object.
-	if err := r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		if apierrors.IsNotFound(err) {
+	if !apiequality.Semantic.DeepEqual(base.Status, w.Status) {
+		if !allow() {
 			return nil
 		}
-		return fmt.Errorf("failed to update status of MultipathWWID %s: %w", klog.KObj(w), err)
+		r.emitWWIDEvents(w, base, o)
+		// Optimistic lock: the health controller writes status.health of the same object.
+		if err := r.Client.Status().Patch(ctx, w, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("failed to update status of MultipathWWID %s: %w", klog.KObj(w), err)
+		}
+	}
+	// A forced rename is honoured once the render holds it: the annotation has done its job and
+	// must not let the next change of an in-use LUN through unnoticed.
+	if o.forced == forcedRename && o.rendered && renderedOK && st.RenderedAlias != nil && *st.RenderedAlias == w.Spec.Alias {
+		if !allow() {
+			return nil
+		}
+		base = w.DeepCopy()
+		delete(w.Annotations, mpv1alpha1.ForceRemoveAnnotation)
+		if err := r.Client.Patch(ctx, w, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("failed to remove the force annotation of MultipathWWID %s: %w", klog.KObj(w), err)
+		}
+		r.Recorder.Eventf(w, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "ForceRename",
+			"Forced alias change (%s=true) rendered: /dev/mapper/%s becomes /dev/mapper/%s on every node while %s; the annotation is removed",
+			mpv1alpha1.ForceRemoveAnnotation, mapName(w.Spec.WWID, o.previousAlias), mapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn))
 	}
 	return nil
 }
 
+// mapName is the device-mapper name of a map: its alias, else its WWID.
+func mapName(wwid, alias string) string {
+	if alias != "" {
+		return alias
+	}
+	return wwid
+}
+
+// holders says who uses a LUN: "PersistentVolume a uses it", "/dev/mapper/x is mounted at /m on
+// node n", or both joined by "; ".
+func holders(pvs []string, openOn []mpv1alpha1.NodeUse) string {
+	var parts []string
+	switch len(pvs) {
+	case 0:
+	case 1:
+		parts = append(parts, "PersistentVolume "+pvs[0]+" uses it")
+	default:
+		parts = append(parts, "PersistentVolumes "+strings.Join(pvs, ", ")+" use it")
+	}
+	if len(openOn) > 0 {
+		parts = append(parts, consumers.DescribeOpenOn(openOn))
+	}
+	if len(parts) == 0 {
+		return "nothing uses it"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// inUseMessage is the InUse condition's message: the volumes, the names a forced rename left
+// them naming, and the nodes that hold the map open.
+func inUseMessage(o lunOutcome) string {
+	var b strings.Builder
+	switch len(o.consumers) {
+	case 0:
+	case 1:
+		fmt.Fprintf(&b, "Used by PersistentVolume %s.", o.consumers[0])
+	default:
+		fmt.Fprintf(&b, "Used by PersistentVolumes %s.", strings.Join(o.consumers, ", "))
+	}
+	for _, pv := range sortedKeys(o.staleNames) {
+		fmt.Fprintf(&b, " PersistentVolume %s still names /dev/mapper/%s, the LUN's name before a forced alias change.", pv, o.staleNames[pv])
+	}
+	if len(o.openOn) > 0 {
+		if b.Len() > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "Open on %s: %s.", plural(len(o.openOn), "node", "nodes"), consumers.DescribeOpenOn(o.openOn))
+	}
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // setWWIDConditions is the pure status setter of one MultipathWWID.
 func setWWIDConditions(w *mpv1alpha1.MultipathWWID, o lunOutcome) {
-	if len(o.consumers) > 0 {
-		msg := fmt.Sprintf("Used by PersistentVolume %s.", strings.Join(o.consumers, ", "))
-		if len(o.consumers) > 1 {
-			msg = fmt.Sprintf("Used by PersistentVolumes %s.", strings.Join(o.consumers, ", "))
-		}
-		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ConsumedReason, Message: msg})
-	} else {
-		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.NotConsumedReason, Message: "No PersistentVolume uses this LUN."})
+	switch {
+	case len(o.consumers) > 0:
+		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ConsumedReason, Message: inUseMessage(o)})
+	case len(o.openOn) > 0:
+		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.OpenOnNodeReason, Message: inUseMessage(o)})
+	default:
+		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.NotConsumedReason,
+			Message: "No PersistentVolume uses this LUN and no node holds its map open."})
 	}
 	if o.conflict != nil {
 		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.ConflictCondition, Status: metav1.ConditionTrue, Reason: o.conflict.Reason, Message: o.conflict.Message})
@@ -602,11 +684,17 @@ func setWWIDConditions(w *mpv1alpha1.MultipathWWID, o lunOutcome) {
 		s.Stalled = &conditions.Message{Reason: o.conflict.Reason, Message: o.conflict.Message + " This LUN is left out of the rendered config until the conflict is resolved."}
 	case o.aliasRefused:
 		s.Stalled = &conditions.Message{Reason: mpv1alpha1.AliasChangeRefusedReason, Message: fmt.Sprintf(
-			"The alias change to %q is not rendered because PersistentVolume %s uses the LUN and the change would rename /dev/mapper/%s; the nodes keep %q. Set the annotation %s=true to force it.",
-			w.Spec.Alias, strings.Join(o.consumers, ", "), o.renderedAlias, o.renderedAlias, mpv1alpha1.ForceRemoveAnnotation)}
+			"The alias change to %q is not rendered because the change would rename /dev/mapper/%s on every node, and %s; the nodes keep %q. Set the annotation %s=true to force it.",
+			w.Spec.Alias, mapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn), o.renderedAlias, mpv1alpha1.ForceRemoveAnnotation)}
 	case !w.DeletionTimestamp.IsZero():
-		s.Stalled = &conditions.Message{Reason: mpv1alpha1.ConsumedReason, Message: fmt.Sprintf(
-			"Deletion waits until PersistentVolume %s no longer uses the LUN, or the annotation %s=true is set.", strings.Join(o.consumers, ", "), mpv1alpha1.ForceRemoveAnnotation)}
+		s.Stalled = &conditions.Message{Reason: inUseReason(o), Message: fmt.Sprintf(
+			"Deletion waits until the LUN is no longer in use (%s), or the annotation %s=true is set.", holders(o.consumers, o.openOn), mpv1alpha1.ForceRemoveAnnotation)}
+	case o.teardown:
+		s.Stalled = &conditions.Message{Reason: mpv1alpha1.ConfigDeletingReason, Message: fmt.Sprintf(
+			"MultipathConfig %s is being deleted and nothing uses this LUN: it is removed from the nodes.", mpv1alpha1.ClusterConfigName)}
+	case o.rendered && noExpectedNodes(w):
+		s.Stalled = &conditions.Message{Reason: mpv1alpha1.NoExpectedNodesReason, Message: fmt.Sprintf(
+			"The LUN is in the rendered config, but no node is expected to carry it (nodes %s): no managed node matches its nodeSelector, or no node is managed.", w.Status.Health.Nodes)}
 	case o.rendered:
 		s.Ready = true
 		s.ReadyMessage = conditions.Message{Reason: mpv1alpha1.RenderedReason, Message: "The LUN is in the rendered config."}
@@ -614,6 +702,14 @@ func setWWIDConditions(w *mpv1alpha1.MultipathWWID, o lunOutcome) {
 		s.Reconciling = &conditions.Message{Reason: mpv1alpha1.RolloutInProgressReason, Message: "The LUN is not rendered yet."}
 	}
 	conditions.SetSummary(w, s)
+}
+
+// inUseReason is Consumed when a volume uses the LUN, else OpenOnNode.
+func inUseReason(o lunOutcome) string {
+	if len(o.consumers) == 0 && len(o.openOn) > 0 {
+		return mpv1alpha1.OpenOnNodeReason
+	}
+	return mpv1alpha1.ConsumedReason
 }
 
 func (r *Reconciler) emitWWIDEvents(w, before *mpv1alpha1.MultipathWWID, o lunOutcome) {
@@ -626,13 +722,14 @@ func (r *Reconciler) emitWWIDEvents(w, before *mpv1alpha1.MultipathWWID, o lunOu
 	}
 	if o.aliasRefused && !was(mpv1alpha1.StalledCondition, mpv1alpha1.AliasChangeRefusedReason) {
 		r.Recorder.Eventf(w, nil, corev1.EventTypeWarning, mpv1alpha1.AliasChangeRefusedReason, "Render",
-			"Alias change to %q refused: PersistentVolume %s uses the LUN", w.Spec.Alias, strings.Join(o.consumers, ", "))
+			"Alias change to %q refused: it would rename /dev/mapper/%s, and %s", w.Spec.Alias, mapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn))
 	}
 }
 
-// writeConfig records the render on the MultipathConfig: status.renderedConfig and the Rendered
-// condition for this generation. Ready, Reconciling and Stalled belong to the rollout controller.
-func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, rendered *multipathconf.Rendered, configErr string) error {
+// writeConfig records the render on the MultipathConfig: status.renderedConfig,
+// status.heldConfig and the Rendered condition for this generation. Ready, Reconciling and
+// Stalled belong to the rollout controller.
+func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, rendered, held *multipathconf.Rendered, out *decision) error {
 	before := cfg.DeepCopy()
 	if rendered != nil {
 		if prev := cfg.Status.RenderedConfig; prev == nil || prev.Hash != rendered.Hash {
@@ -643,19 +740,34 @@ func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathC
 				Reason:  mpv1alpha1.RolloutInProgressReason,
 				Message: fmt.Sprintf("Rendered config %s is being rolled out.", rendered.ConfigMapName()),
 			}})
+			if out.forcedTeardown && len(out.forcedOut) > 0 {
+				r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "ForceTeardown",
+					"Forced teardown (%s=true): in-use MultipathWWIDs %s are removed from every node", mpv1alpha1.ForceRemoveAnnotation, strings.Join(out.forcedOut, ", "))
+			}
 		}
 		cfg.Status.RenderedConfig = &mpv1alpha1.RenderedConfigStatus{
 			RenderedConfigRef: mpv1alpha1.RenderedConfigRef{Name: rendered.ConfigMapName(), Hash: rendered.Hash},
 			Bytes:             int64(rendered.Bytes),
 			LUNs:              int32(rendered.LUNs),
 		}
-		conditions.Set(cfg, metav1.Condition{Type: RenderedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.RenderedReason,
-			Message: fmt.Sprintf("Rendered %d LUNs into ConfigMap %s.", rendered.LUNs, rendered.ConfigMapName())})
+		cfg.Status.HeldConfig = nil
+		if held != nil {
+			cfg.Status.HeldConfig = &mpv1alpha1.RenderedConfigStatus{
+				RenderedConfigRef: mpv1alpha1.RenderedConfigRef{Name: held.ConfigMapName(), Hash: held.Hash},
+				Bytes:             int64(held.Bytes),
+				LUNs:              int32(held.LUNs),
+			}
+		}
+		msg := fmt.Sprintf("Rendered %d LUNs into ConfigMap %s.", rendered.LUNs, rendered.ConfigMapName())
+		if out.deleting {
+			msg = fmt.Sprintf("The MultipathConfig is being deleted: rendered the %d in-use LUNs it holds into ConfigMap %s.", rendered.LUNs, rendered.ConfigMapName())
+		}
+		conditions.Set(cfg, metav1.Condition{Type: RenderedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.RenderedReason, Message: msg})
 	} else {
 		conditions.Set(cfg, metav1.Condition{Type: RenderedCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.InvalidSpecReason,
-			Message: "The spec is not rendered, the nodes keep the last good config: " + configErr})
+			Message: "The spec is not rendered, the nodes keep the last good config: " + out.configErr})
 		if !was(before, RenderedCondition, metav1.ConditionFalse) {
-			r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.InvalidSpecReason, "Render", "Not rendered: %s", configErr)
+			r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.InvalidSpecReason, "Render", "Not rendered: %s", out.configErr)
 		}
 	}
 	if apiequality.Semantic.DeepEqual(before.Status, cfg.Status) {
