@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
@@ -395,5 +396,38 @@ func TestRenderConfigs(t *testing.T) {
 				t.Errorf("held config %+v, want %d LUNs", held, tc.wantHeldN)
 			}
 		})
+	}
+}
+
+// Agents report path states often; only a change of what holds a map open re-renders.
+func TestOpenMapsChanged(t *testing.T) {
+	base := nodeState("worker-1", mounted(wwidA, "data", "/mnt/data"), mpv1alpha1.MapStatus{WWID: wwidB, Name: wwidB, State: mpv1alpha1.MapOptimal, ActivePaths: 2})
+	change := func(f func(*mpv1alpha1.MultipathNodeState)) *mpv1alpha1.MultipathNodeState {
+		s := base.DeepCopy()
+		f(s)
+		return s
+	}
+	for name, tc := range map[string]struct {
+		to   *mpv1alpha1.MultipathNodeState
+		want bool
+	}{
+		"a path state change": {change(func(s *mpv1alpha1.MultipathNodeState) {
+			s.Status.Maps[1].ActivePaths, s.Status.Maps[1].State = 1, mpv1alpha1.MapDegraded
+		}), false},
+		"a map state change of an open map": {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[0].State = mpv1alpha1.MapFailed }), false},
+		"a map gets opened":                 {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[1].OpenCount = 1 }), true},
+		"a mount point changes":             {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[0].Users[0].Name = "/srv" }), true},
+		"the open count changes":            {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[0].OpenCount = 3 }), true},
+		"an open map is renamed":            {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[0].Name = "data2" }), true},
+		"the open map is closed":            {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[0].OpenCount, s.Status.Maps[0].Users = 0, nil }), true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := (openMapsChanged{}).Update(event.UpdateEvent{ObjectOld: &base, ObjectNew: tc.to}); got != tc.want {
+				t.Errorf("Update = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if !(openMapsChanged{}).Create(event.CreateEvent{Object: &base}) || (openMapsChanged{}).Create(event.CreateEvent{Object: change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps = s.Status.Maps[1:] })}) {
+		t.Error("Create must fire exactly when a map is open")
 	}
 }
