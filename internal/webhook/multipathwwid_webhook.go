@@ -28,6 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -40,10 +41,11 @@ import (
 // The create/update webhook fails closed, and the API server skips it for updates that leave
 // the spec alone (finalizers, labels, annotations, status), so the controllers' metadata writes
 // never depend on it. The delete webhook fails open: the in-use finalizer protects a consumed
-// LUN when the webhook is down (see doc.go).
+// LUN when the webhook is down (see doc.go). Both record an Event when they admit a forced
+// change of an in-use LUN, except on a dry run: sideEffects NoneOnDryRun.
 //
-// +kubebuilder:webhook:path=/validate-multipath-kube-multipath-io-v1alpha1-multipathwwid,mutating=false,failurePolicy=fail,sideEffects=None,groups=multipath.kube-multipath.io,resources=multipathwwids,verbs=create;update,versions=v1alpha1,name=validate.multipathwwids.multipath.kube-multipath.io,admissionReviewVersions=v1,timeoutSeconds=5,serviceName=kube-multipath-webhook,serviceNamespace=kube-multipath-system,patch=`{"matchConditions":[{"name":"spec-changed","expression":"request.operation != 'UPDATE' || !has(object.spec) || !has(oldObject.spec) || object.spec != oldObject.spec"}]}`
-// +kubebuilder:webhook:path=/validate-multipath-kube-multipath-io-v1alpha1-multipathwwid,mutating=false,failurePolicy=ignore,sideEffects=None,groups=multipath.kube-multipath.io,resources=multipathwwids,verbs=delete,versions=v1alpha1,name=validate-delete.multipathwwids.multipath.kube-multipath.io,admissionReviewVersions=v1,timeoutSeconds=5,serviceName=kube-multipath-webhook,serviceNamespace=kube-multipath-system
+// +kubebuilder:webhook:path=/validate-multipath-kube-multipath-io-v1alpha1-multipathwwid,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=multipath.kube-multipath.io,resources=multipathwwids,verbs=create;update,versions=v1alpha1,name=validate.multipathwwids.multipath.kube-multipath.io,admissionReviewVersions=v1,timeoutSeconds=5,serviceName=kube-multipath-webhook,serviceNamespace=kube-multipath-system,patch=`{"matchConditions":[{"name":"spec-changed","expression":"request.operation != 'UPDATE' || !has(object.spec) || !has(oldObject.spec) || object.spec != oldObject.spec"}]}`
+// +kubebuilder:webhook:path=/validate-multipath-kube-multipath-io-v1alpha1-multipathwwid,mutating=false,failurePolicy=ignore,sideEffects=NoneOnDryRun,groups=multipath.kube-multipath.io,resources=multipathwwids,verbs=delete,versions=v1alpha1,name=validate-delete.multipathwwids.multipath.kube-multipath.io,admissionReviewVersions=v1,timeoutSeconds=5,serviceName=kube-multipath-webhook,serviceNamespace=kube-multipath-system
 
 // maxNamed is how many PersistentVolumes a message names before "and N more".
 const maxNamed = 10
@@ -57,10 +59,14 @@ var (
 // MultipathWWIDValidator admits MultipathWWIDs: the object's own rules
 // (multipathconf.ValidateMultipathWWID), names no other object claims
 // (multipathconf.ResolveConflicts), no blacklist in the MultipathConfig that would then refuse
-// the whole render, no knob a managed node's multipath-tools does not take (versions.go), and no rename or deletion of a LUN a PersistentVolume uses unless forced.
+// the whole render, no knob a managed node's multipath-tools does not take (versions.go), and
+// no rename or deletion of an in-use LUN (a PersistentVolume uses it, or a node holds its map
+// open) unless forced.
 type MultipathWWIDValidator struct {
 	// Reader is the manager's cache, with the WWIDNamesIndex and render.PVConsumersIndex indexes.
 	Reader client.Reader
+	// Recorder records who forced a change of an in-use LUN; nil records nothing.
+	Recorder events.EventRecorder
 }
 
 var _ admission.Validator[*mpv1alpha1.MultipathWWID] = &MultipathWWIDValidator{}
@@ -116,21 +122,27 @@ func (v *MultipathWWIDValidator) ValidateUpdate(ctx context.Context, old, w *mpv
 	}
 	errs = append(errs, versions...)
 	var warnings admission.Warnings
-	// The map is renamed on the nodes when the alias differs from the one they have now.
+	// The map is renamed on the nodes when the alias differs from the one they have now. The
+	// rename breaks what uses the map by that name or by its WWID, and what holds it open on a
+	// node; not a volume that names only the new alias (renaming back after a forced change).
 	if nodeAlias := renderedAlias(old); w.Spec.Alias != old.Spec.Alias && w.Spec.Alias != nodeAlias {
-		pvs, err := v.consumers(ctx, old)
+		u, err := v.users(ctx, old)
 		if err != nil {
 			return nil, err
 		}
+		from, to := mapName(old.Spec.WWID, nodeAlias), mapName(w.Spec.WWID, w.Spec.Alias)
 		switch {
-		case len(pvs) == 0:
+		case len(u.harmed) == 0 && len(old.Status.OpenOn) == 0:
 		case forced(w):
-			warnings = append(warnings, fmt.Sprintf("the LUN is used by %s: changing the alias renames /dev/mapper/%s to /dev/mapper/%s on every node (%s=true)",
-				namePVs(pvs), mapName(old.Spec.WWID, nodeAlias), mapName(w.Spec.WWID, w.Spec.Alias), mpv1alpha1.ForceRemoveAnnotation))
+			what := usedBy(u.harmed, old.Status.OpenOn)
+			warnings = append(warnings, fmt.Sprintf("the LUN is %s: changing the alias renames /dev/mapper/%s to /dev/mapper/%s on every node (%s=true)",
+				what, from, to, mpv1alpha1.ForceRemoveAnnotation))
+			v.recordForced(ctx, w, "ForceRename", "%s forced the alias change of in-use MultipathWWID %s (%s=true): /dev/mapper/%s becomes /dev/mapper/%s on every node while the LUN is %s",
+				from, to, what)
 		default:
 			errs = append(errs, field.Forbidden(specPath.Child("alias"), fmt.Sprintf(
-				"the LUN is used by %s: changing the alias would rename /dev/mapper/%s on every node. Stop using the LUN first, or set the annotation %s=true to force the change",
-				namePVs(pvs), mapName(old.Spec.WWID, nodeAlias), mpv1alpha1.ForceRemoveAnnotation)))
+				"the LUN is %s: changing the alias would rename /dev/mapper/%s on every node. Stop using the LUN first, or set the annotation %s=true to force the change",
+				usedBy(u.harmed, old.Status.OpenOn), from, mpv1alpha1.ForceRemoveAnnotation)))
 		}
 	}
 	if len(errs) > 0 {
@@ -139,20 +151,67 @@ func (v *MultipathWWIDValidator) ValidateUpdate(ctx context.Context, old, w *mpv
 	return warnings, nil
 }
 
-// ValidateDelete refuses to delete a LUN a PersistentVolume uses, unless forced.
+// ValidateDelete refuses to delete an in-use LUN (a PersistentVolume uses it by any of its
+// names, or a node holds its map open), unless forced.
 func (v *MultipathWWIDValidator) ValidateDelete(ctx context.Context, w *mpv1alpha1.MultipathWWID) (admission.Warnings, error) {
-	pvs, err := v.consumers(ctx, w)
-	if err != nil || len(pvs) == 0 {
+	u, err := v.users(ctx, w)
+	if err != nil || len(u.all) == 0 && len(w.Status.OpenOn) == 0 {
 		return nil, err
 	}
 	name := mapName(w.Spec.WWID, renderedAlias(w))
+	what := usedBy(u.all, w.Status.OpenOn) + staleNote(u.stale)
 	if forced(w) {
-		return admission.Warnings{fmt.Sprintf("the LUN is used by %s: deleting MultipathWWID %s removes /dev/mapper/%s from every node (%s=true)",
-			namePVs(pvs), w.Name, name, mpv1alpha1.ForceRemoveAnnotation)}, nil
+		v.recordForced(ctx, w, "ForceDelete", "%s forced the deletion of in-use MultipathWWID %s (%s=true): /dev/mapper/%s is removed from every node while the LUN is %s", name, what)
+		return admission.Warnings{fmt.Sprintf("the LUN is %s: deleting MultipathWWID %s removes /dev/mapper/%s from every node (%s=true)",
+			what, w.Name, name, mpv1alpha1.ForceRemoveAnnotation)}, nil
 	}
 	return nil, apierrors.NewForbidden(wwidResource, w.Name, fmt.Errorf(
-		"the LUN is used by %s: deleting it would remove /dev/mapper/%s from every node. Stop using the LUN first, or set the annotation %s=true to force the deletion",
-		namePVs(pvs), name, mpv1alpha1.ForceRemoveAnnotation))
+		"the LUN is %s: deleting it would remove /dev/mapper/%s from every node. Stop using the LUN first, or set the annotation %s=true to force the deletion",
+		what, name, mpv1alpha1.ForceRemoveAnnotation))
+}
+
+// recordForced records, on w, that the requesting user forced a change of an in-use LUN. The
+// format's verbs after the first two (user, object name, annotation) are args. Nothing is
+// recorded on a dry run (the webhooks' sideEffects are NoneOnDryRun) or without a recorder.
+// Admission sees the request, not its outcome: a later admission step may still refuse it, so
+// the render controller records the change again once it is rendered.
+func (v *MultipathWWIDValidator) recordForced(ctx context.Context, w *mpv1alpha1.MultipathWWID, action, format string, args ...any) {
+	req, err := admission.RequestFromContext(ctx)
+	if v.Recorder == nil || err != nil || req.DryRun != nil && *req.DryRun {
+		return
+	}
+	user := req.UserInfo.Username
+	if user == "" {
+		user = "an unnamed user"
+	}
+	v.Recorder.Eventf(w, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, action, format,
+		append([]any{user, w.Name, mpv1alpha1.ForceRemoveAnnotation}, args...)...)
+}
+
+// usedBy says what uses a LUN: "used by PersistentVolume a", "open on node n (/dev/mapper/x is
+// mounted at /m on node n)", or both.
+func usedBy(pvs []string, openOn []mpv1alpha1.NodeUse) string {
+	var parts []string
+	if len(pvs) > 0 {
+		parts = append(parts, "used by "+namePVs(pvs))
+	}
+	if len(openOn) > 0 {
+		where := "a node"
+		if len(openOn) > 1 {
+			where = strconv.Itoa(len(openOn)) + " nodes"
+		}
+		parts = append(parts, "open on "+where+" ("+consumers.DescribeOpenOn(openOn)+")")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// staleNote names the volumes that still name a former alias, with that name.
+func staleNote(stale map[string]string) string {
+	var b strings.Builder
+	for _, pv := range sortedKeys(stale) {
+		fmt.Fprintf(&b, " (PersistentVolume %s still names /dev/mapper/%s, its name before a forced alias change)", pv, stale[pv])
+	}
+	return b.String()
 }
 
 // conflicts refuses a WWID or alias (ignoring case) that another MultipathWWID claims as its
@@ -184,12 +243,22 @@ func (v *MultipathWWIDValidator) conflicts(ctx context.Context, w *mpv1alpha1.Mu
 			rendered.Spec.Alias = *a
 			claims = append(claims, *rendered)
 		}
-		for _, claim := range claims {
+		formerFrom := len(claims)
+		for _, a := range o.Status.FormerAliases {
+			// A volume still names this LUN by it: given to another LUN, it would open that one.
+			former := o.DeepCopy()
+			former.Spec.Alias = a
+			claims = append(claims, *former)
+		}
+		for n, claim := range claims {
 			c, lost := multipathconf.ResolveConflicts([]mpv1alpha1.MultipathWWID{claim, *newest}).Conflicts[w.Name]
 			if !lost {
 				continue
 			}
 			msg := withoutPrecedence(c)
+			if n >= formerFrom {
+				msg = fmt.Sprintf("alias %q is a former alias of MultipathWWID %q that a PersistentVolume still names (/dev/mapper/%s)", w.Spec.Alias, o.Name, claim.Spec.Alias)
+			}
 			if !o.DeletionTimestamp.IsZero() {
 				msg += ", which is being deleted and holds its names until it is gone"
 			}
@@ -246,28 +315,65 @@ func (v *MultipathWWIDValidator) blacklisted(ctx context.Context, w *mpv1alpha1.
 	return errs, nil
 }
 
-// consumers lists the PersistentVolumes that use w's LUN under its WWID, its alias, or the
-// alias the nodes have now, as the render controller matches them.
-func (v *MultipathWWIDValidator) consumers(ctx context.Context, w *mpv1alpha1.MultipathWWID) ([]string, error) {
+// pvUsers are the PersistentVolumes that use a LUN.
+type pvUsers struct {
+	// all use it by any of its names.
+	all []string
+	// harmed use it by its WWID or the name the nodes have now: a rename breaks them.
+	harmed []string
+	// stale name only a former alias (status.formerAliases), mapped to that alias.
+	stale map[string]string
+}
+
+// users lists the PersistentVolumes that use w's LUN under its WWID, its alias, the alias the
+// nodes have now, or a former alias, as the render controller matches them.
+func (v *MultipathWWIDValidator) users(ctx context.Context, w *mpv1alpha1.MultipathWWID) (pvUsers, error) {
+	current := renderedAlias(w)
 	luns := []consumers.LUN{{WWID: w.Spec.WWID, Alias: w.Spec.Alias}}
-	if a := renderedAlias(w); a != w.Spec.Alias {
+	if current != w.Spec.Alias {
+		luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: current})
+	}
+	keys := claimedNames(w)
+	for _, a := range w.Status.FormerAliases {
 		luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: a})
+		if k := consumers.Key(a); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
 	}
 	idx := consumers.NewIndex(luns)
-	var names []string
-	for _, key := range claimedNames(w) {
+	var u pvUsers
+	wwidKey, currentKey := consumers.Key(w.Spec.WWID), consumers.Key(current)
+	for _, key := range keys {
 		pvs := &corev1.PersistentVolumeList{}
 		if err := v.Reader.List(ctx, pvs, client.MatchingFields{render.PVConsumersIndex: key}); err != nil {
-			return nil, apierrors.NewInternalError(fmt.Errorf("listing PersistentVolumes by WWID: %w", err))
+			return u, apierrors.NewInternalError(fmt.Errorf("listing PersistentVolumes by WWID: %w", err))
 		}
 		for i := range pvs.Items {
-			if len(idx.WWIDsOf(&pvs.Items[i])) > 0 {
-				names = append(names, pvs.Items[i].Name)
+			p := &pvs.Items[i]
+			if len(idx.WWIDsOf(p)) == 0 || slices.Contains(u.all, p.Name) {
+				continue
+			}
+			u.all = append(u.all, p.Name)
+			refs := consumers.Refs(p)
+			switch {
+			case slices.Contains(refs, wwidKey) || current != "" && slices.Contains(refs, currentKey):
+				u.harmed = append(u.harmed, p.Name)
+			default:
+				for _, a := range w.Status.FormerAliases {
+					if slices.Contains(refs, consumers.Key(a)) {
+						if u.stale == nil {
+							u.stale = map[string]string{}
+						}
+						u.stale[p.Name] = a
+						break
+					}
+				}
 			}
 		}
 	}
-	slices.Sort(names)
-	return slices.Compact(names), nil
+	slices.Sort(u.all)
+	slices.Sort(u.harmed)
+	return u, nil
 }
 
 // renderedAlias is the alias the nodes have now: status.renderedAlias once rendered, else the spec's.

@@ -135,14 +135,14 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// WWIDNamesIndex indexes MultipathWWIDs by the lowercase WWID, alias and rendered alias they
-// claim, so that admission finds the objects a new name collides with without a scan.
+// WWIDNamesIndex indexes MultipathWWIDs by the lowercase WWID, alias, rendered alias and former
+// aliases they claim, so that admission finds the objects a new name collides with without a scan.
 const WWIDNamesIndex = "multipath.names"
 
 // claimedNames are the index keys of a MultipathWWID.
 func claimedNames(o client.Object) []string {
 	w := o.(*mpv1alpha1.MultipathWWID)
-	keys := make([]string, 0, 3)
+	keys := make([]string, 0, 3+len(w.Status.FormerAliases))
 	add := func(name string) {
 		if name == "" {
 			return
@@ -159,6 +159,9 @@ func claimedNames(o client.Object) []string {
 	add(w.Spec.Alias)
 	if w.Status.RenderedAlias != nil {
 		add(*w.Status.RenderedAlias)
+	}
+	for _, a := range w.Status.FormerAliases {
+		add(a)
 	}
 	return keys
 }
@@ -213,7 +216,7 @@ func SetupWithManager(mgr ctrl.Manager, o Options) (healthz.Checker, error) {
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 	})
 	c := mgr.GetClient()
-	srv.Register(MultipathWWIDPath, admission.WithValidator[*mpv1alpha1.MultipathWWID](mgr.GetScheme(), &MultipathWWIDValidator{Reader: c}))
+	srv.Register(MultipathWWIDPath, admission.WithValidator[*mpv1alpha1.MultipathWWID](mgr.GetScheme(), &MultipathWWIDValidator{Reader: c, Recorder: mgr.GetEventRecorder("kube-multipath-webhook")}))
 	srv.Register(MultipathConfigPath, admission.WithValidator[*mpv1alpha1.MultipathConfig](mgr.GetScheme(), &MultipathConfigValidator{Reader: c}))
 
 	ready := make(chan struct{})
