@@ -509,6 +509,10 @@ func TestForceAnnotation(t *testing.T) {
 		}
 		return nil
 	})
+	// The annotation was removed once the rename was honoured: a deletion is forced anew.
+	got = updateWWID(t, "forced", func(w *mpv1alpha1.MultipathWWID) {
+		metav1.SetMetaDataAnnotation(&w.ObjectMeta, mpv1alpha1.ForceRemoveAnnotation, "true")
+	})
 	if err := c.Delete(ctx, got); err != nil {
 		t.Fatal(err)
 	}
