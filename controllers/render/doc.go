@@ -15,8 +15,22 @@ limitations under the License.
 */
 
 // Package render implements the render controller: it turns the desired state (the
-// MultipathConfig `cluster`, every MultipathWWID and the PersistentVolumes that use them) into one
-// content-hashed, immutable ConfigMap, and keeps the LUNs that volumes use protected.
+// MultipathConfig `cluster`, every MultipathWWID, the PersistentVolumes that use them and the maps
+// the nodes' agents report open) into one content-hashed, immutable ConfigMap, and keeps the LUNs
+// in use protected.
+//
+// A LUN is in use when a PersistentVolume names it (internal/consumers) or when a node's
+// MultipathNodeState reports its map open (users or openCount). Either keeps the in-use
+// finalizer, holds deletion and rename, and sets InUse (reason Consumed, or OpenOnNode when only
+// nodes hold it) and status.openOn. MultipathNodeState events count only when what holds a map
+// changes, never for path states.
+//
+// Besides status.renderedConfig it writes status.heldConfig: the in-use LUNs only, with the same
+// knobs, in its own ConfigMap (nil when nothing is in use), for nodes being torn down. While the
+// MultipathConfig is being deleted, status.renderedConfig is that held config (the empty config
+// once nothing is held, or at once with the force-remove annotation). A forced rename is
+// rendered, recorded, and its annotation removed; the names it left volumes naming stay in
+// status.formerAliases. A LUN whose status.health expects it on no node is never Ready.
 //
 // Every input event maps to the single request `cluster`, so a burst of changes (1,000
 // MultipathWWID creations) coalesces in the work queue into a few renders. The decisions

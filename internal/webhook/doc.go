@@ -27,10 +27,20 @@ limitations under the License.
 //     state: multipathd's line length and ranges, label selector syntax); a WWID or alias that
 //     another MultipathWWID claims as its WWID, alias, or the alias the nodes still have
 //     (ignoring case, the other object named); a WWID that a blacklist in the MultipathConfig
-//     matches (the render would refuse the whole config); and changing the alias of a LUN a
-//     PersistentVolume uses without the force-remove annotation (the volumes named).
-//   - MultipathWWID delete: deleting a LUN a PersistentVolume uses without the force-remove
-//     annotation (the volumes named). With it, the deletion is admitted with a warning.
+//     matches (the render would refuse the whole config); and changing the alias of an in-use
+//     LUN without the force-remove annotation: a PersistentVolume uses it by its WWID or by the
+//     name the nodes have now, or a node holds its map open (status.openOn, which the render
+//     controller writes from the agents' reports). A volume naming only the new alias (renaming
+//     back after a forced change) does not refuse it. The volumes, nodes, map names and what
+//     holds them are named.
+//   - MultipathWWID delete: deleting an in-use LUN (a volume names it by any name, former
+//     aliases included, or a node holds it open) without the force-remove annotation. With it,
+//     the deletion is admitted with a warning.
+//
+// A forced change of an in-use LUN, when admitted, is recorded as an Event (reason Forced) on the
+// MultipathWWID naming the requesting user; a dry run records nothing (sideEffects
+// NoneOnDryRun). A former alias a volume still names (status.formerAliases) stays claimed: no
+// other LUN may take it.
 //   - MultipathConfig create and update: everything ValidateMultipathConfig refuses, the
 //     overrides checked line by line, their blacklist against the WWID of every MultipathWWID.
 //
