@@ -509,8 +509,10 @@ func TestMinimal(t *testing.T) {
 			want: pv("pv-bare"),
 		},
 		"keeps a CSI volume handle that names a WWID, without the driver": {
-			pv:   pv("pv-handle", withHandle("array1:"+ibm)),
-			want: pv("pv-handle", func(p *corev1.PersistentVolume) { p.Spec.CSI = &corev1.CSIPersistentVolumeSource{VolumeHandle: "array1:" + ibm} }),
+			pv: pv("pv-handle", withHandle("array1:"+ibm)),
+			want: pv("pv-handle", func(p *corev1.PersistentVolume) {
+				p.Spec.CSI = &corev1.CSIPersistentVolumeSource{VolumeHandle: "array1:" + ibm}
+			}),
 		},
 		"keeps an empty WWID annotation, as it was set": {
 			pv:   pv("pv-ann-empty", withAnnotation(mpv1alpha1.WWIDAnnotation, "")),
