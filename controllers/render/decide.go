@@ -153,7 +153,9 @@ func decide(in inputs) decision {
 		o.harmed = sortedUnique(o.harmed)
 		forced := w.Annotations[mpv1alpha1.ForceRemoveAnnotation] == "true"
 		deleting := !w.DeletionTimestamp.IsZero()
-		o.keepFinalizer = o.inUse() && !forced
+		// The finalizer stays on a forced LUN until it is deleted, so that the forced deletion
+		// itself passes through this controller and is recorded.
+		o.keepFinalizer = o.inUse() && !(forced && deleting)
 		if errs := multipathconf.ValidateMultipathWWID(&w); len(errs) > 0 {
 			o.invalid = errs.ToAggregate().Error()
 			out.luns[w.Name] = o
