@@ -26,7 +26,8 @@ mpver=$(apt-cache policy multipath-tools | awk '$1=="Candidate:" {print $2}')
 bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true)
 [ -n "$bbver" ] && [ -x /bin/busybox ] || { echo "image.sh: busybox-static is not installed (run hack/e2e/deps.sh)" >&2; exit 1; }
 
-key=$( { cat "$here/image.sh"; find "$here/guest" -type f | LC_ALL=C sort | xargs cat;
+# Each guest file counts by its name and content: a renamed file is a changed input too.
+key=$( { cat "$here/image.sh"; (cd "$here/guest" && find . -type f | LC_ALL=C sort | while read -r f; do echo "== $f"; cat "$f"; done);
          echo "$pkgs $kpkg=$kver multipath-tools=$mpver busybox-static=$bbver"; } | sha256sum | cut -c1-16)
 base=${KUBE_MULTIPATH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-multipath}/e2e
 out=$base/$key
@@ -83,10 +84,11 @@ depmod -b "$r" "$kname"
 
 # 4. The node's own configuration: what a host has before the operator arrives.
 install -m 0755 "$here/guest/init.sh" "$r/sbin/kube-multipath-e2e-init"
-mkdir -p "$r/etc/multipath/conf.d" "$r/mnt/host" "$r/mnt/data"
+mkdir -p "$r/etc/multipath/conf.d" "$r/mnt/host" "$r/mnt/data" "$r/mnt/hostdata" "$r/mnt/logs"
 install -m 0644 "$here/guest/multipath.conf" "$r/etc/multipath.conf"
 install -m 0644 "$here/guest/50-host.conf" "$r/etc/multipath/conf.d/50-host.conf"
 install -m 0644 "$here/guest/wwids" "$r/etc/multipath/wwids"
+install -m 0644 "$here/guest/bindings" "$r/etc/multipath/bindings"
 echo e2e-node > "$r/etc/hostname"
 printf '127.0.0.1 localhost e2e-node\n' > "$r/etc/hosts"
 : > "$r/etc/fstab"

@@ -57,25 +57,51 @@ const (
 	// foreignWWID is in the image's /etc/multipath/wwids before the operator arrives
 	// (hack/e2e/guest/wwids), as boot from SAN or `multipath -a` by hand leaves one.
 	foreignWWID = "36001405e2e0000000000000000b007"
+	// bindingsFile is the host's user_friendly_names bindings: mpatha is hostLUN's.
+	bindingsFile = "/etc/multipath/bindings"
+	// hostMapName is hostLUN's map, named by the host (user_friendly_names yes, bindings).
+	hostMapName = "mpatha"
+	// hostMount is where the node's own file system on mpatha is mounted for the whole run.
+	hostMount = "/mnt/hostdata"
+	// dataWriter and hostWriter are the writers' files' prefixes (writerScript).
+	dataWriter = "/run/writer"
+	hostWriter = "/run/hostwriter"
 )
 
-// The writer writes files of random data on the mounted map and records their checksums,
-// until /run/writer.stop appears; each failed write is a line in /run/writer.err.
-const writerScript = `
-cd /mnt/data || exit 1
+// writerScript writes files of random data in dir and records their checksums in <run>.sums,
+// until <run>.stop appears; each failed write is a line in <run>.err. run is a path prefix
+// under /run: one writer runs on the managed e2e-data, another on the host's own mpatha.
+func writerScript(dir, run string) string {
+	return strings.NewReplacer("DIR", dir, "RUN", run).Replace(`
+cd DIR || exit 1
 i=0
-while [ ! -e /run/writer.stop ]; do
+while [ ! -e RUN.stop ]; do
   if [ $i -lt 400 ]; then
-    if dd if=/dev/urandom of=f$i bs=64k count=4 conv=fsync status=none 2>>/run/writer.err; then
-      sha256sum f$i >> /run/writer.sums
+    if dd if=/dev/urandom of=f$i bs=64k count=4 conv=fsync status=none 2>>RUN.err; then
+      sha256sum f$i >> RUN.sums
     else
-      echo "write f$i failed" >> /run/writer.err
+      echo "write f$i failed" >> RUN.err
     fi
     i=$((i+1))
   fi
   sleep 0.05
 done
-`
+`)
+}
+
+// startWriter starts writerScript in the background of the guest.
+func startWriter(t *testing.T, ctx context.Context, dir, run string) {
+	t.Helper()
+	guest(t, ctx, "rm -f "+run+".*; setsid bash -c '"+strings.ReplaceAll(writerScript(dir, run), "'", `'\''`)+"' > /dev/null 2>&1 < /dev/null & echo $! > "+run+".pid")
+}
+
+// stopWriter stops a writer and reads back every file it wrote, returning how many.
+func stopWriter(t *testing.T, ctx context.Context, dir, run string) string {
+	t.Helper()
+	guest(t, ctx, "touch "+run+".stop; while kill -0 $(cat "+run+".pid) 2>/dev/null; do sleep 0.1; done")
+	checkWriterAt(t, ctx, run)
+	return strings.TrimSpace(guest(t, ctx, "sync; echo 3 > /proc/sys/vm/drop_caches; cd "+dir+" && sha256sum -c --quiet "+run+".sums && wc -l < "+run+".sums"))
+}
 
 // TestRealNode runs the scenarios in order on one guest: each builds on the state the one
 // before left, as on a node that lives through them.
@@ -85,16 +111,27 @@ func TestRealNode(t *testing.T) {
 		name string
 		f    func(*testing.T, context.Context)
 	}{
-		{"1-maps-with-aliases", testMaps},
-		{"2-path-failure", testPathFailure},
-		{"3-mounted-map-under-io", testMountedMap},
-		{"4-candidate-dropping-a-live-map-rolls-back", testRollback},
-		{"5-agent-killed-mid-apply", testAgentKilled},
-		{"6-host-disks-and-wwids-untouched-drift-reasserted", testHostOwned},
-		{"7-delete-everything", testDeleteAll},
+		{"1-host-map-mpatha-mounted-before-the-operator", testHostMap},
+		{"2-maps-with-aliases", testMaps},
+		{"3-path-failure", testPathFailure},
+		{"4-mounted-map-under-io", testMountedMap},
+		{"5-candidate-dropping-a-live-map-rolls-back", testRollback},
+		{"6-agent-killed-mid-apply", testAgentKilled},
+		{"7-host-disks-and-wwids-untouched-drift-reasserted", testHostOwned},
+		{"8-delete-everything", testDeleteAll},
 	}
 	for _, s := range steps {
-		if !t.Run(s.name, func(t *testing.T) { s.f(t, ctx) }) {
+		ok := t.Run(s.name, func(t *testing.T) {
+			began := time.Now()
+			s.f(t, ctx)
+			// Whatever the scenario applied, the host's own mpatha kept its name, its device
+			// and its mount, and no managed map took a user_friendly_names name.
+			if !t.Failed() {
+				checkHostMap(t, ctx)
+			}
+			sys.figure("scenario %s: %.1fs", s.name, time.Since(began).Seconds())
+		})
+		if !ok {
 			t.Logf("guest agent log tail:\n%s", tail(filepath.Join(sys.dir, "share", "agent.log"), 30))
 			t.FailNow() // the next scenarios start from this one's end state
 		}
@@ -247,8 +284,8 @@ func failPath(t *testing.T, ctx context.Context, how string) {
 // testMountedMap mounts ext4 on a map with a writer running, has a PersistentVolume use it,
 // and checks that its alias change is refused while unrelated changes are applied under IO.
 func testMountedMap(t *testing.T, ctx context.Context) {
-	guest(t, ctx, "mkfs.ext4 -q -F /dev/mapper/e2e-data && mount /dev/mapper/e2e-data /mnt/data && rm -f /run/writer.*")
-	guest(t, ctx, "setsid bash -c '"+strings.ReplaceAll(writerScript, "'", `'\''`)+"' > /dev/null 2>&1 < /dev/null & echo $! > /run/writer.pid")
+	guest(t, ctx, "mkfs.ext4 -q -F /dev/mapper/e2e-data && mount /dev/mapper/e2e-data /mnt/data")
+	startWriter(t, ctx, "/mnt/data", dataWriter)
 	pv := &corev1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{Name: "e2e-data"},
 		Spec: corev1.PersistentVolumeSpec{
@@ -397,11 +434,18 @@ func checkHostOwned(t *testing.T, ctx context.Context) {
 	if m := findMap(guestMaps(t, ctx), bootDisk.wwid()); m != nil {
 		t.Errorf("the single-path disk is multipathed: %+v", m)
 	}
-	if out := guest(t, ctx, "cat "+wwidsFile); !strings.Contains(out, "/"+foreignWWID+"/") {
-		t.Errorf("the host's own WWID is gone from %s:\n%s", wwidsFile, out)
+	out := guest(t, ctx, "cat "+wwidsFile)
+	for _, w := range []string{foreignWWID, hostLUN.wwid()} {
+		if !strings.Contains(out, "/"+w+"/") {
+			t.Errorf("the host's own WWID %s is gone from %s:\n%s", w, wwidsFile, out)
+		}
 	}
-	if out := guest(t, ctx, "cat "+ownedFile+" 2>/dev/null || true"); strings.Contains(out, foreignWWID) {
-		t.Errorf("the host's own WWID is recorded as owned: %s", out)
+	if out := guest(t, ctx, "cat "+ownedFile+" 2>/dev/null || true"); strings.Contains(out, foreignWWID) || strings.Contains(out, hostLUN.wwid()) {
+		t.Errorf("a host's own WWID is recorded as owned: %s", out)
+	}
+	// multipathd may append bindings of its own; the host's line stays.
+	if out := guest(t, ctx, "cat "+bindingsFile); !slices.Contains(strings.Split(out, "\n"), hostMapName+" "+hostLUN.wwid()) {
+		t.Errorf("%s lost the host's binding of %s:\n%s", bindingsFile, hostMapName, out)
 	}
 	for guestPath, repoPath := range map[string]string{hostConf: "50-host.conf", "/etc/multipath.conf": "multipath.conf"} {
 		want, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "hack", "e2e", "guest", repoPath))
@@ -415,12 +459,11 @@ func checkHostOwned(t *testing.T, ctx context.Context) {
 }
 
 // testDeleteAll stops the writer (checking every byte it wrote), frees the LUN, and deletes
-// every kube-multipath object: the operator's files and WWIDs leave the node, the host's stay.
+// every kube-multipath object: the operator's files and WWIDs leave the node, the host's stay,
+// and the host's mpatha is still mounted under its name, its writer unharmed.
 func testDeleteAll(t *testing.T, ctx context.Context) {
-	guest(t, ctx, "touch /run/writer.stop; while kill -0 $(cat /run/writer.pid) 2>/dev/null; do sleep 0.1; done")
-	checkWriter(t, ctx)
-	out := guest(t, ctx, "sync; echo 3 > /proc/sys/vm/drop_caches; cd /mnt/data && sha256sum -c --quiet /run/writer.sums && wc -l < /run/writer.sums")
-	sys.figure("writer on the mounted map through scenarios 3-5: %s files of 256 KiB written and read back intact, 0 IO errors", strings.TrimSpace(out))
+	n := stopWriter(t, ctx, "/mnt/data", dataWriter)
+	sys.figure("writer on the mounted map through scenarios 4-6: %s files of 256 KiB written and read back intact, 0 IO errors", n)
 	guest(t, ctx, "umount /mnt/data")
 	pv := &corev1.PersistentVolume{}
 	if err := sys.c.Get(ctx, client.ObjectKey{Name: "e2e-data"}, pv); err == nil {
@@ -443,6 +486,8 @@ func testDeleteAll(t *testing.T, ctx context.Context) {
 		fmt.Sprintf("! test -e %s && ! test -e %s && ! grep -q %s %s && ! grep -q %s %s && ! test -s %s",
 			baselineConf, overrideConf, lun1.wwid(), wwidsFile, lun2.wwid(), wwidsFile, ownedFile))
 	checkHostOwned(t, ctx)
+	n = stopWriter(t, ctx, hostMount, hostWriter)
+	sys.figure("writer on the host's own mpatha through the whole run: %s files of 256 KiB written and read back intact, 0 IO errors", n)
 	t.Logf("maps left on the node: %v", mapNames(guestMaps(t, ctx)))
 }
 
@@ -566,16 +611,22 @@ func checkAppliedFiles(t *testing.T, ctx context.Context) {
 	}
 }
 
-// checkWriter fails when the writer logged an IO error or the kernel did.
+// checkWriter fails when the writer on e2e-data logged an IO error or the kernel did.
 func checkWriter(t *testing.T, ctx context.Context) {
 	t.Helper()
-	out := guest(t, ctx, "cat /run/writer.err 2>/dev/null; dmesg | grep -Ei 'I/O error|EXT4-fs error|Buffer I/O' || true")
+	checkWriterAt(t, ctx, dataWriter)
+}
+
+// checkWriterAt fails when the writer of run logged an IO error or the kernel did.
+func checkWriterAt(t *testing.T, ctx context.Context, run string) {
+	t.Helper()
+	out := guest(t, ctx, "cat "+run+".err 2>/dev/null; dmesg | grep -Ei 'I/O error|EXT4-fs error|Buffer I/O' || true")
 	if strings.TrimSpace(out) != "" {
-		t.Errorf("IO errors on the node:\n%s", out)
+		t.Errorf("IO errors on the node (%s):\n%s", run, out)
 	}
-	n := guest(t, ctx, "wc -l < /run/writer.sums")
+	n := guest(t, ctx, "wc -l < "+run+".sums")
 	if c, _ := strconv.Atoi(strings.TrimSpace(n)); c == 0 {
-		t.Errorf("the writer has written nothing")
+		t.Errorf("the writer %s has written nothing", run)
 	}
 }
 

@@ -58,6 +58,10 @@ func (l lun) wwid() string { return "3" + strings.TrimPrefix(l.wwn, "0x") }
 var (
 	lun1 = lun{name: "lun1", wwn: "0x5000c50015ea71ad", serial: "KMPLUN1", size: "256M", paths: 2}
 	lun2 = lun{name: "lun2", wwn: "0x5000c50015ea71ae", serial: "KMPLUN2", size: "256M", paths: 2}
+	// hostLUN is a SAN LUN of the node's own that the operator never manages: its WWID is in the
+	// image's /etc/multipath/wwids and bindings (hack/e2e/guest), so multipathd assembles it at
+	// boot as mpatha under the host's user_friendly_names yes, as a RHEL node has it.
+	hostLUN = lun{name: "hostlun", wwn: "0x5000c50015ea71af", serial: "KMPHOST1", size: "128M", paths: 2}
 	// bootDisk is a single-path disk of the node's own: never multipathed, never touched.
 	bootDisk = lun{name: "boot", wwn: "0x5000c50015ea7100", serial: "KMPBOOT0", size: "64M", paths: 1}
 )
@@ -121,7 +125,7 @@ func bootVM(ctx context.Context, c vmConfig) (*vm, error) {
 		"-device", "virtio-blk-pci,drive=root",
 		"-device", "virtio-scsi-pci,id=scsi0", "-device", "virtio-scsi-pci,id=scsi1",
 	}
-	for i, l := range []lun{lun1, lun2, bootDisk} {
+	for i, l := range []lun{lun1, lun2, hostLUN, bootDisk} {
 		img := filepath.Join(c.dir, l.name+".img")
 		if out, err := exec.CommandContext(ctx, "truncate", "-s", l.size, img).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("truncate: %w: %s", err, out)
