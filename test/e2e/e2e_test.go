@@ -118,7 +118,10 @@ func TestRealNode(t *testing.T) {
 		{"5-candidate-dropping-a-live-map-rolls-back", testRollback},
 		{"6-agent-killed-mid-apply", testAgentKilled},
 		{"7-host-disks-and-wwids-untouched-drift-reasserted", testHostOwned},
-		{"8-delete-everything", testDeleteAll},
+		{"8-host-blacklist-of-a-managed-wwid-reported", testHostBlacklist},
+		{"9-applied-means-renamed-and-mpatha-never-renamed", testNoRename},
+		{"10-mounted-map-without-pv-held-on-deletion", testOpenMapHeld},
+		{"11-delete-everything", testDeleteAll},
 	}
 	for _, s := range steps {
 		ok := t.Run(s.name, func(t *testing.T) {
