@@ -1,4 +1,6 @@
-# Images of kube-multipath. `make docker-build` builds them (needs a container engine).
+# Images of kube-multipath. `make docker-build` builds them (needs a container engine);
+# `make images` builds the manager and agent images without one (hack/images), and
+# hack/images/images_test.go keeps both equivalent: same entrypoint, user, binary and go build flags.
 #   manager: distroless, non-root: it only talks to the API server.
 #   agent:   static, runs as root: it validates candidates with the node's own `multipath -t`
 #            (chrooted into the host root, in a mount namespace it makes itself, no shell) and

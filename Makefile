@@ -103,6 +103,12 @@ VERSION ?= v0.0.0-dev
 release: manifests generate kustomize ## Build the release artifacts into bin/release/$(VERSION): install.yaml (images pinned), kubectl-multipath archives per platform, checksums.txt, the krew manifest.
 	KUSTOMIZE=$(KUSTOMIZE) hack/release.sh $(VERSION)
 
+IMG_TAG ?= latest
+.PHONY: images
+images: ## Build the manager and agent images without a container engine (bin/images: OCI layout, docker archives; docs/e2e-cluster.md).
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o bin/images/bin/ ./cmd/manager ./cmd/agent
+	go run ./hack/images -bin bin/images/bin -out bin/images -tag $(IMG_TAG)
+
 .PHONY: docker-build
 docker-build: ## Build the manager, agent and plugin images (needs a container engine).
 	docker build --target manager -t $(IMG_MANAGER) .
