@@ -162,7 +162,9 @@ type MultipathConfigStatus struct {
 	// +optional
 	LUNHealth HealthCounts `json:"lunHealth,omitzero"`
 
-	// nodeErrors are the nodes whose last apply failed, newest first (at most 32).
+	// nodeErrors are the nodes whose last apply failed, newest first, then the nodes whose own
+	// multipath configuration contradicts a managed LUN (a host config conflict, with its file
+	// and line), newest first; at most 32 in all.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32

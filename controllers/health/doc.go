@@ -32,7 +32,9 @@ limitations under the License.
 //     deleted config manages none, so every LUN is unknown, expected nowhere);
 //   - Nodes: labels (for the selectors) and the Ready condition;
 //   - MultipathNodeStates: the maps each node's agent reports (state and path counts; the
-//     manager's cache drops the paths themselves), and Degraded (the apply errors);
+//     manager's cache drops the paths themselves), Degraded (the apply errors), and
+//     status.hostConflicts (the node's own multipath configuration contradicting a managed LUN:
+//     listed in status.nodeErrors after the apply errors, each with its file and line);
 //   - the agents' Leases in the operator namespace (LeaseName): renewTime is the heartbeat;
 //   - MultipathWWIDs: the WWID, spec.nodeSelector, and status.consumers, the PersistentVolumes
 //     whose required node affinity narrows the expected nodes when there is no nodeSelector.

@@ -157,7 +157,8 @@ func (wwidChanged) Update(e event.UpdateEvent) bool {
 }
 
 // nodeStateChanged passes MultipathNodeState creations and deletions, and updates of what the
-// roll-up reads: the maps, the Degraded condition, and whether the agent has reported at all.
+// roll-up reads: the maps, the Degraded condition, the host config conflicts, and whether the
+// agent has reported at all.
 type nodeStateChanged struct{ predicate.Funcs }
 
 func (nodeStateChanged) Update(e event.UpdateEvent) bool {
@@ -168,6 +169,8 @@ func (nodeStateChanged) Update(e event.UpdateEvent) bool {
 	}
 	return Reported(o) != Reported(n) ||
 		!apiequality.Semantic.DeepEqual(conditions.Get(o, mpv1alpha1.DegradedCondition), conditions.Get(n, mpv1alpha1.DegradedCondition)) ||
+		!slices.Equal(o.Status.HostConflicts, n.Status.HostConflicts) ||
+		!apiequality.Semantic.DeepEqual(conditions.Get(o, mpv1alpha1.HostConfigConflictCondition), conditions.Get(n, mpv1alpha1.HostConfigConflictCondition)) ||
 		!slices.EqualFunc(o.Status.Maps, n.Status.Maps, equalMap)
 }
 

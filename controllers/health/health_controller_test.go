@@ -262,3 +262,41 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 	}
 	t.Logf("%v passes in the steady state, no write", health.RollupsTotal()-passes)
 }
+
+// TestHostConflictsListed: a node whose own multipath configuration blacklists a managed LUN is
+// listed in status.nodeErrors, with the file and line, until its agent no longer reports it.
+func TestHostConflictsListed(t *testing.T) {
+	f := newFixture(t)
+	f.addNodes(2, mapOf(wwidA, optimal, 2, 2))
+	f.addLUN("data01", wwidA, nil)
+	f.waitHealth("data01", mpv1alpha1.LUNHealth{State: optimal, Nodes: "2/2", Counts: counts(2, 0, 0, 0, 0)})
+
+	since := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
+	setConflicts := func(cs []mpv1alpha1.HostConflict) {
+		f.update(&mpv1alpha1.MultipathNodeState{}, f.node(2), "", func(o client.Object) {
+			s := o.(*mpv1alpha1.MultipathNodeState)
+			s.Status.HostConflicts = cs
+			s.Status.Conditions = nil
+			if len(cs) > 0 {
+				s.Status.Conditions = []metav1.Condition{{Type: mpv1alpha1.HostConfigConflictCondition, Status: metav1.ConditionTrue,
+					Reason: mpv1alpha1.HostConfigConflictReason, Message: "Host configuration conflicts.", LastTransitionTime: metav1.NewTime(since), ObservedGeneration: s.Generation}}
+			}
+		}, true)
+	}
+	setConflicts([]mpv1alpha1.HostConflict{{Type: mpv1alpha1.HostConflictBlacklisted, WWID: wwidA, File: "/etc/multipath.conf", Line: 12}})
+	want := []mpv1alpha1.NodeError{{Node: f.node(2), LastTransitionTime: metav1.NewTime(since),
+		Message: "Host configuration conflict: Blacklisted: managed WWID " + wwidA + " is blacklisted by the host (/etc/multipath.conf:12)."}}
+	f.waitConfig(func(cfg *mpv1alpha1.MultipathConfig) error {
+		if !apiequality.Semantic.DeepEqual(cfg.Status.NodeErrors, want) {
+			return fmt.Errorf("nodeErrors = %+v, want %+v", cfg.Status.NodeErrors, want)
+		}
+		return nil
+	})
+	setConflicts(nil)
+	f.waitConfig(func(cfg *mpv1alpha1.MultipathConfig) error {
+		if len(cfg.Status.NodeErrors) > 0 {
+			return fmt.Errorf("nodeErrors = %+v, want none", cfg.Status.NodeErrors)
+		}
+		return nil
+	})
+}

@@ -155,11 +155,14 @@ type Outcome struct {
 	Health []mpv1alpha1.LUNHealth
 	// LUNCounts counts the LUNs by rolled-up state (MultipathConfig status.lunHealth).
 	LUNCounts mpv1alpha1.HealthCounts
-	// NodeErrors are the nodes whose last apply failed, newest first, at most MaxNodeErrors
-	// (MultipathConfig status.nodeErrors).
+	// NodeErrors are the nodes whose last apply failed, newest first, then the nodes whose own
+	// multipath configuration contradicts a managed LUN (host config conflicts), newest first;
+	// at most MaxNodeErrors in all (MultipathConfig status.nodeErrors).
 	NodeErrors []mpv1alpha1.NodeError
 	// ApplyFailing counts every node whose last apply failed; NodeErrors is bounded, this is not.
 	ApplyFailing int
+	// HostConflicting counts every node with a host config conflict on a managed LUN.
+	HostConflicting int
 	// Untrusted counts the managed nodes whose report is not trusted (rules.NodeTrusted): NotReady,
 	// agent silent, Lease missing or expired, never reported. These are the stale reporters.
 	Untrusted int
@@ -200,6 +203,11 @@ func Decide(in *Inputs, now time.Time, interval time.Duration) *Outcome {
 	out.Health = rules.Rollup(out.LUNs, out.Nodes, now)
 	out.LUNCounts = rules.CountLUNs(out.Health)
 	out.NodeErrors, out.ApplyFailing = NodeErrors(in.States)
+	var conflicts []mpv1alpha1.NodeError
+	conflicts, out.HostConflicting = HostConflictErrors(in.States, in.WWIDs)
+	if room := MaxNodeErrors - len(out.NodeErrors); room > 0 && len(conflicts) > 0 {
+		out.NodeErrors = append(out.NodeErrors, conflicts[:min(room, len(conflicts))]...)
+	}
 	return out
 }
 
@@ -337,6 +345,78 @@ func NodeErrors(states []mpv1alpha1.MultipathNodeState) ([]mpv1alpha1.NodeError,
 		out = out[:MaxNodeErrors:MaxNodeErrors]
 	}
 	return out, total
+}
+
+// HostConflictErrors returns, newest first then by node name, one NodeError per node whose agent
+// reports host config conflicts (status.hostConflicts) on a managed LUN, or a conflict that
+// would rename a map the operator does not manage, and how many nodes there are. Each message
+// names the WWID, the file and line of each conflict. Reports about WWIDs no MultipathWWID
+// names any more are stale and skipped.
+//
+// They go beside the apply errors, in status.nodeErrors, rather than into each LUN's health:
+// that is where `kubectl multipath status` already shows per-node trouble beside the matrix (it
+// calls Decide), it is one object written only when a message changes, and a conflict is about
+// the node's own files, not the LUN's paths, whose health it would otherwise hide or muddle.
+func HostConflictErrors(states []mpv1alpha1.MultipathNodeState, wwids []mpv1alpha1.MultipathWWID) ([]mpv1alpha1.NodeError, int) {
+	var managed map[string]bool // built on the first conflict: most passes have none
+	var out []mpv1alpha1.NodeError
+	for i := range states {
+		st := &states[i]
+		if len(st.Status.HostConflicts) == 0 {
+			continue
+		}
+		if managed == nil {
+			managed = make(map[string]bool, len(wwids))
+			for j := range wwids {
+				managed[strings.ToLower(wwids[j].Spec.WWID)] = true
+			}
+		}
+		var parts []string
+		for _, c := range st.Status.HostConflicts {
+			if c.Type == mpv1alpha1.HostConflictWouldRename || managed[strings.ToLower(c.WWID)] {
+				parts = append(parts, describeConflict(c))
+			}
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		e := mpv1alpha1.NodeError{Node: st.Name, Message: truncate("Host configuration conflict: "+strings.Join(parts, "; ")+".", maxNodeErrorMessage)}
+		if c := conditions.Get(st, mpv1alpha1.HostConfigConflictCondition); c != nil {
+			e.LastTransitionTime = c.LastTransitionTime
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b mpv1alpha1.NodeError) int {
+		return cmp.Or(b.LastTransitionTime.Compare(a.LastTransitionTime.Time), strings.Compare(a.Node, b.Node))
+	})
+	return out, len(out)
+}
+
+// describeConflict says one conflict in words, with its file and line.
+func describeConflict(c mpv1alpha1.HostConflict) string {
+	msg := strings.TrimSuffix(c.Message, ".")
+	if msg == "" {
+		switch c.Type {
+		case mpv1alpha1.HostConflictBlacklisted:
+			msg = fmt.Sprintf("managed WWID %s is blacklisted by the host", c.WWID)
+		case mpv1alpha1.HostConflictAliasTaken:
+			msg = fmt.Sprintf("the host gives alias %s of managed WWID %s to another WWID", c.Alias, c.WWID)
+		case mpv1alpha1.HostConflictAliasDiffers:
+			msg = fmt.Sprintf("the host names managed WWID %s %s", c.WWID, c.Alias)
+		case mpv1alpha1.HostConflictWouldRename:
+			msg = fmt.Sprintf("applying would rename map %s (WWID %s), which the operator does not manage", c.Alias, c.WWID)
+		default:
+			msg = fmt.Sprintf("%s on WWID %s", c.Type, c.WWID)
+		}
+	}
+	switch {
+	case c.File == "" || strings.Contains(msg, c.File):
+	case c.Line > 0:
+		msg += fmt.Sprintf(" (%s:%d)", c.File, c.Line)
+	default:
+		msg += " (" + c.File + ")"
+	}
+	return string(c.Type) + ": " + msg
 }
 
 // truncate cuts s to at most n bytes, on a rune boundary, marking the cut.

@@ -498,3 +498,73 @@ func TestSetConfigHealth(t *testing.T) {
 		}
 	})
 }
+
+// conflicted is a MultipathNodeState reporting host config conflicts since since.
+func conflicted(name string, since time.Time, cs ...mpv1alpha1.HostConflict) mpv1alpha1.MultipathNodeState {
+	s := state(name)
+	s.Status.HostConflicts = cs
+	s.Status.Conditions = []metav1.Condition{{Type: mpv1alpha1.HostConfigConflictCondition, Status: metav1.ConditionTrue,
+		Reason: mpv1alpha1.HostConfigConflictReason, Message: "Host configuration conflicts.", LastTransitionTime: metav1.NewTime(since)}}
+	return s
+}
+
+func TestHostConflictErrors(t *testing.T) {
+	managed := []mpv1alpha1.MultipathWWID{wwidObj("db01", "3600A0B1")}
+	blacklisted := mpv1alpha1.HostConflict{Type: mpv1alpha1.HostConflictBlacklisted, WWID: "3600a0b1", File: "/etc/multipath.conf", Line: 12}
+	tests := map[string]struct {
+		states    []mpv1alpha1.MultipathNodeState
+		wwids     []mpv1alpha1.MultipathWWID
+		want      []mpv1alpha1.NodeError
+		wantCount int
+	}{
+		"no conflict, no entry": {
+			states: []mpv1alpha1.MultipathNodeState{state("node-a")},
+			wwids:  managed,
+		},
+		"a managed WWID blacklisted by the host is named with its file and line, case-insensitively": {
+			states:    []mpv1alpha1.MultipathNodeState{conflicted("node-a", now.Add(-time.Minute), blacklisted)},
+			wwids:     managed,
+			want:      []mpv1alpha1.NodeError{{Node: "node-a", Message: "Host configuration conflict: Blacklisted: managed WWID 3600a0b1 is blacklisted by the host (/etc/multipath.conf:12).", LastTransitionTime: metav1.NewTime(now.Add(-time.Minute))}},
+			wantCount: 1,
+		},
+		"the agent's own words are kept, the file added when they lack it; several conflicts share the node's entry, newest node first": {
+			states: []mpv1alpha1.MultipathNodeState{
+				conflicted("node-a", now.Add(-time.Hour), blacklisted),
+				conflicted("node-b", now.Add(-time.Minute),
+					mpv1alpha1.HostConflict{Type: mpv1alpha1.HostConflictAliasDiffers, WWID: "3600a0b1", Alias: "legacy_ora", File: "/etc/multipath.conf", Line: 40, Message: "The host names it legacy_ora."},
+					mpv1alpha1.HostConflict{Type: mpv1alpha1.HostConflictWouldRename, WWID: "3600ffff", Alias: "mpatha", File: "/etc/multipath/bindings"}),
+			},
+			wwids: managed,
+			want: []mpv1alpha1.NodeError{
+				{Node: "node-b", Message: "Host configuration conflict: AliasDiffers: The host names it legacy_ora (/etc/multipath.conf:40); WouldRename: applying would rename map mpatha (WWID 3600ffff), which the operator does not manage (/etc/multipath/bindings).", LastTransitionTime: metav1.NewTime(now.Add(-time.Minute))},
+				{Node: "node-a", Message: "Host configuration conflict: Blacklisted: managed WWID 3600a0b1 is blacklisted by the host (/etc/multipath.conf:12).", LastTransitionTime: metav1.NewTime(now.Add(-time.Hour))},
+			},
+			wantCount: 2,
+		},
+		"a conflict on a WWID no MultipathWWID names is a stale report and skipped": {
+			states: []mpv1alpha1.MultipathNodeState{conflicted("node-a", now, blacklisted)},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, n := HostConflictErrors(tc.states, tc.wwids)
+			if !reflect.DeepEqual(got, tc.want) || n != tc.wantCount {
+				t.Errorf("HostConflictErrors = %d\n%+v\nwant %d\n%+v", n, got, tc.wantCount, tc.want)
+			}
+		})
+	}
+	t.Run("Decide lists apply errors first, then host conflicts, within MaxNodeErrors", func(t *testing.T) {
+		in := &Inputs{Config: config(nil), WWIDs: managed}
+		for i := range MaxNodeErrors - 1 {
+			in.States = append(in.States, degradedState(fmt.Sprintf("failing-%02d", i), "apply failed", now.Add(-time.Hour)))
+		}
+		in.States = append(in.States, conflicted("conflict-a", now, blacklisted), conflicted("conflict-b", now.Add(-time.Second), blacklisted))
+		out := Decide(in, now, interval)
+		if len(out.NodeErrors) != MaxNodeErrors || out.ApplyFailing != MaxNodeErrors-1 || out.HostConflicting != 2 {
+			t.Fatalf("%d node errors, %d failing, %d conflicting; want %d, %d, 2", len(out.NodeErrors), out.ApplyFailing, out.HostConflicting, MaxNodeErrors, MaxNodeErrors-1)
+		}
+		if last := out.NodeErrors[MaxNodeErrors-1]; last.Node != "conflict-a" {
+			t.Errorf("last entry %+v, want the newest host conflict, conflict-a", last)
+		}
+	})
+}

@@ -33,6 +33,10 @@ var (
 		Name: "kube_multipath_nodes_apply_failing",
 		Help: "Nodes whose last apply of the rendered config failed and was rolled back (MultipathNodeState Degraded=True).",
 	})
+	nodesHostConflict = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "kube_multipath_nodes_host_config_conflict",
+		Help: "Nodes whose own multipath configuration contradicts a managed LUN (MultipathNodeState status.hostConflicts): a blacklisted managed WWID, a managed alias taken or named differently, a map the apply would rename.",
+	})
 	staleReporters = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "kube_multipath_stale_reporters",
 		Help: "Managed nodes whose report is not trusted: NotReady, agent never reported, Lease missing or expired, or last renewed more than three refresh intervals ago. Their LUNs are unknown.",
@@ -52,7 +56,7 @@ var (
 var states = []mpv1alpha1.MapState{mpv1alpha1.MapOptimal, mpv1alpha1.MapDegraded, mpv1alpha1.MapFailed, mpv1alpha1.MapMissing, mpv1alpha1.MapUnknown}
 
 func init() {
-	metrics.Registry.MustRegister(lunsByState, nodesApplyFailing, staleReporters, rollupsTotal, statusWritesTotal)
+	metrics.Registry.MustRegister(lunsByState, nodesApplyFailing, nodesHostConflict, staleReporters, rollupsTotal, statusWritesTotal)
 	for _, s := range states {
 		lunsByState.WithLabelValues(string(s))
 	}
@@ -71,6 +75,7 @@ func recordMetrics(out *Outcome) {
 		lunsByState.WithLabelValues(string(s)).Set(float64(v))
 	}
 	nodesApplyFailing.Set(float64(out.ApplyFailing))
+	nodesHostConflict.Set(float64(out.HostConflicting))
 	staleReporters.Set(float64(out.Untrusted))
 }
 

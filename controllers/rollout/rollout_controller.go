@@ -63,6 +63,9 @@ const (
 type Reconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
+	// APIReader, optional, reads the MultipathConfig's managedFields (which the manager's cache
+	// strips) to name who set the force-remove annotation in the Forced Event.
+	APIReader client.Reader
 
 	// expect holds the MultipathNodeStates written by this controller that the cache may not
 	// show yet. The zero value is ready to use.

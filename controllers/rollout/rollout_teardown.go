@@ -113,7 +113,7 @@ func (r *Reconciler) reconcileFinalizer(ctx context.Context, s *scope) (ctrl.Res
 		}
 		r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "Teardown", "%s", truncate(fmt.Sprintf(
 			"Deletion forced by the annotation %s=true (set by %s): the finalizer is removed without waiting for the nodes; %s are torn down with the empty config, one at a time, in-use LUNs included.",
-			mpv1alpha1.ForceRemoveAnnotation, forcedBy(cfg), plural(len(s.states), "node")), maxEventNote))
+			mpv1alpha1.ForceRemoveAnnotation, r.forcedBy(ctx, cfg), plural(len(s.states), "node")), maxEventNote))
 		s.forgetConfig()
 	case s.deleting && !has:
 		// Deleted without the finalizer (added by an older operator, or removed by hand).
@@ -187,7 +187,7 @@ func (r *Reconciler) reconcileForceAnnotation(ctx context.Context, s *scope) (ct
 		r.forcedTeardown.Store(true)
 		r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "Teardown", "%s", truncate(fmt.Sprintf(
 			"Teardown forced by the annotation %s=true (set by %s): %s, in-use LUNs included.",
-			mpv1alpha1.ForceRemoveAnnotation, forcedBy(cfg), s.forced), maxEventNote))
+			mpv1alpha1.ForceRemoveAnnotation, r.forcedBy(ctx, cfg), s.forced), maxEventNote))
 	}
 	if !s.forceRequested() || !r.forcedTeardown.Load() || s.plan == nil || s.plan.Status.Leaving > 0 {
 		return ctrl.Result{}, nil
@@ -210,8 +210,16 @@ func (r *Reconciler) reconcileForceAnnotation(ctx context.Context, s *scope) (ct
 }
 
 // forcedBy names the field manager that set the force-remove annotation, from managedFields:
-// the closest to "who" the object itself records (the audit log has the user).
-func forcedBy(obj client.Object) string {
+// the closest to "who" the object itself records (the audit log has the user). The cache may
+// strip managedFields; APIReader, when set, reads them from the API server.
+func (r *Reconciler) forcedBy(ctx context.Context, cfg *mpv1alpha1.MultipathConfig) string {
+	var obj client.Object = cfg
+	if r.APIReader != nil && len(cfg.ManagedFields) == 0 {
+		fresh := &mpv1alpha1.MultipathConfig{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(cfg), fresh); err == nil {
+			obj = fresh
+		}
+	}
 	key := []byte(`"f:` + mpv1alpha1.ForceRemoveAnnotation + `"`)
 	for _, mf := range obj.GetManagedFields() {
 		if mf.FieldsV1 != nil && bytes.Contains(mf.FieldsV1.Raw, key) {
