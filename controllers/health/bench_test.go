@@ -87,7 +87,7 @@ func BenchmarkPass(b *testing.B) {
 				setWWIDHealth(&in.WWIDs[i], first.Health[i])
 			}
 			cfg := in.Config.DeepCopy()
-			setConfigHealth(cfg, first.LUNCounts, first.NodeErrors)
+			setConfigHealth(cfg, first.LUNCounts, first.ConfigNodeErrors())
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
@@ -98,7 +98,7 @@ func BenchmarkPass(b *testing.B) {
 						changed++
 					}
 				}
-				if setConfigHealth(cfg, out.LUNCounts, out.NodeErrors) {
+				if setConfigHealth(cfg, out.LUNCounts, out.ConfigNodeErrors()) {
 					changed++
 				}
 				if changed != 0 {

@@ -356,7 +356,7 @@ func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.Multipath
 // writeConfig patches cfg's status.lunHealth and status.nodeErrors when they changed.
 func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, out *Outcome) error {
 	before := cfg.DeepCopy()
-	if !setConfigHealth(cfg, out.LUNCounts, out.NodeErrors) {
+	if !setConfigHealth(cfg, out.LUNCounts, out.ConfigNodeErrors()) {
 		return nil
 	}
 	// Optimistic lock: the render and rollout controllers write the rest of the same status.

@@ -155,10 +155,12 @@ type Outcome struct {
 	Health []mpv1alpha1.LUNHealth
 	// LUNCounts counts the LUNs by rolled-up state (MultipathConfig status.lunHealth).
 	LUNCounts mpv1alpha1.HealthCounts
-	// NodeErrors are the nodes whose last apply failed, newest first, then the nodes whose own
-	// multipath configuration contradicts a managed LUN (host config conflicts), newest first;
-	// at most MaxNodeErrors in all (MultipathConfig status.nodeErrors).
+	// NodeErrors are the nodes whose last apply failed, newest first, at most MaxNodeErrors.
 	NodeErrors []mpv1alpha1.NodeError
+	// HostConflictErrors are the nodes whose own multipath configuration contradicts a managed
+	// LUN, newest first (HostConflictErrors). The controller writes them into status.nodeErrors
+	// after NodeErrors (ConfigNodeErrors); kubectl-multipath lists them in a section of its own.
+	HostConflictErrors []mpv1alpha1.NodeError
 	// ApplyFailing counts every node whose last apply failed; NodeErrors is bounded, this is not.
 	ApplyFailing int
 	// HostConflicting counts every node with a host config conflict on a managed LUN.
@@ -203,12 +205,18 @@ func Decide(in *Inputs, now time.Time, interval time.Duration) *Outcome {
 	out.Health = rules.Rollup(out.LUNs, out.Nodes, now)
 	out.LUNCounts = rules.CountLUNs(out.Health)
 	out.NodeErrors, out.ApplyFailing = NodeErrors(in.States)
-	var conflicts []mpv1alpha1.NodeError
-	conflicts, out.HostConflicting = HostConflictErrors(in.States, in.WWIDs)
-	if room := MaxNodeErrors - len(out.NodeErrors); room > 0 && len(conflicts) > 0 {
-		out.NodeErrors = append(out.NodeErrors, conflicts[:min(room, len(conflicts))]...)
-	}
+	out.HostConflictErrors, out.HostConflicting = HostConflictErrors(in.States, in.WWIDs)
 	return out
+}
+
+// ConfigNodeErrors is MultipathConfig status.nodeErrors: the apply errors, then the host config
+// conflicts, at most MaxNodeErrors in all.
+func (o *Outcome) ConfigNodeErrors() []mpv1alpha1.NodeError {
+	room := MaxNodeErrors - len(o.NodeErrors)
+	if room <= 0 || len(o.HostConflictErrors) == 0 {
+		return o.NodeErrors
+	}
+	return append(slices.Clip(o.NodeErrors), o.HostConflictErrors[:min(room, len(o.HostConflictErrors))]...)
 }
 
 // ManagedNodes returns the nodes that cfg's spec.nodeSelector selects (all of them without a

@@ -553,17 +553,18 @@ func TestHostConflictErrors(t *testing.T) {
 			}
 		})
 	}
-	t.Run("Decide lists apply errors first, then host conflicts, within MaxNodeErrors", func(t *testing.T) {
+	t.Run("status.nodeErrors lists apply errors first, then host conflicts, within MaxNodeErrors", func(t *testing.T) {
 		in := &Inputs{Config: config(nil), WWIDs: managed}
 		for i := range MaxNodeErrors - 1 {
 			in.States = append(in.States, degradedState(fmt.Sprintf("failing-%02d", i), "apply failed", now.Add(-time.Hour)))
 		}
 		in.States = append(in.States, conflicted("conflict-a", now, blacklisted), conflicted("conflict-b", now.Add(-time.Second), blacklisted))
 		out := Decide(in, now, interval)
-		if len(out.NodeErrors) != MaxNodeErrors || out.ApplyFailing != MaxNodeErrors-1 || out.HostConflicting != 2 {
-			t.Fatalf("%d node errors, %d failing, %d conflicting; want %d, %d, 2", len(out.NodeErrors), out.ApplyFailing, out.HostConflicting, MaxNodeErrors, MaxNodeErrors-1)
+		all := out.ConfigNodeErrors()
+		if len(all) != MaxNodeErrors || out.ApplyFailing != MaxNodeErrors-1 || out.HostConflicting != 2 || len(out.NodeErrors) != MaxNodeErrors-1 {
+			t.Fatalf("%d node errors (%d apply), %d failing, %d conflicting; want %d, %d, 2", len(all), len(out.NodeErrors), out.ApplyFailing, out.HostConflicting, MaxNodeErrors, MaxNodeErrors-1)
 		}
-		if last := out.NodeErrors[MaxNodeErrors-1]; last.Node != "conflict-a" {
+		if last := all[MaxNodeErrors-1]; last.Node != "conflict-a" {
 			t.Errorf("last entry %+v, want the newest host conflict, conflict-a", last)
 		}
 	})
