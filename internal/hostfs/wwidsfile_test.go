@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kube-multipath/kube-multipath/internal/hostfs/realdaemon"
 	"github.com/kube-multipath/kube-multipath/internal/mountns"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
@@ -38,13 +39,17 @@ import (
 
 // wwidsWriter adds WWIDs to a host's /etc/multipath/wwids as multipath-tools does: the real
 // `multipath -a <wwid>` of the installed multipath-tools, in a private mount namespace whose
-// /etc/multipath is the host's (mountns; it needs no daemon and no device, but it does open
-// /dev/mapper/control first, so it runs only where the kernel has device-mapper), or else a
+// /etc/multipath is the host's (mountns; it needs no daemon and no device, but it does ask the
+// device-mapper driver first, so where the kernel has none it runs with realdaemon's shim), or
+// else, where multipath-tools is missing or this is not root, a
 // writer process doing what remember_wwid does: open O_RDWR|O_CREAT, F_SETLKW a write lock on
 // the whole file, read, append "/<wwid>/\n" at the end.
 type wwidsWriter struct {
 	dir  string // the host's /etc/multipath
 	real bool
+	// shim, where the kernel has no device-mapper, is realdaemon's libdevmapper shim: with it
+	// multipath -a finds a driver and no maps, and runs as on a node.
+	shim string
 }
 
 func newWWIDsWriter(t *testing.T, th *testHost) *wwidsWriter {
@@ -54,6 +59,11 @@ func newWWIDsWriter(t *testing.T, th *testHost) *wwidsWriter {
 		t.Fatal(err)
 	}
 	if _, err := exec.LookPath("multipath"); err == nil && os.Geteuid() == 0 {
+		if _, err := os.Stat("/dev/mapper/control"); err != nil {
+			if w.shim, err = realdaemon.CompileShim(t.TempDir()); err != nil {
+				t.Logf("no device-mapper here, and no shim: %v", err)
+			}
+		}
 		probe := "probe" + strconv.Itoa(os.Getpid())
 		if err := w.runReal(probe); err == nil && bytes.Contains(readOrEmpty(th.path(WWIDsPath)), []byte("/"+probe+"/")) {
 			w.real = true
@@ -81,6 +91,9 @@ func readOrEmpty(path string) []byte {
 
 func (w *wwidsWriter) runReal(wwid string) error {
 	cmd := exec.Command("multipath", "-a", wwid)
+	if w.shim != "" {
+		cmd.Env = append(os.Environ(), "LD_PRELOAD="+w.shim)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := (mountns.View{Root: "/", EtcMultipath: w.dir, HideMultipathConf: true}).Run(cmd); err != nil {

@@ -101,6 +101,19 @@ func Available() error {
 	return nil
 }
 
+// CompileShim compiles the libdevmapper shim into dir and returns its path, for LD_PRELOAD.
+// Besides the daemon, it lets `multipath -a` run where the kernel has no device-mapper.
+func CompileShim(dir string) (string, error) {
+	src, shim := filepath.Join(dir, "dmshim.c"), filepath.Join(dir, "dmshim.so")
+	if err := os.WriteFile(src, shimSource, 0o644); err != nil {
+		return "", err
+	}
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", shim, src).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("compiling the libdevmapper shim: %v: %s", err, out)
+	}
+	return shim, nil
+}
+
 // Start runs multipathd with etcMultipath as its /etc/multipath (and an empty
 // /etc/multipath.conf) until the test ends.
 func Start(t testing.TB, etcMultipath string) *Daemon {
@@ -150,12 +163,9 @@ func Run(etcMultipath string, opts Options) (_ *Daemon, err error) {
 		}
 		cleanups = append(cleanups, func() { _ = os.RemoveAll(dir) })
 	}
-	src, shim := filepath.Join(dir, "dmshim.c"), filepath.Join(dir, "dmshim.so")
-	if err := os.WriteFile(src, shimSource, 0o644); err != nil {
+	shim, err := CompileShim(dir)
+	if err != nil {
 		return nil, err
-	}
-	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", shim, src).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("compiling the libdevmapper shim: %v: %s", err, out)
 	}
 	// -d: foreground, -s: no timestamps, -w: the per-map dm event waiter threads instead of
 	// polling /dev/mapper/control, which does not exist here.

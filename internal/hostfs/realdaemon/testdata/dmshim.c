@@ -2,9 +2,9 @@
  * Copyright 2026 The kube-multipath Authors. Licensed under the Apache License, Version 2.0.
  *
  * An LD_PRELOAD shim that lets the real multipathd run where the kernel has no device-mapper:
- * it answers the four libdevmapper calls multipathd's start-up and reconfigure make with a
- * driver that has the multipath target and no maps. Every other libdevmapper call is the real
- * one. The struct layouts are libdevmapper's (libdevmapper.h), written out here because the
+ * it answers the libdevmapper calls multipathd's start-up and reconfigure make, and those of
+ * `multipath -a`, with a driver that has the multipath target and no maps. Every other
+ * libdevmapper call is the real one. The struct layouts are libdevmapper's (libdevmapper.h), written out here because the
  * header may not be installed.
  */
 #include <stdint.h>
@@ -51,4 +51,27 @@ struct dm_versions *dm_task_get_versions(struct dm_task *dmt)
 	v->version[2] = 0;
 	strcpy(v->name, "multipath");
 	return v;
+}
+
+/* No map exists: a lookup by name (multipath -a's dm_get_uuid, dm_map_present) finds none. */
+struct dm_info {
+	int exists, suspended, live_table, inactive_table;
+	int32_t open_count;
+	uint32_t event_nr, major, minor;
+	int read_only;
+	int32_t target_count;
+	int deferred_remove, internal_suspend;
+};
+
+int dm_task_get_info(struct dm_task *dmt, struct dm_info *info)
+{
+	(void)dmt;
+	memset(info, 0, sizeof *info);
+	return 1;
+}
+
+const char *dm_task_get_uuid(const struct dm_task *dmt)
+{
+	(void)dmt;
+	return "";
 }
