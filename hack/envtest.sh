@@ -11,6 +11,9 @@ etcd=$(awk '$1=="require" && $2=="go.etcd.io/etcd/server/v3" {print $3}' "$root/
 key="kube-apiserver-$kube-etcd-$etcd-$(go env GOOS)-$(go env GOARCH)"
 cache=${KUBE_MULTIPATH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kube-multipath}/k8s/$key
 mkdir -p "$cache"
+# One build at a time: a second caller (a parallel `make test`, `make run`) waits, then reuses it.
+exec 9>"$cache/.lock"
+flock 9
 build() { # build NAME MODULE-DIR PACKAGE
   local name=$1 dir=$2 pkg=$3
   [ -x "$cache/$name" ] && return 0
