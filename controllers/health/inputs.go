@@ -181,6 +181,10 @@ type Outcome struct {
 func Decide(in *Inputs, now time.Time, interval time.Duration) *Outcome {
 	out := &Outcome{}
 	managed, selErr := ManagedNodes(in.Config, in.Nodes)
+	deleting := in.Config != nil && !in.Config.DeletionTimestamp.IsZero()
+	if deleting {
+		managed, selErr = heldNodes(in.Config, in.Nodes, in.States)
+	}
 	out.SelectorErr = selErr
 	out.Nodes = Reporters(managed, in.Nodes, in.States, in.Leases, interval)
 	for i := range out.Nodes {
@@ -193,6 +197,12 @@ func Decide(in *Inputs, now time.Time, interval time.Duration) *Outcome {
 	out.LUNs = make([]rules.LUN, len(in.WWIDs))
 	for i := range in.WWIDs {
 		w := &in.WWIDs[i]
+		if deleting && w.Status.RenderedAlias == nil {
+			// Left out of the deletion's render (free): going from every node on purpose, so
+			// expected nowhere rather than missing (its Ready says ConfigDeleting).
+			out.LUNs[i] = rules.LUN{WWID: w.Spec.WWID}
+			continue
+		}
 		expected, err := set.Expected(w.Spec.NodeSelector, ConsumerAffinities(w, in.PVs))
 		if err != nil {
 			if out.ExpectErrors == nil {
@@ -244,6 +254,29 @@ func ManagedNodes(cfg *mpv1alpha1.MultipathConfig, nodes []corev1.Node) ([]rules
 		}
 	}
 	return out, selErr
+}
+
+// heldNodes are the managed nodes of a MultipathConfig being deleted: those its selector still
+// selects that the rollout has not torn down yet (their MultipathNodeState is live). They carry
+// the LUNs still in use until these are free, and their health stays reported meanwhile rather
+// than reading 0/0 while the LUN is mounted somewhere.
+func heldNodes(cfg *mpv1alpha1.MultipathConfig, nodes []corev1.Node, states []mpv1alpha1.MultipathNodeState) ([]rules.ManagedNode, error) {
+	live := cfg.DeepCopy()
+	live.DeletionTimestamp = nil
+	selected, err := ManagedNodes(live, nodes)
+	standing := make(map[string]bool, len(states))
+	for i := range states {
+		if states[i].DeletionTimestamp.IsZero() {
+			standing[states[i].Name] = true
+		}
+	}
+	out := selected[:0]
+	for _, n := range selected {
+		if standing[n.Name] {
+			out = append(out, n)
+		}
+	}
+	return out, err
 }
 
 // Reporters returns, sorted by name, each managed node as the rules see it: Ready from its Node,

@@ -398,6 +398,22 @@ func TestDecide(t *testing.T) {
 			mutate: func(in *Inputs) { in.States[1] = state("n2", mapOf("3600other", mpv1alpha1.MapOptimal, 2, 2)) },
 			want:   mpv1alpha1.LUNHealth{State: mpv1alpha1.MapMissing, Nodes: "3/4", Counts: mpv1alpha1.HealthCounts{Optimal: 3, Missing: 1}, NonOptimal: nh("n2", mpv1alpha1.MapMissing, 0, 0)},
 		},
+		"MultipathConfig being deleted with the LUN held: the nodes not torn down yet keep reporting it": {
+			mutate: func(in *Inputs) {
+				in.Config.DeletionTimestamp = ptr.To(metav1.NewTime(now))
+				in.WWIDs[0].Status.RenderedAlias = ptr.To("data")
+				in.States[3].DeletionTimestamp = ptr.To(metav1.NewTime(now)) // n4 torn down
+				in.States[3].Finalizers = []string{"test"}
+			},
+			want: mpv1alpha1.LUNHealth{State: mpv1alpha1.MapOptimal, Nodes: "3/3", Counts: mpv1alpha1.HealthCounts{Optimal: 3}},
+		},
+		"MultipathConfig being deleted, the LUN left out of the render: expected nowhere, not missing": {
+			mutate: func(in *Inputs) {
+				in.Config.DeletionTimestamp = ptr.To(metav1.NewTime(now))
+				in.States[0] = state("n1") // its map already gone there
+			},
+			want: mpv1alpha1.LUNHealth{State: mpv1alpha1.MapUnknown, Nodes: "0/0"},
+		},
 		"without a MultipathConfig the LUN is expected nowhere: unknown 0/0": {
 			mutate: func(in *Inputs) { in.Config = nil },
 			want:   mpv1alpha1.LUNHealth{State: mpv1alpha1.MapUnknown, Nodes: "0/0"},

@@ -146,10 +146,10 @@ var stripManagedFields = cache.TransformStripManagedFields()
 // MultipathNodeState, and its managed fields as the default transform does (a type's own
 // transform replaces the default one). At 1,000 nodes x 100 maps x 4 paths, the paths are tens
 // of MB of the manager's cache (and the WWID, alias and state strings of the maps are interned),
-// and nothing in the manager reads them: the health roll-up reads
-// each map's WWID, name, state and path counts (internal/health), the rollout and render
-// controllers the spec, appliedConfig, the conditions and the metadata, and the webhook no
-// MultipathNodeState at all. `kubectl multipath maps` shows the paths from the API server.
+// and nothing in the manager reads them: the health roll-up reads each map's WWID, name, state
+// and path counts (internal/health) and the host conflicts, the render controller and the
+// webhook each map's users (a map open on a node is in use), the rollout controller the spec,
+// appliedConfig, the conditions and the metadata. `kubectl multipath maps` shows the paths from the API server.
 // Other objects are returned as they are.
 func TrimNodeState(obj any) (any, error) {
 	s, ok := obj.(*mpv1alpha1.MultipathNodeState)
@@ -172,7 +172,8 @@ func TrimNodeState(obj any) (any, error) {
 // Leases and ConfigMaps cached in namespace only.
 func CacheOptions(namespace string) cache.Options {
 	return cache.Options{
-		// No object's managedFields are read (every write is a merge patch or an update), and
+		// No cached object's managedFields are read (every write is a merge patch or an update;
+		// the forced-teardown Event reads them once through the API reader), and
 		// they are a large part of each cached MultipathWWID once several managers wrote it.
 		DefaultTransform: stripManagedFields,
 		ByObject: map[client.Object]cache.ByObject{
@@ -238,6 +239,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := (&rollout.Reconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("kube-multipath-rollout"),
+		// The cache strips managedFields; the forced-teardown Event names who set the
+		// annotation from them, read once per forced teardown.
+		APIReader: mgr.GetAPIReader(),
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
 	}

@@ -121,7 +121,7 @@ func TestRealNode(t *testing.T) {
 		{"8-host-blacklist-of-a-managed-wwid-reported", testHostBlacklist},
 		{"9-applied-means-renamed-and-mpatha-never-renamed", testNoRename},
 		{"10-mounted-map-without-pv-held-on-deletion", testOpenMapHeld},
-		{"11-delete-everything", testDeleteAll},
+		{"11-config-deletion-held-while-mounted-then-everything-gone", testDeleteAll},
 	}
 	for _, s := range steps {
 		ok := t.Run(s.name, func(t *testing.T) {
@@ -461,13 +461,14 @@ func checkHostOwned(t *testing.T, ctx context.Context) {
 	}
 }
 
-// testDeleteAll stops the writer (checking every byte it wrote), frees the LUN, and deletes
-// every kube-multipath object: the operator's files and WWIDs leave the node, the host's stay,
-// and the host's mpatha is still mounted under its name, its writer unharmed.
+// testDeleteAll: the MultipathConfig is deleted while a managed map is mounted on the node
+// and no PersistentVolume names it. The deletion is held (teardown finalizer, TeardownHeld
+// naming the node and the mount), the node keeps the map, mounted, and the LUN keeps reporting
+// its health; once unmounted the node is torn down, the MultipathConfig goes, and every file
+// and WWID the operator added with it. The host's own maps and files are untouched throughout.
 func testDeleteAll(t *testing.T, ctx context.Context) {
 	n := stopWriter(t, ctx, "/mnt/data", dataWriter)
 	sys.figure("writer on the mounted map through scenarios 4-6: %s files of 256 KiB written and read back intact, 0 IO errors", n)
-	guest(t, ctx, "umount /mnt/data")
 	pv := &corev1.PersistentVolume{}
 	if err := sys.c.Get(ctx, client.ObjectKey{Name: "e2e-data"}, pv); err == nil {
 		_ = sys.c.Delete(ctx, pv)
@@ -476,18 +477,69 @@ func testDeleteAll(t *testing.T, ctx context.Context) {
 			pv.Finalizers = nil
 			_ = sys.c.Patch(ctx, pv, client.MergeFrom(before))
 		}
+		waitGone(t, ctx, time.Minute, pv)
 	}
-	for _, name := range []string{"e2e-lun1", "e2e-lun2"} {
-		if err := sys.c.Delete(ctx, &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-			t.Fatal(err)
+	// Still mounted, no PV: in use from the node alone.
+	waitWWID(t, ctx, "e2e-lun1", time.Minute, "in use: open on the node", func(w *mpv1alpha1.MultipathWWID) error {
+		if !openOnNode(w, "/mnt/data") || len(w.Status.Consumers) > 0 {
+			return fmt.Errorf("openOn %+v, consumers %v", w.Status.OpenOn, w.Status.Consumers)
 		}
-	}
-	if err := sys.c.Delete(ctx, &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}); err != nil {
+		return nil
+	})
+
+	cfg := &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}
+	deleted := time.Now()
+	if err := sys.c.Delete(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
+	err := poll(ctx, 2*time.Minute, func() error {
+		if err := sys.c.Get(ctx, client.ObjectKeyFromObject(cfg), cfg); err != nil {
+			return err
+		}
+		c := apimeta.FindStatusCondition(cfg.Status.Conditions, mpv1alpha1.TeardownHeldCondition)
+		switch {
+		case cfg.DeletionTimestamp == nil || !slices.Contains(cfg.Finalizers, mpv1alpha1.TeardownFinalizer):
+			return fmt.Errorf("not held: deletion %v, finalizers %v", cfg.DeletionTimestamp, cfg.Finalizers)
+		case c == nil || c.Status != metav1.ConditionTrue || c.Reason != mpv1alpha1.InUseLUNsReason:
+			return fmt.Errorf("TeardownHeld %+v", c)
+		case !strings.Contains(c.Message, nodeName) || !strings.Contains(c.Message, "/mnt/data"):
+			return fmt.Errorf("TeardownHeld does not name the node and the mount: %s", c.Message)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("the deletion of the MultipathConfig with e2e-data mounted: %v", err)
+	}
+	c := apimeta.FindStatusCondition(cfg.Status.Conditions, mpv1alpha1.TeardownHeldCondition)
+	t.Logf("held: %s", c.Message)
+	sys.figure("MultipathConfig deleted with a managed map mounted -> TeardownHeld naming node and mount: %.1fs", time.Since(deleted).Seconds())
+	// Held: the map stays rendered, assembled and mounted, and its health is still reported
+	// from the node that carries it, not 0/0.
+	waitApplied(t, ctx, "")
+	guest(t, ctx, fmt.Sprintf("grep -q %s %s && grep -q /%s/ %s && test -b /dev/mapper/e2e-data && mountpoint -q /mnt/data && ls /mnt/data >/dev/null",
+		lun1.wwid(), baselineConf, lun1.wwid(), wwidsFile))
+	waitWWID(t, ctx, "e2e-lun1", time.Minute, "health still reported from the node", func(w *mpv1alpha1.MultipathWWID) error {
+		if h := w.Status.Health; h.Nodes != "1/1" || h.State != mpv1alpha1.MapOptimal {
+			return fmt.Errorf("health %+v", h)
+		}
+		return nil
+	})
+
+	// Freed: the node is torn down and the MultipathConfig goes.
+	guest(t, ctx, "umount /mnt/data")
+	freed := time.Now()
+	waitGone(t, ctx, 3*time.Minute, cfg)
 	waitGuest(t, ctx, 2*time.Minute, "the operator's files and WWIDs gone",
 		fmt.Sprintf("! test -e %s && ! test -e %s && ! grep -q %s %s && ! grep -q %s %s && ! test -s %s",
 			baselineConf, overrideConf, lun1.wwid(), wwidsFile, lun2.wwid(), wwidsFile, ownedFile))
+	sys.figure("unmounted -> MultipathConfig gone and the node torn down: %.1fs", time.Since(freed).Seconds())
+	for _, name := range []string{"e2e-lun1", "e2e-lun2"} {
+		w := &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := client.IgnoreNotFound(sys.c.Delete(ctx, w)); err != nil {
+			t.Fatalf("deleting %s: %v", name, err)
+		}
+		waitGone(t, ctx, time.Minute, w)
+	}
 	checkHostOwned(t, ctx)
 	n = stopWriter(t, ctx, hostMount, hostWriter)
 	sys.figure("writer on the host's own mpatha through the whole run: %s files of 256 KiB written and read back intact, 0 IO errors", n)

@@ -264,7 +264,6 @@ func testNoRename(t *testing.T, ctx context.Context) {
 // PersistentVolume is in use: the node reports the mount, deleting its MultipathWWID is refused
 // or held, and the map stays until unmounted; then the deletion completes and the map goes.
 func testOpenMapHeld(t *testing.T, ctx context.Context) {
-	t.Skip("waits for i16-manager (issue 16 point 3: MultipathWWID status.openOn, InUse OpenOnNode and the webhook refusing to delete a LUN open on a node), not on main yet")
 	m := findMap(guestMaps(t, ctx), lun2.wwid())
 	if m == nil {
 		t.Fatal("no map for lun2")
