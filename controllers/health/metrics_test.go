@@ -50,8 +50,8 @@ func TestPrometheusRuleNamesRegisteredMetrics(t *testing.T) {
 		}
 	}
 	exprs := regexp.MustCompile(`expr: max\((kube_multipath_[a-z_]+)(\{[a-z]+="[a-z]+"\})?\) > 0`).FindAllStringSubmatch(string(rule), -1)
-	if len(exprs) != 5 {
-		t.Fatalf("found %d alert expressions, want 5 (failed, missing, degraded, apply failing, stale)", len(exprs))
+	if len(exprs) != 6 {
+		t.Fatalf("found %d alert expressions, want 6 (failed, missing, degraded, apply failing, host config conflict, stale)", len(exprs))
 	}
 	for _, e := range exprs {
 		if !registered[e[1]] {
