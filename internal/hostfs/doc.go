@@ -51,10 +51,12 @@ limitations under the License.
 //     A complaint the current config does not already cause refuses the config: nothing is
 //     written.
 //  4. Pre-flight: `show maps json`. multipathd unreachable (not running, multipath-tools not
-//     installed) or answering garbage: nothing is written. Then, when the validator prints the
-//     candidate's merged config (ConfigPrinter), PredictRenames: a map the operator does not
-//     manage whose name the candidate would change refuses the apply (ErrWouldRename,
-//     ApplyError.Renames), nothing written.
+//     installed) or answering garbage: nothing is written. Then PredictAdoptions: an open map
+//     (Host.InUse) the host named itself that the candidate would manage under another name
+//     refuses the apply; and, when the validator prints the candidate's merged config
+//     (ConfigPrinter), PredictRenames: a map the operator does not manage whose name the
+//     candidate would change refuses it too (ErrWouldRename, ApplyError.Renames), nothing
+//     written.
 //  5. Pending marker, written atomically, holding the backup.
 //  6. Drop-ins written or removed; /etc/multipath/wwids edited in place under multipath-tools'
 //     own fcntl lock (see below), and owned-wwids rewritten.

@@ -79,8 +79,9 @@ type ApplyError struct {
 	// RollbackErr is why the rollback did not finish; the pending marker then stays, and the
 	// next Apply or Recover finishes it.
 	RollbackErr error
-	// Renames are the maps the operator does not manage that the config would rename, when Err
-	// wraps ErrWouldRename (nothing was written). Sorted by WWID.
+	// Renames are the maps the operator does not manage that the config would rename, and the
+	// open maps it did not name that the config would adopt under another name (Users set),
+	// when Err wraps ErrWouldRename (nothing was written). Sorted by WWID.
 	Renames []Rename
 }
 
@@ -146,6 +147,11 @@ type Host struct {
 	PostCheckInterval time.Duration
 	// TempDir is where the candidate for the validator is laid out; "" means os.TempDir().
 	TempDir string
+	// InUse says what holds an existing map open (mounts, devices stacked on it, swap, an LVM
+	// physical volume, a process), in words, "" when nothing does; nil counts every map as
+	// closed. An apply that would rename an open map the operator did not name is refused
+	// (PredictAdoptions).
+	InUse func(m multipathd.Map) string
 
 	mu sync.Mutex
 }
@@ -413,21 +419,27 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 	if err != nil {
 		return res, &ApplyError{Step: StepPreflight, Err: err}
 	}
+	// Before anything is written: an open map the host named itself that the candidate would
+	// take over under another name (a new MultipathWWID for a LUN the host already assembles
+	// and has mounted as mpatha) ...
+	renames := PredictAdoptions(before, r.Names, previousNames(st), h.InUse)
 	if printed != nil {
-		// Before anything is written: the names multipathd would give the maps the operator does
-		// not manage under the candidate, against their names now (an upgrade from a render that
-		// forced user_friendly_names no, a host whose bindings differ, ...).
-		renames, err := h.predictRenames(printed, before, st, r)
+		// ... and the names multipathd would give the maps the operator does not manage under
+		// the candidate, against their names now (an upgrade from a render that forced
+		// user_friendly_names no, a host whose bindings differ, ...).
+		predicted, err := h.predictRenames(printed, before, st, r)
 		if err != nil {
 			return res, &ApplyError{Step: StepPreflight, Err: err}
 		}
-		if len(renames) > 0 {
-			msgs := make([]string, len(renames))
-			for i, rn := range renames {
-				msgs[i] = rn.String()
-			}
-			return res, &ApplyError{Step: StepPreflight, Err: fmt.Errorf("%w: %s", ErrWouldRename, strings.Join(msgs, "; ")), Renames: renames}
+		renames = append(renames, predicted...)
+		slices.SortStableFunc(renames, func(a, b Rename) int { return strings.Compare(a.WWID, b.WWID) })
+	}
+	if len(renames) > 0 {
+		msgs := make([]string, len(renames))
+		for i, rn := range renames {
+			msgs[i] = rn.String()
 		}
+		return res, &ApplyError{Step: StepPreflight, Err: fmt.Errorf("%w: %s", ErrWouldRename, strings.Join(msgs, "; ")), Renames: renames}
 	}
 	want := postCheckWant{
 		required: requiredMaps(before, p.wwids.Removed),

@@ -29,7 +29,8 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
-// ErrWouldRename: the candidate config would rename maps the operator does not manage.
+// ErrWouldRename: the candidate config would rename maps the operator does not manage, or an
+// open map it did not name.
 var ErrWouldRename = errors.New("the config would rename maps kube-multipath does not manage")
 
 // Rename is a map whose name the candidate config would change.
@@ -40,10 +41,17 @@ type Rename struct {
 	From, To string
 	// Reason says which setting names it To.
 	Reason string
+	// Users says what holds the map open, in words, when that is why the rename is refused (a
+	// map the candidate would adopt); "" otherwise.
+	Users string
 }
 
 func (r Rename) String() string {
-	return fmt.Sprintf("%s (%s) would become %s: %s", r.From, r.WWID, r.To, r.Reason)
+	s := fmt.Sprintf("%s (%s) would become %s: %s", r.From, r.WWID, r.To, r.Reason)
+	if r.Users != "" {
+		s += "; it is in use: " + r.Users
+	}
+	return s
 }
 
 // EffectiveConfig is what the prediction needs of the merged configuration `multipath -t`
@@ -176,6 +184,36 @@ func PredictRenames(before []multipathd.Map, cfg *EffectiveConfig, managed func(
 	}
 	slices.SortFunc(out, func(a, b Rename) int { return strings.Compare(a.WWID, b.WWID) })
 	return out, nil
+}
+
+// PredictAdoptions returns the open maps the candidate would rename by managing their WWID:
+// each existing map whose WWID rendered names differently (WWID -> name), that inUse says
+// something holds (what, in words; "" when nothing does), and whose name now is not the one
+// previous (the managed names of the config the candidate replaces) gave it. The host named
+// such a map itself (user_friendly_names, its own bindings file, an alias of its own), and
+// fstab, LVM or a process know it by that name: the operator must not take it over under
+// another. A rename of a name the operator gave was decided by the manager, which holds it
+// while the LUN is in use unless forced; a closed map is adopted and renamed, nothing notices.
+// A nil inUse counts every map as closed. Sorted by WWID.
+func PredictAdoptions(before []multipathd.Map, rendered, previous map[string]string, inUse func(multipathd.Map) string) []Rename {
+	if inUse == nil {
+		return nil
+	}
+	var out []Rename
+	for _, m := range before {
+		to, managed := rendered[m.UUID]
+		if m.UUID == "" || !managed || to == m.Name || previous[m.UUID] == m.Name {
+			continue
+		}
+		users := inUse(m)
+		if users == "" {
+			continue
+		}
+		out = append(out, Rename{WWID: m.UUID, From: m.Name, To: to, Users: users,
+			Reason: fmt.Sprintf("the rendered config names WWID %s %s, and kube-multipath did not give the map its name %s (the host did)", m.UUID, to, m.Name)})
+	}
+	slices.SortFunc(out, func(a, b Rename) int { return strings.Compare(a.WWID, b.WWID) })
+	return out
 }
 
 func predictName(m multipathd.Map, cfg *EffectiveConfig, byWWID, byAlias map[string]string) (string, string) {

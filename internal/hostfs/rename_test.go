@@ -23,6 +23,10 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf/mptest"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
@@ -98,5 +102,124 @@ func TestApplyRefusesToRenameMapsItDoesNotManage(t *testing.T) {
 				t.Error("multipathd was reconfigured although the apply was refused")
 			}
 		})
+	}
+}
+
+// renderAlias renders one LUN, wwid named alias (its WWID when alias is "").
+func renderAlias(t *testing.T, wwid, alias string) *multipathconf.Rendered {
+	t.Helper()
+	r, err := multipathconf.Render(nil, []mpv1alpha1.MultipathWWID{{
+		ObjectMeta: metav1.ObjectMeta{Name: "lun"}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: wwid, Alias: alias}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// The adoption case of issue 16: the host assembles a LUN as mpatha (user_friendly_names, its
+// own bindings) and has it mounted; a MultipathWWID for it then names it otherwise. An open map
+// the host named is refused before anything is written, whatever the validator; a closed one
+// is adopted and renamed; a rename of a name the operator gave passes (the manager decided it).
+func TestApplyRefusesToAdoptAnOpenMapUnderAnotherName(t *testing.T) {
+	mounted := func(m multipathd.Map) string {
+		if m.Name == "mpatha" || m.Name == "legacy" || m.Name == "old" {
+			return "mounted at /srv/a"
+		}
+		return ""
+	}
+	tests := map[string]struct {
+		inUse    func(multipathd.Map) string
+		previous string // the alias an earlier apply gave wwidA; "" for none
+		name     string // the map's name now
+		alias    string // the alias the candidate gives wwidA
+		refused  bool
+	}{
+		"an open map the host named mpatha would become the WWID": {inUse: mounted, name: "mpatha", refused: true},
+		"an open map the host named mpatha would become foo":      {inUse: mounted, name: "mpatha", alias: "foo", refused: true},
+		"a closed map the host named is adopted and renamed":      {inUse: func(multipathd.Map) string { return "" }, name: "mpatha", alias: "foo"},
+		"without InUse every map counts as closed":                {name: "mpatha", alias: "foo"},
+		"an open map that already has the rendered name":          {inUse: mounted, name: "legacy", alias: "legacy"},
+		"an open map renamed from the name the operator gave it":  {inUse: mounted, previous: "old", name: "old", alias: "new"},
+		"an open map whose name is not the one the operator gave": {inUse: mounted, previous: "old", name: "mpatha", alias: "new", refused: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			th := newHost(t)
+			current := tc.name
+			reply := func() {
+				th.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: mapsJSON(testMap{wwid: wwidA, name: current, paths: 2})})
+			}
+			reply()
+			want := renderAlias(t, wwidA, tc.alias)
+			to := want.Names[wwidA]
+			th.hooks.afterReconfigure = func() { current = to; reply() } // multipathd renames it
+			if tc.previous != "" {
+				current = tc.previous
+				to = tc.previous
+				reply()
+				if _, err := th.Apply(t.Context(), renderAlias(t, wwidA, tc.previous)); err != nil {
+					t.Fatalf("applying the previous config: %v", err)
+				}
+				current, to = tc.name, want.Names[wwidA]
+				reply()
+			}
+			th.InUse = tc.inUse
+			before, reconfigures := th.files(t), th.reconfigures()
+			res, err := th.Apply(t.Context(), want)
+			if !tc.refused {
+				if err != nil {
+					t.Fatalf("Apply: %v", err)
+				}
+				if !res.Reconfigured || current != to {
+					t.Errorf("reconfigured %v, map named %s; want it reconfigured and named %s", res.Reconfigured, current, to)
+				}
+				return
+			}
+			var ae *ApplyError
+			if !errors.As(err, &ae) || !errors.Is(err, ErrWouldRename) || ae.Step != StepPreflight {
+				t.Fatalf("Apply = %v, want a pre-flight refusal wrapping ErrWouldRename", err)
+			}
+			wantRenames := []Rename{{WWID: wwidA, From: tc.name, To: to, Users: "mounted at /srv/a",
+				Reason: "the rendered config names WWID " + wwidA + " " + to + ", and kube-multipath did not give the map its name " + tc.name + " (the host did)"}}
+			if !slices.Equal(ae.Renames, wantRenames) {
+				t.Errorf("renames = %+v\nwant %+v", ae.Renames, wantRenames)
+			}
+			if msg := tc.name + " (" + wwidA + ") would become " + to; !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), "in use: mounted at /srv/a") {
+				t.Errorf("the error does not name the map, its names and what holds it: %v", err)
+			}
+			if after := th.files(t); !maps.Equal(after, before) {
+				t.Errorf("files changed although the apply was refused: %v", after)
+			}
+			if th.reconfigures() != reconfigures {
+				t.Error("multipathd was reconfigured although the apply was refused")
+			}
+		})
+	}
+}
+
+// An adoption refusal and a predicted rename of an unmanaged map are reported together, by
+// WWID, when the validator prints the merged config.
+func TestApplyReportsAdoptionsBesideUnmanagedRenames(t *testing.T) {
+	if err := mptest.Available(); err != nil {
+		t.Skipf("the real parser is needed: %v", err)
+	}
+	th := newHost(t, withFile(ConfDir+"/50-host.conf", "defaults {\n\tuser_friendly_names yes\n}\n"),
+		withFile(EtcMultipathDir+"/bindings", "mpatha "+wwidA+"\nmpathb "+bootWWID+"\n"))
+	th.Validator = &ParserValidator{Root: "/"}
+	th.InUse = func(m multipathd.Map) string { return "held by vg0-data" }
+	th.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: mapsJSON(
+		testMap{wwid: wwidA, name: "mpatha", paths: 2}, testMap{wwid: bootWWID, name: bootWWID, paths: 2})})
+	_, err := th.Apply(t.Context(), renderAlias(t, wwidA, "foo"))
+	var ae *ApplyError
+	if !errors.As(err, &ae) || !errors.Is(err, ErrWouldRename) {
+		t.Fatalf("Apply = %v, want a refusal wrapping ErrWouldRename", err)
+	}
+	var got []string
+	for _, rn := range ae.Renames {
+		got = append(got, rn.WWID+":"+rn.From+">"+rn.To+":"+rn.Users)
+	}
+	want := []string{bootWWID + ":" + bootWWID + ">mpathb:", wwidA + ":mpatha>foo:held by vg0-data"}
+	if !slices.Equal(got, want) {
+		t.Errorf("renames = %q, want %q", got, want)
 	}
 }
