@@ -116,6 +116,9 @@ type Reconciler struct {
 	lastReply   [sha256.Size]byte
 	lastMaps    *mapsReport
 	lastKernels map[string]string
+	// adoptions are the WouldRename host conflicts of open maps the host named that a refused
+	// apply would have adopted under another name (wouldRename), kept while they stand.
+	adoptions []mpv1alpha1.HostConflict
 }
 
 // SetupWithManager registers the controller: the node's MultipathNodeState (spec changes
@@ -129,6 +132,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.RefreshInterval <= 0 {
 		r.RefreshInterval = DefaultRefreshInterval
+	}
+	if r.MapUsers != nil && r.Host.InUse == nil {
+		// The apply refuses to rename an open map the host named (adopting it under another name).
+		r.Host.InUse = r.mapInUse
 	}
 	thisNode := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == r.NodeName })
 	b := ctrl.NewControllerManagedBy(mgr).

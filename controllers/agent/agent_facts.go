@@ -17,8 +17,11 @@ limitations under the License.
 package agent
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,7 +29,9 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/consumers"
 	"github.com/kube-multipath/kube-multipath/internal/hostconf"
+	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -127,7 +132,8 @@ func (r *Reconciler) reconcileHostFacts(ctx context.Context, s *scope) (ctrl.Res
 		}
 		names = hostconf.ManagedNames(rendered.WWIDs, files...)
 	}
-	hc := cfg.Conflicts(names, maps)
+	hc := append(cfg.Conflicts(names, maps), r.wouldRename(s, names)...)
+	slices.SortStableFunc(hc, func(a, b mpv1alpha1.HostConflict) int { return cmp.Compare(a.WWID, b.WWID) })
 	if len(hc) > maxHostConflicts {
 		hc = hc[:maxHostConflicts]
 	}
@@ -141,6 +147,77 @@ func (r *Reconciler) reconcileHostFacts(ctx context.Context, s *scope) (ctrl.Res
 	}
 	s.hostConflicts = hc
 	return ctrl.Result{}, nil
+}
+
+// wouldRename returns the WouldRename host conflicts: the renames the last refused apply named
+// (ApplyError.Renames, while the refusal stands: during the backoff too), and the open maps
+// the host named that an earlier refusal would have adopted, for as long as the map keeps that
+// name, something holds it and the desired config does not manage its WWID. The manager
+// leaves such a LUN out of the render: clearing the conflict as soon as that config applies
+// would have it rendered again, refused again, and so on.
+func (r *Reconciler) wouldRename(s *scope, names map[string]string) []mpv1alpha1.HostConflict {
+	var ae *hostfs.ApplyError
+	if errors.As(s.applyErr, &ae) && errors.Is(ae.Err, hostfs.ErrWouldRename) {
+		r.adoptions = r.adoptions[:0]
+		out := make([]mpv1alpha1.HostConflict, 0, len(ae.Renames))
+		for _, rn := range ae.Renames {
+			c := wouldRenameConflict(rn)
+			if rn.Users != "" {
+				r.adoptions = append(r.adoptions, c)
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	if s.maps == nil {
+		return slices.Clone(r.adoptions) // the maps are unknown this pass: the facts stand
+	}
+	kept := r.adoptions[:0]
+	for _, c := range r.adoptions {
+		if _, managed := names[c.WWID]; managed {
+			continue // rendered again: the apply passed, so the map is adopted or closed
+		}
+		if i := slices.IndexFunc(s.maps.maps, func(m mpv1alpha1.MapStatus) bool { return m.WWID == c.WWID }); i >= 0 &&
+			s.maps.maps[i].Name == c.Alias && consumers.IsOpen(&s.maps.maps[i]) {
+			kept = append(kept, c)
+		}
+	}
+	r.adoptions = kept
+	return slices.Clone(kept)
+}
+
+// wouldRenameConflict says a refused rename as a host conflict: the map's name now as alias,
+// and the fix in the message.
+func wouldRenameConflict(rn hostfs.Rename) mpv1alpha1.HostConflict {
+	c := mpv1alpha1.HostConflict{Type: mpv1alpha1.HostConflictWouldRename, WWID: rn.WWID, Alias: rn.From}
+	if rn.Users == "" {
+		c.Message = fmt.Sprintf("applying the config would rename map %s (WWID %s), which the operator does not manage, to %s: %s; the node keeps its config until the host's own configuration names the map as it is",
+			rn.From, rn.WWID, rn.To, rn.Reason)
+		return c
+	}
+	fix := "free it on this node (unmount it, deactivate what is stacked on it, stop what holds it open) and the operator adopts and renames it"
+	if errs := multipathconf.ValidateMultipathWWIDSpec(&mpv1alpha1.MultipathWWIDSpec{WWID: rn.WWID, Alias: rn.From}, nil); len(errs) == 0 {
+		fix += fmt.Sprintf(", or set the MultipathWWID's spec.alias to %q to keep the name", rn.From)
+	}
+	c.Message = fmt.Sprintf("managing WWID %s would rename its map %s, which the host named and which is in use (%s), to %s; the operator does not rename an open map it did not name, and leaves the LUN out of the config: %s",
+		rn.WWID, rn.From, rn.Users, rn.To, fix)
+	return c
+}
+
+// mapInUse says what holds m open, in words, "" when nothing does: Host.InUse, for the
+// apply's refusal to adopt an open map under another name.
+func (r *Reconciler) mapInUse(m multipathd.Map) string {
+	st := multipathd.ToMapStatus(m)
+	usage, _ := r.MapUsers.Read([]mapusers.Map{{Kernel: m.Sysfs, Probe: st.ActivePaths > 0}})
+	u, ok := usage[m.Sysfs]
+	if !ok || len(u.Users) == 0 {
+		return "" // a map whose open count cannot be read and that nothing else holds counts as closed
+	}
+	what := make([]string, len(u.Users))
+	for i, user := range u.Users {
+		what[i] = consumers.DescribeUser(user)
+	}
+	return strings.Join(what, ", ")
 }
 
 func truncateTo(s string, n int) string {

@@ -29,6 +29,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
 // The fixture's maps' WWIDs.
@@ -176,6 +177,81 @@ func TestAgentReportsHostConflictsAndClearsThemWhenTheHostIsFixed(t *testing.T) 
 		}
 		if c := conditions.Get(st, mpv1alpha1.HostConfigConflictCondition); c != nil {
 			return fmt.Errorf("HostConfigConflict still present: %+v", c)
+		}
+		return nil
+	})
+}
+
+// The adoption case of issue 16: the host has mpatha mounted, and the desired config manages
+// its WWID under another name (the WWID). The agent refuses the apply before writing anything
+// and reports a WouldRename host conflict naming the map, the new name, what holds it and the
+// fix. The conflict stays once the manager leaves the LUN out of the config (it would be
+// rendered and refused again otherwise), and clears once the map is closed.
+func TestAgentRefusesToAdoptAnOpenMapAndReportsItUntilTheMapIsClosed(t *testing.T) {
+	name := "node-adopt"
+	k := newFakeKernel(t)
+	n := startAgent(t, name, func(n *node) { n.mapUsers = k.reader() })
+	_, adopt := publish(t, mpathaWWID)
+	createState(t, name, &adopt)
+
+	wouldRename := func(st *mpv1alpha1.MultipathNodeState) *mpv1alpha1.HostConflict {
+		for i, c := range st.Status.HostConflicts {
+			if c.Type == mpv1alpha1.HostConflictWouldRename {
+				return &st.Status.HostConflicts[i]
+			}
+		}
+		return nil
+	}
+	eventually(t, func() error {
+		st := getState(t, name)
+		c := wouldRename(st)
+		if c == nil {
+			return fmt.Errorf("no WouldRename conflict: %+v", st.Status.HostConflicts)
+		}
+		if c.WWID != mpathaWWID || c.Alias != "mpatha" {
+			return fmt.Errorf("WouldRename conflict %+v, want WWID %s, alias mpatha", c, mpathaWWID)
+		}
+		for _, part := range []string{"its map mpatha", "in use (mounted at /srv/a)", "to " + mpathaWWID, "unmount it"} {
+			if !strings.Contains(c.Message, part) {
+				return fmt.Errorf("the message lacks %q: %s", part, c.Message)
+			}
+		}
+		if d := conditions.Get(st, mpv1alpha1.DegradedCondition); d == nil || d.Reason != mpv1alpha1.ApplyFailedReason || !strings.Contains(d.Message, "would become") {
+			return fmt.Errorf("Degraded: %+v", d)
+		}
+		return nil
+	})
+	if got := n.reconfigures(); got != 0 {
+		t.Errorf("multipathd reconfigured %d times although the apply was refused", got)
+	}
+	if got := n.read(t, "etc/multipath/conf.d/"+multipathconf.BaselineFileName); got != "<absent>" {
+		t.Errorf("the baseline was written although the apply was refused: %s", got)
+	}
+
+	// The manager leaves the LUN out: that config applies, and the conflict stays while mpatha
+	// is mounted (several refresh intervals).
+	_, held := publish(t, wwidA) // a LUN without a map here: nothing to rename
+	setDesired(t, name, held)
+	eventually(t, func() error {
+		st := getState(t, name)
+		if st.Status.AppliedConfig == nil || st.Status.AppliedConfig.Hash != held.Hash {
+			return fmt.Errorf("applied %+v, want %s (Degraded %+v)", st.Status.AppliedConfig, held.Name, conditions.Get(st, mpv1alpha1.DegradedCondition))
+		}
+		return nil
+	})
+	for range 5 {
+		if c := wouldRename(getState(t, name)); c == nil || c.WWID != mpathaWWID {
+			t.Fatalf("the WouldRename conflict went away while mpatha is still mounted: %+v", getState(t, name).Status.HostConflicts)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// Unmounted and closed: the conflict clears, so the manager renders the LUN again.
+	k.mount(t, false)
+	k.count.Store(0)
+	eventually(t, func() error {
+		if st := getState(t, name); wouldRename(st) != nil {
+			return fmt.Errorf("WouldRename still reported: %+v", st.Status.HostConflicts)
 		}
 		return nil
 	})
