@@ -65,6 +65,12 @@ type lunOutcome struct {
 	previousAlias string
 	// teardown: the MultipathConfig is being deleted and this LUN, not in use, leaves the nodes.
 	teardown bool
+	// adoptionHeldOn are the nodes that hold the LUN's map open under a name the host gave it,
+	// which the render would change (adoptionHolds): the LUN is left out of the render until
+	// they free it.
+	adoptionHeldOn []mpv1alpha1.NodeUse
+	// adoptionName is the name the render would give the map.
+	adoptionName string
 }
 
 func (o *lunOutcome) inUse() bool { return len(o.consumers) > 0 || len(o.openOn) > 0 }
@@ -125,6 +131,7 @@ func decide(in inputs) decision {
 		}
 	}
 	openOn := consumers.OpenOn(in.states, wwidKeys)
+	refused := refusedAdoptions(in.states, wwidKeys)
 	out.deleting = in.config != nil && !in.config.DeletionTimestamp.IsZero()
 	out.forcedTeardown = out.deleting && in.config.Annotations[mpv1alpha1.ForceRemoveAnnotation] == "true"
 
@@ -178,6 +185,12 @@ func decide(in inputs) decision {
 				o.aliasRefused = true
 				w.Spec.Alias = *w.Status.RenderedAlias
 			}
+		}
+		o.adoptionName = mapName(w.Spec.WWID, w.Spec.Alias)
+		if o.adoptionHeldOn = adoptionHolds(&w, o.adoptionName, o.openOn, refused[key]); len(o.adoptionHeldOn) > 0 {
+			o.forced = notForced // not rendered: nothing forced
+			out.luns[w.Name] = o // left out of the render: the other LUNs roll out
+			continue
 		}
 		out.luns[w.Name] = o
 		candidates = append(candidates, w)
@@ -246,6 +259,68 @@ func decide(in inputs) decision {
 		if errs := multipathconf.ValidateMultipathConfig(in.config, renderedWWIDs(res.Winners)); len(errs) > 0 {
 			out.configErr = errs.ToAggregate().Error()
 		}
+	}
+	return out
+}
+
+// refusedAdoptions collects, by Key(WWID), the nodes whose agent refused to rename an open
+// map the host named (a WouldRename host conflict with users: hostfs.PredictAdoptions), as a
+// NodeUse of the map's name now, with the users the node reports for it.
+func refusedAdoptions(states []mpv1alpha1.MultipathNodeState, wwidKeys map[string]bool) map[string][]mpv1alpha1.NodeUse {
+	var out map[string][]mpv1alpha1.NodeUse
+	for i := range states {
+		s := &states[i]
+		for _, c := range s.Status.HostConflicts {
+			k := consumers.Key(c.WWID)
+			if c.Type != mpv1alpha1.HostConflictWouldRename || !wwidKeys[k] || c.Alias == "" {
+				continue
+			}
+			u := mpv1alpha1.NodeUse{Node: s.Name, Name: c.Alias}
+			for j := range s.Status.Maps {
+				if m := &s.Status.Maps[j]; consumers.Key(m.WWID) == k && m.Name == c.Alias && consumers.IsOpen(m) {
+					u = consumers.NodeUseOf(s.Name, m)
+				}
+			}
+			if out == nil {
+				out = map[string][]mpv1alpha1.NodeUse{}
+			}
+			out[k] = append(out[k], u)
+		}
+	}
+	return out
+}
+
+// adoptionHolds returns the nodes that keep w out of the render because it would rename a map
+// they hold open under a name the host gave it (user_friendly_names, its own bindings or
+// alias): fstab, LVM or a process know the map by that name, and the operator never disturbs
+// what it does not own. Such a map is one open under another name than name (what the render
+// would call it) while w was never rendered (status.renderedAlias unset: no name on any node
+// is the operator's), or one whose rename a node's agent refused (refused). A refusal does not
+// take out a LUN that some node holds open under the name the operator gave it: leaving the
+// render would rename that map instead. The force annotation does not let an adoption through:
+// the agent, which cannot tell, would refuse the whole config on those nodes.
+func adoptionHolds(w *mpv1alpha1.MultipathWWID, name string, openOn, refused []mpv1alpha1.NodeUse) []mpv1alpha1.NodeUse {
+	differs := func(u mpv1alpha1.NodeUse) bool {
+		return u.Name != name && !(name == w.Spec.WWID && strings.EqualFold(u.Name, name))
+	}
+	var out []mpv1alpha1.NodeUse
+	if w.Status.RenderedAlias == nil {
+		for _, u := range openOn {
+			if differs(u) {
+				out = append(out, u)
+			}
+		}
+	} else if ours := mapName(w.Spec.WWID, *w.Status.RenderedAlias); slices.ContainsFunc(openOn, func(u mpv1alpha1.NodeUse) bool { return u.Name == ours }) {
+		return nil
+	}
+	for _, u := range refused {
+		if differs(u) && !slices.ContainsFunc(out, func(o mpv1alpha1.NodeUse) bool { return o.Node == u.Node }) {
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b mpv1alpha1.NodeUse) int { return strings.Compare(a.Node, b.Node) })
+	if len(out) > consumers.MaxOpenOn {
+		out = out[:consumers.MaxOpenOn]
 	}
 	return out
 }

@@ -94,6 +94,13 @@ func mounted(wwid, name, at string) mpv1alpha1.MapStatus {
 		Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: at}}}
 }
 
+// refusing adds to s the WouldRename host conflict of an agent that refused to rename the open
+// map of wwid, named name by the host.
+func refusing(s mpv1alpha1.MultipathNodeState, wwid, name string) mpv1alpha1.MultipathNodeState {
+	s.Status.HostConflicts = append(s.Status.HostConflicts, mpv1alpha1.HostConflict{Type: mpv1alpha1.HostConflictWouldRename, WWID: wwid, Alias: name})
+	return s
+}
+
 func cfg(opts ...func(*mpv1alpha1.MultipathConfig)) *mpv1alpha1.MultipathConfig {
 	c := &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}
 	for _, o := range opts {
@@ -136,11 +143,55 @@ func TestDecide(t *testing.T) {
 		formerAliases []string
 		staleNames    map[string]string
 		teardown      bool
+		adoption      []mpv1alpha1.NodeUse
 	}
+	mpatha := []mpv1alpha1.NodeUse{{Node: "worker-1", Name: "mpatha", Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/srv/a"}}}}
 	tests := map[string]struct {
 		in   inputs
 		want want
 	}{
+		"a new LUN the host holds open as mpatha is left out of the render; the others roll out": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA), testLUN("b", wwidB)},
+				states: []mpv1alpha1.MultipathNodeState{nodeState("worker-1", mounted(wwidA, "mpatha", "/srv/a"))}},
+			want: want{render: []string{"b="}, lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: true},
+		},
+		"a new LUN with an alias the host holds open as mpatha is left out too": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("foo"))},
+				states: []mpv1alpha1.MultipathNodeState{nodeState("worker-1", mounted(wwidA, "mpatha", "/srv/a"))}},
+			want: want{lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: true},
+		},
+		"the force annotation does not let an adoption of an open map through": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("foo"), forceAnnotated())},
+				states: []mpv1alpha1.MultipathNodeState{nodeState("worker-1", mounted(wwidA, "mpatha", "/srv/a"))}},
+			want: want{lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: true},
+		},
+		"a new LUN open under the name the render gives it is rendered (the alias set to the host's name)": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("legacy"))},
+				states: []mpv1alpha1.MultipathNodeState{nodeState("worker-1", mounted(wwidA, "legacy", "/srv/a"))}},
+			want: want{render: []string{"a=legacy"}, held: []string{"a=legacy"}, lun: "a", rendered: true, renderedAlias: "legacy", keepFinalizer: true,
+				openOn: []mpv1alpha1.NodeUse{{Node: "worker-1", Name: "legacy", Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/srv/a"}}}}},
+		},
+		"a node's refused adoption leaves a rendered LUN out, though the manager sees nothing open": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, onNodes("")), testLUN("b", wwidB)},
+				states: []mpv1alpha1.MultipathNodeState{refusing(nodeState("worker-1"), wwidA, "mpatha")}},
+			want: want{render: []string{"b="}, lun: "a", adoption: []mpv1alpha1.NodeUse{{Node: "worker-1", Name: "mpatha"}}},
+		},
+		"a refused adoption names what the node reports holding the map": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, onNodes(""))},
+				states: []mpv1alpha1.MultipathNodeState{refusing(nodeState("worker-1", mounted(wwidA, "mpatha", "/srv/a")), wwidA, "mpatha")}},
+			want: want{lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: true},
+		},
+		"a refused adoption does not take out a LUN another node holds open under the operator's name": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, onNodes(""))},
+				states: []mpv1alpha1.MultipathNodeState{refusing(nodeState("worker-1"), wwidA, "mpatha"), nodeState("worker-2", mounted(wwidA, wwidA, "/srv"))}},
+			want: want{render: []string{"a="}, held: []string{"a="}, lun: "a", rendered: true, keepFinalizer: true,
+				openOn: []mpv1alpha1.NodeUse{{Node: "worker-2", Name: wwidA, Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/srv"}}}}},
+		},
+		"a refusal under the name the render now gives is no reason to hold": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("legacy"))},
+				states: []mpv1alpha1.MultipathNodeState{refusing(nodeState("worker-1"), wwidA, "legacy")}},
+			want: want{render: []string{"a=legacy"}, lun: "a", rendered: true, renderedAlias: "legacy"},
+		},
 		"a LUN a volume consumes is in use, held, and keeps its finalizer": {
 			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("data"), onNodes("data")), testLUN("b", wwidB)},
 				pvs: []corev1.PersistentVolume{mapperPV("pv-a", "data")}},
@@ -248,7 +299,7 @@ func TestDecide(t *testing.T) {
 			got := want{render: w.render, held: w.held, deleting: w.deleting, forcedOut: w.forcedOut, lun: w.lun,
 				consumers: o.consumers, harmed: o.harmed, openOn: o.openOn, renderedAlias: o.renderedAlias, rendered: o.rendered,
 				aliasRefused: o.aliasRefused, keepFinalizer: o.keepFinalizer, forced: o.forced, formerAliases: o.formerAliases,
-				staleNames: o.staleNames, teardown: o.teardown}
+				staleNames: o.staleNames, teardown: o.teardown, adoption: o.adoptionHeldOn}
 			if !reflect.DeepEqual(got, w) {
 				t.Errorf("LUN %s:\n got %+v\nwant %+v", w.lun, got, w)
 			}
@@ -294,6 +345,19 @@ func TestWWIDConditions(t *testing.T) {
 			w: testLUN("a", wwidA, alias("old")), o: lunOutcome{consumers: []string{"pv-a", "pv-fc"}, harmed: []string{"pv-fc"}, openOn: openOn, rendered: true, renderedAlias: "new", aliasRefused: true},
 			want: want{inUse: "True", inUseReason: mpv1alpha1.ConsumedReason, ready: metav1.ConditionFalse, readyReason: mpv1alpha1.AliasChangeRefusedReason,
 				readyMessage: []string{`would rename /dev/mapper/new on every node, and PersistentVolume pv-fc uses it; /dev/mapper/data is mounted at /mnt/data on node worker-1`},
+				kstatus:      kstatus.FailedStatus},
+		},
+		"held out for an adoption: the node, the host's name, what holds it, the new name and the fix": {
+			w: testLUN("a", wwidA, alias("foo")), o: lunOutcome{openOn: openOn, adoptionName: "foo",
+				adoptionHeldOn: []mpv1alpha1.NodeUse{{Node: "worker-1", Name: "legacy", Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/mnt/data"}}}}},
+			want: want{inUse: "True", inUseReason: mpv1alpha1.OpenOnNodeReason, ready: metav1.ConditionFalse, readyReason: mpv1alpha1.OpenOnNodeReason,
+				readyMessage: []string{"The LUN is not rendered", "to /dev/mapper/foo", "/dev/mapper/legacy is mounted at /mnt/data on node worker-1", "unmount it", `set spec.alias to "legacy"`},
+				kstatus:      kstatus.FailedStatus},
+		},
+		"held out for an adoption of mpatha: no alias hint (not a valid alias)": {
+			w: testLUN("a", wwidA), o: lunOutcome{adoptionName: wwidA, adoptionHeldOn: []mpv1alpha1.NodeUse{{Node: "worker-1", Name: "mpatha"}}},
+			want: want{inUse: "False", inUseReason: mpv1alpha1.NotConsumedReason, ready: metav1.ConditionFalse, readyReason: mpv1alpha1.OpenOnNodeReason,
+				readyMessage: []string{"to /dev/mapper/" + wwidA, "/dev/mapper/mpatha is open (by a process or a virtual machine) on node worker-1", "the LUN is rendered."},
 				kstatus:      kstatus.FailedStatus},
 		},
 		"rendered but expected on no node: never Ready": {
@@ -420,6 +484,10 @@ func TestOpenMapsChanged(t *testing.T) {
 		"the open count changes":            {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[0].OpenCount = 3 }), true},
 		"an open map is renamed":            {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[0].Name = "data2" }), true},
 		"the open map is closed":            {change(func(s *mpv1alpha1.MultipathNodeState) { s.Status.Maps[0].OpenCount, s.Status.Maps[0].Users = 0, nil }), true},
+		"a refused adoption is reported":    {change(func(s *mpv1alpha1.MultipathNodeState) { *s = refusing(*s, wwidB, "mpathb") }), true},
+		"another host conflict is reported": {change(func(s *mpv1alpha1.MultipathNodeState) {
+			s.Status.HostConflicts = []mpv1alpha1.HostConflict{{Type: mpv1alpha1.HostConflictBlacklisted, WWID: wwidB}}
+		}), false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := (openMapsChanged{}).Update(event.UpdateEvent{ObjectOld: &base, ObjectNew: tc.to}); got != tc.want {

@@ -139,16 +139,38 @@ func (expectedNowhereChanged) Update(e event.UpdateEvent) bool {
 }
 
 // openMapsChanged lets through a MultipathNodeState event only when what holds its maps open
-// changes: agents report path states often, and those do not change the render.
+// changes, or its WouldRename host conflicts (a refused adoption holds the LUN out of the
+// render): agents report path states often, and those do not change the render.
 type openMapsChanged struct{}
 
-func (openMapsChanged) Create(e event.CreateEvent) bool { return len(openMaps(e.Object)) > 0 }
-func (openMapsChanged) Delete(e event.DeleteEvent) bool { return len(openMaps(e.Object)) > 0 }
+func (openMapsChanged) Create(e event.CreateEvent) bool {
+	return len(openMaps(e.Object)) > 0 || len(wouldRename(e.Object)) > 0
+}
+func (openMapsChanged) Delete(e event.DeleteEvent) bool {
+	return len(openMaps(e.Object)) > 0 || len(wouldRename(e.Object)) > 0
+}
 func (openMapsChanged) Generic(event.GenericEvent) bool { return false }
 func (openMapsChanged) Update(e event.UpdateEvent) bool {
 	return !slices.EqualFunc(openMaps(e.ObjectOld), openMaps(e.ObjectNew), func(a, b *mpv1alpha1.MapStatus) bool {
 		return a.WWID == b.WWID && a.Name == b.Name && a.OpenCount == b.OpenCount && slices.Equal(a.Users, b.Users)
+	}) || !slices.EqualFunc(wouldRename(e.ObjectOld), wouldRename(e.ObjectNew), func(a, b *mpv1alpha1.HostConflict) bool {
+		return a.WWID == b.WWID && a.Alias == b.Alias
 	})
+}
+
+// wouldRename are the WouldRename host conflicts of a MultipathNodeState, in report order.
+func wouldRename(o client.Object) []*mpv1alpha1.HostConflict {
+	s, ok := o.(*mpv1alpha1.MultipathNodeState)
+	if !ok {
+		return nil
+	}
+	var out []*mpv1alpha1.HostConflict
+	for i := range s.Status.HostConflicts {
+		if s.Status.HostConflicts[i].Type == mpv1alpha1.HostConflictWouldRename {
+			out = append(out, &s.Status.HostConflicts[i])
+		}
+	}
+	return out
 }
 
 // openMaps are the maps of a MultipathNodeState that something holds open, in report order.
@@ -682,6 +704,8 @@ func setWWIDConditions(w *mpv1alpha1.MultipathWWID, o lunOutcome) {
 		s.Stalled = &conditions.Message{Reason: mpv1alpha1.InvalidSpecReason, Message: "The spec is invalid and is not rendered: " + o.invalid}
 	case o.conflict != nil:
 		s.Stalled = &conditions.Message{Reason: o.conflict.Reason, Message: o.conflict.Message + " This LUN is left out of the rendered config until the conflict is resolved."}
+	case len(o.adoptionHeldOn) > 0:
+		s.Stalled = &conditions.Message{Reason: mpv1alpha1.OpenOnNodeReason, Message: adoptionHeldMessage(w, o)}
 	case o.aliasRefused:
 		s.Stalled = &conditions.Message{Reason: mpv1alpha1.AliasChangeRefusedReason, Message: fmt.Sprintf(
 			"The alias change to %q is not rendered because the change would rename /dev/mapper/%s on every node, and %s; the nodes keep %q. Set the annotation %s=true to force it.",
@@ -702,6 +726,18 @@ func setWWIDConditions(w *mpv1alpha1.MultipathWWID, o lunOutcome) {
 		s.Reconciling = &conditions.Message{Reason: mpv1alpha1.RolloutInProgressReason, Message: "The LUN is not rendered yet."}
 	}
 	conditions.SetSummary(w, s)
+}
+
+// adoptionHeldMessage says why the LUN is left out of the render: the nodes, the map's name
+// there and what holds it, the name the render would give it, and the fix.
+func adoptionHeldMessage(w *mpv1alpha1.MultipathWWID, o lunOutcome) string {
+	fix := "Free the map on those nodes (unmount it, deactivate what is stacked on it, stop what holds it open) and the LUN is rendered"
+	if hostName := o.adoptionHeldOn[0].Name; !slices.ContainsFunc(o.adoptionHeldOn, func(u mpv1alpha1.NodeUse) bool { return u.Name != hostName }) &&
+		len(multipathconf.ValidateMultipathWWIDSpec(&mpv1alpha1.MultipathWWIDSpec{WWID: w.Spec.WWID, Alias: hostName}, nil)) == 0 {
+		fix += fmt.Sprintf(", or set spec.alias to %q to keep the host's name", hostName)
+	}
+	return fmt.Sprintf("The LUN is not rendered: it would rename a map the host named and holds open, to /dev/mapper/%s (%s). The operator does not rename an open map it did not name. %s.",
+		o.adoptionName, consumers.DescribeOpenOn(o.adoptionHeldOn), fix)
 }
 
 // inUseReason is Consumed when a volume uses the LUN, else OpenOnNode.
