@@ -448,3 +448,91 @@ func TestNeverReadyOnNoNode(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// reportConflicts writes a node's status.hostConflicts as its agent would; the node's
+// MultipathNodeState exists (reportMaps).
+func reportConflicts(t *testing.T, node string, conflicts ...mpv1alpha1.HostConflict) {
+	t.Helper()
+	ctx := context.Background()
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s := &mpv1alpha1.MultipathNodeState{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: node}, s); err != nil {
+			return err
+		}
+		s.Status.HostConflicts = conflicts
+		return env.Client.Status().Update(ctx, s)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The adoption case of issue 16: a LUN whose map a node holds open under a name the host gave
+// it is left out of the render, with a stall naming the node, the name, the mount and the fix,
+// while the other LUNs render. A LUN already rendered leaves the render when a node's agent
+// refuses to adopt it (a WouldRename host conflict). Freed, both render.
+func TestAdoptionOfAnOpenMapIsHeldUntilItIsFreed(t *testing.T) {
+	startManager(t)
+	defer cleanup(t)
+	ctx := context.Background()
+	c := env.Client
+	cfg := &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}}
+	refused := lun("refused", "3600a0980000000000000000000001c01", "")
+	fresh := lun("fresh", "3600a0980000000000000000000001c02", "foo")
+	other := lun("other", "3600a0980000000000000000000001c03", "")
+	for _, o := range []client.Object{cfg, refused, other} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRendered(t, mustRender(t, cfg, refused, other))
+
+	// worker-1's agent refused the config: mpatha is the refused LUN, mounted; mpathb is the
+	// fresh LUN's map, held by an LVM volume, before its MultipathWWID exists.
+	reportMaps(t, "worker-1",
+		mpv1alpha1.MapStatus{WWID: refused.Spec.WWID, Name: "mpatha", State: mpv1alpha1.MapOptimal, OpenCount: 1,
+			Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/srv/a"}}},
+		mpv1alpha1.MapStatus{WWID: fresh.Spec.WWID, Name: "mpathb", State: mpv1alpha1.MapOptimal, OpenCount: 1,
+			Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserHolder, Name: "vg0-data"}}})
+	reportConflicts(t, "worker-1", mpv1alpha1.HostConflict{Type: mpv1alpha1.HostConflictWouldRename, WWID: refused.Spec.WWID, Alias: "mpatha"})
+	if err := c.Create(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	waitRendered(t, mustRender(t, cfg, other))
+	for name, want := range map[string][]string{
+		"refused": {"to /dev/mapper/" + refused.Spec.WWID, "/dev/mapper/mpatha is mounted at /srv/a on node worker-1", "unmount it"},
+		"fresh":   {"to /dev/mapper/foo", "/dev/mapper/mpathb is held by vg0-data on node worker-1"},
+	} {
+		got := waitWWID(t, name, func(w *mpv1alpha1.MultipathWWID) error {
+			st := conditions.Get(w, mpv1alpha1.StalledCondition)
+			if st == nil || st.Reason != mpv1alpha1.OpenOnNodeReason || slices.ContainsFunc(want, func(f string) bool { return !strings.Contains(st.Message, f) }) {
+				return fmt.Errorf("Stalled = %+v, want OpenOnNode with %q", st, want)
+			}
+			if w.Status.RenderedAlias != nil {
+				return fmt.Errorf("renderedAlias = %q for a LUN left out", *w.Status.RenderedAlias)
+			}
+			return nil
+		})
+		conditionstest.AssertKstatusInvariants(t, got)
+	}
+
+	// The map is unmounted and the agent's conflict goes: the refused LUN renders; the fresh
+	// one waits for its own map.
+	reportMaps(t, "worker-1",
+		mpv1alpha1.MapStatus{WWID: refused.Spec.WWID, Name: "mpatha", State: mpv1alpha1.MapOptimal},
+		mpv1alpha1.MapStatus{WWID: fresh.Spec.WWID, Name: "mpathb", State: mpv1alpha1.MapOptimal, OpenCount: 1,
+			Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserHolder, Name: "vg0-data"}}})
+	reportConflicts(t, "worker-1")
+	waitRendered(t, mustRender(t, cfg, refused, other))
+
+	// The volume group is deactivated: the fresh LUN renders too.
+	reportMaps(t, "worker-1",
+		mpv1alpha1.MapStatus{WWID: refused.Spec.WWID, Name: "mpatha", State: mpv1alpha1.MapOptimal},
+		mpv1alpha1.MapStatus{WWID: fresh.Spec.WWID, Name: "mpathb", State: mpv1alpha1.MapOptimal})
+	waitRendered(t, mustRender(t, cfg, refused, fresh, other))
+	waitWWID(t, "fresh", func(w *mpv1alpha1.MultipathWWID) error {
+		if w.Status.RenderedAlias == nil || *w.Status.RenderedAlias != "foo" || !conditions.IsTrue(w, mpv1alpha1.ReadyCondition) {
+			return fmt.Errorf("renderedAlias = %v, Ready %+v; want foo, True", w.Status.RenderedAlias, conditions.Get(w, mpv1alpha1.ReadyCondition))
+		}
+		return nil
+	})
+}
