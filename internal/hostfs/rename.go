@@ -209,8 +209,12 @@ func PredictAdoptions(before []multipathd.Map, rendered, previous map[string]str
 		if users == "" {
 			continue
 		}
+		named := "names it " + to
+		if to == m.UUID {
+			named = "names it after its WWID"
+		}
 		out = append(out, Rename{WWID: m.UUID, From: m.Name, To: to, Users: users,
-			Reason: fmt.Sprintf("the rendered config names WWID %s %s, and kube-multipath did not give the map its name %s (the host did)", m.UUID, to, m.Name)})
+			Reason: "the rendered config " + named + ", and kube-multipath did not give it its name " + m.Name + " (the host did)"})
 	}
 	slices.SortFunc(out, func(a, b Rename) int { return strings.Compare(a.WWID, b.WWID) })
 	return out
