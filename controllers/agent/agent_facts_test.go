@@ -98,7 +98,10 @@ func TestAgentReportsMapUsersAndFollowsThemWithoutUevents(t *testing.T) {
 	name := "node-users"
 	k := newFakeKernel(t)
 	startAgent(t, name, func(n *node) { n.mapUsers = k.reader() })
-	_, ref := publish(t, mpathaWWID, mpathbWWID)
+	// A config that renames neither map: managing mpatha under its WWID would be refused while
+	// it is mounted (TestAgentRefusesToAdoptAnOpenMapAndReportsItUntilTheMapIsClosed), and the
+	// retries would write the status as its users change.
+	_, ref := publish(t, wwidA)
 	createState(t, name, &ref)
 
 	want := func(count int32, users ...mpv1alpha1.MapUser) func() error {
