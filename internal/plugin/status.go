@@ -39,6 +39,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/health"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
 )
@@ -217,7 +218,89 @@ type StatusReport struct {
 	// HostConflicts are the facts of nodes' own multipath configuration that contradict the
 	// desired state, as their agents report them, by node name.
 	HostConflicts []NodeHostConflicts `json:"hostConflicts,omitempty"`
+	// Rollout is the rollout of the rendered config as the operator last wrote it in the
+	// MultipathConfig's status; nil without a MultipathConfig.
+	Rollout *RolloutReport `json:"rollout,omitempty"`
 }
+
+// Rollout states, as `status` names them.
+const (
+	RolloutComplete    = "complete"
+	RolloutProgressing = "rolling out"
+	RolloutPaused      = "paused"
+	RolloutStopped     = "stopped"
+	RolloutPending     = "waiting for render"
+	RolloutTearDown    = "tearing down"
+	RolloutUnknown     = "unknown"
+)
+
+// RolloutReport is the rollout state of the MultipathConfig, read from its conditions.
+type RolloutReport struct {
+	// State is one of complete, rolling out, paused, stopped, waiting for render, tearing down,
+	// unknown (the operator has written no status).
+	State string `json:"state"`
+	// Reason and Message are those of the condition that decided State.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Config is the rendered config the nodes are moving to.
+	Config string `json:"config,omitempty"`
+	// Nodes counts the selected nodes by progress (status.nodes).
+	Nodes mpv1alpha1.NodeCounts `json:"nodes,omitzero"`
+	// TeardownHeld is why nodes being torn down are held (in-use LUNs); empty when none is.
+	TeardownHeld string `json:"teardownHeld,omitempty"`
+	// Lagging is true when the operator has not acted on the MultipathConfig's latest
+	// generation yet (status.observedGeneration is older).
+	Lagging bool `json:"lagging,omitempty"`
+}
+
+// BuildRollout reads the rollout state from cfg's status, as the rollout controller writes it:
+// Stalled (stopped), Reconciling (paused, rolling out, waiting for render, tearing down),
+// Ready (complete), and TeardownHeld. It is nil for a nil cfg.
+func BuildRollout(cfg *mpv1alpha1.MultipathConfig) *RolloutReport {
+	if cfg == nil {
+		return nil
+	}
+	r := &RolloutReport{State: RolloutUnknown, Nodes: cfg.Status.Nodes, Lagging: cfg.Status.ObservedGeneration < cfg.Generation}
+	if rc := cfg.Status.RenderedConfig; rc != nil {
+		r.Config = rc.Name
+	}
+	from := func(state string, c *metav1.Condition) {
+		r.State, r.Reason, r.Message = state, c.Reason, c.Message
+	}
+	stalled := conditions.Get(cfg, mpv1alpha1.StalledCondition)
+	reconciling := conditions.Get(cfg, mpv1alpha1.ReconcilingCondition)
+	ready := conditions.Get(cfg, mpv1alpha1.ReadyCondition)
+	switch {
+	case stalled != nil && stalled.Status == metav1.ConditionTrue:
+		from(RolloutStopped, stalled)
+	case reconciling != nil && reconciling.Status == metav1.ConditionTrue:
+		switch reconciling.Reason {
+		case mpv1alpha1.RolloutPausedReason:
+			from(RolloutPaused, reconciling)
+		case rolloutRenderPendingReason:
+			from(RolloutPending, reconciling)
+		case rolloutTeardownReason:
+			from(RolloutTearDown, reconciling)
+		default:
+			from(RolloutProgressing, reconciling)
+		}
+	case ready != nil && ready.Status == metav1.ConditionTrue:
+		from(RolloutComplete, ready)
+	case ready != nil:
+		from(RolloutUnknown, ready)
+	}
+	if h := conditions.Get(cfg, mpv1alpha1.TeardownHeldCondition); h != nil && h.Status == metav1.ConditionTrue {
+		r.TeardownHeld = h.Message
+	}
+	return r
+}
+
+// The rollout controller's own Reconciling reasons (controllers/rollout), spelled here so the
+// command line does not import the controller.
+const (
+	rolloutRenderPendingReason = "RenderPending"
+	rolloutTeardownReason      = "TeardownInProgress"
+)
 
 // NodeHostConflicts are one node's host configuration conflicts.
 type NodeHostConflicts struct {
@@ -274,7 +357,8 @@ type Cell struct {
 // BuildStatus lays the roll-up out as a matrix. It is pure: each cell is rules.NodeState over the
 // node's maps of that WWID, the same rule the operator's roll-up applies.
 func BuildStatus(in *health.Inputs, out *health.Outcome, now time.Time) *StatusReport {
-	r := &StatusReport{Time: metav1.NewTime(now), NodeErrors: out.NodeErrors, NodeErrorCount: out.ApplyFailing, HostConflicts: hostConflicts(in.States)}
+	r := &StatusReport{Time: metav1.NewTime(now), NodeErrors: out.NodeErrors, NodeErrorCount: out.ApplyFailing, HostConflicts: hostConflicts(in.States),
+		Rollout: BuildRollout(in.Config)}
 	r.ConfigMissing = in.Config == nil || !in.Config.DeletionTimestamp.IsZero()
 	if out.SelectorErr != nil {
 		r.SelectorError = out.SelectorErr.Error()
@@ -455,6 +539,7 @@ func FormatStatus(r *StatusReport, f StatusFormat) string {
 	case r.SelectorError != "":
 		fmt.Fprintf(&b, "MultipathConfig cluster: %s; every node counts as managed.\n", r.SelectorError)
 	}
+	formatRollout(&b, r.Rollout, f.Color)
 	if len(r.LUNs) == 0 {
 		b.WriteString("No MultipathWWID: no LUN is allow-listed.\n")
 	} else {
@@ -464,6 +549,41 @@ func FormatStatus(r *StatusReport, f StatusFormat) string {
 	formatNodeErrors(&b, r, f.Color)
 	formatHostConflicts(&b, r.HostConflicts, f.Color)
 	return b.String()
+}
+
+// formatRollout writes the rollout line (and the held teardown) above the matrix.
+func formatRollout(b *strings.Builder, r *RolloutReport, color bool) {
+	if r == nil {
+		return
+	}
+	state := r.State
+	if color {
+		code := ""
+		switch r.State {
+		case RolloutComplete:
+			code = sgrGreen
+		case RolloutStopped:
+			code = sgrRed
+		case RolloutPaused, RolloutProgressing, RolloutTearDown, RolloutPending:
+			code = sgrYellow
+		}
+		if code != "" {
+			state = "\x1b[" + code + "m" + state + "\x1b[0m"
+		}
+	}
+	msg := oneLine(r.Message)
+	if msg == "" {
+		msg = "the operator has not written the MultipathConfig's status"
+	}
+	fmt.Fprintf(b, "Rollout: %s: %s", state, msg)
+	if r.Lagging {
+		b.WriteString(" (the operator has not acted on the latest spec yet)")
+	}
+	b.WriteByte('\n')
+	if r.TeardownHeld != "" {
+		fmt.Fprintf(b, "Teardown held: %s\n", oneLine(r.TeardownHeld))
+	}
+	b.WriteByte('\n')
 }
 
 // formatHostConflicts lists each node's host configuration conflicts, the file and line first.

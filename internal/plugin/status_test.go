@@ -175,8 +175,7 @@ func fixtureCluster() *health.Inputs {
 	w1 := fxState("worker-1", append(all(), fxMap(wwid03, wwid03, mpv1alpha1.MapOptimal, 2, 2))...)
 	twoNodes := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: corev1.LabelHostname, Operator: metav1.LabelSelectorOpIn, Values: []string{"worker-1", "worker-2"}}}}
 	return &health.Inputs{
-		Config: &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName},
-			Spec: mpv1alpha1.MultipathConfigSpec{NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"san": "fc"}}}},
+		Config: fxConfig(),
 		Nodes: []corev1.Node{fxNode("worker-1", true), fxNode("worker-2", true), fxNode("worker-3", true), fxNode("worker-4", true),
 			fxNode("worker-5", true, "san", "iscsi"), fxNode("worker-6", true), fxNode("worker-7", true)},
 		States: []mpv1alpha1.MultipathNodeState{w1, w2, w3, fxState("worker-4", all()...), fxState("worker-5"), fxState("worker-6", all()...), fxState("worker-7", all()...)},
@@ -191,6 +190,23 @@ func fixtureCluster() *health.Inputs {
 		},
 		PVs: map[string]*corev1.PersistentVolume{},
 	}
+}
+
+// fxConfig is the MultipathConfig of the fixture cluster, its rollout under way as the rollout
+// controller writes it: worker-3 failed to apply, the others did.
+func fxConfig() *mpv1alpha1.MultipathConfig {
+	cfg := &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName, Generation: 3},
+		Spec: mpv1alpha1.MultipathConfigSpec{NodeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"san": "fc"}}}}
+	cfg.Status.ObservedGeneration = 3
+	cfg.Status.RenderedConfig = &mpv1alpha1.RenderedConfigStatus{RenderedConfigRef: mpv1alpha1.RenderedConfigRef{Name: "multipath-rendered-8c1f0d2e", Hash: "8c1f0d2e"}, LUNs: 5}
+	cfg.Status.Nodes = mpv1alpha1.NodeCounts{Selected: 6, Updated: 5, Failed: 1}
+	cfg.Status.Conditions = []metav1.Condition{
+		{Type: mpv1alpha1.ReadyCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.RolloutInProgressReason,
+			Message: "Rolling out config multipath-rendered-8c1f0d2e: 5 of 6 nodes applied it; 0 applying, 1 failed, 0 waiting (maxUnavailable 2)."},
+		{Type: mpv1alpha1.ReconcilingCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.RolloutInProgressReason,
+			Message: "Rolling out config multipath-rendered-8c1f0d2e: 5 of 6 nodes applied it; 0 applying, 1 failed, 0 waiting (maxUnavailable 2)."},
+	}
+	return cfg
 }
 
 func fixtureReport(in *health.Inputs) *StatusReport {
