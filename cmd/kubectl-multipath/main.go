@@ -29,12 +29,25 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	cmd := plugin.NewCommand(ctx, plugin.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		if !errors.Is(err, plugin.ErrInvalid) {
-			fmt.Fprintln(os.Stderr, "error:", err)
-		}
-		os.Exit(1)
+	code := run(ctx, os.Args[1:], plugin.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+// run runs the command line and returns its exit code: 0, 1 when the command fails, or the
+// code of a plugin.ExitError (status --fail-on).
+func run(ctx context.Context, args []string, streams plugin.IOStreams) int {
+	cmd := plugin.NewCommand(ctx, streams)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return 0
 	}
+	if !errors.Is(err, plugin.ErrInvalid) {
+		fmt.Fprintln(streams.ErrOut, "error:", err)
+	}
+	if exit := (*plugin.ExitError)(nil); errors.As(err, &exit) {
+		return exit.Code
+	}
+	return 1
 }

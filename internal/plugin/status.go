@@ -129,7 +129,25 @@ type statusOptions struct {
 	cluster  *clusterFlags
 	output   string
 	allNodes bool
+	// failOn is the --fail-on level: empty, unknown, degraded, missing or failed.
+	failOn string
 }
+
+// ExitCodeThreshold is the exit code of `status --fail-on` when some LUN is at or worse than the
+// level; a command that fails exits 1.
+const ExitCodeThreshold = 2
+
+// ExitError is an error with its own exit code. Its message is printed like any error's.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// failOnLevels are the --fail-on levels, least severe first (rules.Severity's order).
+var failOnLevels = []mpv1alpha1.MapState{mpv1alpha1.MapUnknown, mpv1alpha1.MapDegraded, mpv1alpha1.MapMissing, mpv1alpha1.MapFailed}
 
 func newStatusCommand(_ context.Context, streams IOStreams) *cobra.Command {
 	return statusCommand(&statusOptions{IOStreams: streams, cluster: newClusterFlags()})
@@ -153,7 +171,15 @@ Only the nodes where some LUN is not optimal get a column, the rest are counted 
 last apply failed are listed beneath with their error.
 
 The cells are worked out here, from the nodes' reports, by the operator's own rules; -o wide
-adds the roll-up the operator last wrote (status.health) to tell a lagging operator apart.`,
+adds the roll-up the operator last wrote (status.health) to tell a lagging operator apart. The
+line above the matrix is the rollout of the rendered config, as the operator last wrote it
+(complete, rolling out, paused, stopped, waiting for render, tearing down), and a held teardown.
+
+--fail-on LEVEL makes the exit code say it: 2 when any LUN's health is LEVEL or worse (the
+levels, least severe first: unknown, degraded, missing, failed), after printing the report as
+usual; 0 when none is; 1 when the command itself fails (the cluster cannot be read).
+
+Drill down with "status lun NAME" and "status node NAME".`,
 		Example: `  # The LUN x node matrix
   kubectl multipath status
 
@@ -161,7 +187,10 @@ adds the roll-up the operator last wrote (status.health) to tell a lagging opera
   kubectl multipath status --all-nodes -o wide
 
   # For scripts
-  kubectl multipath status -o json | jq '.luns[] | select(.health.state != "optimal")'`,
+  kubectl multipath status -o json | jq '.luns[] | select(.health.state != "optimal")'
+
+  # In a check: exit 2 when a LUN is degraded, missing or failed somewhere it is expected
+  kubectl multipath status --fail-on degraded`,
 		Args:    cobra.NoArgs,
 		PreRunE: func(*cobra.Command, []string) error { return o.Validate() },
 		RunE:    func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context()) },
@@ -169,6 +198,7 @@ adds the roll-up the operator last wrote (status.health) to tell a lagging opera
 	o.cluster.addFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "Output format: wide, json or yaml.")
 	cmd.Flags().BoolVar(&o.allNodes, "all-nodes", false, "Show a column for every managed node, not only those where some LUN is not optimal.")
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "Exit 2 when any LUN's health is this level or worse: unknown, degraded, missing or failed (least severe first).")
 	return cmd
 }
 
@@ -178,6 +208,9 @@ func (o *statusOptions) Validate() error {
 	case outputTable, outputWide, outputJSON, outputYAML:
 	default:
 		return fmt.Errorf("--output %q is not supported: use wide, json or yaml", o.output)
+	}
+	if o.failOn != "" && !slices.Contains(failOnLevels, mpv1alpha1.MapState(o.failOn)) {
+		return fmt.Errorf("--fail-on %q is not a level: use unknown, degraded, missing or failed", o.failOn)
 	}
 	return o.cluster.validate()
 }
@@ -194,7 +227,33 @@ func (o *statusOptions) Run(ctx context.Context) error {
 	}
 	now := o.cluster.now()
 	report := BuildStatus(in, health.Decide(in, now, o.cluster.refreshInterval), now)
-	return printStatus(o.Out, report, outputFormat(o.output), o.allNodes, detectTerminal(o.Out))
+	if err := printStatus(o.Out, report, outputFormat(o.output), o.allNodes, detectTerminal(o.Out)); err != nil {
+		return err
+	}
+	return FailOn(report, mpv1alpha1.MapState(o.failOn))
+}
+
+// FailOn returns an ExitError with ExitCodeThreshold when some LUN's health is level or worse
+// (rules.Severity), naming them; nil when none is, or level is empty.
+func FailOn(r *StatusReport, level mpv1alpha1.MapState) error {
+	if level == "" {
+		return nil
+	}
+	var bad []string
+	for i := range r.LUNs {
+		if l := &r.LUNs[i]; l.Health.State != "" && rules.Severity(l.Health.State) >= rules.Severity(level) {
+			bad = append(bad, fmt.Sprintf("%s (%s %s)", l.label(), l.Health.State, l.Health.Nodes))
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	listed := bad[:min(len(bad), maxListed)]
+	msg := strings.Join(listed, ", ")
+	if more := len(bad) - len(listed); more > 0 {
+		msg += fmt.Sprintf(" and %d more", more)
+	}
+	return &ExitError{Code: ExitCodeThreshold, Err: fmt.Errorf("%d %s %s or worse: %s", len(bad), plural(len(bad), "LUN is", "LUNs are"), level, msg)}
 }
 
 // StatusReport is what `status` shows: the LUN x node matrix and the apply errors.

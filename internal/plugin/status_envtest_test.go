@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -139,6 +140,16 @@ func TestStatusAndMapsOnACluster(t *testing.T) {
 	golden(t, "status-envtest.golden", out)
 	if strings.Contains(out, "roll-up differs") {
 		t.Error("the command line and the operator disagree on the same objects")
+	}
+
+	// data02 is missing, data01 degraded: --fail-on says so in the exit code, after the report.
+	out, err = runCLI(t, now, "status", "--fail-on", "degraded")
+	if exit := (*ExitError)(nil); !errors.As(err, &exit) || exit.Code != ExitCodeThreshold ||
+		err.Error() != "2 LUNs are degraded or worse: data02 (missing 2/3), data01 (degraded 2/3)" || !strings.Contains(out, "DEG 1/2") {
+		t.Errorf("--fail-on degraded: err = %v, out:\n%s", err, out)
+	}
+	if _, err = runCLI(t, now, "status", "--fail-on", "failed"); err != nil {
+		t.Errorf("--fail-on failed with no failed LUN: %v", err)
 	}
 
 	out, err = runCLI(t, now, "status", "-o", "json")

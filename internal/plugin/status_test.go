@@ -18,6 +18,7 @@ package plugin
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -418,6 +419,8 @@ func TestStatusValidate(t *testing.T) {
 		"a zero refresh interval is refused":  {args: []string{"--refresh-interval", "0s"}, wantErr: "--refresh-interval must be positive"},
 		"an empty namespace is refused":       {args: []string{"-n", ""}, wantErr: "--namespace must not be empty"},
 		"arguments are refused":               {args: []string{"extra"}, wantErr: `unknown command "extra"`},
+		"--fail-on takes a level":             {args: []string{"--fail-on", "missing"}},
+		"--fail-on refuses what is no level":  {args: []string{"--fail-on", "optimal"}, wantErr: `--fail-on "optimal" is not a level`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -455,5 +458,35 @@ func TestCommandsAreRegistered(t *testing.T) {
 		if c, _, err := root.Find([]string{name}); err != nil || c.Name() != name {
 			t.Errorf("subcommand %s not registered: %v", name, err)
 		}
+	}
+}
+
+func TestFailOn(t *testing.T) {
+	r := fixtureReport(fixtureCluster())
+	tests := map[mpv1alpha1.MapState]string{
+		"":                     "",
+		mpv1alpha1.MapFailed:   "1 LUN is failed or worse: archive (failed 4/6)",
+		mpv1alpha1.MapMissing:  "2 LUNs are missing or worse: archive (failed 4/6), oralog01 (missing 4/6)",
+		mpv1alpha1.MapDegraded: "3 LUNs are degraded or worse: archive (failed 4/6), oralog01 (missing 4/6), oradata01 (degraded 4/6)",
+		mpv1alpha1.MapUnknown:  "4 LUNs are unknown or worse: archive (failed 4/6), oralog01 (missing 4/6), oradata01 (degraded 4/6), scratch (unknown 4/6)",
+	}
+	for level, want := range tests {
+		t.Run(string(level), func(t *testing.T) {
+			err := FailOn(r, level)
+			if want == "" {
+				if err != nil {
+					t.Fatalf("no level, no failure: %v", err)
+				}
+				return
+			}
+			var exit *ExitError
+			if !errors.As(err, &exit) || exit.Code != ExitCodeThreshold || err.Error() != want {
+				t.Errorf("err = %v (%T), want exit %d %q", err, err, ExitCodeThreshold, want)
+			}
+		})
+	}
+	healthy := &StatusReport{LUNs: []LUNReport{{Name: "a", Health: mpv1alpha1.LUNHealth{State: mpv1alpha1.MapOptimal, Nodes: "3/3"}}}}
+	if err := FailOn(healthy, mpv1alpha1.MapUnknown); err != nil {
+		t.Errorf("an optimal LUN never fails: %v", err)
 	}
 }
