@@ -198,6 +198,7 @@ Drill down with "status lun NAME" and "status node NAME".`,
 	o.cluster.addFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "Output format: wide, json or yaml.")
 	cmd.Flags().BoolVar(&o.allNodes, "all-nodes", false, "Show a column for every managed node, not only those where some LUN is not optimal.")
+	cmd.AddCommand(lunCommand(&drillOptions{IOStreams: o.IOStreams, cluster: o.cluster}), nodeCommand(&drillOptions{IOStreams: o.IOStreams, cluster: o.cluster}))
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "", "Exit 2 when any LUN's health is this level or worse: unknown, degraded, missing or failed (least severe first).")
 	return cmd
 }

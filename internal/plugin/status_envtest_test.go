@@ -21,6 +21,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -169,6 +171,48 @@ func TestStatusAndMapsOnACluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "maps-envtest.golden", out)
+
+	// The drill-downs, read live: the LUN's Event is found by the object it regards (recorded
+	// as the manager records them, events.k8s.io/v1 in namespace default), another object's is not.
+	data01 := &mpv1alpha1.MultipathWWID{}
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Name: "data01"}, data01); err != nil {
+		t.Fatal(err)
+	}
+	for i, regarding := range []corev1.ObjectReference{
+		{APIVersion: mpv1alpha1.GroupVersion.String(), Kind: "MultipathWWID", Name: "data01", UID: data01.UID},
+		{APIVersion: mpv1alpha1.GroupVersion.String(), Kind: "MultipathWWID", Name: "data02"},
+		{APIVersion: mpv1alpha1.GroupVersion.String(), Kind: "MultipathNodeState", Name: "cli-worker-3"},
+	} {
+		e := &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cli-event-%d", i), Namespace: metav1.NamespaceDefault},
+			EventTime: metav1.NewMicroTime(now.Add(-time.Minute)), ReportingController: "kube-multipath-render", ReportingInstance: "kube-multipath-render-1",
+			Action: "Render", Reason: "Note" + regarding.Name, Type: corev1.EventTypeNormal, Regarding: regarding, Note: "about " + regarding.Name}
+		if err := env.Client.Create(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), e) })
+	}
+	out, err = runCLI(t, now, "status", "lun", "data01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-lun-envtest.golden", out)
+	if !strings.Contains(out, "Notedata01") || strings.Contains(out, "Notedata02") {
+		t.Errorf("status lun must list the LUN's own Events only:\n%s", out)
+	}
+	out, err = runCLI(t, now, "status", "node", "cli-worker-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-node-envtest.golden", out)
+	if !strings.Contains(out, "Notecli-worker-3") || !strings.Contains(out, "Missing:    data02") {
+		t.Errorf("status node: its Event, and the LUN it lacks:\n%s", out)
+	}
+	if _, err = runCLI(t, now, "status", "lun", "no-such-lun"); err == nil || !strings.Contains(err.Error(), `no MultipathWWID is named "no-such-lun"`) {
+		t.Errorf("status lun of an unknown LUN: %v", err)
+	}
+	if _, err = runCLI(t, now, "status", "node", "no-such-node"); err == nil || !strings.Contains(err.Error(), "node no-such-node has no MultipathNodeState") {
+		t.Errorf("status node of an unknown node: %v", err)
+	}
 
 	_, err = runCLI(t, now, "maps", "no-such-node")
 	if err == nil || !strings.Contains(err.Error(), "node no-such-node has no MultipathNodeState") {
