@@ -50,7 +50,7 @@ for p in $platforms; do
   exe=kubectl-multipath
   [ "$os" = windows ] && exe=kubectl-multipath.exe
   mkdir -p "$work/$os-$arch"
-  (cd "$root" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -ldflags "-s -w" \
+  (cd "$root" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -ldflags "-s -w -X github.com/kube-multipath/kube-multipath/internal/plugin.Version=$version" \
     -o "$work/$os-$arch/$exe" ./cmd/kubectl-multipath)
   archive=kubectl-multipath_${version}_${os}_${arch}.tar.gz
   tar -C "$work/$os-$arch" --owner=0 --group=0 -czf "$out/$archive" "$exe"

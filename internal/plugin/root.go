@@ -42,7 +42,7 @@ type registerFunc func(ctx context.Context, streams IOStreams) *cobra.Command
 
 // commands lists the subcommands; each lives in its own file.
 func commands() []registerFunc {
-	return []registerFunc{newRenderCommand, newImportCommand, newStatusCommand, newMapsCommand}
+	return []registerFunc{newRenderCommand, newImportCommand, newStatusCommand, newMapsCommand, newVersionCommand}
 }
 
 // NewCommand builds the root command. Named kubectl-multipath, it shows "kubectl multipath" in

@@ -121,8 +121,11 @@ func runCLI(t *testing.T, now time.Time, args ...string) (string, error) {
 	flags := newClusterFlags()
 	flags.now = func() time.Time { return now }
 	cmd := statusCommand(&statusOptions{IOStreams: streams, cluster: flags})
-	if args[0] == "maps" {
+	switch args[0] {
+	case "maps":
 		cmd = mapsCommand(&mapsOptions{IOStreams: streams, cluster: flags})
+	case "version":
+		cmd = versionCommand(&versionOptions{IOStreams: streams, cluster: flags})
 	}
 	cmd.SetArgs(append(args[1:], "--kubeconfig", kubeconfig))
 	cmd.SetOut(&out)
