@@ -33,7 +33,11 @@ type MultipathConfigSpec struct {
 	Defaults MultipathDefaults `json:"defaults,omitzero"`
 
 	// overrides is verbatim multipath.conf text (devices, overrides, blacklist, blacklist_exceptions
-	// sections), rendered into its own drop-in after the managed one. It is checked before it is
+	// sections), rendered into its own drop-in, 90-kube-multipath-overrides.conf. multipathd reads
+	// the drop-ins in name order, a later value of a keyword replacing an earlier one, so the
+	// managed 99-kube-multipath.conf is read after it and wins where both set a keyword; across
+	// sections multipathd's precedence holds: a LUN's own knobs (its multipath subsection, from the
+	// MultipathWWID) win over an overrides section, which wins over devices and defaults. It is checked before it is
 	// accepted: balanced braces, known sections and keywords only, and nothing that breaks the
 	// managed invariants (wwids_file, bindings_file, config_dir, a multipaths section, or a
 	// blacklist that matches an allow-listed WWID), nor the host-wide user_friendly_names and

@@ -45,9 +45,11 @@ type MultipathWWIDSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!(self in ['.', '..', 'control'])",message="alias must not be ., .. or control (reserved names in /dev/mapper)"
 	Alias string `json:"alias,omitempty"`
 
-	// nodeSelector selects the nodes expected to carry this LUN; a node selected here that does
-	// not have the map is reported missing. Without it, the nodes allowed by the node affinity of
-	// the PersistentVolumes that use the LUN are expected, else every managed node.
+	// nodeSelector sets where the LUN is expected, for its health: a managed node selected here
+	// that does not have the map is reported missing, and one not selected never counts. It does
+	// not limit where the LUN is configured: every managed node allow-lists and assembles it.
+	// Without it, the nodes allowed by the node affinity of the PersistentVolumes that use the LUN
+	// are expected, else every managed node.
 	// +optional
 	NodeSelector *metav1.LabelSelector `json:"nodeSelector,omitempty"`
 
