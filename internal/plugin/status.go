@@ -164,7 +164,8 @@ active/total paths: ok 4/4, DEG 1/2 (a path failed, or one left), FAIL 0/2 (no u
 miss (the node should carry the map and has none), ? (the node is NotReady, or its agent is
 silent or sent something unreadable), - (the node is not expected to carry the LUN; a state in
 parentheses is a map it has anyway). HEALTH is the worst state over the expected nodes, NODES
-optimal/expected.
+optimal/expected. The nodes not trusted are listed beneath, each with the LUNs its last report
+had not optimal: the last known failure, kept beside the ?.
 
 Only the nodes where some LUN is not optimal get a column, the rest are counted beneath
 (--all-nodes shows them all); on a terminal the columns are cut to its width. The nodes whose
@@ -374,6 +375,18 @@ type NodeReport struct {
 	Trusted bool   `json:"trusted"`
 	// Reason is why the report is not trusted.
 	Reason string `json:"reason,omitempty"`
+	// LastReported are, for a node not trusted, the managed LUNs its last report had not optimal:
+	// the last known failures, kept beside unknown.
+	LastReported []LastReported `json:"lastReported,omitempty"`
+}
+
+// LastReported is one managed LUN's map as an untrusted node last reported it.
+type LastReported struct {
+	// LUN is the LUN's alias, else its WWID.
+	LUN         string              `json:"lun"`
+	State       mpv1alpha1.MapState `json:"state"`
+	ActivePaths int32               `json:"activePaths"`
+	TotalPaths  int32               `json:"totalPaths"`
 }
 
 // LUNReport is one row of the matrix.
@@ -438,6 +451,23 @@ func BuildStatus(in *health.Inputs, out *health.Outcome, now time.Time) *StatusR
 	for l := range in.WWIDs {
 		k := strings.ToLower(in.WWIDs[l].Spec.WWID)
 		lunsOf[k] = append(lunsOf[k], l)
+	}
+	// What an untrusted node last said of the managed LUNs it had not optimal.
+	for j := range out.Nodes {
+		if trusted[j] {
+			continue
+		}
+		for _, m := range out.Nodes[j].Maps {
+			ls := lunsOf[strings.ToLower(m.WWID)]
+			if len(ls) == 0 || m.State == mpv1alpha1.MapOptimal {
+				continue
+			}
+			label := in.WWIDs[ls[0]].Spec.Alias
+			if label == "" {
+				label = in.WWIDs[ls[0]].Spec.WWID
+			}
+			r.Nodes[j].LastReported = append(r.Nodes[j].LastReported, LastReported{LUN: label, State: m.State, ActivePaths: m.ActivePaths, TotalPaths: m.TotalPaths})
+		}
 	}
 	type carrier struct{ node, first, count int32 }
 	carriers := make([][]carrier, len(in.WWIDs))
@@ -875,8 +905,25 @@ func formatUntrusted(b *strings.Builder, r *StatusReport) {
 			fmt.Fprintf(b, "  ... and %d more\n", len(untrusted)-maxListed)
 			break
 		}
-		fmt.Fprintf(b, "  %s: %s\n", n.Name, n.Reason)
+		fmt.Fprintf(b, "  %s: %s%s\n", n.Name, n.Reason, lastReportedText(n.LastReported))
 	}
+}
+
+// lastReportedText is "; last reported archive failed 0/2, data01 degraded 1/2", at most three.
+func lastReportedText(last []LastReported) string {
+	if len(last) == 0 {
+		return ""
+	}
+	const most = 3
+	parts := make([]string, 0, min(len(last), most))
+	for _, l := range last[:min(len(last), most)] {
+		parts = append(parts, fmt.Sprintf("%s %s %d/%d", l.LUN, l.State, l.ActivePaths, l.TotalPaths))
+	}
+	text := "; last reported " + strings.Join(parts, ", ")
+	if more := len(last) - most; more > 0 {
+		text += fmt.Sprintf(" and %d more not optimal", more)
+	}
+	return text
 }
 
 func formatNodeErrors(b *strings.Builder, r *StatusReport, color bool) {

@@ -173,13 +173,15 @@ func fixtureCluster() *health.Inputs {
 	w3 := fxState("worker-3", append(all("oralog01", "archive"), fxMap(wwid05, "archive", mpv1alpha1.MapFailed, 0, 2), fxMap(wwid03, wwid03, mpv1alpha1.MapFailed, 0, 2))...)
 	w3.Status.Conditions = []metav1.Condition{{Type: mpv1alpha1.DegradedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ApplyFailedReason,
 		Message: "multipath -t refused the rendered config:\nline 12: invalid value for no_path_retry", LastTransitionTime: metav1.NewTime(fixtureNow.Add(-5 * time.Minute))}}
+	// worker-4's agent went silent after reporting archive failed there.
+	w4 := fxState("worker-4", append(all("archive"), fxMap(wwid05, "archive", mpv1alpha1.MapFailed, 0, 2))...)
 	w1 := fxState("worker-1", append(all(), fxMap(wwid03, wwid03, mpv1alpha1.MapOptimal, 2, 2))...)
 	twoNodes := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: corev1.LabelHostname, Operator: metav1.LabelSelectorOpIn, Values: []string{"worker-1", "worker-2"}}}}
 	return &health.Inputs{
 		Config: fxConfig(),
 		Nodes: []corev1.Node{fxNode("worker-1", true), fxNode("worker-2", true), fxNode("worker-3", true), fxNode("worker-4", true),
 			fxNode("worker-5", true, "san", "iscsi"), fxNode("worker-6", true), fxNode("worker-7", true)},
-		States: []mpv1alpha1.MultipathNodeState{w1, w2, w3, fxState("worker-4", all()...), fxState("worker-5"), fxState("worker-6", all()...), fxState("worker-7", all()...)},
+		States: []mpv1alpha1.MultipathNodeState{w1, w2, w3, w4, fxState("worker-5"), fxState("worker-6", all()...), fxState("worker-7", all()...)},
 		Leases: []coordinationv1.Lease{fxLease("worker-1", 2*time.Second), fxLease("worker-2", 4*time.Second), fxLease("worker-3", time.Second),
 			fxLease("worker-4", 45*time.Second), fxLease("worker-6", 3*time.Second), fxLease("worker-7", 9*time.Second)},
 		WWIDs: []mpv1alpha1.MultipathWWID{
@@ -375,6 +377,12 @@ func TestBuildStatus(t *testing.T) {
 		},
 		"the operator's recorded roll-up is kept beside": {
 			got: string(rows["oralog01"].Recorded.State), want: "optimal",
+		},
+		"an untrusted node keeps its last known failure beside unknown": {
+			got: fmt.Sprintf("%s %+v", cell("archive", "worker-4"), r.Nodes[3].LastReported), want: "unknown 0/0 expected=true [{LUN:archive State:failed ActivePaths:0 TotalPaths:2}]",
+		},
+		"a trusted node has no last report kept": {
+			got: fmt.Sprint(len(r.Nodes[2].LastReported)), want: "0",
 		},
 		"the apply errors are listed": {
 			got: fmt.Sprintf("%d %s", r.NodeErrorCount, r.NodeErrors[0].Node), want: "1 worker-3",
