@@ -120,6 +120,7 @@ func TestRealNode(t *testing.T) {
 		{"7-host-disks-and-wwids-untouched-drift-reasserted", testHostOwned},
 		{"8-host-blacklist-of-a-managed-wwid-reported", testHostBlacklist},
 		{"9-applied-means-renamed-and-mpatha-never-renamed", testNoRename},
+		{"9b-new-lun-for-the-hosts-mounted-mpatha-held-not-renamed", testAdoptionHeld},
 		{"10-mounted-map-without-pv-held-on-deletion", testOpenMapHeld},
 		{"11-config-deletion-held-while-mounted-then-everything-gone", testDeleteAll},
 	}

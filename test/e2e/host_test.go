@@ -260,6 +260,45 @@ func testNoRename(t *testing.T, ctx context.Context) {
 	})
 }
 
+// testAdoptionHeld: a MultipathWWID for the WWID of the host's own mpatha, mounted, would
+// rename it (to its alias) and break what mounts it by name: the LUN is held out of the render
+// (Stalled, OpenOnNode, naming the node and mpatha), the node keeps mpatha as it is, and the
+// other LUNs keep rolling out. Deleting the MultipathWWID ends it.
+func testAdoptionHeld(t *testing.T, ctx context.Context) {
+	adopt := &mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: "e2e-adopt"},
+		Spec: mpv1alpha1.MultipathWWIDSpec{WWID: hostLUN.wwid(), Alias: "e2e-adopt"}}
+	created := time.Now()
+	if err := sys.c.Create(ctx, adopt); err != nil {
+		if !strings.Contains(err.Error(), hostMapName) {
+			t.Fatalf("refused without naming %s: %v", hostMapName, err)
+		}
+		t.Logf("refused at admission: %v", err)
+		return
+	}
+	waitWWID(t, ctx, "e2e-adopt", 2*time.Minute, "held out of the render", func(w *mpv1alpha1.MultipathWWID) error {
+		c := apimeta.FindStatusCondition(w.Status.Conditions, mpv1alpha1.StalledCondition)
+		switch {
+		case c == nil || c.Status != metav1.ConditionTrue || c.Reason != mpv1alpha1.OpenOnNodeReason:
+			return fmt.Errorf("Stalled %+v", c)
+		case !strings.Contains(c.Message, nodeName) || !strings.Contains(c.Message, hostMapName):
+			return fmt.Errorf("Stalled does not name the node and %s: %s", hostMapName, c.Message)
+		case w.Status.RenderedAlias != nil:
+			return fmt.Errorf("rendered as %q", *w.Status.RenderedAlias)
+		}
+		t.Logf("held: %s", c.Message)
+		return nil
+	})
+	sys.figure("new MultipathWWID for the host's mounted mpatha -> held (Stalled OpenOnNode): %.1fs", time.Since(created).Seconds())
+	// The node runs a config without it, and mpatha keeps its name and mount (checkHostMap
+	// after every scenario); the other LUNs are still applied.
+	waitApplied(t, ctx, "")
+	guest(t, ctx, fmt.Sprintf("! grep -q %s %s && test -b /dev/mapper/e2e-data", hostLUN.wwid(), baselineConf))
+	if err := sys.c.Delete(ctx, adopt); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ctx, time.Minute, adopt)
+}
+
 // testOpenMapHeld: a managed map with a file system mounted on the node and no
 // PersistentVolume is in use: the node reports the mount, deleting its MultipathWWID is refused
 // or held, and the map stays until unmounted; then the deletion completes and the map goes.
