@@ -136,8 +136,10 @@ type EventReport struct {
 
 // listEvents reads the Events about one cluster-scoped object (every component of kube-multipath
 // records events.k8s.io/v1 Events; the API server keeps those of a cluster-scoped object in
-// namespace default). Events of an older object of the same name are left out by uid. It
-// returns why the Events could not be read instead of failing: they are an aid, not the answer.
+// namespace default): across namespaces, else in default, else, for a user whose role grants
+// only the core Events (as the built-in view does), the same Events through core/v1. Events of
+// an older object of the same name are left out by uid. It returns why the Events could not be
+// read instead of failing: they are an aid, not the answer.
 func listEvents(ctx context.Context, c client.Reader, kind, name string, uid types.UID) ([]EventReport, string) {
 	list := &eventsv1.EventList{}
 	fields := client.MatchingFields{"regarding.kind": kind, "regarding.name": name}
@@ -145,6 +147,16 @@ func listEvents(ctx context.Context, c client.Reader, kind, name string, uid typ
 	if apierrors.IsForbidden(err) {
 		list = &eventsv1.EventList{}
 		err = c.List(ctx, list, fields, client.InNamespace(metav1.NamespaceDefault))
+	}
+	if apierrors.IsForbidden(err) {
+		core := &corev1.EventList{}
+		if cerr := c.List(ctx, core, client.MatchingFields{"involvedObject.kind": kind, "involvedObject.name": name}, client.InNamespace(metav1.NamespaceDefault)); cerr == nil {
+			list.Items = list.Items[:0]
+			for i := range core.Items {
+				list.Items = append(list.Items, coreToEvent(&core.Items[i]))
+			}
+			err = nil
+		}
 	}
 	if err != nil {
 		return nil, fmt.Sprintf("Events could not be read: %v", err)
@@ -159,6 +171,18 @@ func listEvents(ctx context.Context, c client.Reader, kind, name string, uid typ
 	}
 	SortEvents(out)
 	return out, ""
+}
+
+// coreToEvent reads a core/v1 Event as the events.k8s.io/v1 one it is stored as.
+func coreToEvent(e *corev1.Event) eventsv1.Event {
+	out := eventsv1.Event{ObjectMeta: e.ObjectMeta, EventTime: e.EventTime, ReportingController: e.ReportingController,
+		ReportingInstance: e.ReportingInstance, Action: e.Action, Reason: e.Reason, Regarding: e.InvolvedObject, Note: e.Message,
+		Type: e.Type, DeprecatedSource: e.Source, DeprecatedFirstTimestamp: e.FirstTimestamp, DeprecatedLastTimestamp: e.LastTimestamp,
+		DeprecatedCount: e.Count}
+	if e.Series != nil {
+		out.Series = &eventsv1.EventSeries{Count: e.Series.Count, LastObservedTime: e.Series.LastObservedTime}
+	}
+	return out
 }
 
 func eventReport(e *eventsv1.Event) EventReport {

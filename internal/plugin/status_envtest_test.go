@@ -31,7 +31,9 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -194,6 +196,15 @@ func TestStatusAndMapsOnACluster(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), e) })
 	}
+	// A user whose role grants only core/v1 Events (as view does) reads the same Events.
+	events, why := listEvents(t.Context(), forbidding{Reader: env.Client}, "MultipathWWID", "data01", data01.UID)
+	if why != "" || len(events) != 1 || events[0].Reason != "Notedata01" || events[0].From != "kube-multipath-render" {
+		t.Errorf("through core/v1: %+v, %q", events, why)
+	}
+	if _, why = listEvents(t.Context(), forbidding{Reader: env.Client, core: true}, "MultipathWWID", "data01", data01.UID); !strings.Contains(why, "Events could not be read") {
+		t.Errorf("no Events readable: %q", why)
+	}
+
 	out, err = runCLI(t, now, "status", "lun", "data01")
 	if err != nil {
 		t.Fatal(err)
@@ -230,4 +241,23 @@ func TestStatusAndMapsOnACluster(t *testing.T) {
 	if !strings.Contains(out, "Not trusted (3 nodes;") || strings.Contains(out, "ok 2/2") {
 		t.Errorf("stale reports must be ?:\n%s", out)
 	}
+}
+
+// forbidding refuses to list events.k8s.io Events, and core ones too when core is set, as the API
+// server does for a user without those rules.
+type forbidding struct {
+	client.Reader
+	core bool
+}
+
+func (f forbidding) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	switch list.(type) {
+	case *eventsv1.EventList:
+		return apierrors.NewForbidden(schema.GroupResource{Group: "events.k8s.io", Resource: "events"}, "", errors.New("RBAC: not granted"))
+	case *corev1.EventList:
+		if f.core {
+			return apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", errors.New("RBAC: not granted"))
+		}
+	}
+	return f.Reader.List(ctx, list, opts...)
 }
