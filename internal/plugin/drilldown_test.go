@@ -132,3 +132,29 @@ func TestSortEventsAndTheirCount(t *testing.T) {
 		t.Errorf("a repeated Event shows its count:\n%s", b.String())
 	}
 }
+
+func TestDrillDownStructuredOutput(t *testing.T) {
+	in := fixtureLUNInputs()
+	lun := BuildLUN(in, 0, fixtureNow, health.DefaultRefreshInterval)
+	node := BuildNode(in, &in.States[2], fixtureNow, health.DefaultRefreshInterval)
+	for name, tc := range map[string]struct {
+		v    any
+		want []string
+	}{
+		"lun":  {lun, []string{`"name": "oradata01"`, `"node": "worker-4"`, `"untrusted": "agent report is older than 3 refresh intervals"`, `"state": "degraded"`, `"events": []`}},
+		"node": {node, []string{`"node": "worker-3"`, `"missing": [`, `"conditions": [`, `"maps": [`}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := &drillOptions{IOStreams: IOStreams{Out: &strings.Builder{}}, output: "json"}
+			if err := o.print(tc.v, func() string { t.Fatal("text asked for with -o json"); return "" }); err != nil {
+				t.Fatal(err)
+			}
+			out := o.Out.(*strings.Builder).String()
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("-o json lacks %s:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
