@@ -158,6 +158,10 @@ func TestRelease(t *testing.T) {
 			if err != nil || !strings.Contains(string(help), "import") || !strings.Contains(string(help), "render") {
 				t.Errorf("the released plugin's --help (%v):\n%s", err, help)
 			}
+			version, err := exec.Command(path, "version", "--client").CombinedOutput()
+			if err != nil || string(version) != "kubectl-multipath: v9.9.9\n" {
+				t.Errorf("the released plugin's version --client (%v): %q", err, version)
+			}
 		}
 	}
 }
