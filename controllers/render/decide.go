@@ -162,14 +162,18 @@ func decide(in inputs) decision {
 		deleting := !w.DeletionTimestamp.IsZero()
 		// The finalizer stays on a forced LUN until it is deleted, so that the forced deletion
 		// itself passes through this controller and is recorded.
-		o.keepFinalizer = o.inUse() && !(forced && deleting)
+		// What a never-rendered LUN finds open under the host's name is the host's map, which
+		// deleting the LUN leaves alone: it holds no deletion (adoptionHolds keeps it out of
+		// the render instead).
+		held := len(o.consumers) > 0 || len(consumers.Disturbed(&w, o.openOn)) > 0
+		o.keepFinalizer = held && !(forced && deleting)
 		if errs := multipathconf.ValidateMultipathWWID(&w); len(errs) > 0 {
 			o.invalid = errs.ToAggregate().Error()
 			out.luns[w.Name] = o
 			continue
 		}
 		if deleting && !o.keepFinalizer {
-			if o.inUse() {
+			if held {
 				o.forced = forcedDeletion
 			}
 			out.luns[w.Name] = o // leaves the render; its finalizer is dropped

@@ -153,17 +153,22 @@ func TestDecide(t *testing.T) {
 		"a new LUN the host holds open as mpatha is left out of the render; the others roll out": {
 			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA), testLUN("b", wwidB)},
 				states: []mpv1alpha1.MultipathNodeState{nodeState("worker-1", mounted(wwidA, "mpatha", "/srv/a"))}},
-			want: want{render: []string{"b="}, lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: true},
+			want: want{render: []string{"b="}, lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: false},
 		},
 		"a new LUN with an alias the host holds open as mpatha is left out too": {
 			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("foo"))},
 				states: []mpv1alpha1.MultipathNodeState{nodeState("worker-1", mounted(wwidA, "mpatha", "/srv/a"))}},
-			want: want{lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: true},
+			want: want{lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: false},
 		},
 		"the force annotation does not let an adoption of an open map through": {
 			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("foo"), forceAnnotated())},
 				states: []mpv1alpha1.MultipathNodeState{nodeState("worker-1", mounted(wwidA, "mpatha", "/srv/a"))}},
-			want: want{lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: true},
+			want: want{lun: "a", openOn: mpatha, adoption: mpatha, keepFinalizer: false},
+		},
+		"a new LUN held for an adoption is deleted at once: the host's mpatha is not the operator's to hold": {
+			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("foo"), beingDeleted())},
+				states: []mpv1alpha1.MultipathNodeState{nodeState("worker-1", mounted(wwidA, "mpatha", "/srv/a"))}},
+			want: want{lun: "a", openOn: mpatha, keepFinalizer: false},
 		},
 		"a new LUN open under the name the render gives it is rendered (the alias set to the host's name)": {
 			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("legacy"))},

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
 // MaxOpenOn is how many nodes MultipathWWID status.openOn lists (the API's bound).
@@ -34,6 +35,26 @@ const maxNamedNodes = 10
 // open count.
 func IsOpen(m *mpv1alpha1.MapStatus) bool {
 	return len(m.Users) > 0 || m.OpenCount > 0
+}
+
+// Disturbed are the entries of openOn (w's status.openOn) that deleting w, or changing its
+// alias, would disturb. Once the operator has rendered w (status.renderedAlias set) that is
+// every one. Before, a map open under another name than the one the render gives w is the
+// host's own, named by its user_friendly_names, bindings or alias: the operator never rendered
+// it, deleting w or changing its alias leaves it alone, and the render holds w out rather than
+// rename it (the adoption hold).
+func Disturbed(w *mpv1alpha1.MultipathWWID, openOn []mpv1alpha1.NodeUse) []mpv1alpha1.NodeUse {
+	if w.Status.RenderedAlias != nil || len(openOn) == 0 {
+		return openOn
+	}
+	name := multipathconf.MapName(&w.Spec)
+	var out []mpv1alpha1.NodeUse
+	for _, u := range openOn {
+		if u.Name == name || w.Spec.Alias == "" && strings.EqualFold(u.Name, name) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // NodeUseOf is m, open on node, as MultipathWWID status.openOn lists it. An open count that no

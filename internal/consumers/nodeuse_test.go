@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
@@ -80,5 +81,29 @@ func TestOpenOn(t *testing.T) {
 	got[Key(ibm)][1].Users[0].Name = "changed"
 	if states[0].Status.Maps[0].Users[0].Name != "/m" {
 		t.Error("OpenOn's result shares its users with the node state")
+	}
+}
+
+func TestDisturbed(t *testing.T) {
+	mpatha := mpv1alpha1.NodeUse{Node: "n1", Name: "mpatha"}
+	byWWID := mpv1alpha1.NodeUse{Node: "n2", Name: "3600A1"}
+	data := mpv1alpha1.NodeUse{Node: "n3", Name: "data"}
+	open := []mpv1alpha1.NodeUse{mpatha, byWWID, data}
+	lun := func(alias string, rendered *string) *mpv1alpha1.MultipathWWID {
+		return &mpv1alpha1.MultipathWWID{Spec: mpv1alpha1.MultipathWWIDSpec{WWID: "3600a1", Alias: alias},
+			Status: mpv1alpha1.MultipathWWIDStatus{RenderedAlias: rendered}}
+	}
+	for name, tc := range map[string]struct {
+		w    *mpv1alpha1.MultipathWWID
+		want []mpv1alpha1.NodeUse
+	}{
+		"rendered: every open map is the operator's":                  {lun("data", ptr.To("data")), open},
+		"never rendered, with an alias: only the map under it":        {lun("data", nil), []mpv1alpha1.NodeUse{data}},
+		"never rendered, no alias: only the map named by its WWID":    {lun("", nil), []mpv1alpha1.NodeUse{byWWID}},
+		"never rendered, open only under host names: nothing to hold": {lun("other", nil), nil},
+	} {
+		if got := Disturbed(tc.w, open); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: Disturbed = %+v, want %+v", name, got, tc.want)
+		}
 	}
 }

@@ -82,6 +82,27 @@ func TestOpenOnANodeRefuses(t *testing.T) {
 	wantRefused(t, err, "the LUN is used by PersistentVolume pv-data and open on 2 nodes (/dev/mapper/data is mounted at /mnt/data on node worker-1; /dev/mapper/data is mounted at /srv on node worker-2)")
 }
 
+// A LUN never rendered, open on a node under the host's own name (held out of the render for
+// an adoption): deleting it, or changing its alias, touches no map on any node, so admission
+// lets both through. Open under the name the render would give it, it is in use as ever.
+func TestNeverRenderedOpenUnderTheHostsName(t *testing.T) {
+	ctx := context.Background()
+	lun := openOn(unitLUN("adopt", "3600a1", "data", nil), "worker-1", "mpatha", "/mnt/host")
+	v := &MultipathWWIDValidator{Reader: fakeCache(lun)}
+	if _, err := v.ValidateDelete(ctx, lun); err != nil {
+		t.Errorf("deleting a LUN never rendered, open only as the host's mpatha, was refused: %v", err)
+	}
+	other := lun.DeepCopy()
+	other.Spec.Alias = "data2"
+	if _, err := v.ValidateUpdate(ctx, lun, other); err != nil {
+		t.Errorf("changing the alias of a LUN never rendered was refused: %v", err)
+	}
+	ours := openOn(unitLUN("ours", "3600a2", "data", nil), "worker-1", "data", "/mnt/data")
+	v = &MultipathWWIDValidator{Reader: fakeCache(ours)}
+	_, err := v.ValidateDelete(ctx, ours)
+	wantRefused(t, err, "/dev/mapper/data is mounted at /mnt/data on node worker-1")
+}
+
 // After a forced rename a volume still names the old alias: renaming back restores its path and
 // is no rename of anything it uses; deleting names the old path; no other LUN may take it.
 func TestFormerAlias(t *testing.T) {

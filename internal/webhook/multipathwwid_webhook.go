@@ -131,10 +131,11 @@ func (v *MultipathWWIDValidator) ValidateUpdate(ctx context.Context, old, w *mpv
 			return nil, err
 		}
 		from, to := mapName(old.Spec.WWID, nodeAlias), mapName(w.Spec.WWID, w.Spec.Alias)
+		open := consumers.Disturbed(old, old.Status.OpenOn)
 		switch {
-		case len(u.harmed) == 0 && len(old.Status.OpenOn) == 0:
+		case len(u.harmed) == 0 && len(open) == 0:
 		case forced(w):
-			what := usedBy(u.harmed, old.Status.OpenOn)
+			what := usedBy(u.harmed, open)
 			warnings = append(warnings, fmt.Sprintf("the LUN is %s: changing the alias renames /dev/mapper/%s to /dev/mapper/%s on every node (%s=true)",
 				what, from, to, mpv1alpha1.ForceRemoveAnnotation))
 			v.recordForced(ctx, w, "ForceRename", "%s forced the alias change of in-use MultipathWWID %s (%s=true): /dev/mapper/%s becomes /dev/mapper/%s on every node while the LUN is %s",
@@ -142,7 +143,7 @@ func (v *MultipathWWIDValidator) ValidateUpdate(ctx context.Context, old, w *mpv
 		default:
 			errs = append(errs, field.Forbidden(specPath.Child("alias"), fmt.Sprintf(
 				"the LUN is %s: changing the alias would rename /dev/mapper/%s on every node. Stop using the LUN first, or set the annotation %s=true to force the change",
-				usedBy(u.harmed, old.Status.OpenOn), from, mpv1alpha1.ForceRemoveAnnotation)))
+				usedBy(u.harmed, open), from, mpv1alpha1.ForceRemoveAnnotation)))
 		}
 	}
 	if len(errs) > 0 {
@@ -155,11 +156,12 @@ func (v *MultipathWWIDValidator) ValidateUpdate(ctx context.Context, old, w *mpv
 // names, or a node holds its map open), unless forced.
 func (v *MultipathWWIDValidator) ValidateDelete(ctx context.Context, w *mpv1alpha1.MultipathWWID) (admission.Warnings, error) {
 	u, err := v.users(ctx, w)
-	if err != nil || len(u.all) == 0 && len(w.Status.OpenOn) == 0 {
+	open := consumers.Disturbed(w, w.Status.OpenOn)
+	if err != nil || len(u.all) == 0 && len(open) == 0 {
 		return nil, err
 	}
 	name := mapName(w.Spec.WWID, renderedAlias(w))
-	what := usedBy(u.all, w.Status.OpenOn) + staleNote(u.stale)
+	what := usedBy(u.all, open) + staleNote(u.stale)
 	if forced(w) {
 		v.recordForced(ctx, w, "ForceDelete", "%s forced the deletion of in-use MultipathWWID %s (%s=true): /dev/mapper/%s is removed from every node while the LUN is %s", name, what)
 		return admission.Warnings{fmt.Sprintf("the LUN is %s: deleting MultipathWWID %s removes /dev/mapper/%s from every node (%s=true)",
