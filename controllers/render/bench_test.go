@@ -53,6 +53,43 @@ func BenchmarkFullReconcileDecision(b *testing.B) {
 	}
 }
 
+// BenchmarkDecisionWithNodeReports adds what the agents report to the decision: every node
+// reports every LUN's map (under the operator's name), and 1 map in 100 is mounted there (in
+// use from the node: status.openOn, the finalizer, the adoption and WouldRename checks).
+func BenchmarkDecisionWithNodeReports(b *testing.B) {
+	for _, c := range []struct{ luns, nodes int }{{1000, 100}, {1000, 1000}} {
+		in := benchInputs(c.luns)
+		in.states = benchStates(in.wwids, c.nodes)
+		b.Run(fmt.Sprintf("luns=%d,nodes=%d", c.luns, c.nodes), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				out := decide(in)
+				if len(out.render) != c.luns {
+					b.Fatalf("rendered %d LUNs, want %d", len(out.render), c.luns)
+				}
+			}
+		})
+	}
+}
+
+func benchStates(wwids []mpv1alpha1.MultipathWWID, nodes int) []mpv1alpha1.MultipathNodeState {
+	states := make([]mpv1alpha1.MultipathNodeState, nodes)
+	for n := range states {
+		st := &states[n]
+		st.Name = fmt.Sprintf("worker-%04d", n)
+		st.Status.Maps = make([]mpv1alpha1.MapStatus, len(wwids))
+		for i := range wwids {
+			m := &st.Status.Maps[i]
+			m.WWID, m.Name, m.State = wwids[i].Spec.WWID, wwids[i].Spec.Alias, mpv1alpha1.MapOptimal
+			if (i+n)%100 == 0 {
+				m.OpenCount = 1
+				m.Users = []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/mnt/" + m.Name}}
+			}
+		}
+	}
+	return states
+}
+
 func benchInputs(n int) inputs {
 	in := inputs{config: &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: "cluster"}}}
 	queue := intstr.FromString("queue")
