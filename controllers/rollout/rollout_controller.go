@@ -23,7 +23,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -70,9 +69,6 @@ type Reconciler struct {
 	// expect holds the MultipathNodeStates written by this controller that the cache may not
 	// show yet. The zero value is ready to use.
 	expect expectations
-	// forcedTeardown is true once the force-remove annotation made deselected nodes skip their
-	// held config, until the annotation is removed after that teardown.
-	forcedTeardown atomic.Bool
 }
 
 // request is the one work item every event maps to.

@@ -176,20 +176,22 @@ func (r *Reconciler) releaseFinalizer(ctx context.Context, s *scope) (ctrl.Resul
 }
 
 // reconcileForceAnnotation records a forced teardown of deselected nodes with an Event, and
-// removes the force-remove annotation from a live MultipathConfig once the teardown it forced is
-// over (no node is being torn down any more).
+// removes the force-remove annotation from a live MultipathConfig whenever no node is being torn
+// down: after the teardown it forced, or at once when there was nothing to force. It reads only
+// the object, not what this process did: an annotation left behind (by a restart mid-teardown,
+// or set ahead of time) would silently force the next deselection of in-use LUNs. The way to
+// force is to annotate once a teardown is held, as TeardownHeld says.
 func (r *Reconciler) reconcileForceAnnotation(ctx context.Context, s *scope) (ctrl.Result, error) {
 	if s.config == nil || s.deleting {
 		return ctrl.Result{}, nil
 	}
 	cfg := s.config
 	if s.forced != "" {
-		r.forcedTeardown.Store(true)
 		r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "Teardown", "%s", truncate(fmt.Sprintf(
 			"Teardown forced by the annotation %s=true (set by %s): %s, in-use LUNs included.",
 			mpv1alpha1.ForceRemoveAnnotation, r.forcedBy(ctx, cfg), s.forced), maxEventNote))
 	}
-	if !s.forceRequested() || !r.forcedTeardown.Load() || s.plan == nil || s.plan.Status.Leaving > 0 {
+	if !s.forceRequested() || s.plan == nil || s.plan.Status.Leaving > 0 {
 		return ctrl.Result{}, nil
 	}
 	w := cfg.DeepCopy()
@@ -204,7 +206,6 @@ func (r *Reconciler) reconcileForceAnnotation(ctx context.Context, s *scope) (ct
 		}
 		return ctrl.Result{}, fmt.Errorf("failed to remove the annotation %s from MultipathConfig %s: %w", mpv1alpha1.ForceRemoveAnnotation, klog.KObj(cfg), err)
 	}
-	r.forcedTeardown.Store(false)
 	s.config = w
 	return ctrl.Result{}, nil
 }

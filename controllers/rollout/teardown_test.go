@@ -473,3 +473,40 @@ func (f *fixture) setHeld(h *mpv1alpha1.RenderedConfigStatus) {
 		f.t.Fatalf("writing status.heldConfig: %v", err)
 	}
 }
+
+// TestForceAnnotationNeverLingers: a force-remove annotation on a live MultipathConfig with no
+// node being torn down is removed at once, whoever set it and whatever this process did before
+// (a restart mid-teardown forgets that): left there it would silently force the next
+// deselection of in-use LUNs.
+func TestForceAnnotationNeverLingers(t *testing.T) {
+	f := newFixture(t)
+	f.addNodes(2)
+	f.createConfig(5, nil)
+	f.rollOut(f.rendered(), 1)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := f.config()
+		if err != nil {
+			return err
+		}
+		metav1.SetMetaDataAnnotation(&cur.ObjectMeta, mpv1alpha1.ForceRemoveAnnotation, "true")
+		return env.Client.Update(ctx, cur)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		cur, err := f.config()
+		if err != nil {
+			return err
+		}
+		if v, ok := cur.Annotations[mpv1alpha1.ForceRemoveAnnotation]; ok {
+			return fmt.Errorf("annotation %s=%s still there with no teardown", mpv1alpha1.ForceRemoveAnnotation, v)
+		}
+		return nil
+	})
+	for _, n := range f.nodes {
+		if st := f.state(n); st == nil {
+			t.Errorf("MultipathNodeState %s is gone: nothing was to be torn down", n)
+		}
+	}
+}
