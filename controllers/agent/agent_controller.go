@@ -119,6 +119,10 @@ type Reconciler struct {
 	// adoptions are the WouldRename host conflicts of open maps the host named that a refused
 	// apply would have adopted under another name (wouldRename), kept while they stand.
 	adoptions []mpv1alpha1.HostConflict
+	// openCountErr is why the maps' open count could not be read, once it could not;
+	// openCountWarned says warnOpenCount has said so.
+	openCountErr    string
+	openCountWarned bool
 }
 
 // SetupWithManager registers the controller: the node's MultipathNodeState (spec changes
@@ -318,6 +322,7 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 		// The same reply as last time (the steady state): no parse, no new garbage.
 		multipathdUp.Set(1)
 		s.maps = r.withUsersReport(ctx, r.lastMaps)
+		r.warnOpenCount(ctx, s.state)
 		return ctrl.Result{}, nil
 	}
 	var maps []multipathd.Map
@@ -343,6 +348,7 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 	r.lastReply, r.lastKernels = sha256.Sum256(reply), kernelNames(maps)
 	r.lastMaps = &mapsReport{version: r.version, mapCount: int32(min(len(maps), 1<<31-1)), maps: statuses}
 	s.maps = r.withUsersReport(ctx, r.lastMaps)
+	r.warnOpenCount(ctx, s.state)
 	nodeMaps.set(s.maps.maps)
 	return ctrl.Result{}, nil
 }

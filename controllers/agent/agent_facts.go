@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -63,6 +64,12 @@ func (r *Reconciler) withUsers(ctx context.Context, statuses []mpv1alpha1.MapSta
 	usage, err := r.MapUsers.Read(req)
 	if err != nil {
 		ctrl.LoggerFrom(ctx).V(1).Info("Cannot read every map's users", "err", err.Error())
+		for _, u := range usage {
+			if u.OpenCount < 0 && r.openCountErr == "" {
+				r.openCountErr = err.Error()
+				break
+			}
+		}
 	}
 	var out []mpv1alpha1.MapStatus
 	for i := range statuses {
@@ -250,4 +257,23 @@ func setHostConflicts(st *mpv1alpha1.MultipathNodeState, hc []mpv1alpha1.HostCon
 		Message: truncate(fmt.Sprintf("The node's own multipath configuration contradicts the desired state in %d place(s); the operator does not override it: %s.",
 			len(hc), strings.Join(msgs, "; "))),
 	})
+}
+
+// OpenCountUnavailableReason is the reason of the Event an agent records once when it cannot
+// read the kernel's open count of the maps.
+const OpenCountUnavailableReason = "OpenCountUnavailable"
+
+// warnOpenCount says once per agent process, in its log and as an Event on the node's
+// MultipathNodeState, that the maps' kernel open count cannot be read: the DaemonSet's agent
+// is not privileged, and the device cgroup keeps it from /dev/mapper/control. What holds a map
+// only by an open file descriptor (a VM's disk, a database on the raw device) is then not seen;
+// mounts, holders, swap and LVM still are.
+func (r *Reconciler) warnOpenCount(ctx context.Context, st *mpv1alpha1.MultipathNodeState) {
+	if r.openCountErr == "" || r.openCountWarned || st == nil {
+		return
+	}
+	r.openCountWarned = true
+	msg := "The kernel's open count of the maps cannot be read here (" + r.openCountErr + "): a map held open only by a process (a VM disk, a database on the raw device) is not reported as in use; mounts, holders, swap and LVM physical volumes are. Run the agent privileged (config/agent-privileged) to see them."
+	ctrl.LoggerFrom(ctx).Info("The maps' open count is not readable", "err", r.openCountErr)
+	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, OpenCountUnavailableReason, "ReadMapUsers", "%s", truncate(msg))
 }

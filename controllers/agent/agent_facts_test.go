@@ -17,16 +17,24 @@ limitations under the License.
 package agent_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
@@ -133,6 +141,50 @@ func TestAgentReportsMapUsersAndFollowsThemWithoutUevents(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if got := getState(t, name).ResourceVersion; got != rv {
 		t.Errorf("status written with nothing changed: resourceVersion %s -> %s", rv, got)
+	}
+}
+
+// Where the maps' open count cannot be read (an unprivileged container: the device cgroup
+// refuses /dev/mapper/control), the agent says so once, with an Event on its node, and still
+// reports the mounts.
+func TestAgentSaysOnceWhenTheOpenCountIsUnreadable(t *testing.T) {
+	name := "node-no-control"
+	k := newFakeKernel(t)
+	r := k.reader()
+	r.OpenCount = func(uint64) (int32, error) {
+		return 0, errors.New("open /host/dev/mapper/control: operation not permitted")
+	}
+	startAgent(t, name, func(n *node) { n.mapUsers = r })
+	_, ref := publish(t, wwidA)
+	createState(t, name, &ref)
+	eventually(t, func() error {
+		a := mapByWWID(getState(t, name), mpathaWWID)
+		if a == nil || a.OpenCount != 0 || !reflect.DeepEqual(a.Users, []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/srv/a"}}) {
+			return fmt.Errorf("mpatha reported as %+v, want mounted at /srv/a with no open count", a)
+		}
+		if !slices.Contains(events(t, name), agent.OpenCountUnavailableReason) {
+			return fmt.Errorf("no %s Event: %v", agent.OpenCountUnavailableReason, events(t, name))
+		}
+		return nil
+	})
+	list := &eventsv1.EventList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range list.Items {
+		if e.Regarding.Name == name && e.Reason == agent.OpenCountUnavailableReason {
+			n++
+			if e.DeprecatedCount > 1 || e.Series != nil {
+				t.Errorf("the Event repeats: %+v", e)
+			}
+			if !strings.Contains(e.Note, "operation not permitted") || !strings.Contains(e.Note, "config/agent-privileged") {
+				t.Errorf("the Event does not say why and what to do: %s", e.Note)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d %s Events, want 1", n, agent.OpenCountUnavailableReason)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -421,4 +422,28 @@ func checkAllApplied(t *testing.T, built, applied map[string]int) {
 		}
 	}
 	t.Logf("accepted: %v", applied)
+}
+
+// TestConfigAgentPrivilegedChangesOnlyThat: config/agent-privileged is config/default with the
+// agent container privileged (the maps' kernel open count), nothing else, and applies.
+func TestConfigAgentPrivilegedChangesOnlyThat(t *testing.T) {
+	def, priv := build(t, "config/default"), build(t, "config/agent-privileged")
+	if len(def) != len(priv) {
+		t.Fatalf("config/agent-privileged builds %d objects, config/default %d", len(priv), len(def))
+	}
+	for i := range def {
+		want := def[i].DeepCopy()
+		if want.GetKind() == "DaemonSet" {
+			containers, _, _ := unstructured.NestedSlice(want.Object, "spec", "template", "spec", "containers")
+			sc := containers[0].(map[string]any)["securityContext"].(map[string]any)
+			sc["privileged"] = true
+			if err := unstructured.SetNestedSlice(want.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !reflect.DeepEqual(want.Object, priv[i].Object) {
+			t.Errorf("%s %s differs beyond the agent's privileged flag", priv[i].GetKind(), priv[i].GetName())
+		}
+	}
+	checkCounts(t, applyAll(t, priv))
 }
