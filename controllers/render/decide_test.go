@@ -355,7 +355,8 @@ func TestWWIDConditions(t *testing.T) {
 		"held out for an adoption: the node, the host's name, what holds it, the new name and the fix": {
 			w: testLUN("a", wwidA, alias("foo")), o: lunOutcome{openOn: openOn, adoptionName: "foo",
 				adoptionHeldOn: []mpv1alpha1.NodeUse{{Node: "worker-1", Name: "legacy", Users: []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/mnt/data"}}}}},
-			want: want{inUse: "True", inUseReason: mpv1alpha1.OpenOnNodeReason, ready: metav1.ConditionFalse, readyReason: mpv1alpha1.OpenOnNodeReason,
+			want: want{inUse: "False", inUseReason: mpv1alpha1.NotConsumedReason, inUseMessage: []string{"the maps open on nodes carry the host's own names (/dev/mapper/data is mounted at /mnt/data on node worker-1)"},
+				ready: metav1.ConditionFalse, readyReason: mpv1alpha1.OpenOnNodeReason,
 				readyMessage: []string{"The LUN is not rendered", "to /dev/mapper/foo", "/dev/mapper/legacy is mounted at /mnt/data on node worker-1", "unmount it", `set spec.alias to "legacy"`},
 				kstatus:      kstatus.FailedStatus},
 		},

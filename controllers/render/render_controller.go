@@ -687,8 +687,13 @@ func setWWIDConditions(w *mpv1alpha1.MultipathWWID, o lunOutcome) {
 	switch {
 	case len(o.consumers) > 0:
 		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ConsumedReason, Message: inUseMessage(o)})
-	case len(o.openOn) > 0:
+	case len(consumers.Disturbed(w, o.openOn)) > 0:
 		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.OpenOnNodeReason, Message: inUseMessage(o)})
+	case len(o.openOn) > 0:
+		// Open only under the host's own names, never this LUN's: nothing the operator would
+		// remove or rename (consumers.Disturbed); Stalled says why it is not rendered.
+		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.NotConsumedReason,
+			Message: "No PersistentVolume uses this LUN, and no node holds open a map the operator named for it: the maps open on nodes carry the host's own names (" + consumers.DescribeOpenOn(o.openOn) + ")."})
 	default:
 		conditions.Set(w, metav1.Condition{Type: mpv1alpha1.InUseCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.NotConsumedReason,
 			Message: "No PersistentVolume uses this LUN and no node holds its map open."})
