@@ -35,7 +35,7 @@ func main() {
 }
 
 // run runs the command line and returns its exit code: 0, 1 when the command fails, or the
-// code of a plugin.ExitError (status --fail-on).
+// code of a plugin.ExitError (status --fail-on, diff), whose message a Quiet one does not print.
 func run(ctx context.Context, args []string, streams plugin.IOStreams) int {
 	cmd := plugin.NewCommand(ctx, streams)
 	cmd.SetArgs(args)
@@ -43,10 +43,12 @@ func run(ctx context.Context, args []string, streams plugin.IOStreams) int {
 	if err == nil {
 		return 0
 	}
-	if !errors.Is(err, plugin.ErrInvalid) {
+	exit := (*plugin.ExitError)(nil)
+	isExit := errors.As(err, &exit)
+	if !errors.Is(err, plugin.ErrInvalid) && !(isExit && exit.Quiet) {
 		fmt.Fprintln(streams.ErrOut, "error:", err)
 	}
-	if exit := (*plugin.ExitError)(nil); errors.As(err, &exit) {
+	if isExit {
 		return exit.Code
 	}
 	return 1

@@ -35,6 +35,9 @@ func TestRunExitCodes(t *testing.T) {
 		"help succeeds":                {args: []string{"--help"}, code: 0},
 		"a bad flag value is an error": {args: []string{"status", "--fail-on", "sometimes"}, code: 1, wantErr: `error: --fail-on "sometimes" is not a level`},
 		"an unreadable cluster is exit 1, never the threshold's 2": {args: []string{"status", "--fail-on", "degraded", "--kubeconfig", missing}, code: 1, wantErr: "error: "},
+		// diff's codes are diff(1)'s: trouble is 2, so a script never reads it as "changes" (1).
+		"diff: an unknown flag is trouble, 2":       {args: []string{"diff", "--bogus"}, code: 2, wantErr: "error: unknown flag: --bogus"},
+		"diff: an unreadable cluster is trouble, 2": {args: []string{"diff", "--kubeconfig", missing}, code: 2, wantErr: "error: "},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -155,6 +155,8 @@ func writeFiles(dir string, r *multipathconf.Rendered) error {
 // result is the outcome of Check on valid manifests.
 type result struct {
 	rendered *multipathconf.Rendered
+	// config is the MultipathConfig cluster among the objects, nil when there is none.
+	config *mpv1alpha1.MultipathConfig
 }
 
 // Check applies admission's rules to every loaded object and renders them, refusing what one of
@@ -233,7 +235,7 @@ func Check(objs []manifest, versions ...string) (result, []string) {
 	if err != nil {
 		return result{}, []string{"render: " + err.Error()}
 	}
-	return result{rendered: r}, nil
+	return result{rendered: r, config: config}, nil
 }
 
 func fieldErrors(source, key string, list field.ErrorList) []string {

@@ -17,7 +17,8 @@ limitations under the License.
 // Package plugin is the kubectl-multipath command line: `render` validates and renders a folder
 // of MultipathConfig and MultipathWWID manifests offline, the way admission and the manager would,
 // so a GitOps repository's CI refuses what the cluster would refuse; `import` turns a node's
-// existing multipath.conf into those manifests.
+// existing multipath.conf into those manifests; `diff` shows per node what a change to them, or
+// unpausing the rollout, would do.
 package plugin
 
 import (
@@ -42,7 +43,7 @@ type registerFunc func(ctx context.Context, streams IOStreams) *cobra.Command
 
 // commands lists the subcommands; each lives in its own file.
 func commands() []registerFunc {
-	return []registerFunc{newRenderCommand, newImportCommand, newStatusCommand, newMapsCommand, newVersionCommand}
+	return []registerFunc{newRenderCommand, newDiffCommand, newImportCommand, newStatusCommand, newMapsCommand, newVersionCommand}
 }
 
 // NewCommand builds the root command. Named kubectl-multipath, it shows "kubectl multipath" in

@@ -141,6 +141,8 @@ const ExitCodeThreshold = 2
 type ExitError struct {
 	Code int
 	Err  error
+	// Quiet: the output already said it (diff's exit 1); the message is not printed.
+	Quiet bool
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }

@@ -462,7 +462,7 @@ func TestDetectTerminal(t *testing.T) {
 
 func TestCommandsAreRegistered(t *testing.T) {
 	root := NewCommand(t.Context(), IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}})
-	for _, name := range []string{"render", "status", "maps", "version"} {
+	for _, name := range []string{"render", "diff", "status", "maps", "version"} {
 		if c, _, err := root.Find([]string{name}); err != nil || c.Name() != name {
 			t.Errorf("subcommand %s not registered: %v", name, err)
 		}
