@@ -128,6 +128,8 @@ func runCLI(t *testing.T, now time.Time, args ...string) (string, error) {
 		cmd = mapsCommand(&mapsOptions{IOStreams: streams, cluster: flags})
 	case "version":
 		cmd = versionCommand(&versionOptions{IOStreams: streams, cluster: flags})
+	case "diff":
+		cmd = diffCommand(&diffOptions{IOStreams: streams, cluster: flags, newReader: flags.reader})
 	}
 	cmd.SetArgs(append(args[1:], "--kubeconfig", kubeconfig))
 	cmd.SetOut(&out)
