@@ -174,6 +174,9 @@ func (o *diffOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return trouble(err)
 	}
+	if len(o.files) == 0 {
+		report.Paused = in.config.Spec.Rollout.Paused
+	}
 	fmt.Fprint(o.Out, FormatDiff(report))
 	if report.Changed > 0 {
 		return &ExitError{Code: DiffExitChanges, Err: fmt.Errorf("%d %s would change", report.Changed, plural(report.Changed, "node", "nodes")), Quiet: true}
@@ -252,6 +255,8 @@ type DiffReport struct {
 	Groups []DiffGroup
 	// Changed counts the nodes that would change; Nodes all the nodes compared.
 	Changed, Nodes int
+	// Paused: the rollout of the rendered config (Source, without -f) is paused.
+	Paused bool
 }
 
 // DiffGroup is the change of nodes that run the same config and would get the same one.
@@ -470,6 +475,9 @@ func FormatDiff(r *DiffReport) string {
 	if r.Nodes == 0 {
 		b.WriteString("No node has a MultipathNodeState: no agent runs, nothing to compare.\n")
 		return b.String()
+	}
+	if r.Paused {
+		fmt.Fprintf(&b, "The rollout is paused (spec.rollout.paused): unpausing hands %s to the nodes that would change.\n\n", r.Source)
 	}
 	for i := range r.Groups {
 		g := &r.Groups[i]

@@ -93,7 +93,7 @@ func TestDiffOnACluster(t *testing.T) {
 		t.Fatalf("exit %d (%v), want 1:\n%s", exitCode(err), err, out)
 	}
 	golden(t, "diff-envtest.golden", out)
-	for _, want := range []string{"Nodes cli-diff-1, cli-diff-2: " + applied.Name + " -> " + next.Name, wwid01 + ": data01 -> db01",
+	for _, want := range []string{"The rollout is paused (spec.rollout.paused): unpausing hands " + next.Name, "Nodes cli-diff-1, cli-diff-2: " + applied.Name + " -> " + next.Name, wwid01 + ": data01 -> db01",
 		"WWIDs added (1): " + wwid02, wwid01 + " (data01): the operator will not rename it while it is open on cli-diff-1 (Mount /var/lib/db)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)

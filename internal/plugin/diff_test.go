@@ -248,6 +248,9 @@ func TestDiffLive(t *testing.T) {
 		t.Fatalf("exit %d (%v)", exitCode(err), err)
 	}
 	golden(t, "diff-live.golden", out)
+	if strings.Contains(out, "paused") {
+		t.Errorf("the rollout is not paused:\n%s", out)
+	}
 	// diff-4 is not selected by the live nodeSelector either: it would be torn down, data02 held.
 	if !strings.Contains(out, "Node diff-3: nothing applied -> "+old.ConfigMapName()) ||
 		!strings.Contains(out, "Nodes diff-1, diff-2: no changes") || !strings.Contains(out, "2 of 4 nodes would change.") {
