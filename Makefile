@@ -3,9 +3,11 @@
 # Tool pins. Each builds once into the per-user cache (~/.cache/kube-multipath) and is linked from bin/.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
+HELM_VERSION ?= v4.3.2
 
 CONTROLLER_GEN ?= $(CURDIR)/bin/controller-gen
 KUSTOMIZE ?= $(CURDIR)/bin/kustomize
+HELM ?= $(CURDIR)/bin/helm
 GO_TEST_FLAGS ?=
 IMG_MANAGER ?= kube-multipath-manager:latest
 IMG_AGENT ?= kube-multipath-agent:latest
@@ -25,8 +27,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests from the markers.
+manifests: controller-gen ## Generate CRDs, RBAC and webhook manifests from the markers, and the Helm chart's copies of them.
 	$(CONTROLLER_GEN) rbac:roleName=kube-multipath-manager crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/helmchart
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods from the markers.
@@ -45,7 +48,7 @@ verify: ## Fail when generated files drift from the markers, or gofmt/go vet com
 	hack/verify.sh
 
 .PHONY: test
-test: manifests generate fmt vet envtest multipath-tools ## Run every test, with the race detector, on a real control plane (builds it the first time).
+test: manifests generate fmt vet envtest multipath-tools helm ## Run every test, with the race detector, on a real control plane (builds it the first time).
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" go test -race ./... $(GO_TEST_FLAGS)
 
 .PHONY: ci-fresh
@@ -123,6 +126,10 @@ controller-gen: ## Build controller-gen (pinned) into the cache, link it from bi
 .PHONY: kustomize
 kustomize: ## Build kustomize (pinned) into the cache, link it from bin/.
 	@hack/go-install-tool.sh kustomize sigs.k8s.io/kustomize/kustomize/v5 $(KUSTOMIZE_VERSION)
+
+.PHONY: helm
+helm: ## Build the helm CLI (pinned) into the cache, link it from bin/ (test/deploy lints and templates the chart with it).
+	@hack/go-install-tool.sh helm helm.sh/helm/v4/cmd/helm $(HELM_VERSION)
 
 .PHONY: multipath-tools
 multipath-tools: ## Build every multipath-tools version of the test matrix (hack/multipath-tools/src) into the cache; needs hack/multipath-tools-deps.sh.

@@ -13,11 +13,12 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parent
 # Generated files are removed first so that a file the markers no longer produce is caught too.
 find "$tmp/config/crd/bases" -name '*.yaml' -delete 2>/dev/null || true
 find "$tmp/api" -name 'zz_generated.*' -delete
+rm -rf "$tmp/charts/kube-multipath/crds" "$tmp/charts/kube-multipath/templates"/generated*.yaml
 ln -s "$root/bin" "$tmp/bin"
 (cd "$tmp" && make -s manifests generate CONTROLLER_GEN="$root/bin/controller-gen" >/dev/null)
 
 status=0
-for dir in api config; do
+for dir in api config charts; do
   if ! diff -r -u "$root/$dir" "$tmp/$dir" >"$tmp/diff.txt" 2>&1; then
     echo "verify: generated files in $dir/ drift from the markers; run 'make manifests generate' and commit:" >&2
     head -n 40 "$tmp/diff.txt" >&2
