@@ -283,7 +283,7 @@ func TestHelmValues(t *testing.T) {
 		"agent.image.repository=reg.example/agent", "agent.resources.limits.memory=300Mi",
 		"agent.nodeSelector.storage=multipath", "agent.tolerations=null",
 		"manager.nodeSelector.role=infra", "manager.tolerations[0].key=infra", "manager.tolerations[0].operator=Exists",
-		"certManager.enabled=true")
+		"certManager.enabled=true", "agent.privileged=true")
 	for _, u := range objs {
 		b, _ := json.Marshal(u.Object)
 		if strings.Contains(string(b), "kube-multipath-system") {
@@ -323,6 +323,9 @@ func TestHelmValues(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("got %s, want %s", c.got, c.want)
 		}
+	}
+	if p, _, _ := unstructured.NestedBool(ctr(ds), "securityContext", "privileged"); !p {
+		t.Errorf("agent.privileged=true: the agent container is not privileged: %v", ctr(ds)["securityContext"])
 	}
 	if mem, _, _ := unstructured.NestedString(ctr(ds), "resources", "limits", "memory"); mem != "300Mi" {
 		t.Errorf("agent memory limit %q, want 300Mi", mem)
