@@ -52,6 +52,38 @@ type PathStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
 	DeviceState string `json:"deviceState,omitempty"`
+	// group is the number of the path's path group, 1-based as `multipath -ll` numbers them
+	// (see the map's pathGroups). Zero when not reported.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1024
+	Group int32 `json:"group,omitempty"`
+	// priority is the path's priority from its prioritizer; -1 when undefined.
+	// +optional
+	// +kubebuilder:validation:Minimum=-1
+	Priority int32 `json:"priority,omitempty"`
+}
+
+// PathGroupStatus is one path group (priority group) of a map, as multipathd reports it.
+type PathGroupStatus struct {
+	// group is the group's number, 1-based as `multipath -ll` numbers them.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1024
+	Group int32 `json:"group"`
+	// selector is the group's path selector (`service-time 0`, `round-robin 0`, ...).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Selector string `json:"selector,omitempty"`
+	// priority is the group's priority; -1 when undefined.
+	// +optional
+	// +kubebuilder:validation:Minimum=-1
+	Priority int32 `json:"priority,omitempty"`
+	// state is the group's device-mapper state (`active`, `enabled`, `disabled`), the
+	// `status=` of `multipath -ll`.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	State string `json:"state,omitempty"`
 }
 
 // MapStatus is one multipath map on the node.
@@ -81,6 +113,12 @@ type MapStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Paths []PathStatus `json:"paths,omitempty"`
+	// pathGroups are the map's path groups in the daemon's order (at most 64 listed). Left out
+	// with the paths when the status must be cut to fit.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	PathGroups []PathGroupStatus `json:"pathGroups,omitempty"`
 	// openCount is the kernel's open count of the map's device: how many times something holds
 	// it open (a mount, a stacked device, a process). Zero when nothing does.
 	// +optional
