@@ -365,6 +365,8 @@ func testOpenMapHeld(t *testing.T, ctx context.Context) {
 		"! grep -q %s %s && ! grep -q %s %s && ! dmsetup info -c --noheadings -o uuid | grep -q mpath-%s",
 		lun2.wwid(), baselineConf, lun2.wwid(), wwidsFile, lun2.wwid()))
 	sys.figure("unmounted -> MultipathWWID deleted and its map gone from the node: %.1fs", time.Since(freed).Seconds())
+	// The files change before the node's status says so: compare once it does.
+	waitApplied(t, ctx, "")
 	checkAppliedFiles(t, ctx)
 }
 
