@@ -34,12 +34,17 @@ const (
 	MaxPathsPerMap = 64
 	// MaxMaps is MultipathNodeStateStatus.maps' MaxItems.
 	MaxMaps = 10000
+	// MaxPathGroupsPerMap is MapStatus.pathGroups' MaxItems.
+	MaxPathGroupsPerMap = 64
+	// MaxPathGroupNumber is the API's Maximum of a path group's number.
+	MaxPathGroupNumber = 1024
 
 	maxWWIDLen      = 128
 	maxMapNameLen   = 128
 	maxDeviceLen    = 64
 	maxHCILLen      = 64
 	maxPathStateLen = 32
+	maxSelectorLen  = 64
 )
 
 // HealthMap is the map as the health rules see it.
@@ -72,7 +77,10 @@ func healthPath(p Path, groupDisabled bool) health.Path {
 // ToMapStatus converts one map to the API. State, activePaths and totalPaths come from the
 // health rules over every path. At most MaxPathsPerMap paths are listed: the ones needing
 // attention first, then by device name, HCIL and dev_t, so that truncation never hides a
-// failed path and equal input gives equal output. Strings are trimmed, made valid UTF-8 without
+// failed path and equal input gives equal output. Each path carries its group's number (the
+// JSON's "group", else the group's place, 1-based) and its priority; the map's first
+// MaxPathGroupsPerMap groups are listed in the daemon's order with selector, priority and
+// dm state. Strings are trimmed, made valid UTF-8 without
 // control characters, and cut to the API's MaxLength; a path with no device name is listed as
 // "-" (the API requires one). A map without a uuid yields an empty WWID, which the API refuses:
 // ToMapStatuses leaves such maps out.
@@ -90,8 +98,22 @@ func ToMapStatus(m Map) mpv1alpha1.MapStatus {
 		healthy bool
 	}
 	entries := make([]entry, 0, v.Total)
-	for _, g := range m.PathGroups {
+	for i, g := range m.PathGroups {
 		disabled := strings.EqualFold(strings.TrimSpace(g.DMState), "disabled")
+		// The group's number as multipath -ll prints it: the JSON's "group", or its place when
+		// the daemon left it out.
+		number := int32(min(g.Number, MaxPathGroupNumber))
+		if g.Number <= 0 {
+			number = int32(min(i+1, MaxPathGroupNumber))
+		}
+		if len(st.PathGroups) < MaxPathGroupsPerMap {
+			st.PathGroups = append(st.PathGroups, mpv1alpha1.PathGroupStatus{
+				Group:    number,
+				Selector: clean(g.Selector, maxSelectorLen),
+				Priority: int32(min(g.Priority, math.MaxInt32)),
+				State:    clean(g.DMState, maxPathStateLen),
+			})
+		}
 		for _, p := range g.Paths {
 			ps := mpv1alpha1.PathStatus{
 				Device:       clean(p.Dev, maxDeviceLen),
@@ -99,6 +121,8 @@ func ToMapStatus(m Map) mpv1alpha1.MapStatus {
 				DMState:      clean(p.DMState, maxPathStateLen),
 				CheckerState: clean(p.CheckerState, maxPathStateLen),
 				DeviceState:  clean(p.DevState, maxPathStateLen),
+				Group:        number,
+				Priority:     int32(min(p.Priority, math.MaxInt32)),
 			}
 			if ps.Device == "" {
 				ps.Device = "-"
@@ -119,6 +143,8 @@ func ToMapStatus(m Map) mpv1alpha1.MapStatus {
 			strings.Compare(a.p.DMState, b.p.DMState),
 			strings.Compare(a.p.CheckerState, b.p.CheckerState),
 			strings.Compare(a.p.DeviceState, b.p.DeviceState),
+			cmp.Compare(a.p.Group, b.p.Group),
+			cmp.Compare(a.p.Priority, b.p.Priority),
 		)
 	})
 	if len(entries) > 0 {

@@ -57,6 +57,19 @@ func checkAPIBounds(t *testing.T, st []mpv1alpha1.MapStatus) {
 			str("dmState", p.DMState, 0, 32)
 			str("checkerState", p.CheckerState, 0, 32)
 			str("deviceState", p.DeviceState, 0, 32)
+			if p.Group < 0 || p.Group > multipathd.MaxPathGroupNumber || p.Priority < -1 {
+				t.Fatalf("map %d path %s: group %d priority %d", i, p.Device, p.Group, p.Priority)
+			}
+		}
+		if len(m.PathGroups) > multipathd.MaxPathGroupsPerMap {
+			t.Fatalf("map %d: %d path groups", i, len(m.PathGroups))
+		}
+		for _, g := range m.PathGroups {
+			str("selector", g.Selector, 0, 64)
+			str("group state", g.State, 0, 32)
+			if g.Group < 1 || g.Group > multipathd.MaxPathGroupNumber || g.Priority < -1 {
+				t.Fatalf("map %d: group %d priority %d", i, g.Group, g.Priority)
+			}
 		}
 		if i > 0 && strings.ToLower(st[i-1].WWID) > strings.ToLower(m.WWID) {
 			t.Fatalf("maps not sorted by WWID: %q before %q", st[i-1].WWID, m.WWID)
@@ -262,6 +275,11 @@ func TestToMapStatusBuiltFromFormat(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			got := multipathd.ToMapStatus(tc.in)
+			// These cases are about health; groups and priorities have their own test.
+			got.PathGroups = nil
+			for i := range got.Paths {
+				got.Paths[i].Group, got.Paths[i].Priority = 0, 0
+			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got\n%+v\nwant\n%+v", got, tc.want)
 			}
@@ -320,5 +338,116 @@ func TestToMapStatuses(t *testing.T) {
 	checkAPIBounds(t, st)
 	if len(st) != multipathd.MaxMaps || st[0].WWID != "3600000001" {
 		t.Errorf("%d maps starting at %s; want %d starting at the lowest WWID", len(st), st[0].WWID, multipathd.MaxMaps)
+	}
+}
+
+// Each path keeps its group's number and its priority, and the groups are listed as multipath
+// -ll prints them: in the daemon's order, with selector, priority and dm state.
+func TestToMapStatusPathGroupsAndPriorities(t *testing.T) {
+	prio := func(n int) func(*multipathd.Path) { return func(p *multipathd.Path) { p.Priority = n } }
+	g1 := group("active", path("sdb", "active", "ready", prio(50)), path("sdc", "failed", "faulty", prio(-1)))
+	g1.Selector, g1.Priority, g1.Number = "service-time 0", 50, 1
+	g2 := group("enabled", path("sda", "active", "ghost", prio(1)))
+	g2.Selector, g2.Priority, g2.Number = " round-robin 0\n", 1, 2
+	g3 := group("disabled", path("sdd", "active", "ready", prio(0))) // no "group" in the JSON: its place, 3
+	g3.Priority = -1
+	st := multipathd.ToMapStatus(oneMap("active", g1, g2, g3))
+	wantGroups := []mpv1alpha1.PathGroupStatus{
+		{Group: 1, Selector: "service-time 0", Priority: 50, State: "active"},
+		{Group: 2, Selector: "round-robin 0", Priority: 1, State: "enabled"},
+		{Group: 3, Priority: -1, State: "disabled"},
+	}
+	if !reflect.DeepEqual(st.PathGroups, wantGroups) {
+		t.Errorf("groups\n%+v\nwant\n%+v", st.PathGroups, wantGroups)
+	}
+	got := map[string][2]int32{}
+	for _, p := range st.Paths {
+		got[p.Device] = [2]int32{p.Group, p.Priority}
+	}
+	want := map[string][2]int32{"sdb": {1, 50}, "sdc": {1, -1}, "sda": {2, 1}, "sdd": {3, 0}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("paths' group and priority %v, want %v", got, want)
+	}
+	checkAPIBounds(t, []mpv1alpha1.MapStatus{st})
+
+	// More groups than the API lists (one path per group, as failover makes): the first 64
+	// are listed, numbers beyond the API's maximum are cut to it.
+	var many []multipathd.PathGroup
+	for i := range 70 {
+		g := group("enabled", path(fmt.Sprintf("sd%03d", i), "active", "ready"))
+		g.Number = i + 1
+		if i == 69 {
+			g.Number = 5000
+		}
+		many = append(many, g)
+	}
+	st = multipathd.ToMapStatus(oneMap("active", many...))
+	if len(st.PathGroups) != multipathd.MaxPathGroupsPerMap || st.PathGroups[63].Group != 64 {
+		t.Errorf("%d groups listed, last %+v", len(st.PathGroups), st.PathGroups[len(st.PathGroups)-1])
+	}
+	for _, p := range st.Paths {
+		if p.Device == "sd069" && p.Group != multipathd.MaxPathGroupNumber {
+			t.Errorf("group 5000 reported as %d", p.Group)
+		}
+	}
+	checkAPIBounds(t, []mpv1alpha1.MapStatus{st})
+}
+
+// The groups of the captures, as multipath -ll shows them.
+func TestToMapStatusPathGroupsOnFixtures(t *testing.T) {
+	tests := map[string]struct {
+		file string
+		want string // per map: group:selector:prio:state paths dev@group/prio
+	}{
+		"one group, the only path failed with its own priority": {
+			file: "map-json-ibm-ubiquity-iscsi-one-path-faulty.json",
+			want: "1:round-robin 0:0:active[sdb@1/50]",
+		},
+		"ALUA: optimized group active at 50, the ghost group enabled at 1": {
+			file: "maps-json-DERIVED-from-multipath-ll-sg3utils-issue62-3par-alua-ghost.json",
+			want: "1:round-robin 0:50:active[sdfd@1/0 sdgm@1/0 sdhl@1/0 sdij@1/0]2:round-robin 0:1:enabled[sdae@2/0 sdbw@2/0 sdcp@2/0 sdeb@2/0]",
+		},
+		"text: four single-path groups": {
+			file: "multipath-ll-opensvc-issue6-ibm2145-four-pgs.txt",
+			want: "1:service-time 0:50:enabled[sdj@1/0]2:service-time 0:50:active[sdn@2/0]3:service-time 0:10:enabled[sdc@3/0]4:service-time 0:10:enabled[sdb@4/0]",
+		},
+		"16 paths in two groups by priority, path priorities from the JSON": {
+			file: "maps-json-proxmox-san-fenced-huawei-16paths-healthy.json",
+			want: "1:round-robin 0:50:active[sdc@1/50 sdq@1/50]2:round-robin 0:10:enabled[sdb@2/10 sdd@2/10 sde@2/10 sdf@2/10 sdg@2/10 sdh@2/10 sdi@2/10 sdj@2/10 sdk@2/10 sdl@2/10 sdm@2/10 sdn@2/10 sdo@2/10 sdp@2/10]",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			data := []byte(readTestdata(t, tc.file))
+			var maps []multipathd.Map
+			if strings.HasSuffix(tc.file, ".json") {
+				var err error
+				if maps, err = multipathd.ParseMapsJSON(data); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				maps = multipathd.ParseTopology(data)
+			}
+			st := multipathd.ToMapStatuses(maps)
+			checkAPIBounds(t, st)
+			var b strings.Builder
+			for _, m := range st {
+				for _, g := range m.PathGroups {
+					fmt.Fprintf(&b, "%d:%s:%d:%s[", g.Group, g.Selector, g.Priority, g.State)
+					sep := ""
+					for _, p := range m.Paths {
+						if p.Group == g.Group {
+							fmt.Fprintf(&b, "%s%s@%d/%d", sep, p.Device, p.Group, p.Priority)
+							sep = " "
+						}
+					}
+					b.WriteString("]")
+				}
+				b.WriteString(";")
+			}
+			if got := b.String(); got != tc.want+";" {
+				t.Errorf("got  %s\nwant %s;", got, tc.want)
+			}
+		})
 	}
 }

@@ -18,6 +18,7 @@ package multipathd_test
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -277,6 +278,14 @@ func TestParseMapsJSONOfEveryVersion(t *testing.T) {
 					}
 				}
 				st := multipathd.ToMapStatus(m)
+				if want := []mpv1alpha1.PathGroupStatus{{Group: 1, Selector: "service-time 0", Priority: 50, State: "active"}}; !reflect.DeepEqual(st.PathGroups, want) {
+					t.Errorf("%s: path groups %+v, want %+v", c.name, st.PathGroups, want)
+				}
+				for _, p := range st.Paths {
+					if p.Group != 1 || p.Priority != 50 {
+						t.Errorf("%s: path %s group %d priority %d, want 1 and 50", c.name, p.Device, p.Group, p.Priority)
+					}
+				}
 				if st.State != c.want || st.ActivePaths != c.wantUsable || st.TotalPaths != int32(len(c.paths)) {
 					t.Errorf("%s: %s %d/%d, want %s %d/%d", c.name, st.State, st.ActivePaths, st.TotalPaths, c.want, c.wantUsable, len(c.paths))
 				}
