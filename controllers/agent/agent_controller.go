@@ -365,19 +365,19 @@ func (r *Reconciler) withUsersReport(ctx context.Context, base *mapsReport) *map
 // without their paths.
 const maxMapsBytes = 1280 << 10
 
-// fitMaps keeps maps within budget bytes of JSON by leaving out path lists, those of optimal
-// maps first (their paths are all fine), then all; the counts stay. Maps are never left out.
+// fitMaps keeps maps within budget bytes of JSON by leaving out path lists with their path
+// groups, those of optimal maps first (their paths are all fine), then all; the counts stay.
+// Maps are never left out.
 func fitMaps(maps []mpv1alpha1.MapStatus, budget int) []mpv1alpha1.MapStatus {
 	mapsOnly, optimalPaths, otherPaths := 0, 0, 0
 	for i := range maps {
 		m := &maps[i]
 		mapsOnly += jsonMapSize(m)
-		for j := range m.Paths {
-			if m.State == mpv1alpha1.MapOptimal {
-				optimalPaths += jsonPathSize(&m.Paths[j])
-			} else {
-				otherPaths += jsonPathSize(&m.Paths[j])
-			}
+		paths := jsonPathsSize(m)
+		if m.State == mpv1alpha1.MapOptimal {
+			optimalPaths += paths
+		} else {
+			otherPaths += paths
 		}
 	}
 	var keep func(*mpv1alpha1.MapStatus) bool
@@ -392,7 +392,7 @@ func fitMaps(maps []mpv1alpha1.MapStatus, budget int) []mpv1alpha1.MapStatus {
 	out := slices.Clone(maps)
 	for i := range out {
 		if !keep(&out[i]) {
-			out[i].Paths = nil
+			out[i].Paths, out[i].PathGroups = nil, nil
 		}
 	}
 	return out
@@ -419,8 +419,33 @@ func jsonMapSize(m *mpv1alpha1.MapStatus) int {
 
 func jsonPathSize(p *mpv1alpha1.PathStatus) int {
 	// {"device":,"hcil":,"dmState":,"checkerState":,"deviceState":}, and the comma after it.
-	return 62 + jsonStringSize(p.Device) + jsonStringSize(p.HCIL) + jsonStringSize(p.DMState) +
+	n := 62 + jsonStringSize(p.Device) + jsonStringSize(p.HCIL) + jsonStringSize(p.DMState) +
 		jsonStringSize(p.CheckerState) + jsonStringSize(p.DeviceState)
+	if p.Group != 0 {
+		n += 9 + len(strconv.Itoa(int(p.Group))) // ,"group":N
+	}
+	if p.Priority != 0 {
+		n += 12 + len(strconv.Itoa(int(p.Priority))) // ,"priority":N
+	}
+	return n
+}
+
+// jsonPathsSize bounds the JSON of a map's paths and path groups, which fitMaps leaves out
+// together: jsonMapSize counts the "paths":[] of a map.
+func jsonPathsSize(m *mpv1alpha1.MapStatus) int {
+	n := 0
+	for j := range m.Paths {
+		n += jsonPathSize(&m.Paths[j])
+	}
+	if len(m.PathGroups) > 0 {
+		n += 16 // ,"pathGroups":[]
+		for _, g := range m.PathGroups {
+			// {"group":N,"selector":,"priority":N,"state":}, and the comma after it.
+			n += 44 + len(strconv.Itoa(int(g.Group))) + len(strconv.Itoa(int(g.Priority))) +
+				jsonStringSize(g.Selector) + jsonStringSize(g.State)
+		}
+	}
+	return n
 }
 
 // jsonStringSize bounds the size of s as a JSON string as encoding/json writes it: quotes, \" and

@@ -217,7 +217,12 @@ func TestFitMapsKeepsEveryMapAndThePathsThatMatter(t *testing.T) {
 			m.State, m.ActivePaths = mpv1alpha1.MapDegraded, 3
 		}
 		for j := range 4 {
-			m.Paths = append(m.Paths, mpv1alpha1.PathStatus{Device: fmt.Sprintf("sd%d", 4*i+j), HCIL: "1:0:0:1", DMState: "active", CheckerState: "ready", DeviceState: "running"})
+			m.Paths = append(m.Paths, mpv1alpha1.PathStatus{Device: fmt.Sprintf("sd%d", 4*i+j), HCIL: "1:0:0:1", DMState: "active", CheckerState: "ready", DeviceState: "running",
+				Group: int32(1 + j/2), Priority: int32(50 - 40*(j/2))})
+		}
+		m.PathGroups = []mpv1alpha1.PathGroupStatus{
+			{Group: 1, Selector: "service-time 0", Priority: 50, State: "active"},
+			{Group: 2, Selector: "service-time 0", Priority: 10, State: "enabled"},
 		}
 	}
 	got := fitMaps(maps, maxMapsBytes)
@@ -230,8 +235,19 @@ func TestFitMapsKeepsEveryMapAndThePathsThatMatter(t *testing.T) {
 	if len(got[0].Paths) != 4 || len(got[1].Paths) != 0 || got[1].TotalPaths != 4 || len(maps[1].Paths) != 4 {
 		t.Errorf("degraded map paths %d, optimal map paths %d (total %d), input changed: %v", len(got[0].Paths), len(got[1].Paths), got[1].TotalPaths, len(maps[1].Paths) != 4)
 	}
-	if small := maps[:10]; len(fitMaps(small, maxMapsBytes)[1].Paths) != 4 {
-		t.Error("paths left out of a status that fits")
+	// The path groups go with the paths: kept for the degraded map, left out for the optimal one.
+	if len(got[0].PathGroups) != 2 || len(got[1].PathGroups) != 0 || len(maps[1].PathGroups) != 2 {
+		t.Errorf("degraded map groups %d, optimal map groups %d, input groups %d", len(got[0].PathGroups), len(got[1].PathGroups), len(maps[1].PathGroups))
+	}
+	if small := fitMaps(maps[:10], maxMapsBytes); len(small[1].Paths) != 4 || len(small[1].PathGroups) != 2 {
+		t.Error("paths or path groups left out of a status that fits")
+	}
+	// Near the budget the groups count: a budget just under the full size (which counts them)
+	// leaves the optimal maps' paths out.
+	few := maps[:200]
+	full, _ = json.Marshal(few)
+	if fitted := fitMaps(few, len(full)-1); len(fitted[1].Paths) != 0 || len(fitted[0].Paths) != 4 {
+		t.Errorf("budget %d under the JSON's %d bytes: optimal map paths %d, degraded %d", len(full)-1, len(full), len(fitted[1].Paths), len(fitted[0].Paths))
 	}
 }
 
@@ -251,6 +267,33 @@ func TestJSONMapSizeBoundsMapsWithUsers(t *testing.T) {
 		if got := jsonMapSize(&maps[i]); got < len(b)+1 || got > len(b)+80 {
 			t.Errorf("map %d: jsonMapSize %d for %d bytes of JSON (and a comma)", i, got, len(b))
 		}
+	}
+}
+
+// jsonPathsSize bounds the JSON of a map's paths and path groups, priorities and escapes
+// included, and not by much more than it takes.
+func TestJSONPathsSizeBoundsPathsAndGroups(t *testing.T) {
+	t.Parallel()
+	base := mpv1alpha1.MapStatus{WWID: "3600a", Name: "data", State: mpv1alpha1.MapDegraded, ActivePaths: 1, TotalPaths: 3}
+	full := base
+	full.Paths = []mpv1alpha1.PathStatus{
+		{Device: "sdb", HCIL: "3:0:0:1", DMState: "active", CheckerState: "ready", DeviceState: "running", Group: 1, Priority: 50},
+		{Device: "sdc", HCIL: "4:0:0:1", DMState: "failed", CheckerState: "faulty", DeviceState: "offline", Group: 1024, Priority: -1},
+		{Device: "sd<&>", DMState: "active", CheckerState: "ghost"},
+	}
+	full.PathGroups = []mpv1alpha1.PathGroupStatus{
+		{Group: 1, Selector: "service-time 0", Priority: 50, State: "active"},
+		{Group: 1024, Selector: `round-robin "0"`, Priority: -1, State: "disabled"},
+		{Group: 3},
+	}
+	b, _ := json.Marshal(full)
+	without, _ := json.Marshal(base)
+	got := jsonMapSize(&full) + jsonPathsSize(&full)
+	if got < len(b)+1 || got > len(b)+120 {
+		t.Errorf("jsonMapSize+jsonPathsSize %d for %d bytes of JSON (and a comma); %d without paths", got, len(b), len(without))
+	}
+	if jsonPathsSize(&base) != 0 {
+		t.Errorf("a map without paths: %d", jsonPathsSize(&base))
 	}
 }
 

@@ -142,14 +142,14 @@ func trimNode(obj any) (any, error) {
 // stripManagedFields is the cache's default transform, which a ByObject transform replaces.
 var stripManagedFields = cache.TransformStripManagedFields()
 
-// TrimNodeState is a cache transform dropping the paths of every reported map of a
-// MultipathNodeState, and its managed fields as the default transform does (a type's own
+// TrimNodeState is a cache transform dropping the paths and path groups of every reported map
+// of a MultipathNodeState, and its managed fields as the default transform does (a type's own
 // transform replaces the default one). At 1,000 nodes x 100 maps x 4 paths, the paths are tens
 // of MB of the manager's cache (and the WWID, alias and state strings of the maps are interned),
 // and nothing in the manager reads them: the health roll-up reads each map's WWID, name, state
 // and path counts (internal/health) and the host conflicts, the render controller and the
 // webhook each map's users (a map open on a node is in use), the rollout controller the spec,
-// appliedConfig, the conditions and the metadata. `kubectl multipath maps` shows the paths from the API server.
+// appliedConfig, the conditions and the metadata. `kubectl multipath maps` shows the paths and groups from the API server.
 // Other objects are returned as they are.
 func TrimNodeState(obj any) (any, error) {
 	s, ok := obj.(*mpv1alpha1.MultipathNodeState)
@@ -159,6 +159,8 @@ func TrimNodeState(obj any) (any, error) {
 	for i := range s.Status.Maps {
 		m := &s.Status.Maps[i]
 		m.Paths = nil
+		// The groups are small (about 70 bytes each) but nothing here reads them either.
+		m.PathGroups = nil
 		// A LUN's WWID and alias are in the report of every node that carries it (ten nodes
 		// each here); one copy of each string is kept, freed when no report names it.
 		m.WWID = unique.Make(m.WWID).Value()

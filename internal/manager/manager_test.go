@@ -44,11 +44,12 @@ func TestMain(m *testing.M) {
 
 var (
 	config = mpv1alpha1.RenderedConfigRef{Name: "multipath-conf-0123456789", Hash: "0123456789abcdef"}
-	path   = mpv1alpha1.PathStatus{Device: "sdc", HCIL: "3:0:0:1", DMState: "active", CheckerState: "ready", DeviceState: "running"}
+	path   = mpv1alpha1.PathStatus{Device: "sdc", HCIL: "3:0:0:1", DMState: "active", CheckerState: "ready", DeviceState: "running", Group: 1, Priority: 50}
+	groups = []mpv1alpha1.PathGroupStatus{{Group: 1, Selector: "service-time 0", Priority: 50, State: "active"}}
 )
 
 // reporting is a MultipathNodeState as the agent of node leaves it: two maps, one degraded,
-// with their paths.
+// with their paths and path groups.
 func reporting(node string) *mpv1alpha1.MultipathNodeState {
 	down := path
 	down.Device, down.CheckerState = "sdd", "faulty"
@@ -63,8 +64,8 @@ func reporting(node string) *mpv1alpha1.MultipathNodeState {
 			MultipathToolsVersion: "0.9.4",
 			MapCount:              2,
 			Maps: []mpv1alpha1.MapStatus{
-				{WWID: "3600a098038303053453f463045727a01", Name: "data01", State: mpv1alpha1.MapOptimal, ActivePaths: 2, TotalPaths: 2, Paths: []mpv1alpha1.PathStatus{path, path}},
-				{WWID: "3600a098038303053453f463045727a02", Name: "data02", State: mpv1alpha1.MapDegraded, ActivePaths: 1, TotalPaths: 2, Paths: []mpv1alpha1.PathStatus{path, down}},
+				{WWID: "3600a098038303053453f463045727a01", Name: "data01", State: mpv1alpha1.MapOptimal, ActivePaths: 2, TotalPaths: 2, Paths: []mpv1alpha1.PathStatus{path, path}, PathGroups: groups},
+				{WWID: "3600a098038303053453f463045727a02", Name: "data02", State: mpv1alpha1.MapDegraded, ActivePaths: 1, TotalPaths: 2, Paths: []mpv1alpha1.PathStatus{path, down}, PathGroups: groups},
 			},
 		},
 	}
@@ -75,13 +76,13 @@ func withoutPaths(s *mpv1alpha1.MultipathNodeState) *mpv1alpha1.MultipathNodeSta
 	s = s.DeepCopy()
 	s.ManagedFields = nil
 	for i := range s.Status.Maps {
-		s.Status.Maps[i].Paths = nil
+		s.Status.Maps[i].Paths, s.Status.Maps[i].PathGroups = nil, nil
 	}
 	return s
 }
 
 func TestTrimNodeState(t *testing.T) {
-	t.Run("paths and managed fields dropped, everything else kept", func(t *testing.T) {
+	t.Run("paths, path groups and managed fields dropped, everything else kept", func(t *testing.T) {
 		s := reporting("node-a")
 		s.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kube-multipath-agent", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status"}}
 		want := withoutPaths(s)
@@ -196,7 +197,7 @@ func TestCacheKeepsNoPaths(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: s.Name}, direct); err != nil {
 		t.Fatal(err)
 	}
-	if len(direct.Status.Maps) != 2 || len(direct.Status.Maps[1].Paths) != 2 || len(direct.ManagedFields) == 0 {
+	if len(direct.Status.Maps) != 2 || len(direct.Status.Maps[1].Paths) != 2 || len(direct.Status.Maps[1].PathGroups) != 1 || len(direct.ManagedFields) == 0 {
 		t.Fatalf("the API server should keep the paths and managed fields: %+v", direct)
 	}
 	cached.TypeMeta = direct.TypeMeta // the cache fills the kind in; the direct client does not

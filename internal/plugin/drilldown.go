@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,8 +89,9 @@ it), and its recent Events.
 Beneath, every node where the LUN is not optimal, with the map as its agent reports it and each
 path: device, SCSI host:channel:id:lun, device-mapper state, path checker state, kernel device
 state (--all-nodes lists the optimal nodes too). A node whose report is not trusted is unknown,
-with the state it last reported beside it. The agents do not report multipathd's path groups
-or path priorities, so they are not shown.`,
+with the state it last reported beside it. The paths are grouped as "multipath -ll" lists them:
+each path group with its number, path selector, priority and status, then its paths with their
+priorities.`,
 		Example: `  kubectl multipath status lun oradata01
   kubectl multipath status lun 3600a098038303053453f463045727a01 -o yaml`,
 		Args:    cobra.ExactArgs(1),
@@ -110,9 +112,10 @@ func nodeCommand(o *drillOptions) *cobra.Command {
 		Long: `status node shows one node's MultipathNodeState: whether its report is trusted, the config
 it should apply and the one it applied, its last apply error, its conditions, the conflicts of its
 own multipath configuration, every map with its users and paths (as "multipath -ll" lists them:
-device, SCSI host:channel:id:lun, device-mapper state, path checker state, kernel device state),
-the LUNs expected on it that it does not have, and the recent Events of its MultipathNodeState.
-The agents do not report multipathd's path groups or path priorities, so they are not shown.`,
+each path group with its number, path selector, priority and status, then its paths with device,
+SCSI host:channel:id:lun, device-mapper state, path checker state, kernel device state and
+priority), the LUNs expected on it that it does not have, and the recent Events of its
+MultipathNodeState.`,
 		Example: `  kubectl multipath status node worker-3`,
 		Args:    cobra.ExactArgs(1),
 		PreRunE: func(_ *cobra.Command, args []string) error { return o.validate(args, "NODE") },
@@ -423,7 +426,7 @@ func FormatLUN(d *LUNDetail, allNodes, color bool) string {
 	formatConditions(&b, d.Conditions, now, color)
 
 	listed := 0
-	rows := [][]styled{{{text: "NODE"}, {text: "STATE"}, {text: "MAP"}, {text: "USERS"}, {text: "DEVICE"}, {text: "HCIL"}, {text: "DM"}, {text: "CHECKER"}, {text: "DEVICE STATE"}}}
+	rows := [][]styled{append([]styled{{text: "NODE"}, {text: "STATE"}, {text: "MAP"}, {text: "USERS"}}, pathHeader()...)}
 	for _, n := range d.Nodes {
 		if !allNodes && n.Expected && n.State == mpv1alpha1.MapOptimal {
 			continue
@@ -440,7 +443,7 @@ func FormatLUN(d *LUNDetail, allNodes, color bool) string {
 		}
 		head := []styled{{text: n.Node}, {text: text, color: code}}
 		if n.Map == nil {
-			rows = append(rows, append(head, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}))
+			rows = append(rows, append(head, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}))
 			continue
 		}
 		head = append(head, styled{text: dash(n.Map.Name)}, styled{text: usersText(n.Map)})
@@ -464,27 +467,66 @@ func FormatLUN(d *LUNDetail, allNodes, color bool) string {
 	return b.String()
 }
 
-// appendPaths adds a map's rows: head on the first path, blanks beneath.
+// pathHeader is the header of the path columns appendPaths fills.
+func pathHeader() []styled {
+	return []styled{{text: "GROUP"}, {text: "DEVICE"}, {text: "HCIL"}, {text: "DM"}, {text: "CHECKER"}, {text: "DEVICE STATE"}, {text: "PRIO"}}
+}
+
+// appendPaths adds a map's rows: head on the first path, blanks beneath. The paths are grouped
+// as "multipath -ll" lists them: each path group in the daemon's order, its number, selector,
+// priority and status on its first path, then the paths the agent listed in it (those needing
+// attention first); paths of no listed group (reports of older agents) come last, with "-".
 func appendPaths(rows [][]styled, head []styled, m *mpv1alpha1.MapStatus) [][]styled {
 	blank := make([]styled, len(head))
 	if len(m.Paths) == 0 {
-		return append(rows, append(head, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}))
+		return append(rows, append(head, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}))
 	}
-	for i, p := range m.Paths {
+	listed := map[int32]bool{}
+	first := true
+	add := func(group styled, p *mpv1alpha1.PathStatus) {
 		row := blank
-		if i == 0 {
-			row = head
+		if first {
+			row, first = head, false
 		}
-		rows = append(rows, append(append([]styled(nil), row...),
+		prio := "-"
+		if p.Group != 0 && p.Priority >= 0 {
+			prio = strconv.Itoa(int(p.Priority))
+		}
+		rows = append(rows, append(append([]styled(nil), row...), group,
 			styled{text: p.Device}, styled{text: dash(p.HCIL)},
 			styled{text: dash(p.DMState), color: pathColor(p.DMState, "active")},
 			styled{text: dash(p.CheckerState), color: pathColor(p.CheckerState, "ready", "ghost")},
-			styled{text: dash(p.DeviceState), color: pathColor(p.DeviceState, "running", "")}))
+			styled{text: dash(p.DeviceState), color: pathColor(p.DeviceState, "running", "")},
+			styled{text: prio}))
+	}
+	for _, g := range m.PathGroups {
+		listed[g.Group] = true
+		label := styled{text: groupText(&g), color: pathColor(g.State, "active", "enabled", "")}
+		for i := range m.Paths {
+			if m.Paths[i].Group == g.Group {
+				add(label, &m.Paths[i])
+				label = styled{}
+			}
+		}
+	}
+	for i := range m.Paths {
+		if !listed[m.Paths[i].Group] {
+			add(styled{text: "-"}, &m.Paths[i])
+		}
 	}
 	if more := int(m.TotalPaths) - len(m.Paths); more > 0 {
-		rows = append(rows, append(append([]styled(nil), blank...), styled{text: fmt.Sprintf("(+%d more)", more)}))
+		rows = append(rows, append(append([]styled(nil), blank...), styled{}, styled{text: fmt.Sprintf("(+%d more)", more)}))
 	}
 	return rows
+}
+
+// groupText is a path group as "multipath -ll" heads it: "1 service-time 0 prio=50 active".
+func groupText(g *mpv1alpha1.PathGroupStatus) string {
+	prio := "-"
+	if g.Priority >= 0 {
+		prio = strconv.Itoa(int(g.Priority))
+	}
+	return fmt.Sprintf("%d %s prio=%s %s", g.Group, dash(oneLine(g.Selector)), prio, dash(oneLine(g.State)))
 }
 
 func (o *drillOptions) runLUN(ctx context.Context) error {

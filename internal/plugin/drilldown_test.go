@@ -158,3 +158,40 @@ func TestDrillDownStructuredOutput(t *testing.T) {
 		})
 	}
 }
+
+// Paths grouped as multipath -ll lists them: the group's line on its first path only, an
+// undefined priority as "-", the paths of no listed group (an older agent's report) last with
+// "-" for group and priority, and a disabled group in red.
+func TestAppendPathsGroupsPaths(t *testing.T) {
+	m := &mpv1alpha1.MapStatus{TotalPaths: 5, Paths: []mpv1alpha1.PathStatus{
+		{Device: "sdc", DMState: "failed", CheckerState: "faulty", Group: 2, Priority: -1},
+		{Device: "sdb", DMState: "active", CheckerState: "ready", Group: 1, Priority: 50},
+		{Device: "sdd", DMState: "active", CheckerState: "ready", Group: 2, Priority: 0},
+		{Device: "sde", DMState: "active", CheckerState: "ready"},
+	}, PathGroups: []mpv1alpha1.PathGroupStatus{
+		{Group: 1, Selector: "round-robin 0", Priority: 50, State: "active"},
+		{Group: 2, Selector: "round-robin 0", Priority: -1, State: "disabled"},
+	}}
+	rows := appendPaths(nil, []styled{{text: "head"}}, m)
+	var got []string
+	for _, r := range rows {
+		var cells []string
+		for _, c := range r {
+			cells = append(cells, c.text)
+		}
+		got = append(got, strings.Join(cells, "|"))
+	}
+	want := []string{
+		"head|1 round-robin 0 prio=50 active|sdb|-|active|ready|-|50",
+		"|2 round-robin 0 prio=- disabled|sdc|-|failed|faulty|-|-",
+		"||sdd|-|active|ready|-|0",
+		"|-|sde|-|active|ready|-|-",
+		"||(+1 more)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if rows[1][1].color != sgrRed || rows[0][1].color != "" {
+		t.Errorf("group colours %q (disabled) and %q (active), want red and none", rows[1][1].color, rows[0][1].color)
+	}
+}

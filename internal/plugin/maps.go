@@ -252,8 +252,7 @@ func FormatMaps(r *MapsReport, color bool) string {
 		return b.String()
 	}
 	b.WriteByte('\n')
-	rows := [][]styled{{{text: "MAP"}, {text: "LUN"}, {text: "WWID"}, {text: "STATE"}, {text: "PATHS"}, {text: "USERS"},
-		{text: "DEVICE"}, {text: "HCIL"}, {text: "DM"}, {text: "CHECKER"}, {text: "DEVICE STATE"}}}
+	rows := [][]styled{append([]styled{{text: "MAP"}, {text: "LUN"}, {text: "WWID"}, {text: "STATE"}, {text: "PATHS"}, {text: "USERS"}}, pathHeader()...)}
 	for _, m := range r.Maps {
 		_, color := stateStyle(m.State)
 		lun := m.LUN
@@ -267,25 +266,7 @@ func FormatMaps(r *MapsReport, color bool) string {
 		}
 		head := []styled{{text: dash(m.Name)}, {text: lun}, {text: m.WWID}, {text: state, color: color},
 			{text: fmt.Sprintf("%d/%d", m.ActivePaths, m.TotalPaths)}, {text: usersText(&m.MapStatus)}}
-		blank := make([]styled, len(head))
-		if len(m.Paths) == 0 {
-			rows = append(rows, append(head, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}))
-			continue
-		}
-		for i, p := range m.Paths {
-			row := blank
-			if i == 0 {
-				row = head
-			}
-			rows = append(rows, append(append([]styled(nil), row...),
-				styled{text: p.Device}, styled{text: dash(p.HCIL)},
-				styled{text: dash(p.DMState), color: pathColor(p.DMState, "active")},
-				styled{text: dash(p.CheckerState), color: pathColor(p.CheckerState, "ready", "ghost")},
-				styled{text: dash(p.DeviceState), color: pathColor(p.DeviceState, "running", "")}))
-		}
-		if more := int(m.TotalPaths) - len(m.Paths); more > 0 {
-			rows = append(rows, append(append([]styled(nil), blank...), styled{text: fmt.Sprintf("(+%d more)", more)}))
-		}
+		rows = appendPaths(rows, head, &m.MapStatus)
 	}
 	writeTable(&b, rows, color)
 	if more := int(r.MapCount) - len(r.Maps); more > 0 {

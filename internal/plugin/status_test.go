@@ -120,7 +120,16 @@ func fxMap(wwid, name string, st mpv1alpha1.MapState, active, total int32) mpv1a
 		if i >= active {
 			dm, checker = "failed", "faulty"
 		}
-		m.Paths = append(m.Paths, path(fmt.Sprintf("sd%c", 'b'+rune(i)), fmt.Sprintf("%d:0:0:%s", 3+i, strings.TrimLeft(wwid[len(wwid)-2:], "0")), dm, checker))
+		p := path(fmt.Sprintf("sd%c", 'b'+rune(i)), fmt.Sprintf("%d:0:0:%s", 3+i, strings.TrimLeft(wwid[len(wwid)-2:], "0")), dm, checker)
+		// ALUA: even paths optimized (group 1, prio 50), odd ones not (group 2, prio 10).
+		p.Group, p.Priority = 1+i%2, 50-40*(i%2)
+		m.Paths = append(m.Paths, p)
+	}
+	if total > 0 {
+		m.PathGroups = []mpv1alpha1.PathGroupStatus{{Group: 1, Selector: "service-time 0", Priority: 50, State: "active"}}
+	}
+	if total > 1 {
+		m.PathGroups = append(m.PathGroups, mpv1alpha1.PathGroupStatus{Group: 2, Selector: "service-time 0", Priority: 10, State: "enabled"})
 	}
 	return m
 }
