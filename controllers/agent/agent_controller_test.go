@@ -96,6 +96,23 @@ func TestAgentAppliesTheDesiredConfigAndReportsMaps(t *testing.T) {
 		s.Maps[1].Name != "mpathb" || s.Maps[1].State != mpv1alpha1.MapFailed || s.Maps[1].TotalPaths != 16 {
 		t.Errorf("maps = %+v", s.Maps)
 	}
+	// The path groups and priorities as multipathd printed them, through the API server.
+	if g := s.Maps[0].PathGroups; len(g) != 2 || g[0] != (mpv1alpha1.PathGroupStatus{Group: 1, Selector: "round-robin 0", Priority: 50, State: "active"}) ||
+		g[1] != (mpv1alpha1.PathGroupStatus{Group: 2, Selector: "round-robin 0", Priority: 10, State: "enabled"}) {
+		t.Errorf("mpatha path groups = %+v", g)
+	}
+	if len(s.Maps[0].Paths) != 16 {
+		t.Errorf("mpatha: %d paths listed, want 16", len(s.Maps[0].Paths))
+	}
+	for _, p := range s.Maps[0].Paths {
+		group, prio := int32(2), int32(10)
+		if p.Device == "sdc" || p.Device == "sdq" {
+			group, prio = 1, 50
+		}
+		if p.Group != group || p.Priority != prio {
+			t.Errorf("mpatha path %s: group %d priority %d, want %d and %d", p.Device, p.Group, p.Priority, group, prio)
+		}
+	}
 	if s.ObservedGeneration != st.Generation || conditions.Get(st, mpv1alpha1.DegradedCondition) != nil || conditions.Get(st, mpv1alpha1.ReconcilingCondition) != nil {
 		t.Errorf("conditions = %+v, observedGeneration %d", s.Conditions, s.ObservedGeneration)
 	}
