@@ -210,9 +210,29 @@ func testMaps(t *testing.T, ctx context.Context) {
 			if want := pathDevices(t, ctx, l); !slices.Equal(devs, want) {
 				return fmt.Errorf("map %s reported with paths %v, the kernel shows %v", alias, devs, want)
 			}
+			// The path groups as the real multipathd reports them: every path in a listed
+			// group, one group active.
+			groups := map[int32]bool{}
+			active := 0
+			for _, g := range ms.PathGroups {
+				groups[g.Group] = true
+				if g.State == "active" {
+					active++
+				}
+			}
+			if len(ms.PathGroups) == 0 || active != 1 {
+				return fmt.Errorf("map %s reported with path groups %+v", alias, ms.PathGroups)
+			}
+			for _, p := range ms.Paths {
+				if !groups[p.Group] {
+					return fmt.Errorf("map %s: path %s in group %d, not among %+v", alias, p.Device, p.Group, ms.PathGroups)
+				}
+			}
 		}
 		return nil
 	})
+	st := nodeState(t, ctx)
+	t.Logf("path groups of e2e-data: %+v", reportedMap(st, lun1.wwid()).PathGroups)
 	checkAppliedFiles(t, ctx)
 	out := guest(t, ctx, "cat "+wwidsFile+"; echo ---; cat "+ownedFile)
 	for _, w := range []string{lun1.wwid(), lun2.wwid(), foreignWWID} {
