@@ -49,6 +49,8 @@ var allowed = map[string]bool{
 	CmdShowVersion:  false,
 	CmdShowStatus:   false,
 	CmdShowDaemon:   false,
+	// Sent only by ShowPaths (its format is not keywords, so Command refuses it).
+	CmdShowPathsRaw: false,
 }
 
 // AllowedCommands returns the allow-listed commands, sorted.

@@ -338,7 +338,15 @@ func (c *nsClient) Command(ctx context.Context, args ...string) (b []byte, err e
 	return b, err
 }
 
-var _ multipathd.Client = (*nsClient)(nil)
+func (c *nsClient) ShowPathsRaw(ctx context.Context) (b []byte, err error) {
+	err = c.in(func() error { b, err = c.inner.ShowPathsRaw(ctx); return err })
+	return b, err
+}
+
+var (
+	_ multipathd.Client     = (*nsClient)(nil)
+	_ multipathd.PathLister = (*nsClient)(nil)
+)
 
 type syncBuffer struct {
 	mu sync.Mutex
