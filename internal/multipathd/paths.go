@@ -114,4 +114,3 @@ func ParsePaths(reply []byte) []PathInfo {
 	}
 	return out
 }
-
