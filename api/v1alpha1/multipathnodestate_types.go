@@ -248,6 +248,63 @@ type MultipathNodeStateStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=256
 	HostConflicts []HostConflict `json:"hostConflicts,omitempty"`
+
+	// unmanagedDevices are the multipath-capable devices multipathd sees on the node (its
+	// blacklists applied) whose WWID no MultipathWWID handed to this node names: orphan paths
+	// no map holds, and paths of maps the host assembled itself. One entry per WWID, sorted;
+	// `kubectl multipath discover` lists them and `adopt` writes their MultipathWWID.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	UnmanagedDevices []UnmanagedDevice `json:"unmanagedDevices,omitempty"`
+
+	// unmanagedDeviceCount is the number of unmanaged WWIDs, also those left out of
+	// unmanagedDevices beyond its 256 entries.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	UnmanagedDeviceCount int32 `json:"unmanagedDeviceCount,omitempty"`
+}
+
+// UnmanagedDevice is one WWID the node sees that the operator does not manage.
+type UnmanagedDevice struct {
+	// wwid is the WWID multipathd computed for the device's paths.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	WWID string `json:"wwid"`
+
+	// vendor is the SCSI vendor of the first path.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Vendor string `json:"vendor,omitempty"`
+
+	// product is the SCSI product of the first path.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Product string `json:"product,omitempty"`
+
+	// size is the size as multipathd prints it, for example `10G` or `1.0T`.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	Size string `json:"size,omitempty"`
+
+	// pathCount is the number of paths with this WWID.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	PathCount int32 `json:"pathCount,omitempty"`
+
+	// devices are the paths' device names (for example `sdb`), sorted, at most 8.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=64
+	Devices []string `json:"devices,omitempty"`
+
+	// inMap is the name of the map the host assembled from these paths under its own name (for
+	// example `mpatha`); empty for orphan paths no map holds.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	InMap string `json:"inMap,omitempty"`
 }
 
 // +kubebuilder:object:root=true
