@@ -177,6 +177,9 @@ type scope struct {
 	// hostConflicts are the host's facts against the desired config, set by
 	// reconcileHostFacts; nil when unknown this pass (the reported ones stay), empty when none.
 	hostConflicts []mpv1alpha1.HostConflict
+	// unmanaged are the devices the node sees that the desired config does not manage, set by
+	// reconcileUnmanaged; nil when unknown this pass (the reported ones stay).
+	unmanaged *unmanagedReport
 }
 
 type mapsReport struct {
@@ -208,7 +211,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	result := ctrl.Result{RequeueAfter: r.RefreshInterval}
 	var errs []error
-	for _, p := range []phase{r.reconcileApply, r.reconcileDrift, r.reconcileMaps, r.reconcileHostFacts} {
+	for _, p := range []phase{r.reconcileApply, r.reconcileDrift, r.reconcileMaps, r.reconcileHostFacts, r.reconcileUnmanaged} {
 		res, err := p(ctx, s)
 		if err != nil {
 			errs = append(errs, err)

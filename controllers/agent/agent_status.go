@@ -53,6 +53,8 @@ type statusInput struct {
 	maps      *mapsReport
 	// hostConflicts: see scope.hostConflicts (nil: unknown, keep what is reported).
 	hostConflicts []mpv1alpha1.HostConflict
+	// unmanaged: see scope.unmanaged (nil: unknown, keep what is reported).
+	unmanaged *unmanagedReport
 }
 
 // setStatus writes what a pass found into st.Status. Degraded (ApplyFailed) is present only
@@ -67,6 +69,10 @@ func setStatus(st *mpv1alpha1.MultipathNodeState, in statusInput) {
 		setVersionCondition(st)
 	}
 	setHostConflicts(st, in.hostConflicts)
+	if in.unmanaged != nil {
+		st.Status.UnmanagedDevices = in.unmanaged.devices
+		st.Status.UnmanagedDeviceCount = in.unmanaged.count
+	}
 	desired := st.Spec.DesiredConfig
 
 	switch {
@@ -170,7 +176,7 @@ func (r *Reconciler) reportSlowApply(ctx context.Context, s *scope, desired *mpv
 
 // updateStatus writes the pass's status when it differs from the last one written.
 func (r *Reconciler) updateStatus(ctx context.Context, s *scope) error {
-	setStatus(s.state, statusInput{applied: s.applied, applyErr: s.applyErr, daemonErr: s.daemonErr, maps: s.maps, hostConflicts: s.hostConflicts})
+	setStatus(s.state, statusInput{applied: s.applied, applyErr: s.applyErr, daemonErr: s.daemonErr, maps: s.maps, hostConflicts: s.hostConflicts, unmanaged: s.unmanaged})
 	if apiequality.Semantic.DeepEqual(s.written, s.state.Status) {
 		return nil
 	}
