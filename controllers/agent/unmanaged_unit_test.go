@@ -31,7 +31,7 @@ func TestUnmanagedDevicesGroupsAndLeavesOutManaged(t *testing.T) {
 		{WWID: "36001", Dev: "sdb", Size: "10G", Vendor: "LIO-ORG", Product: "disk0"},
 		{WWID: "36002", Dev: "sdd", Size: "1.0T", Map: "mpatha", Vendor: "HP", Product: "HSV210"},
 		{WWID: "3600A", Dev: "sde", Size: "5G", Map: "data"}, // managed, in another case
-		{WWID: "", Dev: "sdf"},                               // no WWID: left out
+		{WWID: "", Dev: "sdf"}, // no WWID: left out
 	}
 	got := unmanagedDevices(paths, map[string]bool{"3600a": true})
 	want := &unmanagedReport{count: 2, devices: []mpv1alpha1.UnmanagedDevice{
