@@ -670,3 +670,7 @@ func (t *importTree) render(dropped map[importLoc]bool) (string, map[int]importL
 	}
 	return b.String(), locs
 }
+
+// ObjectName is the object name `import` and `adopt` give a LUN: its alias when that is a
+// valid object name, else its WWID in lower case with other characters replaced.
+func ObjectName(alias, wwid string) string { return objectName(alias, wwid) }

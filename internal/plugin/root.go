@@ -43,7 +43,7 @@ type registerFunc func(ctx context.Context, streams IOStreams) *cobra.Command
 
 // commands lists the subcommands; each lives in its own file.
 func commands() []registerFunc {
-	return []registerFunc{newRenderCommand, newDiffCommand, newImportCommand, newStatusCommand, newMapsCommand, newVersionCommand}
+	return []registerFunc{newRenderCommand, newDiffCommand, newImportCommand, newStatusCommand, newMapsCommand, newDiscoverCommand, newAdoptCommand, newVersionCommand}
 }
 
 // NewCommand builds the root command. Named kubectl-multipath, it shows "kubectl multipath" in

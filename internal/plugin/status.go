@@ -84,6 +84,11 @@ func (f *clusterFlags) validate() error {
 
 // reader returns a direct (uncached) client for the cluster the kubeconfig flags name.
 func (f *clusterFlags) reader() (client.Reader, error) {
+	return f.client()
+}
+
+// client returns a direct client that can also write, for the commands that do (adopt).
+func (f *clusterFlags) client() (client.Client, error) {
 	cfg, err := f.kube.ToRESTConfig()
 	if err != nil {
 		return nil, err
