@@ -18,7 +18,8 @@ limitations under the License.
 // of MultipathConfig and MultipathWWID manifests offline, the way admission and the manager would,
 // so a GitOps repository's CI refuses what the cluster would refuse; `import` turns a node's
 // existing multipath.conf into those manifests; `diff` shows per node what a change to them, or
-// unpausing the rollout, would do.
+// unpausing the rollout, would do; `discover` lists the LUNs the nodes see that no MultipathWWID
+// manages and `adopt` writes the MultipathWWID for one.
 package plugin
 
 import (
