@@ -132,3 +132,25 @@ func TestRealMultipathdRunsTheAppliedConfig(t *testing.T) {
 		return nil
 	})
 }
+
+// The paths listing the agent sends for discover: the real multipathd takes the raw format as
+// one word and answers with paths (none on a test machine, or the host's own), not with its
+// help text or "fail".
+func TestRealMultipathdListsPathsInTheRawFormat(t *testing.T) {
+	t.Parallel()
+	th := newHost(t)
+	d := realdaemon.Start(t, th.path(EtcMultipathDir))
+	if _, ok := d.Client.(multipathd.PathLister); !ok {
+		t.Fatalf("the real daemon's client %T cannot list paths", d.Client)
+	}
+	paths, err := multipathd.ShowPaths(context.Background(), d.Client)
+	if err != nil {
+		t.Fatalf("show paths raw format: %v", err)
+	}
+	for _, p := range paths {
+		if p.Dev == "" {
+			t.Errorf("a path without a device: %+v", p)
+		}
+	}
+	t.Logf("%d paths: %+v", len(paths), paths)
+}
