@@ -60,13 +60,20 @@ const (
 func TestViewerRunsStatusAndMaps(t *testing.T) {
 	ctx := t.Context()
 	seedViewerCluster(t)
-	var viewer *rbacv1.ClusterRole
+	var viewer, editor *rbacv1.ClusterRole
 	for _, u := range build(t, "config/rbac") {
-		if u.GetKind() == "ClusterRole" && u.GetName() == "multipath-viewer" {
-			viewer = &rbacv1.ClusterRole{}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, viewer); err != nil {
-				t.Fatal(err)
-			}
+		if u.GetKind() != "ClusterRole" {
+			continue
+		}
+		role := &rbacv1.ClusterRole{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, role); err != nil {
+			t.Fatal(err)
+		}
+		switch u.GetName() {
+		case "multipath-viewer":
+			viewer = role
+		case "multipath-editor":
+			editor = role
 		}
 	}
 	if viewer == nil {
@@ -87,6 +94,25 @@ func TestViewerRunsStatusAndMaps(t *testing.T) {
 		out, err = runPlugin(ctx, t, user, "maps", rbacNode)
 		if err != nil || !strings.Contains(out, rbacLUN) || !strings.Contains(out, "sdc") {
 			t.Errorf("maps %s as %s: %v\n%s", rbacNode, user, err, out)
+		}
+		// discover reads every MultipathNodeState and MultipathWWID, as status does.
+		out, err = runPlugin(ctx, t, user, "discover")
+		if err != nil || !strings.Contains(out, "No node reports a multipath device") {
+			t.Errorf("discover as %s: %v\n%s", user, err, out)
+		}
+		// adopt writes a MultipathWWID: the viewer may not, the editor may.
+		const adoptWWID = "36001405dddddddddddddddddddddddd"
+		out, err = runPlugin(ctx, t, user, "adopt", adoptWWID, "--alias", "data99", "--dry-run")
+		if err == nil || !strings.Contains(err.Error(), `cannot create resource "multipathwwids"`) {
+			t.Errorf("adopt as %s: %v, want refused\n%s", user, err, out)
+		}
+		if editor == nil {
+			t.Fatal("config/rbac has no ClusterRole multipath-editor")
+		}
+		writer := bindRole(t, "multipath-editor-test", append(slices.Clone(viewer.Rules), editor.Rules...))
+		out, err = runPlugin(ctx, t, writer, "adopt", adoptWWID, "--alias", "data99", "--dry-run")
+		if err != nil || !strings.Contains(out, "multipathwwid/data99 created (server dry run)") {
+			t.Errorf("adopt as %s: %v\n%s", writer, err, out)
 		}
 	})
 
