@@ -233,6 +233,25 @@ func testMaps(t *testing.T, ctx context.Context) {
 	})
 	st := nodeState(t, ctx)
 	t.Logf("path groups of e2e-data: %+v", reportedMap(st, lun1.wwid()).PathGroups)
+	// Discovery (kubectl multipath discover): the host's own LUN, assembled by the host as
+	// mpatha, is reported as an unmanaged device with both paths, from multipathd's own path
+	// list; the managed LUNs are not.
+	st = waitNode(t, ctx, time.Minute, "the host's LUN reported as unmanaged", func(st *mpv1alpha1.MultipathNodeState) error {
+		var host *mpv1alpha1.UnmanagedDevice
+		for i, d := range st.Status.UnmanagedDevices {
+			switch d.WWID {
+			case hostLUN.wwid():
+				host = &st.Status.UnmanagedDevices[i]
+			case lun1.wwid(), lun2.wwid():
+				return fmt.Errorf("managed LUN %s reported as unmanaged: %+v", d.WWID, d)
+			}
+		}
+		if host == nil || host.InMap != hostMapName || host.PathCount != 2 {
+			return fmt.Errorf("unmanaged devices %+v", st.Status.UnmanagedDevices)
+		}
+		return nil
+	})
+	t.Logf("unmanaged devices: %+v", st.Status.UnmanagedDevices)
 	checkAppliedFiles(t, ctx)
 	out := guest(t, ctx, "cat "+wwidsFile+"; echo ---; cat "+ownedFile)
 	for _, w := range []string{lun1.wwid(), lun2.wwid(), foreignWWID} {
