@@ -30,6 +30,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -586,7 +587,24 @@ func testDeleteAll(t *testing.T, ctx context.Context) {
 	// Freed: the node is torn down and the MultipathConfig goes.
 	guest(t, ctx, "umount /mnt/data")
 	freed := time.Now()
-	waitGone(t, ctx, 3*time.Minute, cfg)
+	if err := poll(ctx, 3*time.Minute, func() error {
+		err := sys.c.Get(ctx, client.ObjectKeyFromObject(cfg), cfg)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("still there: deletion %v, finalizers %v", cfg.DeletionTimestamp, cfg.Finalizers)
+		}
+		return err
+	}); err != nil {
+		// What still holds it: the node's report of the map, and the kernel's view.
+		st := nodeState(t, ctx)
+		t.Logf("node report of e2e-data: %+v", reportedMap(st, lun1.wwid()))
+		t.Logf("MultipathConfig status: %+v", cfg.Status)
+		out, _ := sys.vm.run(ctx, "dmsetup info -c -o name,open,major,minor e2e-data; grep -l ' /mnt/data ' /proc/[0-9]*/mountinfo | head; ls -l /proc/[0-9]*/fd 2>/dev/null | grep -c dm- ; dmesg | tail -5")
+		t.Logf("guest: %s", out)
+		t.Fatalf("unmounted, but the MultipathConfig did not go in 3m: %v", err)
+	}
 	waitGuest(t, ctx, 2*time.Minute, "the operator's files and WWIDs gone",
 		fmt.Sprintf("! test -e %s && ! test -e %s && ! grep -q %s %s && ! grep -q %s %s && ! test -s %s",
 			baselineConf, overrideConf, lun1.wwid(), wwidsFile, lun2.wwid(), wwidsFile, ownedFile))
