@@ -84,7 +84,7 @@ func TestAgentAppliesTheDesiredConfigAndReportsMaps(t *testing.T) {
 	}
 	for _, cmd := range n.daemon.Commands() {
 		// The allow-list, and the paths listing ShowPaths sends (not a keyword command).
-		if !slices.Contains(multipathd.AllowedCommands(), cmd) && cmd != multipathd.CmdShowPathsRaw {
+		if !slices.Contains(multipathd.ClientCommands(), cmd) {
 			t.Errorf("multipathd received %q", cmd)
 		}
 	}

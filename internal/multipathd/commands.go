@@ -58,6 +58,11 @@ func AllowedCommands() []string {
 	return []string{CmdReconfigure, CmdShowConfig, CmdShowDaemon, CmdShowMapsJSON, CmdShowPaths, CmdShowStatus, CmdShowVersion}
 }
 
+// ClientCommands returns every command line this package's clients ever send: the
+// allow-listed keywords of AllowedCommands, and the fixed path listing ShowPaths sends
+// (CmdShowPathsRaw), which Command refuses since its format is not keywords.
+func ClientCommands() []string { return append(AllowedCommands(), CmdShowPathsRaw) }
+
 // NeedsRoot reports whether multipathd requires uid 0 for the allow-listed command.
 func NeedsRoot(command string) bool { return allowed[command] }
 

@@ -48,7 +48,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
-func allowedCommands() []string { return multipathd.AllowedCommands() }
+func allowedCommands() []string { return multipathd.ClientCommands() }
 
 // renderRegistry is every rendered ConfigMap the manager ever created, seen through a watch
 // (a render can be pruned before anyone lists it): what a whole owned file may hold.
