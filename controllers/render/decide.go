@@ -305,7 +305,7 @@ func refusedAdoptions(states []mpv1alpha1.MultipathNodeState, wwidKeys map[strin
 // the agent, which cannot tell, would refuse the whole config on those nodes.
 func adoptionHolds(w *mpv1alpha1.MultipathWWID, name string, openOn, refused []mpv1alpha1.NodeUse) []mpv1alpha1.NodeUse {
 	differs := func(u mpv1alpha1.NodeUse) bool {
-		return u.Name != name && !(name == w.Spec.WWID && strings.EqualFold(u.Name, name))
+		return !consumers.NamedAs(u.Name, name, w.Spec.WWID)
 	}
 	var out []mpv1alpha1.NodeUse
 	if w.Status.RenderedAlias == nil {

@@ -50,11 +50,17 @@ func Disturbed(w *mpv1alpha1.MultipathWWID, openOn []mpv1alpha1.NodeUse) []mpv1a
 	name := multipathconf.MapName(&w.Spec)
 	var out []mpv1alpha1.NodeUse
 	for _, u := range openOn {
-		if u.Name == name || w.Spec.Alias == "" && strings.EqualFold(u.Name, name) {
+		if NamedAs(u.Name, name, w.Spec.WWID) {
 			out = append(out, u)
 		}
 	}
 	return out
+}
+
+// NamedAs says whether a map a node calls mapName carries name, the name the render gives the
+// LUN of wwid: the same string, or, when that name is the WWID itself, the WWID in another case.
+func NamedAs(mapName, name, wwid string) bool {
+	return mapName == name || name == wwid && strings.EqualFold(mapName, name)
 }
 
 // NodeUseOf is m, open on node, as MultipathWWID status.openOn lists it. An open count that no
