@@ -44,6 +44,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -140,6 +141,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.MapUsers != nil && r.Host.InUse == nil {
 		// The apply refuses to rename an open map the host named (adopting it under another name).
 		r.Host.InUse = r.mapInUse
+	}
+	if r.Host.Usable == nil {
+		// The post-check wants back every map that had a usable path, by the health rules.
+		r.Host.Usable = mapstatus.Usable
 	}
 	thisNode := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == r.NodeName })
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -347,7 +352,7 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 			ctrl.LoggerFrom(ctx).V(1).Info("Cannot read multipathd's version", "err", err.Error())
 		}
 	}
-	statuses := multipathd.ToMapStatuses(maps)
+	statuses := mapstatus.FromMaps(maps)
 	r.lastReply, r.lastKernels = sha256.Sum256(reply), kernelNames(maps)
 	r.lastMaps = &mapsReport{version: r.version, mapCount: int32(min(len(maps), 1<<31-1)), maps: statuses}
 	s.maps = r.withUsersReport(ctx, r.lastMaps)

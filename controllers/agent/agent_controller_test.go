@@ -36,6 +36,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
@@ -378,7 +379,7 @@ func TestAgentRestartedMidApplyRecoversAndApplies(t *testing.T) {
 	var pendingBefore bool
 	n := startAgent(t, name, func(n *node) {
 		// A predecessor wrote files and its marker, and died before reconfiguring.
-		killed := &hostfs.Host{Root: n.root, Client: &dieOnReconfigure{Client: n.host.Client}}
+		killed := &hostfs.Host{Root: n.root, Client: &dieOnReconfigure{Client: n.host.Client}, Usable: mapstatus.Usable}
 		r, err := multipathconf.Render(nil, []mpv1alpha1.MultipathWWID{{ObjectMeta: metav1.ObjectMeta{Name: "lun-b"}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: wwidB}}})
 		if err != nil {
 			t.Fatal(err)

@@ -33,6 +33,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
 	"github.com/kube-multipath/kube-multipath/internal/hostconf"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -94,7 +95,7 @@ func (r *Reconciler) withUsers(ctx context.Context, statuses []mpv1alpha1.MapSta
 func kernelNames(maps []multipathd.Map) map[string]string {
 	out := make(map[string]string, len(maps))
 	for _, m := range maps {
-		if s := multipathd.ToMapStatus(m); s.WWID != "" && m.Sysfs != "" {
+		if s := mapstatus.FromMap(m); s.WWID != "" && m.Sysfs != "" {
 			out[s.WWID] = m.Sysfs
 		}
 	}
@@ -214,7 +215,7 @@ func wouldRenameConflict(rn hostfs.Rename) mpv1alpha1.HostConflict {
 // mapInUse says what holds m open, in words, "" when nothing does: Host.InUse, for the
 // apply's refusal to adopt an open map under another name.
 func (r *Reconciler) mapInUse(m multipathd.Map) string {
-	st := multipathd.ToMapStatus(m)
+	st := mapstatus.FromMap(m)
 	usage, _ := r.MapUsers.Read([]mapusers.Map{{Kernel: m.Sysfs, Probe: st.ActivePaths > 0}})
 	u, ok := usage[m.Sysfs]
 	if !ok || len(u.Users) == 0 {

@@ -72,7 +72,7 @@ limitations under the License.
 // update does): a failure after step 5 restores the agent's own files byte for byte, reverses
 // its wwids delta in place under the lock, sends
 // reconfigure again when it had been sent, and removes the marker. When the rollback itself
-// fails the marker stays, and the next Apply or Recover finishes the rollback.
+// fails the marker stays, and the next Apply finishes the rollback.
 //
 // # Ownership of /etc/multipath/wwids
 //
@@ -98,11 +98,12 @@ limitations under the License.
 // every map that had at least one usable path before the apply must still exist after it,
 // whatever its use. Two exceptions: a map whose WWID the apply removes from the owned
 // allow-list (its removal is the intent; multipathd keeps it anyway while it is open), and a
-// map with no usable path (it carries no I/O, and multipathd may drop it on reconfigure,
-// which a rollback cannot undo: requiring it would make every later apply fail).
+// map with no usable path (Host.Usable: the caller's health rules; it carries no I/O, and
+// multipathd may drop it on reconfigure, which a rollback cannot undo: requiring it would make
+// every later apply fail).
 //
 // # Drift
 //
-// CheckDrift compares the owned drop-ins and the owned entries of the wwids file with a
-// config; Reassert applies the config again, through the whole transaction, when they differ.
+// Reassert compares the owned drop-ins and the owned entries of the wwids file with a config,
+// and applies the config again, through the whole transaction, when they differ.
 package hostfs

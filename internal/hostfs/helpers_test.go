@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
@@ -84,7 +85,7 @@ func newHost(t testing.TB, opts ...hostOption) *testHost {
 	}
 	t.Cleanup(func() { _ = d.Close() })
 	hooks := &hookClient{Client: &multipathd.SocketClient{Address: d.Address(), Timeout: 5 * time.Second}}
-	th := &testHost{Host: &Host{Root: t.TempDir(), Client: hooks, TempDir: t.TempDir()}, daemon: d, hooks: hooks}
+	th := &testHost{Host: &Host{Root: t.TempDir(), Client: hooks, TempDir: t.TempDir(), Usable: mapstatus.Usable}, daemon: d, hooks: hooks}
 	if err := os.MkdirAll(th.path(ConfDir), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -197,4 +198,34 @@ func mapsJSON(maps ...testMap) string {
 		out = append(out, multipathdtest.HealthyMap(m.wwid, m.name, m.paths))
 	}
 	return multipathdtest.MapsJSON(out)
+}
+
+// Recover rolls back an apply that an earlier agent left unfinished (its pending marker) as a
+// restarted agent's first Apply does, and reports whether there was one. Test-only: production
+// recovers inside Apply.
+func (h *Host) Recover(ctx context.Context) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	unlock, err := h.lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	return h.recover(ctx)
+}
+
+// CheckDrift returns the owned configuration files (host paths) that differ from r, changing
+// nothing: the comparison Reassert makes before it applies. Test-only.
+func (h *Host) CheckDrift(r *multipathconf.Rendered) ([]string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st, err := h.readState()
+	if err != nil {
+		return nil, err
+	}
+	p, err := planFor(st, r)
+	if err != nil {
+		return nil, err
+	}
+	return hostPaths(p.changed), nil
 }

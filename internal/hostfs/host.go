@@ -34,7 +34,6 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
@@ -77,7 +76,7 @@ type ApplyError struct {
 	// reconfigured again when it had been). False with a nil RollbackErr: nothing was written.
 	RolledBack bool
 	// RollbackErr is why the rollback did not finish; the pending marker then stays, and the
-	// next Apply or Recover finishes it.
+	// next Apply finishes it.
 	RollbackErr error
 	// Renames are the maps the operator does not manage that the config would rename, and the
 	// open maps it did not name that the config would adopt under another name (Users set),
@@ -152,6 +151,10 @@ type Host struct {
 	// closed. An apply that would rename an open map the operator did not name is refused
 	// (PredictAdoptions).
 	InUse func(m multipathd.Map) string
+	// Usable reports whether a map has a path that can carry I/O (the health rules, given by the
+	// caller so that this package holds no health rule). The post-check wants such maps back;
+	// nil wants every map back.
+	Usable func(m multipathd.Map) bool
 
 	mu sync.Mutex
 }
@@ -180,20 +183,6 @@ func (h *Host) Apply(ctx context.Context, r *multipathconf.Rendered) (Result, er
 	return res, err
 }
 
-// Recover rolls back an apply that an earlier agent left unfinished (its pending marker), and
-// reports whether there was one. The marker is removed only once the files are restored and
-// multipathd has taken them.
-func (h *Host) Recover(ctx context.Context) (bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	unlock, err := h.lock(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	return h.recover(ctx)
-}
-
 // Pending reports whether a pending marker is on the host.
 func (h *Host) Pending() (bool, error) {
 	_, err := os.Lstat(h.path(PendingPath))
@@ -214,23 +203,6 @@ func (h *Host) Applied() (*AppliedConfig, error) {
 		return nil, fmt.Errorf("%s is unreadable: %w", hostPath(AppliedPath), err)
 	}
 	return a, nil
-}
-
-// CheckDrift returns the owned configuration files (host paths) that differ from r: an owned
-// drop-in edited, added or removed by hand, or a desired WWID missing from
-// /etc/multipath/wwids. It changes nothing.
-func (h *Host) CheckDrift(r *multipathconf.Rendered) ([]string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	st, err := h.readState()
-	if err != nil {
-		return nil, err
-	}
-	p, err := planFor(st, r)
-	if err != nil {
-		return nil, err
-	}
-	return hostPaths(p.changed), nil
 }
 
 // Reassert applies r again, through the whole transaction, when the owned files drifted from
@@ -442,7 +414,7 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 		return res, &ApplyError{Step: StepPreflight, Err: fmt.Errorf("%w: %s", ErrWouldRename, strings.Join(msgs, "; ")), Renames: renames}
 	}
 	want := postCheckWant{
-		required: requiredMaps(before, p.wwids.Removed),
+		required: requiredMaps(before, p.wwids.Removed, h.Usable),
 		names:    expectedNames(before, previousNames(st), r.Names),
 		rendered: r.Names,
 	}
@@ -464,7 +436,7 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 
 	// Undo of the whole transaction. Deferred first, so it runs last: after every step's own
 	// undo below has restored its files, multipathd is reconfigured again (when it had been)
-	// and the marker removed. Anything that fails keeps the marker for Recover.
+	// and the marker removed. Anything that fails keeps the marker for the next Apply.
 	var undoErrs []error
 	reconfigured := false
 	defer func() {
@@ -690,15 +662,15 @@ func (h *Host) showMaps(ctx context.Context) ([]multipathd.Map, error) {
 	return multipathd.ParseMapsJSON(reply)
 }
 
-// requiredMaps are the maps the post-check wants back, WWID to name: every map with a usable
-// path, except those of WWIDs the apply removes on purpose.
-func requiredMaps(before []multipathd.Map, removed []string) map[string]string {
+// requiredMaps are the maps the post-check wants back, WWID to name: every usable map (every
+// map when usable is nil), except those of WWIDs the apply removes on purpose.
+func requiredMaps(before []multipathd.Map, removed []string, usable func(multipathd.Map) bool) map[string]string {
 	out := map[string]string{}
 	for _, m := range before {
 		if m.UUID == "" || slices.Contains(removed, m.UUID) {
 			continue
 		}
-		if health.EvaluateMap(multipathd.HealthMap(m)).Usable == 0 {
+		if usable != nil && !usable(m) {
 			continue
 		}
 		out[m.UUID] = m.Name

@@ -79,18 +79,6 @@ func Pack(r *Rendered) (data map[string]string, binaryData map[string][]byte, er
 	return nil, binaryData, nil
 }
 
-// PackedSize is the number of bytes data and binaryData take: keys and values.
-func PackedSize(data map[string]string, binaryData map[string][]byte) int {
-	n := 0
-	for k, v := range data {
-		n += len(k) + len(v)
-	}
-	for k, v := range binaryData {
-		n += len(k) + len(v)
-	}
-	return n
-}
-
 // Unpack reads back what Pack wrote and verifies it against wantHash, the full Hash of the
 // rendered config it names, so that a node never applies a config other than the one it was
 // told to.

@@ -182,3 +182,15 @@ func TestUnpackRefusesBadPayloads(t *testing.T) {
 		})
 	}
 }
+
+// PackedSize (test-only) is the number of bytes data and binaryData take: keys and values.
+func PackedSize(data map[string]string, binaryData map[string][]byte) int {
+	n := 0
+	for k, v := range data {
+		n += len(k) + len(v)
+	}
+	for k, v := range binaryData {
+		n += len(k) + len(v)
+	}
+	return n
+}

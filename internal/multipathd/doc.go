@@ -51,10 +51,8 @@ limitations under the License.
 //     unknown fields are ignored, missing ones stay zero, absurd numbers are clamped, a map
 //     with values of the wrong type is kept but marked Malformed, and only broken JSON is an
 //     error.
-//   - ParseTopology reads the text of "multipath -ll" / "show topology" into the same model;
-//     it exists for tests and tools (the JSON carries no HCIL, the text does).
-//   - ToMapStatus and ToMapStatuses convert maps to the API, with the state decided by the
-//     health package, bounded and truncated to the API limits, sorted deterministically.
+//
+// It knows neither the API nor the health rules: internal/mapstatus maps its Map to both.
 //
 // The package multipathdtest holds a fake daemon that speaks the same protocol, for tests.
 package multipathd

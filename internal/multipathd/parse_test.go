@@ -23,6 +23,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
@@ -445,7 +446,7 @@ func TestDerivedJSONAgreesWithItsTextSource(t *testing.T) {
 					fromText = append(fromText, m)
 				}
 			}
-			a, b := multipathd.ToMapStatuses(fromJSON), multipathd.ToMapStatuses(fromText)
+			a, b := mapstatus.FromMaps(fromJSON), mapstatus.FromMaps(fromText)
 			if !reflect.DeepEqual(a, b) {
 				t.Errorf("JSON gives\n%+v\ntext gives\n%+v", a, b)
 			}
@@ -467,6 +468,6 @@ func FuzzParseMapsJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		checkAPIBounds(t, multipathd.ToMapStatuses(maps))
+		checkAPIBounds(t, mapstatus.FromMaps(maps))
 	})
 }

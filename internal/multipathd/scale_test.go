@@ -21,6 +21,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
@@ -95,14 +96,14 @@ func mapsJSON(n int) []byte {
 }
 
 func BenchmarkParseAndConvert10000Maps(b *testing.B) {
-	data := mapsJSON(multipathd.MaxMaps)
+	data := mapsJSON(mapstatus.MaxMaps)
 	b.ReportAllocs()
 	for b.Loop() {
 		maps, err := multipathd.ParseMapsJSON(data)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if st := multipathd.ToMapStatuses(maps); len(st) != multipathd.MaxMaps {
+		if st := mapstatus.FromMaps(maps); len(st) != mapstatus.MaxMaps {
 			b.Fatalf("%d statuses", len(st))
 		}
 	}
@@ -113,15 +114,15 @@ func TestScaleReplyFitsTheProtocol(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and parses a 30 MiB reply")
 	}
-	data := mapsJSON(multipathd.MaxMaps)
+	data := mapsJSON(mapstatus.MaxMaps)
 	if len(data)+1 >= multipathd.MaxReplyLen {
 		t.Fatalf("10,000 maps of 4 paths take %d bytes, over libmpathcmd's limit; revisit DefaultMaxReplyBytes' note", len(data))
 	}
 	maps, err := multipathd.ParseMapsJSON(data)
-	if err != nil || len(maps) != multipathd.MaxMaps {
+	if err != nil || len(maps) != mapstatus.MaxMaps {
 		t.Fatalf("%d maps, %v", len(maps), err)
 	}
-	st := multipathd.ToMapStatuses(maps)
+	st := mapstatus.FromMaps(maps)
 	checkAPIBounds(t, st)
 	if st[0].State != "optimal" || st[0].ActivePaths != 4 || st[0].TotalPaths != 4 {
 		t.Errorf("first map = %+v", st[0])

@@ -25,14 +25,15 @@ import (
 	"unicode/utf8"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
 // checkAPIBounds fails when a status would be refused by the MultipathNodeState schema.
 func checkAPIBounds(t *testing.T, st []mpv1alpha1.MapStatus) {
 	t.Helper()
-	if len(st) > multipathd.MaxMaps {
-		t.Fatalf("%d maps, MaxItems is %d", len(st), multipathd.MaxMaps)
+	if len(st) > mapstatus.MaxMaps {
+		t.Fatalf("%d maps, MaxItems is %d", len(st), mapstatus.MaxMaps)
 	}
 	str := func(what, s string, minLen, maxLen int) {
 		n := utf8.RuneCountInString(s)
@@ -48,7 +49,7 @@ func checkAPIBounds(t *testing.T, st []mpv1alpha1.MapStatus) {
 		default:
 			t.Fatalf("map %d state %q", i, m.State)
 		}
-		if m.ActivePaths < 0 || m.ActivePaths > m.TotalPaths || len(m.Paths) > multipathd.MaxPathsPerMap || int32(len(m.Paths)) > m.TotalPaths {
+		if m.ActivePaths < 0 || m.ActivePaths > m.TotalPaths || len(m.Paths) > mapstatus.MaxPathsPerMap || int32(len(m.Paths)) > m.TotalPaths {
 			t.Fatalf("map %d counts: active %d total %d listed %d", i, m.ActivePaths, m.TotalPaths, len(m.Paths))
 		}
 		for _, p := range m.Paths {
@@ -57,17 +58,17 @@ func checkAPIBounds(t *testing.T, st []mpv1alpha1.MapStatus) {
 			str("dmState", p.DMState, 0, 32)
 			str("checkerState", p.CheckerState, 0, 32)
 			str("deviceState", p.DeviceState, 0, 32)
-			if p.Group < 0 || p.Group > multipathd.MaxPathGroupNumber || p.Priority < -1 {
+			if p.Group < 0 || p.Group > mapstatus.MaxPathGroupNumber || p.Priority < -1 {
 				t.Fatalf("map %d path %s: group %d priority %d", i, p.Device, p.Group, p.Priority)
 			}
 		}
-		if len(m.PathGroups) > multipathd.MaxPathGroupsPerMap {
+		if len(m.PathGroups) > mapstatus.MaxPathGroupsPerMap {
 			t.Fatalf("map %d: %d path groups", i, len(m.PathGroups))
 		}
 		for _, g := range m.PathGroups {
 			str("selector", g.Selector, 0, 64)
 			str("group state", g.State, 0, 32)
-			if g.Group < 1 || g.Group > multipathd.MaxPathGroupNumber || g.Priority < -1 {
+			if g.Group < 1 || g.Group > mapstatus.MaxPathGroupNumber || g.Priority < -1 {
 				t.Fatalf("map %d: group %d priority %d", i, g.Group, g.Priority)
 			}
 		}
@@ -86,7 +87,7 @@ func summary(st []mpv1alpha1.MapStatus) string {
 }
 
 // The health of every capture, through the path the agent uses (JSON) or the text parser.
-func TestToMapStatusesOnFixtures(t *testing.T) {
+func TestFromMapsOnFixtures(t *testing.T) {
 	tests := map[string]struct {
 		file string
 		want string
@@ -164,7 +165,7 @@ func TestToMapStatusesOnFixtures(t *testing.T) {
 			} else {
 				maps = multipathd.ParseTopology(data)
 			}
-			st := multipathd.ToMapStatuses(maps)
+			st := mapstatus.FromMaps(maps)
 			checkAPIBounds(t, st)
 			if got := summary(st); got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
@@ -191,7 +192,7 @@ func oneMap(dm string, groups ...multipathd.PathGroup) multipathd.Map {
 }
 
 // States no capture shows, built from FORMAT.md: the whole MapStatus is asserted.
-func TestToMapStatusBuiltFromFormat(t *testing.T) {
+func TestFromMapBuiltFromFormat(t *testing.T) {
 	offline := func(p *multipathd.Path) { p.DevState = "offline" }
 	marginal := func(p *multipathd.Path) { p.MarginalState = "marginal" }
 	ps := func(dev, dm, chk, devst string) mpv1alpha1.PathStatus {
@@ -274,7 +275,7 @@ func TestToMapStatusBuiltFromFormat(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := multipathd.ToMapStatus(tc.in)
+			got := mapstatus.FromMap(tc.in)
 			// These cases are about health; groups and priorities have their own test.
 			got.PathGroups = nil
 			for i := range got.Paths {
@@ -287,7 +288,7 @@ func TestToMapStatusBuiltFromFormat(t *testing.T) {
 	}
 }
 
-func TestToMapStatusBoundsPathsAndListsFailedFirst(t *testing.T) {
+func TestFromMapBoundsPathsAndListsFailedFirst(t *testing.T) {
 	var paths []multipathd.Path
 	for i := range 100 {
 		if i%25 == 7 {
@@ -296,7 +297,7 @@ func TestToMapStatusBoundsPathsAndListsFailedFirst(t *testing.T) {
 			paths = append(paths, path(fmt.Sprintf("sda%03d", i), "active", "ready"))
 		}
 	}
-	st := multipathd.ToMapStatus(oneMap("active", group("active", paths...)))
+	st := mapstatus.FromMap(oneMap("active", group("active", paths...)))
 	if st.State != mpv1alpha1.MapDegraded || st.ActivePaths != 96 || st.TotalPaths != 100 || len(st.Paths) != 64 {
 		t.Fatalf("state %s active %d total %d listed %d; want degraded 96/100, 64 listed", st.State, st.ActivePaths, st.TotalPaths, len(st.Paths))
 	}
@@ -310,13 +311,13 @@ func TestToMapStatusBoundsPathsAndListsFailedFirst(t *testing.T) {
 	for i := range paths {
 		rev[i] = paths[len(paths)-1-i]
 	}
-	if again := multipathd.ToMapStatus(oneMap("active", group("active", rev...))); !reflect.DeepEqual(again, st) {
+	if again := mapstatus.FromMap(oneMap("active", group("active", rev...))); !reflect.DeepEqual(again, st) {
 		t.Error("the output depends on the daemon's path order")
 	}
 	checkAPIBounds(t, []mpv1alpha1.MapStatus{st})
 }
 
-func TestToMapStatuses(t *testing.T) {
+func TestFromMaps(t *testing.T) {
 	in := []multipathd.Map{
 		oneMap("active", group("active", path("sda", "active", "ready"))),
 		{Name: "no-uuid", PathGroups: []multipathd.PathGroup{group("active", path("sdb", "active", "ready"))}},
@@ -324,26 +325,26 @@ func TestToMapStatuses(t *testing.T) {
 		{Name: "a", UUID: "3600a0"},
 		{Name: "spaces", UUID: "   "},
 	}
-	got := summary(multipathd.ToMapStatuses(in))
+	got := summary(mapstatus.FromMaps(in))
 	want := "3600a lun degraded 1/1;3600a0 a failed 0/0;3600B B failed 0/0;"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 
-	many := make([]multipathd.Map, multipathd.MaxMaps+5)
+	many := make([]multipathd.Map, mapstatus.MaxMaps+5)
 	for i := range many {
 		many[i] = multipathd.Map{UUID: fmt.Sprintf("36%08d", len(many)-i)}
 	}
-	st := multipathd.ToMapStatuses(many)
+	st := mapstatus.FromMaps(many)
 	checkAPIBounds(t, st)
-	if len(st) != multipathd.MaxMaps || st[0].WWID != "3600000001" {
-		t.Errorf("%d maps starting at %s; want %d starting at the lowest WWID", len(st), st[0].WWID, multipathd.MaxMaps)
+	if len(st) != mapstatus.MaxMaps || st[0].WWID != "3600000001" {
+		t.Errorf("%d maps starting at %s; want %d starting at the lowest WWID", len(st), st[0].WWID, mapstatus.MaxMaps)
 	}
 }
 
 // Each path keeps its group's number and its priority, and the groups are listed as multipath
 // -ll prints them: in the daemon's order, with selector, priority and dm state.
-func TestToMapStatusPathGroupsAndPriorities(t *testing.T) {
+func TestFromMapPathGroupsAndPriorities(t *testing.T) {
 	prio := func(n int) func(*multipathd.Path) { return func(p *multipathd.Path) { p.Priority = n } }
 	g1 := group("active", path("sdb", "active", "ready", prio(50)), path("sdc", "failed", "faulty", prio(-1)))
 	g1.Selector, g1.Priority, g1.Number = "service-time 0", 50, 1
@@ -351,7 +352,7 @@ func TestToMapStatusPathGroupsAndPriorities(t *testing.T) {
 	g2.Selector, g2.Priority, g2.Number = " round-robin 0\n", 1, 2
 	g3 := group("disabled", path("sdd", "active", "ready", prio(0))) // no "group" in the JSON: its place, 3
 	g3.Priority = -1
-	st := multipathd.ToMapStatus(oneMap("active", g1, g2, g3))
+	st := mapstatus.FromMap(oneMap("active", g1, g2, g3))
 	wantGroups := []mpv1alpha1.PathGroupStatus{
 		{Group: 1, Selector: "service-time 0", Priority: 50, State: "active"},
 		{Group: 2, Selector: "round-robin 0", Priority: 1, State: "enabled"},
@@ -381,12 +382,12 @@ func TestToMapStatusPathGroupsAndPriorities(t *testing.T) {
 		}
 		many = append(many, g)
 	}
-	st = multipathd.ToMapStatus(oneMap("active", many...))
-	if len(st.PathGroups) != multipathd.MaxPathGroupsPerMap || st.PathGroups[63].Group != 64 {
+	st = mapstatus.FromMap(oneMap("active", many...))
+	if len(st.PathGroups) != mapstatus.MaxPathGroupsPerMap || st.PathGroups[63].Group != 64 {
 		t.Errorf("%d groups listed, last %+v", len(st.PathGroups), st.PathGroups[len(st.PathGroups)-1])
 	}
 	for _, p := range st.Paths {
-		if p.Device == "sd069" && p.Group != multipathd.MaxPathGroupNumber {
+		if p.Device == "sd069" && p.Group != mapstatus.MaxPathGroupNumber {
 			t.Errorf("group 5000 reported as %d", p.Group)
 		}
 	}
@@ -394,7 +395,7 @@ func TestToMapStatusPathGroupsAndPriorities(t *testing.T) {
 }
 
 // The groups of the captures, as multipath -ll shows them.
-func TestToMapStatusPathGroupsOnFixtures(t *testing.T) {
+func TestFromMapPathGroupsOnFixtures(t *testing.T) {
 	tests := map[string]struct {
 		file string
 		want string // per map: group:selector:prio:state paths dev@group/prio
@@ -428,7 +429,7 @@ func TestToMapStatusPathGroupsOnFixtures(t *testing.T) {
 			} else {
 				maps = multipathd.ParseTopology(data)
 			}
-			st := multipathd.ToMapStatuses(maps)
+			st := mapstatus.FromMaps(maps)
 			checkAPIBounds(t, st)
 			var b strings.Builder
 			for _, m := range st {

@@ -25,6 +25,7 @@ import (
 	"testing"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
@@ -277,7 +278,7 @@ func TestParseMapsJSONOfEveryVersion(t *testing.T) {
 						t.Errorf("%s: lun_hex %q, want %q", c.name, p.LUNHex, wantLUN)
 					}
 				}
-				st := multipathd.ToMapStatus(m)
+				st := mapstatus.FromMap(m)
 				if want := []mpv1alpha1.PathGroupStatus{{Group: 1, Selector: "service-time 0", Priority: 50, State: "active"}}; !reflect.DeepEqual(st.PathGroups, want) {
 					t.Errorf("%s: path groups %+v, want %+v", c.name, st.PathGroups, want)
 				}

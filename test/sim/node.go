@@ -40,6 +40,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/agent"
+	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 )
@@ -143,7 +144,7 @@ func ReportedMaps(maps []multipathdtest.Map) ([]mpv1alpha1.MapStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	return multipathd.ToMapStatuses(parsed), nil
+	return mapstatus.FromMaps(parsed), nil
 }
 
 // SetMaps changes what the fake multipathd serves.

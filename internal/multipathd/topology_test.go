@@ -37,14 +37,15 @@ var (
 	topoLogRE = regexp.MustCompile(`^(?:[A-Z][a-z]{2} +[0-9]+ [0-9:]{8}|[0-9]+\.[0-9]+) \| `)
 )
 
-// ParseTopology reads the text of "multipath -ll", "multipath -l" or "multipathd show
-// topology" into the model ParseMapsJSON returns. The text carries less than the JSON: map
+// ParseTopology reads the text of "multipath -ll", "multipath -l" or "multipathd show topology"
+// into the model ParseMapsJSON returns. The text carries less than the JSON: map
 // dm_st, checker names, priorities of paths and all FC details are absent and stay zero; the
 // HCIL is present (the JSON has none). Interleaved log lines, the "===== paths list =====" of
 // -v4 and lines it does not recognise are skipped. A map whose paths are not listed (no groups)
 // is returned with no groups. It never fails: text it cannot read yields fewer maps.
 //
-// The agent reads the JSON; this exists for tests and tools that hold text captures.
+// The agent reads the JSON; this exists for the tests of text captures, so it lives in a test
+// file (exported to the package's external tests).
 func ParseTopology(text []byte) []Map {
 	var (
 		maps []Map

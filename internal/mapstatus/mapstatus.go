@@ -14,7 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package multipathd
+// Package mapstatus maps multipathd's view of a map (internal/multipathd, a pure protocol and
+// parser package) to the health rules' input and to the API's MapStatus, so that the socket
+// code knows neither. Its tests run on the captured replies in internal/multipathd/testdata.
+package mapstatus
 
 import (
 	"cmp"
@@ -26,6 +29,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
 // API bounds of MultipathNodeState.status (api/v1alpha1/multipathnodestate_types.go).
@@ -48,7 +52,7 @@ const (
 )
 
 // HealthMap is the map as the health rules see it.
-func HealthMap(m Map) health.Map {
+func HealthMap(m multipathd.Map) health.Map {
 	hm := health.Map{DMState: m.DMState, Malformed: m.Malformed}
 	n := 0
 	for _, g := range m.PathGroups {
@@ -64,7 +68,7 @@ func HealthMap(m Map) health.Map {
 	return hm
 }
 
-func healthPath(p Path, groupDisabled bool) health.Path {
+func healthPath(p multipathd.Path, groupDisabled bool) health.Path {
 	return health.Path{
 		DMState:       p.DMState,
 		CheckerState:  p.CheckerState,
@@ -74,7 +78,10 @@ func healthPath(p Path, groupDisabled bool) health.Path {
 	}
 }
 
-// ToMapStatus converts one map to the API. State, activePaths and totalPaths come from the
+// Usable reports whether a map has a path that can carry I/O now (the health rules' verdict).
+func Usable(m multipathd.Map) bool { return health.EvaluateMap(HealthMap(m)).Usable > 0 }
+
+// FromMap converts one map to the API. State, activePaths and totalPaths come from the
 // health rules over every path. At most MaxPathsPerMap paths are listed: the ones needing
 // attention first, then by device name, HCIL and dev_t, so that truncation never hides a
 // failed path and equal input gives equal output. Each path carries its group's number (the
@@ -83,8 +90,8 @@ func healthPath(p Path, groupDisabled bool) health.Path {
 // dm state. Strings are trimmed, made valid UTF-8 without
 // control characters, and cut to the API's MaxLength; a path with no device name is listed as
 // "-" (the API requires one). A map without a uuid yields an empty WWID, which the API refuses:
-// ToMapStatuses leaves such maps out.
-func ToMapStatus(m Map) mpv1alpha1.MapStatus {
+// FromMaps leaves such maps out.
+func FromMap(m multipathd.Map) mpv1alpha1.MapStatus {
 	v := health.EvaluateMap(HealthMap(m))
 	st := mpv1alpha1.MapStatus{
 		WWID:        clean(m.UUID, maxWWIDLen),
@@ -156,14 +163,14 @@ func ToMapStatus(m Map) mpv1alpha1.MapStatus {
 	return st
 }
 
-// ToMapStatuses converts a node's maps for MultipathNodeState.status.maps: maps without a
+// FromMaps converts a node's maps for MultipathNodeState.status.maps: maps without a
 // uuid are left out (they cannot be matched to a LUN and the API requires a WWID), the rest are
 // sorted by WWID (case-insensitively, then byte-wise, then by name) and cut to MaxMaps. The
 // status's mapCount should be len(maps), the number the daemon reported.
-func ToMapStatuses(maps []Map) []mpv1alpha1.MapStatus {
+func FromMaps(maps []multipathd.Map) []mpv1alpha1.MapStatus {
 	out := make([]mpv1alpha1.MapStatus, 0, min(len(maps), MaxMaps))
 	for _, m := range maps {
-		if s := ToMapStatus(m); s.WWID != "" {
+		if s := FromMap(m); s.WWID != "" {
 			out = append(out, s)
 		}
 	}
