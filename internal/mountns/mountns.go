@@ -43,6 +43,8 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // View is what the command sees.
@@ -109,14 +111,31 @@ func (v View) Start(cmd *exec.Cmd) (*Process, error) {
 
 	started, waited := make(chan error, 1), make(chan error, 1)
 	go func() {
-		// Never unlocked: when this goroutine returns, the runtime ends the thread, and the
-		// namespace with it.
+		// Never unlocked: when this goroutine returns, the runtime ends the thread. That alone
+		// does not end the namespace: if the goroutine runs on the process's main thread, the
+		// runtime cannot end that thread and parks it for good, and the namespace would live
+		// on with it, holding a copy of every mount the host had when it was made (a
+		// filesystem the host then unmounts stays mounted, its device open, in here). So the
+		// thread goes back to the namespaces it came from as soon as the child holds the new
+		// ones.
 		runtime.LockOSThread()
+		back, err := v.saveNamespaces()
+		if err != nil {
+			started <- err
+			return
+		}
+		defer back()
 		if err := v.enter(scratch); err != nil {
 			started <- err
 			return
 		}
-		if err := cmd.Start(); err != nil {
+		err = cmd.Start()
+		if rerr := back(); rerr != nil && err == nil {
+			err = rerr
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if err != nil {
 			started <- err
 			return
 		}
@@ -134,6 +153,50 @@ func (v View) Start(cmd *exec.Cmd) (*Process, error) {
 		done <- err
 	}()
 	return &Process{Cmd: cmd, Done: done}, nil
+}
+
+// saveNamespaces opens the calling thread's mount (and network) namespaces and returns the
+// function that puts the thread back into them and closes them; it runs at most once.
+func (v View) saveNamespaces() (func() error, error) {
+	kinds := []struct {
+		file string
+		flag int
+	}{{"mnt", unix.CLONE_NEWNS}}
+	if v.PrivateNetwork {
+		kinds = append(kinds, struct {
+			file string
+			flag int
+		}{"net", unix.CLONE_NEWNET})
+	}
+	fds := make([]int, 0, len(kinds))
+	closeAll := func() {
+		for _, fd := range fds {
+			_ = unix.Close(fd)
+		}
+	}
+	for _, k := range kinds {
+		fd, err := unix.Open("/proc/thread-self/ns/"+k.file, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("%w: saving the %s namespace: %v", ErrUnsupported, k.file, err)
+		}
+		fds = append(fds, fd)
+	}
+	done := false
+	return func() error {
+		if done {
+			return nil
+		}
+		done = true
+		defer closeAll()
+		var errs []error
+		for i, k := range kinds {
+			if err := unix.Setns(fds[i], k.flag); err != nil {
+				errs = append(errs, fmt.Errorf("returning to the %s namespace: %w", k.file, err))
+			}
+		}
+		return errors.Join(errs...)
+	}, nil
 }
 
 // check refuses paths the overlay's option string could not carry, and a missing stand-in.

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -190,5 +191,51 @@ func TestViewRefusesWhatItCannotMount(t *testing.T) {
 				t.Errorf("err = %v, want ErrUnsupported with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The thread that made a namespace goes back to the process's own before it is let go: on the
+// main thread, which the runtime never ends, the namespace would otherwise live on with a copy
+// of every host mount (an unmounted filesystem's device stays open; the e2e's scenario 11 saw it).
+func TestThreadReturnsToItsNamespaces(t *testing.T) {
+	requireRoot(t)
+	root := fakeRoot(t, false)
+	done := make(chan [3]string, 1)
+	go func() {
+		runtime.LockOSThread() // ended with the goroutine, as in Start
+		v := View{Root: root, EtcMultipath: standIn(t), PrivateNetwork: true}
+		link := func() string {
+			a, _ := os.Readlink("/proc/thread-self/ns/mnt")
+			b, _ := os.Readlink("/proc/thread-self/ns/net")
+			return a + " " + b
+		}
+		before := link()
+		back, err := v.saveNamespaces()
+		if err != nil {
+			done <- [3]string{before, "", err.Error()}
+			return
+		}
+		scratch := t.TempDir()
+		if err := v.enter(scratch); err != nil {
+			done <- [3]string{before, "", err.Error()}
+			return
+		}
+		inside := link()
+		if err := back(); err != nil {
+			done <- [3]string{before, inside, err.Error()}
+			return
+		}
+		if inside == before {
+			done <- [3]string{before, inside, "enter did not change the namespaces"}
+			return
+		}
+		done <- [3]string{before, link(), ""}
+	}()
+	r := <-done
+	if r[2] != "" {
+		t.Fatal(r[2])
+	}
+	if r[0] != r[1] {
+		t.Fatalf("the thread is left in %s, it came from %s", r[1], r[0])
 	}
 }

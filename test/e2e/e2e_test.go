@@ -1,4 +1,4 @@
-//go:build e2e
+//go:build e2e && !cluster
 
 /*
 Copyright 2026 The kube-multipath Authors.
@@ -601,7 +601,7 @@ func testDeleteAll(t *testing.T, ctx context.Context) {
 		st := nodeState(t, ctx)
 		t.Logf("node report of e2e-data: %+v", reportedMap(st, lun1.wwid()))
 		t.Logf("MultipathConfig status: %+v", cfg.Status)
-		out, _ := sys.vm.run(ctx, "dmsetup info -c -o name,open,major,minor e2e-data; grep -l ' /mnt/data ' /proc/[0-9]*/mountinfo | head; ls -l /proc/[0-9]*/fd 2>/dev/null | grep -c dm- ; dmesg | tail -5")
+		out, _ := sys.vm.run(ctx, "dmsetup info -c -o name,open,major,minor e2e-data; for f in $(grep -l ' /mnt/data ' /proc/[0-9]*/mountinfo | head); do p=${f#/proc/}; p=${p%/mountinfo}; echo \"$p $(tr '\\0' ' ' < /proc/$p/cmdline) mnt:$(readlink /proc/$p/ns/mnt)\"; done; readlink /proc/1/ns/mnt; ls -l /proc/[0-9]*/fd 2>/dev/null | grep -c dm- ; dmesg | tail -5")
 		t.Logf("guest: %s", out)
 		t.Fatalf("unmounted, but the MultipathConfig did not go in 3m: %v", err)
 	}
