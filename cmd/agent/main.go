@@ -25,11 +25,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/kube-multipath/kube-multipath/internal/agent"
+	"github.com/kube-multipath/kube-multipath/cmd/agent/app"
 )
 
 func main() {
-	opts := agent.DefaultOptions()
+	opts := app.DefaultOptions()
 	opts.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -37,7 +37,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
 	ctx := ctrl.SetupSignalHandler()
-	if err := agent.Run(ctx, ctrl.GetConfigOrDie(), opts); err != nil {
+	if err := app.Run(ctx, ctrl.GetConfigOrDie(), opts); err != nil {
 		ctrl.Log.Error(err, "Agent stopped")
 		os.Exit(1)
 	}

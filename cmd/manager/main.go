@@ -14,7 +14,8 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command manager runs the kube-multipath operator: the render and rollout controllers.
+// Command manager runs the kube-multipath operator's cluster side: the render, rollout and health
+// controllers and the admission webhooks (cmd/agent runs the fourth controller on each node).
 package main
 
 import (
@@ -24,11 +25,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/kube-multipath/kube-multipath/internal/manager"
+	"github.com/kube-multipath/kube-multipath/cmd/manager/app"
 )
 
 func main() {
-	opts := manager.DefaultOptions()
+	opts := app.DefaultOptions()
 	opts.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -36,7 +37,7 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
 	ctx := ctrl.SetupSignalHandler()
-	if err := manager.Run(ctx, ctrl.GetConfigOrDie(), opts); err != nil {
+	if err := app.Run(ctx, ctrl.GetConfigOrDie(), opts); err != nil {
 		ctrl.Log.Error(err, "Manager stopped")
 		os.Exit(1)
 	}

@@ -34,8 +34,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	managerapp "github.com/kube-multipath/kube-multipath/cmd/manager/app"
 	"github.com/kube-multipath/kube-multipath/controllers/health"
-	"github.com/kube-multipath/kube-multipath/internal/manager"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
@@ -75,7 +75,7 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// startManager runs the health controller against e, with the cache set up as internal/manager
+// startManager runs the health controller against e, with the cache set up as cmd/manager/app
 // sets it up, until the returned function is called.
 func startManager(e *testenv.Env) (func(), error) {
 	log := logr.Discard()
@@ -93,7 +93,7 @@ func startManager(e *testenv.Env) (func(), error) {
 		HealthProbeBindAddress: "0",
 		// The manager's own cache: MultipathNodeStates without their paths, trimmed Nodes and
 		// PersistentVolumes, Leases of the namespace only.
-		Cache: manager.CacheOptions(namespace),
+		Cache: managerapp.CacheOptions(namespace),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)

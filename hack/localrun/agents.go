@@ -29,14 +29,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kube-multipath/kube-multipath/internal/hostfs/realdaemon"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
+	"github.com/kube-multipath/kube-multipath/internal/testing/realdaemon"
 )
 
 // simulatedNode is one simulated node: a Node object, a host root in a temporary folder, a
 // multipathd and the real agent binary running against them. The multipathd is the real one
-// (with the test shim of internal/hostfs/realdaemon: it parses and reconfigures, but has no
+// (with the test shim of internal/testing/realdaemon: it parses and reconfigures, but has no
 // paths and no maps) on the node that asks for it when this machine can run it, else a fake
 // serving recorded `show maps json` output rewritten to the sample WWIDs. No device is touched
 // on this machine.

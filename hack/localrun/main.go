@@ -19,7 +19,7 @@ limitations under the License.
 // against it, applies config/samples, runs the real agent binary for three simulated nodes, each
 // with a host root in a temporary folder: san-node-1 and san-node-2 with a fake multipathd
 // serving recorded maps, san-node-3 with the real multipathd and the test shim of
-// internal/hostfs/realdaemon (no paths, no maps; it parses and reconfigures) when this machine
+// internal/testing/realdaemon (no paths, no maps; it parses and reconfigures) when this machine
 // can run it, else a fake one too. It prints which daemon each node runs, the health matrix,
 // where each node's files are and the kubeconfig path, and runs until interrupted.
 //
@@ -54,7 +54,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/internal/manager"
+	managerapp "github.com/kube-multipath/kube-multipath/cmd/manager/app"
 	"github.com/kube-multipath/kube-multipath/internal/plugin"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
@@ -156,7 +156,7 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr, logDir stri
 		}
 	}
 
-	opts := manager.DefaultOptions()
+	opts := managerapp.DefaultOptions()
 	opts.Namespace = namespace
 	opts.LeaderElection = false
 	opts.MetricsAddr = metricsAddr
@@ -183,7 +183,7 @@ func run(ctx context.Context, out io.Writer, metricsAddr, probeAddr, logDir stri
 	go func() { defer close(projected); projectSecret(projCtx, c, wh.certDir) }()
 	defer func() { stopProjecting(); <-projected }()
 	mgrErr := make(chan error, 1)
-	go func() { mgrErr <- manager.Run(ctx, env.Config, opts) }()
+	go func() { mgrErr <- managerapp.Run(ctx, env.Config, opts) }()
 
 	n, err := applySamples(ctx, c, filepath.Join(testenv.RepoRoot(), "config", "samples"), mgrErr)
 	if err != nil {

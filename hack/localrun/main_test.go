@@ -38,10 +38,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/internal/hostfs/realdaemon"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf/mptest"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
+	"github.com/kube-multipath/kube-multipath/internal/testing/realdaemon"
 	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
 )
 

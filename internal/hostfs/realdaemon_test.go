@@ -29,10 +29,10 @@ import (
 	utilptr "k8s.io/utils/ptr"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/internal/hostfs/realdaemon"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf/mptest"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
+	"github.com/kube-multipath/kube-multipath/internal/testing/realdaemon"
 )
 
 // countingClient counts the reconfigures sent to the daemon.

@@ -31,10 +31,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/kube-multipath/kube-multipath/internal/hostfs/realdaemon"
 	"github.com/kube-multipath/kube-multipath/internal/mountns"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
+	"github.com/kube-multipath/kube-multipath/internal/testing/realdaemon"
 )
 
 // wwidsWriter adds WWIDs to a host's /etc/multipath/wwids as multipath-tools does: the real

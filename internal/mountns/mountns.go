@@ -27,7 +27,7 @@ limitations under the License.
 // is never written.
 //
 // The agent validates every candidate config this way (hostfs.ParserValidator), and the tests
-// run the real parser (multipathconf/mptest) and the real daemon (hostfs/realdaemon) the same
+// run the real parser (multipathconf/mptest) and the real daemon (testing/realdaemon) the same
 // way: one implementation of the namespace, so a test cannot pass on a layout the agent would
 // fail on.
 //

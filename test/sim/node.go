@@ -17,7 +17,7 @@ limitations under the License.
 // Package sim simulates kube-multipath nodes in one process, for the scale harness (test/scale)
 // and the fault drills (test/drills): each node is a Node object, a host root in a temporary
 // folder (tmpfs when there is one), a fake multipathd serving generated maps, and the real
-// agent (internal/agent) with its own client and rate limits, as a DaemonSet pod has. It also
+// agent (cmd/agent/app) with its own client and rate limits, as a DaemonSet pod has. It also
 // runs the real manager binary as a separate process, so it can be killed and measured.
 package sim
 
@@ -39,7 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/internal/agent"
+	agentapp "github.com/kube-multipath/kube-multipath/cmd/agent/app"
 	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
@@ -78,7 +78,7 @@ type Node struct {
 	cfg    *rest.Config
 	opts   NodeOptions
 	mu     sync.Mutex
-	agent  *agent.Agent
+	agent  *agentapp.Agent
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -156,8 +156,8 @@ func (n *Node) SetMaps(maps []multipathdtest.Map) {
 // candidate is not run through `multipath -t` (1,000 parser runs on one machine measure this
 // machine, not the cluster: docs/performance.md gives the per-node cost separately), multipathd
 // answers at once so there is nothing to settle, and no ports or inotify instances are taken.
-func (n *Node) AgentOptions() agent.Options {
-	o := agent.DefaultOptions()
+func (n *Node) AgentOptions() agentapp.Options {
+	o := agentapp.DefaultOptions()
 	o.NodeName = n.Name
 	o.HostRoot = n.HostRoot
 	o.Namespace = Namespace
@@ -194,10 +194,10 @@ func (n *Node) StartAgent(ctx context.Context) error {
 
 // build builds the agent, retrying for two minutes: building reads the API server's discovery,
 // which times out while a thousand agents start at once.
-func (n *Node) build(ctx context.Context) (*agent.Agent, error) {
+func (n *Node) build(ctx context.Context) (*agentapp.Agent, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for backoff := time.Second; ; backoff = min(2*backoff, 15*time.Second) {
-		a, err := agent.Build(n.cfg, n.AgentOptions())
+		a, err := agentapp.Build(n.cfg, n.AgentOptions())
 		if err == nil || time.Now().After(deadline) {
 			return a, err
 		}
@@ -211,7 +211,7 @@ func (n *Node) build(ctx context.Context) (*agent.Agent, error) {
 
 // run runs the agent, and starts a new one when it fails (discovery timing out while a
 // thousand agents start at once, say), as the kubelet restarts a DaemonSet pod that exits.
-func (n *Node) run(ctx context.Context, a *agent.Agent) error {
+func (n *Node) run(ctx context.Context, a *agentapp.Agent) error {
 	for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
 		err := a.Start(ctx)
 		if ctx.Err() != nil {

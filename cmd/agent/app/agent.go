@@ -14,10 +14,11 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package agent builds the kube-multipath node agent: a controller-runtime manager, without
+// Package app builds the kube-multipath node agent: a controller-runtime manager, without
 // leader election, that runs controllers/agent for one node, with its file watcher, uevent
-// listener, health probes and metrics endpoint. cmd/agent only parses flags.
-package agent
+// listener, health probes and metrics endpoint. It lives beside cmd/agent, which only parses
+// flags, so that test/sim can start the same agent.
+package app
 
 import (
 	"context"
@@ -173,15 +174,6 @@ type Agent struct {
 	Trigger func()
 }
 
-// New builds the agent's manager.
-func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
-	a, err := Build(cfg, o)
-	if err != nil {
-		return nil, err
-	}
-	return a.Manager, nil
-}
-
 // Build builds the agent and returns it with its trigger.
 func Build(cfg *rest.Config, o Options) (*Agent, error) {
 	if err := o.validate(); err != nil {
@@ -248,10 +240,10 @@ func Build(cfg *rest.Config, o Options) (*Agent, error) {
 
 // Run builds the agent and runs it until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, o Options) error {
-	mgr, err := New(cfg, o)
+	a, err := Build(cfg, o)
 	if err != nil {
 		return err
 	}
 	ctrl.LoggerFrom(ctx).Info("Starting agent", "node", o.NodeName, "hostRoot", o.HostRoot, "namespace", o.Namespace)
-	return mgr.Start(ctx)
+	return a.Start(ctx)
 }

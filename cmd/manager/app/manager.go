@@ -14,10 +14,13 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package manager builds the kube-multipath manager: a leader-elected controller-runtime manager
-// running the render and rollout controllers, with health probes and a metrics endpoint served
-// over HTTPS behind Kubernetes authentication and authorization. cmd/manager only parses flags.
-package manager
+// Package app builds the kube-multipath manager: a leader-elected controller-runtime manager
+// running three of the four controllers (render, rollout, health; the fourth, the node agent,
+// runs on every node from cmd/agent) and the admission webhooks, with health probes and a
+// metrics endpoint served over HTTPS behind Kubernetes authentication and authorization.
+// It lives beside cmd/manager, which only parses flags, so that tests and hack/localrun can
+// start the same manager.
+package app
 
 import (
 	"context"
