@@ -68,6 +68,11 @@ var images = []imageSpec{
 	{target: "agent", binary: "agent", user: "0:0"},
 }
 
+// pause is the pod sandbox image `make e2e-cluster` imports into the guest's containerd, which
+// cannot pull registry.k8s.io/pause: built only with -pause, from hack/e2e-cluster/pause. The
+// kubelet's own pause runs as 65535 too.
+var pause = imageSpec{target: "pause", binary: "pause", user: "65535:65535"}
+
 // baseFiles are the files every image carries besides its binary: what the distroless static
 // base of the Dockerfile provides and the binaries use. /etc/passwd and /etc/group name the two
 // users (tools that print users, and the runtime's HOME); /tmp is writable scratch space. No
@@ -98,14 +103,15 @@ func main() {
 	out := flag.String("out", "bin/images", "output folder: <name>.tar docker archives and the oci/ layout")
 	repo := flag.String("repo", "kube-multipath-", "image name prefix; the image is <repo><target>:<tag>")
 	tag := flag.String("tag", "latest", "image tag")
+	pauseRef := flag.String("pause", "", "also build the sandbox image under this name (e.g. kube-multipath.e2e/pause:1) from -bin's pause binary, as pause.tar (make e2e-cluster)")
 	flag.Parse()
-	if err := run(*bin, *out, *repo, *tag); err != nil {
+	if err := run(*bin, *out, *repo, *tag, *pauseRef); err != nil {
 		fmt.Fprintln(os.Stderr, "images:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, out, repo, tag string) error {
+func run(bin, out, repo, tag, pauseRef string) error {
 	created, err := epoch()
 	if err != nil {
 		return err
@@ -118,10 +124,22 @@ func run(bin, out, repo, tag string) error {
 	if err != nil {
 		return err
 	}
+	type named struct {
+		spec imageSpec
+		ref  string
+	}
+	var todo []named
 	for _, s := range images {
-		ref, err := name.NewTag(repo+s.target+":"+tag, name.WeakValidation)
+		todo = append(todo, named{s, repo + s.target + ":" + tag})
+	}
+	if pauseRef != "" {
+		todo = append(todo, named{pause, pauseRef})
+	}
+	for _, n := range todo {
+		s := n.spec
+		ref, err := name.NewTag(n.ref, name.WeakValidation)
 		if err != nil {
-			return fmt.Errorf("-repo/-tag: %w", err)
+			return fmt.Errorf("-repo/-tag/-pause: %w", err)
 		}
 		img, err := build(s, bin, created)
 		if err != nil {

@@ -1,4 +1,4 @@
-//go:build e2e
+//go:build e2e && !cluster
 
 /*
 Copyright 2026 The kube-multipath Authors.

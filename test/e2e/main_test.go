@@ -1,4 +1,4 @@
-//go:build e2e
+//go:build e2e && !cluster
 
 /*
 Copyright 2026 The kube-multipath Authors.
@@ -33,7 +33,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,9 +57,6 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
-
-// nodeName is the guest's Node.
-const nodeName = "e2e-node"
 
 // agentUser is the identity the guest's agent has: bound to the agent's roles from
 // config/agent/rbac.yaml, so a permission the DaemonSet lacks fails here too.
@@ -145,37 +141,6 @@ func run(m *testing.M) int {
 	return code
 }
 
-func readOr(path, def string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return def
-	}
-	return string(b)
-}
-
-// hostReady finds the guest image and the host tools, or says what is missing.
-func hostReady() (string, error) {
-	var missing []string
-	for _, t := range []string{"qemu-system-x86_64", "qemu-img"} {
-		if _, err := exec.LookPath(t); err != nil {
-			missing = append(missing, t+" (hack/e2e/deps.sh installs it)")
-		}
-	}
-	image := os.Getenv("KUBE_MULTIPATH_E2E_IMAGE")
-	if image == "" {
-		image = filepath.Join(testenv.RepoRoot(), "bin", "e2e", "current")
-	}
-	for _, f := range []string{"vmlinuz", "initrd.cpio.gz", "root.img"} {
-		if _, err := os.Stat(filepath.Join(image, f)); err != nil {
-			missing = append(missing, fmt.Sprintf("%s in %s (hack/e2e/image.sh builds it)", f, image))
-		}
-	}
-	if len(missing) > 0 {
-		return "", fmt.Errorf("%w: %s", errNoTools, strings.Join(missing, ", "))
-	}
-	return filepath.EvalSymlinks(image)
-}
-
 // start builds the binaries, starts the control plane, the manager and the guest.
 func start(dir, image string) (*system, error) {
 	ctx := context.Background()
@@ -258,17 +223,6 @@ func start(dir, image string) (*system, error) {
 	}
 	s.figure("boot -> guest ready (udev settled, multipathd up, control daemon answering): %.1fs from QEMU start", time.Since(s.vm.started).Seconds())
 	return s, nil
-}
-
-// goBuild builds a static binary, as the agent image ships it.
-func goBuild(ctx context.Context, out, pkg string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Dir = testenv.RepoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building %s: %w\n%s", pkg, err, b)
-	}
-	return nil
 }
 
 // startManager starts the real manager binary with the webhook served on envtest's port, as the
@@ -387,25 +341,6 @@ func (s *system) stop() {
 	if s.env != nil {
 		if err := s.env.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e: stopping the control plane:", err)
-		}
-	}
-}
-
-// poll calls f until it returns nil or timeout passes, and returns f's last error.
-func poll(ctx context.Context, timeout time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

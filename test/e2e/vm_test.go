@@ -107,6 +107,13 @@ type vmConfig struct {
 	// fwd is the forwarder binary; apiPort the host's kube-apiserver port on 127.0.0.1.
 	fwd     string
 	apiPort int
+	// guestAPI is the address the guest dials for the API server (default guestAPIAddr).
+	guestAPI string
+	// memoryMiB is the guest's memory (default 1024; a kubelet and containerd need about 2 GiB).
+	memoryMiB int
+	// hostFwds are QEMU user-network host forwards, "127.0.0.1:HOSTPORT-:GUESTPORT" (the host
+	// side reaching a guest port: make e2e-cluster's CONNECT proxy).
+	hostFwds []string
 }
 
 // bootVM starts QEMU (TCG: KVM hangs on these machines) and returns once guestd answers.
@@ -115,8 +122,14 @@ func bootVM(ctx context.Context, c vmConfig) (*vm, error) {
 		"-b", filepath.Join(c.image, "root.img"), filepath.Join(c.dir, "root.qcow2")).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("qemu-img: %w: %s", err, out)
 	}
+	if c.guestAPI == "" {
+		c.guestAPI = guestAPIAddr
+	}
+	if c.memoryMiB == 0 {
+		c.memoryMiB = 1024
+	}
 	args := []string{
-		"-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "1024",
+		"-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", strconv.Itoa(c.memoryMiB),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-serial", "file:" + filepath.Join(c.dir, "console.log"),
 		"-kernel", filepath.Join(c.image, "vmlinuz"), "-initrd", filepath.Join(c.image, "initrd.cpio.gz"),
@@ -140,10 +153,15 @@ func bootVM(ctx context.Context, c vmConfig) (*vm, error) {
 		}
 	}
 	sock := filepath.Join(c.dir, "ctl.sock")
+	netdev := fmt.Sprintf("user,id=n0,restrict=on,guestfwd=tcp:%s-cmd:%s 127.0.0.1 %d", c.guestAPI, c.fwd, c.apiPort)
+	for _, f := range c.hostFwds {
+		netdev += ",hostfwd=tcp:" + f
+	}
 	args = append(args,
 		"-virtfs", "local,path="+c.share+",mount_tag=host0,security_model=none,id=host0",
-		// restrict=on: the guest reaches nothing on the host or beyond but the forward.
-		"-netdev", fmt.Sprintf("user,id=n0,restrict=on,guestfwd=tcp:%s-cmd:%s 127.0.0.1 %d", guestAPIAddr, c.fwd, c.apiPort),
+		// restrict=on: the guest reaches nothing on the host or beyond but the forward (host
+		// forwards still reach the guest).
+		"-netdev", netdev,
 		"-device", "virtio-net-pci,netdev=n0",
 		"-chardev", "socket,id=ctl,path="+sock+",server=on,wait=off",
 		"-device", "virtio-serial-pci", "-device", "virtserialport,chardev=ctl,name="+ctlPortName,
