@@ -6,8 +6,8 @@
 # cluster, one version). The binaries are cached per user, keyed by the pin, under
 # ~/.cache/kube-multipath/k8s/kube-node-<version>-<os>-<arch>/ and linked from bin/k8s/<key>.
 # Built with envtest.sh's flags (go build -trimpath, the same CGO_ENABLED) so the Go build cache
-# its kube-apiserver left is reused. Cold on two cores: the kubelet about 35 minutes, the rest
-# about 15 more; each binary's time is printed on stderr and kept in <dir>/build-times.txt.
+# its kube-apiserver left is reused. Cold on two cores, after kube-apiserver: about 50 minutes,
+# the kubelet most of it; each binary's time is printed on stderr and kept in <dir>/build-times.txt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 pin() { awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$root/hack/tools/$1/go.mod"; }
@@ -33,10 +33,11 @@ build() { # build NAME PACKAGE
   echo "$name $(( $(date +%s) - start ))s $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$cache/build-times.txt"
   echo "k8s.sh: $(date -u +%T) built $name in $(( $(date +%s) - start ))s" >&2
 }
-build kubelet k8s.io/kubernetes/cmd/kubelet
+# The control plane's first (they share most packages with kube-apiserver), the kubelet last.
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 build kubectl k8s.io/kubernetes/cmd/kubectl
+build kubelet k8s.io/kubernetes/cmd/kubelet
 mkdir -p "$root/bin/k8s"
 ln -sfn "$cache" "$root/bin/k8s/$key"
 echo "$root/bin/k8s/$key"

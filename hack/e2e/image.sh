@@ -13,8 +13,11 @@ here=$root/hack/e2e
 sources=${E2E_APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 [ -e "$sources" ] || sources=/etc/apt/sources.list
 # The guest's packages: multipathd and its tools, udev (it creates /dev/mapper names and the
-# path properties multipathd reads), and what the scenarios run inside (mkfs, ip, ps).
-pkgs=multipath-tools,udev,kmod,util-linux,e2fsprogs,procps,iproute2
+# path properties multipathd reads), and what the scenarios run inside (mkfs, ip, ps). The
+# container runtime for `make e2e-cluster`'s kubelet (containerd, runc, the CNI plugins, and
+# iptables for the bridge's masquerade and the API Service's stand-in DNAT); `make e2e` leaves
+# them stopped.
+pkgs=multipath-tools,udev,kmod,util-linux,e2fsprogs,procps,iproute2,containerd,runc,containernetworking-plugins,iptables
 
 # The kernel is whatever bookworm's linux-image-amd64 depends on now, never a pinned stale ABI.
 kabi=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1=="Depends:" && $2 ~ /^linux-image-[0-9]/ {print $2; exit}')
@@ -122,7 +125,7 @@ chmod +x "$i/init"
 cp "$kroot/boot/vmlinuz-$kname" "$work/vmlinuz"
 {
   echo "kernel $kname ($kpkg $kver)"
-  chroot "$r" dpkg-query -W -f='${Package} ${Version}\n' multipath-tools udev
+  chroot "$r" dpkg-query -W -f='${Package} ${Version}\n' multipath-tools udev containerd runc containernetworking-plugins
 } > "$work/versions.txt"
 
 rm -rf "$out"
