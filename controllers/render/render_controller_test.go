@@ -495,7 +495,7 @@ func TestForceAnnotation(t *testing.T) {
 		}
 		return nil
 	})
-	got := updateWWID(t, "forced", func(w *mpv1alpha1.MultipathWWID) {
+	updateWWID(t, "forced", func(w *mpv1alpha1.MultipathWWID) {
 		w.Spec.Alias = "new-name"
 		w.Annotations = map[string]string{mpv1alpha1.ForceRemoveAnnotation: "true"}
 	})
@@ -510,7 +510,7 @@ func TestForceAnnotation(t *testing.T) {
 		return nil
 	})
 	// The annotation was removed once the rename was honoured: a deletion is forced anew.
-	got = updateWWID(t, "forced", func(w *mpv1alpha1.MultipathWWID) {
+	got := updateWWID(t, "forced", func(w *mpv1alpha1.MultipathWWID) {
 		metav1.SetMetaDataAnnotation(&w.ObjectMeta, mpv1alpha1.ForceRemoveAnnotation, "true")
 	})
 	if err := c.Delete(ctx, got); err != nil {

@@ -546,17 +546,3 @@ func waitEvent(t *testing.T, cfg *mpv1alpha1.MultipathConfig, eventType, reason 
 		return fmt.Errorf("no %s Event %s about MultipathConfig %s containing %q", eventType, reason, cfg.Name, substrings)
 	})
 }
-
-// noEvent asserts there is no Event about the MultipathConfig with the given type and reason.
-func noEvent(t *testing.T, cfg *mpv1alpha1.MultipathConfig, eventType, reason string) {
-	t.Helper()
-	list := &eventsv1.EventList{}
-	if err := env.Client.List(ctx, list); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range list.Items {
-		if e.Regarding.UID == cfg.UID && e.Type == eventType && e.Reason == reason {
-			t.Errorf("unexpected %s Event %s: %s", eventType, reason, e.Note)
-		}
-	}
-}

@@ -223,7 +223,7 @@ func (r *Reconciler) forcedBy(ctx context.Context, cfg *mpv1alpha1.MultipathConf
 	}
 	key := []byte(`"f:` + mpv1alpha1.ForceRemoveAnnotation + `"`)
 	for _, mf := range obj.GetManagedFields() {
-		if mf.FieldsV1 != nil && bytes.Contains(mf.FieldsV1.Raw, key) {
+		if mf.FieldsV1 != nil && bytes.Contains(mf.FieldsV1.GetRawBytes(), key) {
 			return "field manager " + mf.Manager
 		}
 	}

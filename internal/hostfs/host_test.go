@@ -468,7 +468,6 @@ func TestDriftOfOwnedFilesIsDetectedAndReasserted(t *testing.T) {
 	th := newHost(t, handMadeHost)
 	r := render(t, wwidA)
 	mustApply(t, th, r)
-	want := th.files(t)
 
 	if drift, err := th.CheckDrift(r); err != nil || drift != nil {
 		t.Fatalf("drift right after the apply: %v, %v", drift, err)
@@ -479,7 +478,7 @@ func TestDriftOfOwnedFilesIsDetectedAndReasserted(t *testing.T) {
 	if drift, err := th.CheckDrift(r); err != nil || drift != nil {
 		t.Fatalf("foreign changes reported as drift: %v, %v", drift, err)
 	}
-	want = th.files(t)
+	want := th.files(t)
 	// Ours change: the baseline edited, our WWID deleted.
 	_ = os.WriteFile(th.path(ConfDir+"/"+baselineName), []byte("# edited by hand\n"), 0o644)
 	_ = os.WriteFile(th.path(WWIDsPath), []byte(strings.ReplaceAll(th.read(t, WWIDsPath), "/"+wwidA+"/\n", "")), 0o644)

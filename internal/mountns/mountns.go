@@ -124,7 +124,7 @@ func (v View) Start(cmd *exec.Cmd) (*Process, error) {
 			started <- err
 			return
 		}
-		defer back()
+		defer func() { _ = back() }() // for the early returns; a no-op once the call below ran
 		if err := v.enter(scratch); err != nil {
 			started <- err
 			return

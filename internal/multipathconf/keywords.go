@@ -240,11 +240,6 @@ func intOr(lo, hi int64, keywords ...string) ValueSpec {
 
 func enum(values ...string) ValueSpec { return ValueSpec{Kind: KindEnum, Enum: values} }
 
-func (v ValueSpec) parserRange(lo, hi int64) ValueSpec {
-	v.Parser = &IntRange{Min: lo, Max: hi}
-	return v
-}
-
 // The API's enums, spelled as the kubebuilder markers in api/v1alpha1/knobs_types.go spell them.
 var (
 	pathGroupingPolicies = []string{

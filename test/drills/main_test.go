@@ -293,13 +293,6 @@ func (s *system) ensureDefaultManager(ctx context.Context) error {
 	return s.restartManager(ctx, true)
 }
 
-// manager returns the running manager process.
-func (s *system) manager() *sim.Manager {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mgr
-}
-
 // poll calls f until it returns nil or timeout passes, and returns f's last error.
 func poll(ctx context.Context, timeout time.Duration, f func() error) error {
 	deadline := time.Now().Add(timeout)

@@ -342,13 +342,4 @@ func (v *vm) stop() {
 	v.cmd = nil
 }
 
-// guestUptime is the guest's uptime in seconds.
-func (v *vm) guestUptime(ctx context.Context) (float64, error) {
-	out, err := v.run(ctx, "cut -d' ' -f1 /proc/uptime")
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseFloat(strings.TrimSpace(out), 64)
-}
-
 var errNoTools = errors.New("missing host tools")
