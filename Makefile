@@ -8,6 +8,8 @@ HELM_VERSION ?= v4.3.2
 CONTROLLER_GEN ?= $(CURDIR)/bin/controller-gen
 KUSTOMIZE ?= $(CURDIR)/bin/kustomize
 HELM ?= $(CURDIR)/bin/helm
+# golangci-lint and the Kube API Linter compiled into it are pinned in hack/tools/golangci-lint/go.mod.
+GOLANGCI_LINT ?= $(CURDIR)/bin/golangci-lint
 GO_TEST_FLAGS ?=
 IMG_MANAGER ?= kube-multipath-manager:latest
 IMG_AGENT ?= kube-multipath-agent:latest
@@ -43,8 +45,15 @@ fmt: ## Run gofmt on the code.
 vet: ## Run go vet.
 	go vet ./...
 
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (.golangci.yml: the standard linters, importas, the Kube API Linter on api/).
+	$(GOLANGCI_LINT) run ./...
+	@# make e2e-cluster's files (tags e2e,cluster) in a second pass; there, unused would report what
+	@# only make e2e's files (e2e,!cluster) use.
+	$(GOLANGCI_LINT) run --build-tags e2e,cluster --disable unused ./test/e2e/
+
 .PHONY: verify
-verify: ## Fail when generated files drift from the markers, or gofmt/go vet complain.
+verify: ## Fail when generated files drift from the markers, or gofmt, go vet or golangci-lint complain.
 	hack/verify.sh
 
 .PHONY: test
@@ -135,6 +144,10 @@ kustomize: ## Build kustomize (pinned) into the cache, link it from bin/.
 .PHONY: helm
 helm: ## Build the helm CLI (pinned) into the cache, link it from bin/ (test/deploy lints and templates the chart with it).
 	@hack/go-install-tool.sh helm helm.sh/helm/v4/cmd/helm $(HELM_VERSION)
+
+.PHONY: golangci-lint
+golangci-lint: ## Build golangci-lint with the Kube API Linter (pinned in hack/tools/golangci-lint) into the cache, link it from bin/.
+	@hack/golangci-lint.sh >/dev/null
 
 .PHONY: multipath-tools
 multipath-tools: ## Build every multipath-tools version of the test matrix (hack/multipath-tools/src) into the cache; needs hack/multipath-tools-deps.sh.

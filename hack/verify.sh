@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # verify.sh fails when a committed generated file differs from what the markers produce, or when
-# gofmt or go vet complain. The generators run in a copy of the tree, so it also works on a dirty
-# working tree and never rewrites your files.
+# gofmt, go vet or golangci-lint (.golangci.yml, built by hack/golangci-lint.sh) complain. The
+# generators run in a copy of the tree, so it also works on a dirty working tree and never
+# rewrites your files.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -38,5 +39,11 @@ if ! go vet ./... || ! go vet -tags e2e ./test/e2e/; then
   echo "verify: go vet failed" >&2
   status=1
 fi
-[ "$status" = 0 ] && echo "verify: generated files, gofmt and go vet are clean"
+
+# The linters of .golangci.yml; the first run on a machine builds golangci-lint.
+if ! make -s lint; then
+  echo "verify: golangci-lint failed (run 'make lint')" >&2
+  status=1
+fi
+[ "$status" = 0 ] && echo "verify: generated files, gofmt, go vet and golangci-lint are clean"
 exit "$status"
