@@ -97,6 +97,12 @@ type system struct {
 	figures []string
 }
 
+// progress says on stderr where the run is: TestMain's set-up takes minutes and prints nothing
+// else until the tests run.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "e2e-cluster: %s "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, args...)...)
+}
+
 // figure records a measurement.
 func (s *system) figure(format string, args ...any) {
 	s.mu.Lock()
@@ -252,6 +258,7 @@ func (s *system) start(image string) error {
 		return err
 	}
 	began := time.Now()
+	progress("starting the control plane in %s", s.dir)
 	if err := s.startControlPlane(ctx, etcdPort, etcdPeer, kcmPort, schedPort); err != nil {
 		return err
 	}
@@ -263,6 +270,7 @@ func (s *system) start(image string) error {
 	if err := errors.Join(buildErrs...); err != nil {
 		return err
 	}
+	progress("booting the guest")
 	v, err := bootVM(ctx, vmConfig{
 		image: image, dir: s.dir, share: s.share, fwd: filepath.Join(s.dir, "fwd"), apiPort: s.apiPort,
 		guestAPI:  fmt.Sprintf("%s:%d", guestAPIHost, s.apiPort),
@@ -566,6 +574,7 @@ imageGCLowThresholdPercent: 99
 // startNode brings the node up on the guest, then waits until the Node is Ready.
 func (s *system) startNode(ctx context.Context) error {
 	began := time.Now()
+	progress("setting the node up (modules, route, DNAT, proxy, containerd)")
 	script := fmt.Sprintf(`set -e
 for m in overlay bridge veth br_netfilter nf_conntrack nf_nat iptable_nat xt_MASQUERADE xt_conntrack; do modprobe $m 2>/dev/null || true; done
 sysctl -qw net.ipv4.ip_forward=1
@@ -592,6 +601,7 @@ ctr version >/dev/null
 		return fmt.Errorf("node setup: %w", err)
 	}
 	t0 := time.Now()
+	progress("importing the images")
 	if out, err := s.vm.runTimeout(ctx, 5*time.Minute, `set -e
 for f in /mnt/host/images/*.tar; do ctr -n k8s.io images import "$f"; done
 ctr -n k8s.io images ls -q`); err != nil {
@@ -600,6 +610,7 @@ ctr -n k8s.io images ls -q`); err != nil {
 		s.figure("images imported into containerd in %.1fs: %s", time.Since(t0).Seconds(), strings.Join(strings.Fields(out), " "))
 	}
 	kubeletStart := time.Now()
+	progress("starting the kubelet")
 	if _, err := s.vm.runTimeout(ctx, 3*time.Minute, fmt.Sprintf(`set -e
 install -m 0755 /mnt/host/kubelet /usr/local/bin/kubelet
 cp /mnt/host/ca.crt /var/lib/kubelet/pki/ca.crt
@@ -611,9 +622,10 @@ setsid /usr/local/bin/kubelet --config=/var/lib/kubelet/config.yaml --kubeconfig
 echo $! > /run/kubelet.pid`, kubeletConfig, guestIP, nodeName)); err != nil {
 		return fmt.Errorf("starting the kubelet: %w", err)
 	}
+	var dead error
 	err := poll(ctx, 8*time.Minute, func() error {
-		if err := s.nodeAlive(ctx); err != nil {
-			return err
+		if dead = s.nodeAlive(ctx); dead != nil {
+			return nil // no use waiting
 		}
 		n := &corev1.Node{}
 		if err := s.c.Get(ctx, client.ObjectKey{Name: nodeName}, n); err != nil {
@@ -632,9 +644,10 @@ echo $! > /run/kubelet.pid`, kubeletConfig, guestIP, nodeName)); err != nil {
 		time.Sleep(time.Second)
 		return fmt.Errorf("node %s has no Ready condition yet", nodeName)
 	})
-	if err != nil {
+	if err = errors.Join(err, dead); err != nil {
 		return fmt.Errorf("waiting for the node: %w", err)
 	}
+	progress("node %s Ready", nodeName)
 	s.figure("kubelet start -> Node Ready: %.1fs (node setup and image import before it: %.1fs)", time.Since(kubeletStart).Seconds(), kubeletStart.Sub(began).Seconds())
 	return nil
 }
