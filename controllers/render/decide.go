@@ -22,6 +22,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/lun"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
@@ -110,13 +111,7 @@ func decide(in inputs) decision {
 	for i := range in.wwids {
 		w := &in.wwids[i]
 		wwidKeys[consumers.Key(w.Spec.WWID)] = true
-		luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: currentAlias(w)})
-		if w.Spec.Alias != "" && w.Spec.Alias != currentAlias(w) {
-			luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: w.Spec.Alias})
-		}
-		for _, a := range w.Status.FormerAliases {
-			luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: a})
-		}
+		luns = append(luns, lun.Aliases(w)...)
 	}
 	idx := consumers.NewIndex(luns)
 	byWWID := map[string][]use{}
@@ -133,7 +128,7 @@ func decide(in inputs) decision {
 	openOn := consumers.OpenOn(in.states, wwidKeys)
 	refused := refusedAdoptions(in.states, wwidKeys)
 	out.deleting = in.config != nil && !in.config.DeletionTimestamp.IsZero()
-	out.forcedTeardown = out.deleting && in.config.Annotations[mpv1alpha1.ForceRemoveAnnotation] == "true"
+	out.forcedTeardown = out.deleting && lun.Forced(in.config)
 
 	candidates := make([]mpv1alpha1.MultipathWWID, 0, len(in.wwids))
 	for i := range in.wwids {
@@ -144,12 +139,11 @@ func decide(in inputs) decision {
 		if len(o.openOn) > consumers.MaxOpenOn {
 			o.openOn = o.openOn[:consumers.MaxOpenOn]
 		}
-		current := currentAlias(&w)
 		for _, u := range uses {
 			o.consumers = append(o.consumers, u.pv)
-			if slices.Contains(u.refs, key) || current != "" && slices.Contains(u.refs, consumers.Key(current)) {
+			if harmed, a := lun.RenameHarms(&w, u.refs); harmed {
 				o.harmed = append(o.harmed, u.pv)
-			} else if a := namedFormer(u.refs, w.Status.FormerAliases); a != "" {
+			} else if a != "" {
 				if o.staleNames == nil {
 					o.staleNames = map[string]string{}
 				}
@@ -158,7 +152,7 @@ func decide(in inputs) decision {
 		}
 		o.consumers = sortedUnique(o.consumers)
 		o.harmed = sortedUnique(o.harmed)
-		forced := w.Annotations[mpv1alpha1.ForceRemoveAnnotation] == "true"
+		forced := lun.Forced(&w)
 		deleting := !w.DeletionTimestamp.IsZero()
 		// The finalizer stays on a forced LUN until it is deleted, so that the forced deletion
 		// itself passes through this controller and is recorded.
@@ -190,7 +184,7 @@ func decide(in inputs) decision {
 				w.Spec.Alias = *w.Status.RenderedAlias
 			}
 		}
-		o.adoptionName = mapName(w.Spec.WWID, w.Spec.Alias)
+		o.adoptionName = lun.MapName(w.Spec.WWID, w.Spec.Alias)
 		if o.adoptionHeldOn = adoptionHolds(&w, o.adoptionName, o.openOn, refused[key]); len(o.adoptionHeldOn) > 0 {
 			o.forced = notForced // not rendered: nothing forced
 			out.luns[w.Name] = o // left out of the render: the other LUNs roll out
@@ -314,7 +308,7 @@ func adoptionHolds(w *mpv1alpha1.MultipathWWID, name string, openOn, refused []m
 				out = append(out, u)
 			}
 		}
-	} else if ours := mapName(w.Spec.WWID, *w.Status.RenderedAlias); slices.ContainsFunc(openOn, func(u mpv1alpha1.NodeUse) bool { return u.Name == ours }) {
+	} else if ours := lun.MapName(w.Spec.WWID, *w.Status.RenderedAlias); slices.ContainsFunc(openOn, func(u mpv1alpha1.NodeUse) bool { return u.Name == ours }) {
 		return nil
 	}
 	for _, u := range refused {
@@ -353,16 +347,6 @@ func formerAliases(w *mpv1alpha1.MultipathWWID, o *lunOutcome, uses []use) []str
 		out = out[:maxFormerAliases]
 	}
 	return out
-}
-
-// namedFormer returns the former alias refs name, or "".
-func namedFormer(refs, former []string) string {
-	for _, a := range former {
-		if slices.Contains(refs, consumers.Key(a)) {
-			return a
-		}
-	}
-	return ""
 }
 
 func sortedUnique(s []string) []string {

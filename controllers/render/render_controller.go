@@ -46,6 +46,8 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
 	"github.com/kube-multipath/kube-multipath/internal/fanout"
+	"github.com/kube-multipath/kube-multipath/internal/index"
+	"github.com/kube-multipath/kube-multipath/internal/lun"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
@@ -61,13 +63,6 @@ const (
 	// DefaultHistory is how many rendered ConfigMaps are kept besides the current one and those
 	// that a node still names, for rollback.
 	DefaultHistory = 5
-
-	// PVConsumersIndex indexes PersistentVolumes by the lowercase WWIDs and aliases they name
-	// (consumers.Refs); the webhook reads the same index.
-	PVConsumersIndex = "multipath.consumers"
-	// pvNamesAnyIndex holds, under the one key "true", the PersistentVolumes that name any WWID
-	// or alias, so that a render reads them with one lookup instead of one per LUN key.
-	pvNamesAnyIndex = "multipath.consumers.any"
 )
 
 // Reconciler renders the desired state into a ConfigMap and writes the statuses of the
@@ -88,24 +83,12 @@ func toCluster(context.Context, client.Object) []reconcile.Request {
 	return []reconcile.Request{request}
 }
 
-// SetupWithManager registers the controller. The PersistentVolume cache must be trimmed with
-// consumers.Transform (see internal/manager) so 10,000 volumes stay cheap.
+// SetupWithManager registers the controller. It reads the index.PVNamesAny index, which
+// index.AddDefaultIndexes registers; the PersistentVolume cache must be trimmed with
+// consumers.Transform (see cmd/manager/app) so 10,000 volumes stay cheap.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Client == nil || r.Recorder == nil || r.Namespace == "" {
 		return fmt.Errorf("render controller needs a client, an event recorder and a namespace")
-	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.PersistentVolume{}, PVConsumersIndex,
-		func(o client.Object) []string { return consumers.Refs(o.(*corev1.PersistentVolume)) }); err != nil {
-		return fmt.Errorf("indexing PersistentVolumes by consumed WWID: %w", err)
-	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &corev1.PersistentVolume{}, pvNamesAnyIndex,
-		func(o client.Object) []string {
-			if len(consumers.Refs(o.(*corev1.PersistentVolume))) > 0 {
-				return []string{"true"}
-			}
-			return nil
-		}); err != nil {
-		return fmt.Errorf("indexing PersistentVolumes that name a WWID: %w", err)
 	}
 	mapped := handler.EnqueueRequestsFromMapFunc(toCluster)
 	return ctrl.NewControllerManagedBy(mgr).
@@ -372,12 +355,12 @@ func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
 	// of these LUNs: at 10,000 LUNs, a lookup per LUN key was 20,000 lists per pass.
 	keys := make(map[string]bool, 2*len(in.wwids))
 	for i := range in.wwids {
-		for _, key := range lunKeys(&in.wwids[i]) {
+		for _, key := range lun.Names(&in.wwids[i]) {
 			keys[key] = true
 		}
 	}
 	pvs := &corev1.PersistentVolumeList{}
-	if err := r.Client.List(ctx, pvs, client.MatchingFields{pvNamesAnyIndex: "true"}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Client.List(ctx, pvs, client.MatchingFields{index.PVNamesAny: "true"}, client.UnsafeDisableDeepCopy); err != nil {
 		return in, fmt.Errorf("failed to list PersistentVolumes that name a WWID: %w", err)
 	}
 	for i := range pvs.Items {
@@ -386,29 +369,6 @@ func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
 		}
 	}
 	return in, nil
-}
-
-// lunKeys are the index keys under which a volume using this LUN is found: its WWID, its
-// rendered alias, its desired alias and its former aliases.
-func lunKeys(w *mpv1alpha1.MultipathWWID) []string {
-	keys := []string{consumers.Key(w.Spec.WWID)}
-	if w.Spec.Alias != "" {
-		keys = append(keys, consumers.Key(w.Spec.Alias))
-	}
-	if a := w.Status.RenderedAlias; a != nil && *a != "" && *a != w.Spec.Alias {
-		keys = append(keys, consumers.Key(*a))
-	}
-	for _, a := range w.Status.FormerAliases {
-		keys = append(keys, consumers.Key(a))
-	}
-	return keys
-}
-
-func currentAlias(w *mpv1alpha1.MultipathWWID) string {
-	if w.Status.RenderedAlias != nil {
-		return *w.Status.RenderedAlias
-	}
-	return w.Spec.Alias
 }
 
 func renderedWWIDs(ws []mpv1alpha1.MultipathWWID) []string {
@@ -610,17 +570,9 @@ func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.Multipath
 		}
 		r.Recorder.Eventf(w, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "ForceRename",
 			"Forced alias change (%s=true) rendered: /dev/mapper/%s becomes /dev/mapper/%s on every node while %s; the annotation is removed",
-			mpv1alpha1.ForceRemoveAnnotation, mapName(w.Spec.WWID, o.previousAlias), mapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn))
+			mpv1alpha1.ForceRemoveAnnotation, lun.MapName(w.Spec.WWID, o.previousAlias), lun.MapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn))
 	}
 	return nil
-}
-
-// mapName is the device-mapper name of a map: its alias, else its WWID.
-func mapName(wwid, alias string) string {
-	if alias != "" {
-		return alias
-	}
-	return wwid
 }
 
 // holders says who uses a LUN: "PersistentVolume a uses it", "/dev/mapper/x is mounted at /m on
@@ -714,7 +666,7 @@ func setWWIDConditions(w *mpv1alpha1.MultipathWWID, o lunOutcome) {
 	case o.aliasRefused:
 		s.Stalled = &conditions.Message{Reason: mpv1alpha1.AliasChangeRefusedReason, Message: fmt.Sprintf(
 			"The alias change to %q is not rendered because the change would rename /dev/mapper/%s on every node, and %s; the nodes keep %q. Set the annotation %s=true to force it.",
-			w.Spec.Alias, mapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn), o.renderedAlias, mpv1alpha1.ForceRemoveAnnotation)}
+			w.Spec.Alias, lun.MapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn), o.renderedAlias, mpv1alpha1.ForceRemoveAnnotation)}
 	case !w.DeletionTimestamp.IsZero():
 		s.Stalled = &conditions.Message{Reason: inUseReason(o), Message: fmt.Sprintf(
 			"Deletion waits until the LUN is no longer in use (%s), or the annotation %s=true is set.", holders(o.consumers, o.openOn), mpv1alpha1.ForceRemoveAnnotation)}
@@ -763,7 +715,7 @@ func (r *Reconciler) emitWWIDEvents(w, before *mpv1alpha1.MultipathWWID, o lunOu
 	}
 	if o.aliasRefused && !was(mpv1alpha1.StalledCondition, mpv1alpha1.AliasChangeRefusedReason) {
 		r.Recorder.Eventf(w, nil, corev1.EventTypeWarning, mpv1alpha1.AliasChangeRefusedReason, "Render",
-			"Alias change to %q refused: it would rename /dev/mapper/%s, and %s", w.Spec.Alias, mapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn))
+			"Alias change to %q refused: it would rename /dev/mapper/%s, and %s", w.Spec.Alias, lun.MapName(w.Spec.WWID, o.renderedAlias), holders(o.harmed, o.openOn))
 	}
 }
 

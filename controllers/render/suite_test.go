@@ -37,6 +37,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/index"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
@@ -66,6 +67,9 @@ func startManager(t *testing.T) (stop func()) {
 		}},
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := index.AddDefaultIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		t.Fatal(err)
 	}
 	if err := (&render.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("render-test"), Namespace: namespace}).SetupWithManager(mgr); err != nil {

@@ -38,6 +38,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/controllers/rollout"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/index"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
@@ -96,6 +97,9 @@ func startManager(e *testenv.Env) (func(), error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := index.AddDefaultIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, err
 	}
 	if err := (&render.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("render"), Namespace: namespace}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the render controller: %w", err)

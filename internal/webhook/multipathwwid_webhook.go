@@ -33,8 +33,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/index"
+	"github.com/kube-multipath/kube-multipath/internal/lun"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
@@ -63,7 +64,7 @@ var (
 // no rename or deletion of an in-use LUN (a PersistentVolume uses it, or a node holds its map
 // open) unless forced.
 type MultipathWWIDValidator struct {
-	// Reader is the manager's cache, with the WWIDNamesIndex and render.PVConsumersIndex indexes.
+	// Reader is the manager's cache, with the index.WWIDNames and index.PVConsumers indexes.
 	Reader client.Reader
 	// Recorder records who forced a change of an in-use LUN; nil records nothing.
 	Recorder events.EventRecorder
@@ -92,7 +93,7 @@ func (v *MultipathWWIDValidator) ValidateCreate(ctx context.Context, w *mpv1alph
 		return nil, apierrors.NewInvalid(wwidGroupKind, w.Name, errs)
 	}
 	var warnings admission.Warnings
-	if forced(w) {
+	if lun.Forced(w) {
 		warnings = append(warnings, fmt.Sprintf("MultipathWWID %s carries %s=true: deleting it, or changing its alias, will not be refused while PersistentVolumes use the LUN",
 			w.Name, mpv1alpha1.ForceRemoveAnnotation))
 	}
@@ -110,7 +111,7 @@ func (v *MultipathWWIDValidator) ValidateUpdate(ctx context.Context, old, w *mpv
 		return nil, apierrors.NewInvalid(wwidGroupKind, w.Name, errs)
 	}
 	var errs field.ErrorList
-	if !slices.Equal(claimedNames(old), claimedNames(w)) {
+	if !slices.Equal(lun.Names(old), lun.Names(w)) {
 		var err error
 		if errs, err = v.conflicts(ctx, w); err != nil {
 			return nil, err
@@ -125,16 +126,16 @@ func (v *MultipathWWIDValidator) ValidateUpdate(ctx context.Context, old, w *mpv
 	// The map is renamed on the nodes when the alias differs from the one they have now. The
 	// rename breaks what uses the map by that name or by its WWID, and what holds it open on a
 	// node; not a volume that names only the new alias (renaming back after a forced change).
-	if nodeAlias := renderedAlias(old); w.Spec.Alias != old.Spec.Alias && w.Spec.Alias != nodeAlias {
+	if nodeAlias := lun.CurrentAlias(old); w.Spec.Alias != old.Spec.Alias && w.Spec.Alias != nodeAlias {
 		u, err := v.users(ctx, old)
 		if err != nil {
 			return nil, err
 		}
-		from, to := mapName(old.Spec.WWID, nodeAlias), mapName(w.Spec.WWID, w.Spec.Alias)
+		from, to := lun.MapName(old.Spec.WWID, nodeAlias), lun.MapName(w.Spec.WWID, w.Spec.Alias)
 		open := consumers.Disturbed(old, old.Status.OpenOn)
 		switch {
 		case len(u.harmed) == 0 && len(open) == 0:
-		case forced(w):
+		case lun.Forced(w):
 			what := usedBy(u.harmed, open)
 			warnings = append(warnings, fmt.Sprintf("the LUN is %s: changing the alias renames /dev/mapper/%s to /dev/mapper/%s on every node (%s=true)",
 				what, from, to, mpv1alpha1.ForceRemoveAnnotation))
@@ -160,9 +161,9 @@ func (v *MultipathWWIDValidator) ValidateDelete(ctx context.Context, w *mpv1alph
 	if err != nil || len(u.all) == 0 && len(open) == 0 {
 		return nil, err
 	}
-	name := mapName(w.Spec.WWID, renderedAlias(w))
+	name := lun.MapName(w.Spec.WWID, lun.CurrentAlias(w))
 	what := usedBy(u.all, open) + staleNote(u.stale)
-	if forced(w) {
+	if lun.Forced(w) {
 		v.recordForced(ctx, w, "ForceDelete", "%s forced the deletion of in-use MultipathWWID %s (%s=true): /dev/mapper/%s is removed from every node while the LUN is %s", name, what)
 		return admission.Warnings{fmt.Sprintf("the LUN is %s: deleting MultipathWWID %s removes /dev/mapper/%s from every node (%s=true)",
 			what, w.Name, name, mpv1alpha1.ForceRemoveAnnotation)}, nil
@@ -222,9 +223,9 @@ func staleNote(stale map[string]string) string {
 // an object that itself loses the render to a third one (it may win once that one is gone).
 func (v *MultipathWWIDValidator) conflicts(ctx context.Context, w *mpv1alpha1.MultipathWWID) (field.ErrorList, error) {
 	others := map[string]*mpv1alpha1.MultipathWWID{}
-	for _, key := range claimedNames(w) {
+	for _, key := range lun.Names(w) {
 		list := &mpv1alpha1.MultipathWWIDList{}
-		if err := v.Reader.List(ctx, list, client.MatchingFields{WWIDNamesIndex: key}); err != nil {
+		if err := v.Reader.List(ctx, list, client.MatchingFields{index.WWIDNames: key}); err != nil {
 			return nil, apierrors.NewInternalError(fmt.Errorf("listing MultipathWWIDs by name: %w", err))
 		}
 		for i := range list.Items {
@@ -330,24 +331,11 @@ type pvUsers struct {
 // users lists the PersistentVolumes that use w's LUN under its WWID, its alias, the alias the
 // nodes have now, or a former alias, as the render controller matches them.
 func (v *MultipathWWIDValidator) users(ctx context.Context, w *mpv1alpha1.MultipathWWID) (pvUsers, error) {
-	current := renderedAlias(w)
-	luns := []consumers.LUN{{WWID: w.Spec.WWID, Alias: w.Spec.Alias}}
-	if current != w.Spec.Alias {
-		luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: current})
-	}
-	keys := claimedNames(w)
-	for _, a := range w.Status.FormerAliases {
-		luns = append(luns, consumers.LUN{WWID: w.Spec.WWID, Alias: a})
-		if k := consumers.Key(a); !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
-	}
-	idx := consumers.NewIndex(luns)
+	idx := consumers.NewIndex(lun.Aliases(w))
 	var u pvUsers
-	wwidKey, currentKey := consumers.Key(w.Spec.WWID), consumers.Key(current)
-	for _, key := range keys {
+	for _, key := range lun.Names(w) {
 		pvs := &corev1.PersistentVolumeList{}
-		if err := v.Reader.List(ctx, pvs, client.MatchingFields{render.PVConsumersIndex: key}); err != nil {
+		if err := v.Reader.List(ctx, pvs, client.MatchingFields{index.PVConsumers: key}); err != nil {
 			return u, apierrors.NewInternalError(fmt.Errorf("listing PersistentVolumes by WWID: %w", err))
 		}
 		for i := range pvs.Items {
@@ -356,46 +344,19 @@ func (v *MultipathWWIDValidator) users(ctx context.Context, w *mpv1alpha1.Multip
 				continue
 			}
 			u.all = append(u.all, p.Name)
-			refs := consumers.Refs(p)
-			switch {
-			case slices.Contains(refs, wwidKey) || current != "" && slices.Contains(refs, currentKey):
+			if harmed, a := lun.RenameHarms(w, consumers.Refs(p)); harmed {
 				u.harmed = append(u.harmed, p.Name)
-			default:
-				for _, a := range w.Status.FormerAliases {
-					if slices.Contains(refs, consumers.Key(a)) {
-						if u.stale == nil {
-							u.stale = map[string]string{}
-						}
-						u.stale[p.Name] = a
-						break
-					}
+			} else if a != "" {
+				if u.stale == nil {
+					u.stale = map[string]string{}
 				}
+				u.stale[p.Name] = a
 			}
 		}
 	}
 	slices.Sort(u.all)
 	slices.Sort(u.harmed)
 	return u, nil
-}
-
-// renderedAlias is the alias the nodes have now: status.renderedAlias once rendered, else the spec's.
-func renderedAlias(w *mpv1alpha1.MultipathWWID) string {
-	if w.Status.RenderedAlias != nil {
-		return *w.Status.RenderedAlias
-	}
-	return w.Spec.Alias
-}
-
-// mapName is the device-mapper name of a map: its alias, else its WWID.
-func mapName(wwid, alias string) string {
-	if alias != "" {
-		return alias
-	}
-	return wwid
-}
-
-func forced(w *mpv1alpha1.MultipathWWID) bool {
-	return w.Annotations[mpv1alpha1.ForceRemoveAnnotation] == "true"
 }
 
 // namePVs reads "PersistentVolume a" or "PersistentVolumes a, b and c", at most maxNamed named.

@@ -31,7 +31,6 @@ import (
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -39,8 +38,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
-	"github.com/kube-multipath/kube-multipath/internal/consumers"
 )
 
 // Paths the webhooks are served on (the +kubebuilder:webhook markers name the same).
@@ -135,37 +132,6 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// WWIDNamesIndex indexes MultipathWWIDs by the lowercase WWID, alias, rendered alias and former
-// aliases they claim, so that admission finds the objects a new name collides with without a scan.
-const WWIDNamesIndex = "multipath.names"
-
-// claimedNames are the index keys of a MultipathWWID.
-func claimedNames(o client.Object) []string {
-	w := o.(*mpv1alpha1.MultipathWWID)
-	keys := make([]string, 0, 3+len(w.Status.FormerAliases))
-	add := func(name string) {
-		if name == "" {
-			return
-		}
-		k := consumers.Key(name)
-		for _, have := range keys {
-			if have == k {
-				return
-			}
-		}
-		keys = append(keys, k)
-	}
-	add(w.Spec.WWID)
-	add(w.Spec.Alias)
-	if w.Status.RenderedAlias != nil {
-		add(*w.Status.RenderedAlias)
-	}
-	for _, a := range w.Status.FormerAliases {
-		add(a)
-	}
-	return keys
-}
-
 // The certificate rotator reads webhook configurations and the Secrets of the operator's
 // namespace through a cache, and writes only its own webhook configuration and Secret.
 //
@@ -177,9 +143,8 @@ func claimedNames(o client.Object) []string {
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs;multipathwwids,verbs=get;list;watch
 
 // SetupWithManager registers the validators on a webhook server of their own, served by mgr on
-// every replica (no leader election), reading other objects from mgr's cache. Call it after
-// the render controller's SetupWithManager: both read the PersistentVolume index
-// render.PVConsumersIndex, which is registered here only when the render controller did not.
+// every replica (no leader election), reading other objects from mgr's cache, whose field
+// indexes index.AddDefaultIndexes must have registered (index.WWIDNames, index.PVConsumers).
 //
 // With ManageCertificates the certificate rotator runs on every replica too; the server starts
 // once the certificate is in CertDir and its CA is in the webhook configuration. The returned
@@ -194,12 +159,6 @@ func SetupWithManager(mgr ctrl.Manager, o Options) (healthz.Checker, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &mpv1alpha1.MultipathWWID{}, WWIDNamesIndex, claimedNames); err != nil {
-		return nil, fmt.Errorf("indexing MultipathWWIDs by WWID and alias: %w", err)
-	}
-	if err := ensurePVIndex(ctx, mgr); err != nil {
-		return nil, err
-	}
 	// The version check (versions.go) reads Nodes and MultipathNodeStates: their informers start
 	// with the manager rather than on the first admission request, inside its timeout.
 	for _, o := range []client.Object{&corev1.Node{}, &mpv1alpha1.MultipathNodeState{}} {
@@ -256,24 +215,6 @@ func SetupWithManager(mgr ctrl.Manager, o Options) (healthz.Checker, error) {
 		}
 		return started(req)
 	}, nil
-}
-
-// ensurePVIndex registers render.PVConsumersIndex unless the render controller already did.
-func ensurePVIndex(ctx context.Context, mgr ctrl.Manager) error {
-	inf, err := mgr.GetCache().GetInformer(ctx, &corev1.PersistentVolume{})
-	if err != nil {
-		return fmt.Errorf("getting the PersistentVolume informer: %w", err)
-	}
-	if ix, ok := inf.(interface{ GetIndexer() toolscache.Indexer }); ok {
-		if _, exists := ix.GetIndexer().GetIndexers()["field:"+render.PVConsumersIndex]; exists {
-			return nil
-		}
-	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.PersistentVolume{}, render.PVConsumersIndex,
-		func(o client.Object) []string { return consumers.Refs(o.(*corev1.PersistentVolume)) }); err != nil {
-		return fmt.Errorf("indexing PersistentVolumes by consumed WWID: %w", err)
-	}
-	return nil
 }
 
 // delayedServer starts the webhook server once the certificate is ready and its files exist.

@@ -45,6 +45,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/index"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
 )
@@ -162,7 +163,7 @@ func runWithManager(m *testing.M) (int, error) {
 
 // newManager builds a manager configured like internal/manager's (the same cache trimming).
 func newManager() (ctrl.Manager, error) {
-	return ctrl.NewManager(restConfig, ctrl.Options{
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -172,6 +173,10 @@ func newManager() (ctrl.Manager, error) {
 			&corev1.ConfigMap{}:        {Namespaces: map[string]cache.Config{namespace: {}}},
 		}},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return mgr, index.AddDefaultIndexes(context.Background(), mgr.GetFieldIndexer())
 }
 
 // poll calls f until it returns nil or the timeout passes, returning f's last error.

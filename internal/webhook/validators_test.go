@@ -23,7 +23,6 @@ package webhook
 
 import (
 	"context"
-	"slices"
 	"strings"
 	"testing"
 
@@ -35,18 +34,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
-	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/index"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
 )
 
 // fakeCache is a client with the indexes the manager's cache has.
 func fakeCache(objs ...client.Object) client.Client {
-	return fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(objs...).
-		WithIndex(&mpv1alpha1.MultipathWWID{}, WWIDNamesIndex, claimedNames).
-		WithIndex(&corev1.PersistentVolume{}, render.PVConsumersIndex, func(o client.Object) []string {
-			return consumers.Refs(o.(*corev1.PersistentVolume))
-		}).Build()
+	b := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(objs...)
+	for _, ix := range index.All() {
+		b = b.WithIndex(ix.Object, ix.Field, ix.Extract)
+	}
+	return b.Build()
 }
 
 func unitLUN(name, wwid, alias string, rendered *string) *mpv1alpha1.MultipathWWID {
@@ -157,26 +155,6 @@ func TestCacheErrorsRefuse(t *testing.T) {
 	_, err = v.ValidateDelete(context.Background(), unitLUN("a", "3600a1", "", nil))
 	if !apierrors.IsInternalError(err) {
 		t.Errorf("delete: got %v, want an internal error", err)
-	}
-}
-
-func TestClaimedNames(t *testing.T) {
-	tests := map[string]struct {
-		lun  *mpv1alpha1.MultipathWWID
-		want []string
-	}{
-		"WWID only":                          {unitLUN("a", "3600A1", "", nil), []string{"3600a1"}},
-		"WWID and alias, lowercase":          {unitLUN("a", "3600a1", "Data", nil), []string{"3600a1", "data"}},
-		"an alias equal to its WWID once":    {unitLUN("a", "3600a1", "3600A1", nil), []string{"3600a1"}},
-		"the rendered alias too":             {unitLUN("a", "3600a1", "new", ptr.To("old")), []string{"3600a1", "new", "old"}},
-		"an empty rendered alias is no name": {unitLUN("a", "3600a1", "new", ptr.To("")), []string{"3600a1", "new"}},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := claimedNames(tc.lun); !slices.Equal(got, tc.want) {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
-		})
 	}
 }
 

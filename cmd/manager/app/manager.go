@@ -49,6 +49,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/controllers/rollout"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/index"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
 	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
 )
@@ -227,6 +228,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
+	// Once, before the controllers and the webhook that read them.
+	if err := index.AddDefaultIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
 	if err := (&render.Reconciler{
 		Client:    mgr.GetClient(),
 		Recorder:  mgr.GetEventRecorder("kube-multipath-render"),
@@ -235,7 +240,6 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the render controller: %w", err)
 	}
-	// After the render controller: the webhook reads PersistentVolumes through its index.
 	o.Webhook.Namespace = o.Namespace
 	webhookReady, err := mpwebhook.SetupWithManager(mgr, o.Webhook)
 	if err != nil {

@@ -1,0 +1,84 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package index declares the manager's cache field indexes and registers them once, before any
+// controller or the webhook starts (as cluster-api's util/index does): the render controller and
+// the admission webhook read the same PersistentVolume index, and neither may depend on the
+// other having registered it.
+package index
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	"github.com/kube-multipath/kube-multipath/internal/lun"
+)
+
+const (
+	// PVConsumers indexes PersistentVolumes by the lowercase WWIDs and aliases they name
+	// (consumers.Refs): the webhook finds the volumes of one LUN with one lookup per name.
+	PVConsumers = "multipath.consumers"
+	// PVNamesAny holds, under the one key "true", the PersistentVolumes that name any WWID or
+	// alias, so that a render reads them with one lookup instead of one per LUN name.
+	PVNamesAny = "multipath.consumers.any"
+	// WWIDNames indexes MultipathWWIDs by the names they claim (lun.Names), so that admission
+	// finds the objects a new name collides with without a scan.
+	WWIDNames = "multipath.names"
+)
+
+// Index is one field index: what it indexes, its name and its key function.
+type Index struct {
+	Object  client.Object
+	Field   string
+	Extract client.IndexerFunc
+}
+
+// All are the indexes the manager's cache carries. Tests on a fake client register the same
+// ones with its builder's WithIndex.
+func All() []Index {
+	return []Index{
+		{Object: &corev1.PersistentVolume{}, Field: PVConsumers, Extract: pvRefs},
+		{Object: &corev1.PersistentVolume{}, Field: PVNamesAny, Extract: pvNamesAny},
+		{Object: &mpv1alpha1.MultipathWWID{}, Field: WWIDNames, Extract: wwidNames},
+	}
+}
+
+// AddDefaultIndexes registers All on the indexer (a manager's GetFieldIndexer()). Call it once,
+// before the controllers and the webhook are set up.
+func AddDefaultIndexes(ctx context.Context, indexer client.FieldIndexer) error {
+	for _, ix := range All() {
+		if err := indexer.IndexField(ctx, ix.Object, ix.Field, ix.Extract); err != nil {
+			return fmt.Errorf("registering the %s index of %T: %w", ix.Field, ix.Object, err)
+		}
+	}
+	return nil
+}
+
+func pvRefs(o client.Object) []string { return consumers.Refs(o.(*corev1.PersistentVolume)) }
+
+func pvNamesAny(o client.Object) []string {
+	if len(consumers.Refs(o.(*corev1.PersistentVolume))) > 0 {
+		return []string{"true"}
+	}
+	return nil
+}
+
+func wwidNames(o client.Object) []string { return lun.Names(o.(*mpv1alpha1.MultipathWWID)) }
