@@ -50,10 +50,40 @@ const (
 	// nodes, while in-use LUNs keep some nodes from being torn down; the message names the LUNs,
 	// the nodes and what uses them. Present only while True.
 	TeardownHeldCondition = "TeardownHeld"
+	// RenderedCondition on the MultipathConfig says whether the current generation rendered.
+	// Written by the render controller; the rollout controller folds it into Ready.
+	RenderedCondition = "Rendered"
 )
 
 // Reasons.
 const (
+	// RenderPendingReason (Reconciling, MultipathConfig): the render controller has not
+	// rendered the current generation yet.
+	RenderPendingReason = "RenderPending"
+	// RolloutCompleteReason (Event): every selected node applied the rendered config.
+	RolloutCompleteReason = "RolloutComplete"
+	// TeardownInProgressReason (Reconciling, MultipathConfig): the MultipathConfig is being
+	// deleted and its nodes are being torn down through the rollout budget.
+	TeardownInProgressReason = "TeardownInProgress"
+	// TeardownCompleteReason (Event): every node of a deleted MultipathConfig is torn down and
+	// the finalizer goes.
+	TeardownCompleteReason = "TeardownComplete"
+
+	// ApplyingReason (Reconciling, MultipathNodeState): the agent is applying the desired config.
+	ApplyingReason = "Applying"
+	// WaitingForConfigReason (MultipathNodeState): no config has been handed out to the node yet.
+	WaitingForConfigReason = "WaitingForConfig"
+	// MultipathdUnavailableReason (MultipathNodeState): multipathd cannot be reached or
+	// answered garbage.
+	MultipathdUnavailableReason = "MultipathdUnavailable"
+	// DriftCorrectedReason (Event): owned files changed by hand were re-asserted.
+	DriftCorrectedReason = "DriftCorrected"
+	// RecoveredReason (Event): an apply interrupted by an agent restart was rolled back.
+	RecoveredReason = "Recovered"
+	// OpenCountUnavailableReason (Event, once per agent): the kernel's open count of the maps
+	// cannot be read.
+	OpenCountUnavailableReason = "OpenCountUnavailable"
+
 	// RenderedReason: the desired state was rendered and is being (or has been) rolled out.
 	RenderedReason = "Rendered"
 	// RolloutInProgressReason: some selected nodes have not applied the rendered config yet.

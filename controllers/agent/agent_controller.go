@@ -64,20 +64,6 @@ const (
 	backoffMax  = 5 * time.Minute
 )
 
-// Reasons the agent writes, beside mpv1alpha1.AppliedReason and ApplyFailedReason.
-const (
-	// ApplyingReason: the agent is applying the desired config (Reconciling).
-	ApplyingReason = "Applying"
-	// WaitingForConfigReason: no config has been handed out to the node yet.
-	WaitingForConfigReason = "WaitingForConfig"
-	// MultipathdUnavailableReason: multipathd cannot be reached or answered garbage.
-	MultipathdUnavailableReason = "MultipathdUnavailable"
-	// DriftCorrectedReason (Event): owned files changed by hand were re-asserted.
-	DriftCorrectedReason = "DriftCorrected"
-	// RecoveredReason (Event): an apply interrupted by an agent restart was rolled back.
-	RecoveredReason = "Recovered"
-)
-
 // Reconciler is the agent's controller for one node.
 type Reconciler struct {
 	// Client reads the node's MultipathNodeState from the cache and writes by server-side apply.
@@ -274,7 +260,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		reported()
 		observeApply(time.Since(start), res, err, r.Clock.Now())
 		if res.Recovered {
-			r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, RecoveredReason, "Apply",
+			r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.RecoveredReason, "Apply",
 				"Rolled back an apply that an agent restart interrupted before applying %s", desired.Name)
 		}
 		if err == nil {
@@ -318,7 +304,7 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) (ctrl.Result,
 		return ctrl.Result{}, nil
 	}
 	ctrl.LoggerFrom(ctx).Info("Re-asserted owned files changed by hand", "files", drifted, "config", desired.Name)
-	r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, DriftCorrectedReason, "Reassert",
+	r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.DriftCorrectedReason, "Reassert",
 		"Owned files changed by hand were re-asserted to config %s: %v", desired.Name, drifted)
 	return ctrl.Result{}, nil
 }

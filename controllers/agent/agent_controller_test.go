@@ -197,7 +197,7 @@ func TestAgentReportsASlowApplyWhileItRuns(t *testing.T) {
 	eventually(t, func() error {
 		st := getState(t, name)
 		rec := conditions.Get(st, mpv1alpha1.ReconcilingCondition)
-		if rec == nil || rec.Status != metav1.ConditionTrue || rec.Reason != agent.ApplyingReason || st.Status.AppliedConfig != nil {
+		if rec == nil || rec.Status != metav1.ConditionTrue || rec.Reason != mpv1alpha1.ApplyingReason || st.Status.AppliedConfig != nil {
 			return fmt.Errorf("not reported as applying: %+v", st.Status.Conditions)
 		}
 		return nil
@@ -340,7 +340,7 @@ func TestAgentReassertsOwnedFilesEditedByHand(t *testing.T) {
 		return nil
 	})
 	eventually(t, func() error {
-		if got := events(t, name); !slices.Contains(got, agent.DriftCorrectedReason) {
+		if got := events(t, name); !slices.Contains(got, mpv1alpha1.DriftCorrectedReason) {
 			return fmt.Errorf("events %v", got)
 		}
 		return nil
@@ -404,7 +404,7 @@ func TestAgentRestartedMidApplyRecoversAndApplies(t *testing.T) {
 		t.Error("marker left")
 	}
 	eventually(t, func() error {
-		if got := events(t, name); !slices.Contains(got, agent.RecoveredReason) {
+		if got := events(t, name); !slices.Contains(got, mpv1alpha1.RecoveredReason) {
 			return fmt.Errorf("events %v", got)
 		}
 		return nil

@@ -260,10 +260,6 @@ func setHostConflicts(st *mpv1alpha1.MultipathNodeState, hc []mpv1alpha1.HostCon
 	})
 }
 
-// OpenCountUnavailableReason is the reason of the Event an agent records once when it cannot
-// read the kernel's open count of the maps.
-const OpenCountUnavailableReason = "OpenCountUnavailable"
-
 // warnOpenCount says once per agent process, in its log and as an Event on the node's
 // MultipathNodeState, that the maps' kernel open count cannot be read: the DaemonSet's agent
 // is not privileged, and the device cgroup keeps it from /dev/mapper/control. What holds a map
@@ -276,5 +272,5 @@ func (r *Reconciler) warnOpenCount(ctx context.Context, st *mpv1alpha1.Multipath
 	r.openCountWarned = true
 	msg := "The kernel's open count of the maps cannot be read here (" + r.openCountErr + "): a map held open only by a process (a VM disk, a database on the raw device) is not reported as in use; mounts, holders, swap and LVM physical volumes are. Run the agent privileged (config/agent-privileged) to see them."
 	ctrl.LoggerFrom(ctx).Info("The maps' open count is not readable", "err", r.openCountErr)
-	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, OpenCountUnavailableReason, "ReadMapUsers", "%s", truncate(msg))
+	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, mpv1alpha1.OpenCountUnavailableReason, "ReadMapUsers", "%s", truncate(msg))
 }

@@ -34,7 +34,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
@@ -162,8 +161,8 @@ func TestAgentSaysOnceWhenTheOpenCountIsUnreadable(t *testing.T) {
 		if a == nil || a.OpenCount != 0 || !reflect.DeepEqual(a.Users, []mpv1alpha1.MapUser{{Kind: mpv1alpha1.MapUserMount, Name: "/srv/a"}}) {
 			return fmt.Errorf("mpatha reported as %+v, want mounted at /srv/a with no open count", a)
 		}
-		if !slices.Contains(events(t, name), agent.OpenCountUnavailableReason) {
-			return fmt.Errorf("no %s Event: %v", agent.OpenCountUnavailableReason, events(t, name))
+		if !slices.Contains(events(t, name), mpv1alpha1.OpenCountUnavailableReason) {
+			return fmt.Errorf("no %s Event: %v", mpv1alpha1.OpenCountUnavailableReason, events(t, name))
 		}
 		return nil
 	})
@@ -173,7 +172,7 @@ func TestAgentSaysOnceWhenTheOpenCountIsUnreadable(t *testing.T) {
 	}
 	n := 0
 	for _, e := range list.Items {
-		if e.Regarding.Name == name && e.Reason == agent.OpenCountUnavailableReason {
+		if e.Regarding.Name == name && e.Reason == mpv1alpha1.OpenCountUnavailableReason {
 			n++
 			if e.DeprecatedCount > 1 || e.Series != nil {
 				t.Errorf("the Event repeats: %+v", e)
@@ -184,7 +183,7 @@ func TestAgentSaysOnceWhenTheOpenCountIsUnreadable(t *testing.T) {
 		}
 	}
 	if n != 1 {
-		t.Errorf("%d %s Events, want 1", n, agent.OpenCountUnavailableReason)
+		t.Errorf("%d %s Events, want 1", n, mpv1alpha1.OpenCountUnavailableReason)
 	}
 }
 

@@ -90,16 +90,16 @@ func setStatus(st *mpv1alpha1.MultipathNodeState, in statusInput) {
 	var sum conditions.Summary
 	switch {
 	case in.applying:
-		sum.Reconciling = &conditions.Message{Reason: ApplyingReason, Message: fmt.Sprintf("Applying config %s to the node.", desired.Name)}
+		sum.Reconciling = &conditions.Message{Reason: mpv1alpha1.ApplyingReason, Message: fmt.Sprintf("Applying config %s to the node.", desired.Name)}
 	case in.applyErr != nil:
 		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.ApplyFailedReason, Message: truncate(applyFailedMessage(desired, in.applied, in.applyErr))}
 	case in.daemonErr != nil:
-		sum.ReadyMessage = conditions.Message{Reason: MultipathdUnavailableReason, Message: truncate(fmt.Sprintf(
+		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.MultipathdUnavailableReason, Message: truncate(fmt.Sprintf(
 			"Cannot read multipathd's maps (is multipath-tools installed and multipathd running on the node?): %v", in.daemonErr))}
 	case desired == nil:
-		sum.ReadyMessage = conditions.Message{Reason: WaitingForConfigReason, Message: "No config has been handed out to this node yet."}
+		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.WaitingForConfigReason, Message: "No config has been handed out to this node yet."}
 	case in.applied == nil || in.applied.Hash != desired.Hash:
-		sum.ReadyMessage = conditions.Message{Reason: ApplyingReason, Message: fmt.Sprintf("Config %s is not applied yet.", desired.Name)}
+		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.ApplyingReason, Message: fmt.Sprintf("Config %s is not applied yet.", desired.Name)}
 	default:
 		sum.Ready = true
 		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.AppliedReason, Message: fmt.Sprintf("The node runs config %s.", desired.Name)}

@@ -58,15 +58,15 @@ func TestSetStatus(t *testing.T) {
 		},
 		"multipathd down without an apply pending is not Ready, not Degraded": {
 			desired: cfg2, in: statusInput{applied: cfg2, daemonErr: errors.New("multipathd is not reachable")},
-			want: want{ready: "False", readyReason: MultipathdUnavailableReason},
+			want: want{ready: "False", readyReason: mpv1alpha1.MultipathdUnavailableReason},
 		},
 		"nothing handed out yet": {
 			in:   statusInput{maps: maps},
-			want: want{ready: "False", readyReason: WaitingForConfigReason, mapCount: 1},
+			want: want{ready: "False", readyReason: mpv1alpha1.WaitingForConfigReason, mapCount: 1},
 		},
 		"applying is Reconciling": {
 			desired: cfg2, in: statusInput{applied: cfg1, applying: true},
-			want: want{ready: "False", readyReason: ApplyingReason, reconciling: true},
+			want: want{ready: "False", readyReason: mpv1alpha1.ApplyingReason, reconciling: true},
 		},
 	}
 	for name, tc := range tests {

@@ -33,6 +33,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/conditions/conditionstest"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
 const (
@@ -456,8 +457,8 @@ func TestRenderConfigs(t *testing.T) {
 			if rendered.LUNs != tc.wantLUNs || rendered.Empty != tc.wantEmpty {
 				t.Errorf("rendered %d LUNs (empty %v), want %d (empty %v)", rendered.LUNs, rendered.Empty, tc.wantLUNs, tc.wantEmpty)
 			}
-			if tc.wantEmpty && rendered.Hash != EmptyConfig().Hash {
-				t.Errorf("rendered %s, want the empty config %s", rendered.ShortHash(), EmptyConfig().ShortHash())
+			if tc.wantEmpty && rendered.Hash != multipathconf.Empty().Hash {
+				t.Errorf("rendered %s, want the empty config %s", rendered.ShortHash(), multipathconf.Empty().ShortHash())
 			}
 			switch {
 			case tc.wantHeldN < 0 && held != nil:

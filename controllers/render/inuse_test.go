@@ -31,9 +31,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/conditions/conditionstest"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
 // reportMaps writes a node's MultipathNodeState status as its agent would, creating the object
@@ -320,7 +320,7 @@ func TestConfigDeletionRendersOnlyHeldLUNs(t *testing.T) {
 
 	// The volume goes: nothing is held, the empty config.
 	remove(t, volume)
-	got = waitRendered(t, render.EmptyConfig())
+	got = waitRendered(t, multipathconf.Empty())
 	if got.Status.HeldConfig != nil {
 		t.Errorf("status.heldConfig = %+v with nothing in use", got.Status.HeldConfig)
 	}
@@ -349,7 +349,7 @@ func TestForcedTeardownRendersTheEmptyConfigAtOnce(t *testing.T) {
 	updateConfig(t, func(cfg *mpv1alpha1.MultipathConfig) {
 		metav1.SetMetaDataAnnotation(&cfg.ObjectMeta, mpv1alpha1.ForceRemoveAnnotation, "true")
 	})
-	got := waitRendered(t, render.EmptyConfig())
+	got := waitRendered(t, multipathconf.Empty())
 	if got.Status.HeldConfig != nil {
 		t.Errorf("status.heldConfig = %+v after a forced teardown", got.Status.HeldConfig)
 	}

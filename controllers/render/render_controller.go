@@ -56,9 +56,6 @@ const (
 	RenderedLabel = "multipath.kube-multipath.io/rendered"
 	// HashAnnotation holds the full content hash on a rendered ConfigMap.
 	HashAnnotation = "multipath.kube-multipath.io/hash"
-	// RenderedCondition on the MultipathConfig says whether the current generation rendered.
-	// The rollout controller folds it into Ready.
-	RenderedCondition = "Rendered"
 
 	// DefaultHistory is how many rendered ConfigMaps are kept besides the current one and those
 	// that a node still names, for rollback.
@@ -295,7 +292,7 @@ func (r *Reconciler) renderConfigs(cfg *mpv1alpha1.MultipathConfig, out *decisio
 	}
 	var err error
 	if out.deleting && len(out.render) == 0 {
-		rendered = EmptyConfig()
+		rendered = multipathconf.Empty()
 	} else if rendered, err = multipathconf.Render(cfg, out.render); err != nil {
 		// The rules package refused what validation let through: keep the last good config.
 		out.configErr = err.Error()
@@ -416,24 +413,8 @@ func (r *Reconciler) ensureConfigMap(ctx context.Context, rendered *multipathcon
 	return nil
 }
 
-// EmptyConfig is the rendered config of "nothing to manage": nodes told to apply it remove
-// every owned drop-in and WWID. It always exists, so a deselected node can be told to tear down.
-func EmptyConfig() *multipathconf.Rendered {
-	r, err := multipathconf.Render(nil, nil)
-	if err != nil {
-		panic(fmt.Sprintf("rendering the empty config cannot fail: %v", err))
-	}
-	return r
-}
-
-// EmptyConfigRef names EmptyConfig.
-func EmptyConfigRef() mpv1alpha1.RenderedConfigRef {
-	e := EmptyConfig()
-	return mpv1alpha1.RenderedConfigRef{Name: e.ConfigMapName(), Hash: e.Hash}
-}
-
 func (r *Reconciler) ensureEmptyConfigMap(ctx context.Context) error {
-	return r.ensureConfigMap(ctx, EmptyConfig())
+	return r.ensureConfigMap(ctx, multipathconf.Empty())
 }
 
 // prune deletes rendered ConfigMaps beyond the history, never the current one, the held one,
@@ -450,7 +431,7 @@ func (r *Reconciler) prune(ctx context.Context, current, held *multipathconf.Ren
 	if len(cms.Items) <= history+2 {
 		return nil
 	}
-	keep := map[string]bool{current.ConfigMapName(): true, EmptyConfig().ConfigMapName(): true}
+	keep := map[string]bool{current.ConfigMapName(): true, multipathconf.Empty().ConfigMapName(): true}
 	if held != nil {
 		keep[held.ConfigMapName()] = true
 	}
@@ -755,11 +736,11 @@ func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathC
 		if out.deleting {
 			msg = fmt.Sprintf("The MultipathConfig is being deleted: rendered the %d in-use LUNs it holds into ConfigMap %s.", rendered.LUNs, rendered.ConfigMapName())
 		}
-		conditions.Set(cfg, metav1.Condition{Type: RenderedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.RenderedReason, Message: msg})
+		conditions.Set(cfg, metav1.Condition{Type: mpv1alpha1.RenderedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.RenderedReason, Message: msg})
 	} else {
-		conditions.Set(cfg, metav1.Condition{Type: RenderedCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.InvalidSpecReason,
+		conditions.Set(cfg, metav1.Condition{Type: mpv1alpha1.RenderedCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.InvalidSpecReason,
 			Message: "The spec is not rendered, the nodes keep the last good config: " + out.configErr})
-		if !was(before, RenderedCondition, metav1.ConditionFalse) {
+		if !was(before, mpv1alpha1.RenderedCondition, metav1.ConditionFalse) {
 			r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.InvalidSpecReason, "Render", "Not rendered: %s", out.configErr)
 		}
 	}

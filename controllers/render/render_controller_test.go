@@ -162,7 +162,7 @@ func TestRenderedConfigMapFollowsTheObjects(t *testing.T) {
 	if got.Status.RenderedConfig.LUNs != 2 || got.Status.RenderedConfig.Bytes != int64(want.Bytes) {
 		t.Errorf("status.renderedConfig = %+v, want 2 LUNs and %d bytes", got.Status.RenderedConfig, want.Bytes)
 	}
-	if c := conditions.Get(got, render.RenderedCondition); c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != got.Generation {
+	if c := conditions.Get(got, mpv1alpha1.RenderedCondition); c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != got.Generation {
 		t.Errorf("Rendered condition = %+v, want True for generation %d", c, got.Generation)
 	}
 	eventually(t, func() error {
@@ -195,12 +195,12 @@ func TestRenderedConfigMapFollowsTheObjects(t *testing.T) {
 		}
 	}
 	updateConfig(t, func(cfg *mpv1alpha1.MultipathConfig) { cfg.Spec.Defaults = mpv1alpha1.MultipathDefaults{} })
-	empty := render.EmptyConfig()
+	empty := multipathconf.Empty()
 	if !empty.Empty {
 		t.Fatal("EmptyConfig is not empty")
 	}
 	got = waitRendered(t, empty)
-	if got.Status.RenderedConfig.LUNs != 0 || got.Status.RenderedConfig.Name != render.EmptyConfigRef().Name {
+	if got.Status.RenderedConfig.LUNs != 0 || got.Status.RenderedConfig.Name != multipathconf.EmptyRef().Name {
 		t.Errorf("after deleting everything status.renderedConfig = %+v, want the empty config", got.Status.RenderedConfig)
 	}
 }

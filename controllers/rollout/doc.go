@@ -50,7 +50,7 @@ limitations under the License.
 //
 //   - A node that is no longer selected is handed status.heldConfig (the render controller's
 //     config of only the LUNs still in use) when set, else the empty config
-//     (render.EmptyConfigRef), and keeps the held config until heldConfig changes. Once it
+//     (multipathconf.EmptyRef), and keeps the held config until heldConfig changes. Once it
 //     applied the empty config, its MultipathNodeState is deleted; one never handed anything is
 //     deleted at once.
 //   - The MultipathConfig carries the finalizer multipath.kube-multipath.io/teardown (added to

@@ -38,7 +38,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/conditions/conditionstest"
 )
@@ -203,7 +202,7 @@ func (f *fixture) rendered() mpv1alpha1.RenderedConfigRef {
 		if err != nil {
 			return err
 		}
-		c := conditions.Get(cfg, render.RenderedCondition)
+		c := conditions.Get(cfg, mpv1alpha1.RenderedCondition)
 		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != cfg.Generation || cfg.Status.RenderedConfig == nil {
 			return fmt.Errorf("generation %d is not rendered: %+v", cfg.Generation, c)
 		}

@@ -42,9 +42,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/fanout"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/rolloutplan"
 )
 
@@ -79,7 +79,7 @@ func toCluster(context.Context, client.Object) []reconcile.Request {
 }
 
 // emptyConfig names the "nothing to manage" config that a node is torn down with.
-var emptyConfig = sync.OnceValue(render.EmptyConfigRef)
+var emptyConfig = sync.OnceValue(multipathconf.EmptyRef)
 
 // SetupWithManager registers the controller with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {

@@ -29,8 +29,8 @@ import (
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
 func TestRolloutRespectsMaxUnavailable(t *testing.T) {
@@ -205,7 +205,7 @@ func TestDeselectedNodeIsTornDown(t *testing.T) {
 
 	leaving := f.node(2)
 	f.updateNode(leaving, func(n *corev1.Node) { delete(n.Labels, testLabel) })
-	empty := render.EmptyConfigRef()
+	empty := multipathconf.EmptyRef()
 	eventually(t, func() error {
 		st := f.state(leaving)
 		if st == nil || !is(st.Spec.DesiredConfig, empty) {
@@ -318,7 +318,7 @@ func TestInvalidSpecKeepsLastGoodConfig(t *testing.T) {
 		s.Overrides = "defaults {\n\tuser_friendly_names yes\n}\n"
 	})
 	cfg := f.waitConfig(condition(mpv1alpha1.StalledCondition, mpv1alpha1.InvalidSpecReason, kstatus.FailedStatus))
-	rendered := conditions.Get(cfg, render.RenderedCondition)
+	rendered := conditions.Get(cfg, mpv1alpha1.RenderedCondition)
 	if rendered == nil || rendered.Status != metav1.ConditionFalse || rendered.ObservedGeneration != cfg.Generation {
 		t.Fatalf("Rendered %+v, want False for generation %d", rendered, cfg.Generation)
 	}

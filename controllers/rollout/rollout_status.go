@@ -24,18 +24,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/rolloutplan"
 )
 
 const (
-	// RenderPendingReason: the render controller has not rendered the current generation yet.
-	RenderPendingReason = "RenderPending"
-	// RolloutCompleteReason is the reason of the Event sent when every selected node applied
-	// the rendered config.
-	RolloutCompleteReason = "RolloutComplete"
-
 	// maxEventNote is the longest note an events.k8s.io/v1 Event accepts.
 	maxEventNote = 1024
 )
@@ -63,7 +56,7 @@ type renderView struct {
 
 // readRender reads the Rendered condition of cfg.
 func readRender(cfg *mpv1alpha1.MultipathConfig) renderView {
-	c := conditions.Get(cfg, render.RenderedCondition)
+	c := conditions.Get(cfg, mpv1alpha1.RenderedCondition)
 	switch {
 	case c == nil || c.ObservedGeneration != cfg.Generation:
 		return renderView{state: renderPending}
@@ -143,18 +136,18 @@ func summarise(cfg *mpv1alpha1.MultipathConfig, in statusInput) conditions.Summa
 		}
 		return stalled(mpv1alpha1.InvalidSpecReason, msg)
 	case in.render.state == renderPending || in.plan == nil:
-		return conditions.Summary{Reconciling: &conditions.Message{Reason: RenderPendingReason, Message: fmt.Sprintf(
+		return conditions.Summary{Reconciling: &conditions.Message{Reason: mpv1alpha1.RenderPendingReason, Message: fmt.Sprintf(
 			"Waiting for generation %d of MultipathConfig %s to be rendered; no node is handed a config until then.", cfg.Generation, cfg.Name)}}
 	case in.plan.Stalled:
 		return stalled(in.plan.Reason, in.plan.Message)
 	case in.deleting && !in.plan.Complete:
-		return conditions.Summary{Reconciling: &conditions.Message{Reason: TeardownInProgressReason, Message: fmt.Sprintf(
+		return conditions.Summary{Reconciling: &conditions.Message{Reason: mpv1alpha1.TeardownInProgressReason, Message: fmt.Sprintf(
 			"MultipathConfig %s is being deleted: its nodes are torn down through the rollout budget. %s", cfg.Name, in.plan.Message)}}
 	case in.deleting && in.held != "":
 		return conditions.Summary{ReadyMessage: conditions.Message{Reason: mpv1alpha1.InUseLUNsReason, Message: fmt.Sprintf(
 			"MultipathConfig %s is being deleted and waits for in-use LUNs (see TeardownHeld).", cfg.Name)}}
 	case in.deleting:
-		return conditions.Summary{Reconciling: &conditions.Message{Reason: TeardownInProgressReason, Message: fmt.Sprintf(
+		return conditions.Summary{Reconciling: &conditions.Message{Reason: mpv1alpha1.TeardownInProgressReason, Message: fmt.Sprintf(
 			"MultipathConfig %s is being deleted: every node applied the empty config; removing their MultipathNodeStates.", cfg.Name)}}
 	case in.plan.Complete:
 		return conditions.Summary{Ready: true, ReadyMessage: conditions.Message{Reason: in.plan.Reason, Message: in.plan.Message}}
@@ -182,7 +175,7 @@ func transitionEvents(before, after *mpv1alpha1.MultipathConfig) []rolloutEvent 
 	}
 	if r := conditions.Get(after, mpv1alpha1.ReadyCondition); r != nil && r.Status == metav1.ConditionTrue {
 		if b := conditions.Get(before, mpv1alpha1.ReadyCondition); b == nil || b.Status != metav1.ConditionTrue || b.Message != r.Message {
-			out = append(out, rolloutEvent{corev1.EventTypeNormal, RolloutCompleteReason, truncate(r.Message, maxEventNote)})
+			out = append(out, rolloutEvent{corev1.EventTypeNormal, mpv1alpha1.RolloutCompleteReason, truncate(r.Message, maxEventNote)})
 		}
 	}
 	return out

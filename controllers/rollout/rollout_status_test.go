@@ -25,7 +25,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/conditions/conditionstest"
 	"github.com/kube-multipath/kube-multipath/internal/rolloutplan"
@@ -69,13 +68,13 @@ func TestSetStatus(t *testing.T) {
 		"render of this generation pending: Reconciling, observedGeneration not moved": {
 			in:           statusInput{render: renderView{state: renderPending}, plan: planStatus(t, false, updated("a")), selected: 1},
 			wantObserved: gen - 1, wantAbnormal: mpv1alpha1.ReconcilingCondition, wantReady: metav1.ConditionFalse,
-			wantReason: RenderPendingReason, wantMessage: []string{"generation 3"},
+			wantReason: mpv1alpha1.RenderPendingReason, wantMessage: []string{"generation 3"},
 			wantNodes: mpv1alpha1.NodeCounts{Selected: 1, Updated: 1},
 		},
 		"no rendered config yet: nothing to hand out, Reconciling": {
 			in:           statusInput{render: renderView{state: renderPending}, selected: 2, unknown: 1},
 			wantObserved: gen - 1, wantAbnormal: mpv1alpha1.ReconcilingCondition, wantReady: metav1.ConditionFalse,
-			wantReason: RenderPendingReason, wantNodes: mpv1alpha1.NodeCounts{Selected: 2, Unknown: 1},
+			wantReason: mpv1alpha1.RenderPendingReason, wantNodes: mpv1alpha1.NodeCounts{Selected: 2, Unknown: 1},
 		},
 		"every node applied the rendered config: Ready": {
 			in:           statusInput{render: renderView{state: renderDone}, plan: planStatus(t, false, updated("a"), updated("b"))},
@@ -196,7 +195,7 @@ func TestReadRender(t *testing.T) {
 			cfg.Status.RenderedConfig = tc.rendered
 			if tc.cond != nil {
 				c := *tc.cond
-				c.Type, c.Reason = render.RenderedCondition, "Any"
+				c.Type, c.Reason = mpv1alpha1.RenderedCondition, "Any"
 				cfg.Status.Conditions = []metav1.Condition{c}
 			}
 			if got := readRender(cfg); got != tc.want {
@@ -227,9 +226,9 @@ func TestTransitionEvents(t *testing.T) {
 		"the rollout stops on failures":  {before: inProgress, after: stalled(mpv1alpha1.RolloutFailedReason, "stopped: a, b"), want: []rolloutEvent{{corev1.EventTypeWarning, mpv1alpha1.RolloutFailedReason, "stopped: a, b"}}},
 		"still stopped: no repeat":       {before: stalled(mpv1alpha1.RolloutFailedReason, "stopped: a"), after: stalled(mpv1alpha1.RolloutFailedReason, "stopped: a, b")},
 		"stalled on an invalid spec":     {before: inProgress, after: stalled(mpv1alpha1.InvalidSpecReason, "bad spec")},
-		"the rollout completes":          {before: inProgress, after: ready("All 2 nodes applied config x."), want: []rolloutEvent{{corev1.EventTypeNormal, RolloutCompleteReason, "All 2 nodes applied config x."}}},
+		"the rollout completes":          {before: inProgress, after: ready("All 2 nodes applied config x."), want: []rolloutEvent{{corev1.EventTypeNormal, mpv1alpha1.RolloutCompleteReason, "All 2 nodes applied config x."}}},
 		"still complete: no repeat":      {before: ready("All 2 nodes applied config x."), after: ready("All 2 nodes applied config x.")},
-		"complete again with a new node": {before: ready("All 2 nodes applied config x."), after: ready("All 3 nodes applied config x."), want: []rolloutEvent{{corev1.EventTypeNormal, RolloutCompleteReason, "All 3 nodes applied config x."}}},
+		"complete again with a new node": {before: ready("All 2 nodes applied config x."), after: ready("All 3 nodes applied config x."), want: []rolloutEvent{{corev1.EventTypeNormal, mpv1alpha1.RolloutCompleteReason, "All 3 nodes applied config x."}}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

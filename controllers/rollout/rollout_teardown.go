@@ -36,13 +36,6 @@ import (
 )
 
 const (
-	// TeardownInProgressReason: the MultipathConfig is being deleted and its nodes are being
-	// torn down through the rollout budget.
-	TeardownInProgressReason = "TeardownInProgress"
-	// TeardownCompleteReason is the reason of the Event sent when every node of a deleted
-	// MultipathConfig is torn down and the finalizer goes.
-	TeardownCompleteReason = "TeardownComplete"
-
 	// maxHeldListed bounds the LUNs, and the users of each, that the TeardownHeld message names.
 	maxHeldListed = 5
 )
@@ -169,7 +162,7 @@ func (r *Reconciler) releaseFinalizer(ctx context.Context, s *scope) (ctrl.Resul
 	ctrl.LoggerFrom(ctx).Info("Every node is torn down: removing the teardown finalizer")
 	res, err := r.patchFinalizer(ctx, s, false)
 	if err == nil && res.RequeueAfter == 0 {
-		r.Recorder.Eventf(cfg, nil, corev1.EventTypeNormal, TeardownCompleteReason, "Teardown",
+		r.Recorder.Eventf(cfg, nil, corev1.EventTypeNormal, mpv1alpha1.TeardownCompleteReason, "Teardown",
 			"Every node applied the empty config; MultipathConfig %s is deleted.", cfg.Name)
 	}
 	return res, err

@@ -34,9 +34,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/render"
-	"github.com/kube-multipath/kube-multipath/controllers/rollout"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
 // addLUN creates a MultipathWWID.
@@ -126,7 +125,7 @@ func (f *fixture) deleting() (*mpv1alpha1.MultipathConfig, error) {
 // applies it on the first of them, until every MultipathNodeState is gone.
 func (f *fixture) tearDown(names []string, budget int, deleted bool) {
 	f.t.Helper()
-	empty := render.EmptyConfigRef()
+	empty := multipathconf.EmptyRef()
 	for {
 		var handed []string
 		left := 0
@@ -224,8 +223,8 @@ func TestConfigDeletedTearsDownThroughTheBudget(t *testing.T) {
 			return err
 		}
 		c := conditions.Get(cur, mpv1alpha1.ReconcilingCondition)
-		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != rollout.TeardownInProgressReason {
-			return fmt.Errorf("Reconciling %+v, want True with reason %s", c, rollout.TeardownInProgressReason)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != mpv1alpha1.TeardownInProgressReason {
+			return fmt.Errorf("Reconciling %+v, want True with reason %s", c, mpv1alpha1.TeardownInProgressReason)
 		}
 		if c := conditions.Get(cur, mpv1alpha1.TeardownHeldCondition); c != nil {
 			return fmt.Errorf("nothing is in use, yet TeardownHeld is %+v", c)
@@ -235,7 +234,7 @@ func TestConfigDeletedTearsDownThroughTheBudget(t *testing.T) {
 	f.tearDown(f.nodes, 2, true)
 	configGone(t)
 	m.check(2)
-	waitEvent(t, cfg, corev1.EventTypeNormal, rollout.TeardownCompleteReason)
+	waitEvent(t, cfg, corev1.EventTypeNormal, mpv1alpha1.TeardownCompleteReason)
 	// The Nodes themselves stay.
 	for _, name := range f.nodes {
 		if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, &corev1.Node{}); err != nil {
@@ -325,7 +324,7 @@ func TestInUseLUNHoldsDeletion(t *testing.T) {
 		return err
 	})
 	// The nodes keep a config that carries the LUN: the deletion target, never the empty one.
-	empty := render.EmptyConfigRef()
+	empty := multipathconf.EmptyRef()
 	if got := f.withDesired(empty); len(got) > 0 {
 		t.Fatalf("nodes %v were handed the empty config while LUN %s is in use", got, lun)
 	}

@@ -57,16 +57,8 @@ func render(t testing.TB, wwids ...string) *multipathconf.Rendered {
 	return r
 }
 
-// emptyConfig is the "nothing to manage" config (render.EmptyConfig, without importing the
-// controller).
-func emptyConfig(t testing.TB) *multipathconf.Rendered {
-	t.Helper()
-	r, err := multipathconf.Render(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
+// emptyConfig is the "nothing to manage" config.
+func emptyConfig(testing.TB) *multipathconf.Rendered { return multipathconf.Empty() }
 
 // testHost is a host root in a temp dir with a fake multipathd.
 type testHost struct {

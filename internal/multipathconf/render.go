@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +87,23 @@ func (r *Rendered) ConfigMapName() string { return ConfigMapPrefix + r.ShortHash
 
 // File returns the content of the named file.
 func (r *Rendered) File(name string) (string, bool) { return fileContent(r.Files, name) }
+
+// Empty is the rendered config of "nothing to manage": nodes told to apply it remove every
+// owned drop-in and WWID. The render controller always keeps its ConfigMap, so a deselected
+// node can be told to tear down.
+func Empty() *Rendered {
+	r, err := Render(nil, nil)
+	if err != nil {
+		panic(fmt.Sprintf("rendering the empty config cannot fail: %v", err))
+	}
+	return r
+}
+
+// EmptyRef names Empty, as a status's renderedConfig or a node's desired config does.
+func EmptyRef() mpv1alpha1.RenderedConfigRef {
+	e := Empty()
+	return mpv1alpha1.RenderedConfigRef{Name: e.ConfigMapName(), Hash: e.Hash}
+}
 
 // Render renders the desired state: the MultipathConfig (nil when there is none) and the
 // MultipathWWIDs that won ResolveConflicts. The output depends only on the objects' specs, not

@@ -23,13 +23,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/rollout"
 )
 
 func TestRolloutReasonsAreTheControllers(t *testing.T) {
-	if rolloutRenderPendingReason != rollout.RenderPendingReason || rolloutTeardownReason != rollout.TeardownInProgressReason {
+	if mpv1alpha1.RenderPendingReason != mpv1alpha1.RenderPendingReason || mpv1alpha1.TeardownInProgressReason != mpv1alpha1.TeardownInProgressReason {
 		t.Errorf("the command line spells the rollout controller's reasons %q and %q, the controller %q and %q",
-			rolloutRenderPendingReason, rolloutTeardownReason, rollout.RenderPendingReason, rollout.TeardownInProgressReason)
+			mpv1alpha1.RenderPendingReason, mpv1alpha1.TeardownInProgressReason, mpv1alpha1.RenderPendingReason, mpv1alpha1.TeardownInProgressReason)
 	}
 }
 
@@ -63,12 +62,12 @@ func TestBuildRollout(t *testing.T) {
 			want:  RolloutProgressing, wantLine: "Rollout: rolling out: Rolling out config c2: 1 of 3 nodes applied it.\n",
 		},
 		"waiting for the render, with a newer generation": {
-			conds:      []metav1.Condition{notReady, cond(mpv1alpha1.ReconcilingCondition, rollout.RenderPendingReason, "Waiting for generation 4.")},
+			conds:      []metav1.Condition{notReady, cond(mpv1alpha1.ReconcilingCondition, mpv1alpha1.RenderPendingReason, "Waiting for generation 4.")},
 			generation: 4,
 			want:       RolloutPending, wantLine: "Rollout: waiting for render: Waiting for generation 4. (the operator has not acted on the latest spec yet)\n",
 		},
 		"tearing down, held by in-use LUNs": {
-			conds: []metav1.Condition{notReady, cond(mpv1alpha1.ReconcilingCondition, rollout.TeardownInProgressReason, "MultipathConfig cluster is being deleted."),
+			conds: []metav1.Condition{notReady, cond(mpv1alpha1.ReconcilingCondition, mpv1alpha1.TeardownInProgressReason, "MultipathConfig cluster is being deleted."),
 				cond(mpv1alpha1.TeardownHeldCondition, mpv1alpha1.InUseLUNsReason, "LUN data01 is in use on worker-1 (Mount /srv).")},
 			want: RolloutTearDown, wantLine: "Rollout: tearing down: MultipathConfig cluster is being deleted.\nTeardown held: LUN data01 is in use on worker-1 (Mount /srv).\n",
 		},

@@ -345,9 +345,9 @@ func BuildRollout(cfg *mpv1alpha1.MultipathConfig) *RolloutReport {
 		switch reconciling.Reason {
 		case mpv1alpha1.RolloutPausedReason:
 			from(RolloutPaused, reconciling)
-		case rolloutRenderPendingReason:
+		case mpv1alpha1.RenderPendingReason:
 			from(RolloutPending, reconciling)
-		case rolloutTeardownReason:
+		case mpv1alpha1.TeardownInProgressReason:
 			from(RolloutTearDown, reconciling)
 		default:
 			from(RolloutProgressing, reconciling)
@@ -362,13 +362,6 @@ func BuildRollout(cfg *mpv1alpha1.MultipathConfig) *RolloutReport {
 	}
 	return r
 }
-
-// The rollout controller's own Reconciling reasons (controllers/rollout), spelled here so the
-// command line does not import the controller.
-const (
-	rolloutRenderPendingReason = "RenderPending"
-	rolloutTeardownReason      = "TeardownInProgress"
-)
 
 // NodeHostConflicts are one node's host configuration conflicts.
 type NodeHostConflicts struct {

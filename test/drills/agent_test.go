@@ -26,7 +26,7 @@ import (
 
 	eventsv1 "k8s.io/api/events/v1"
 
-	agentctrl "github.com/kube-multipath/kube-multipath/controllers/agent"
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -96,11 +96,11 @@ func TestAgentKilledMidApply(t *testing.T) {
 			return err
 		}
 		for _, e := range events.Items {
-			if e.Regarding.Name == n.Name && e.Reason == agentctrl.RecoveredReason {
+			if e.Regarding.Name == n.Name && e.Reason == mpv1alpha1.RecoveredReason {
 				return nil
 			}
 		}
-		return fmt.Errorf("no %s Event about %s", agentctrl.RecoveredReason, n.Name)
+		return fmt.Errorf("no %s Event about %s", mpv1alpha1.RecoveredReason, n.Name)
 	}); err != nil {
 		t.Error(err)
 	}

@@ -27,7 +27,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	agentctrl "github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
@@ -69,8 +68,8 @@ func TestMultipathdDown(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if c := meta.FindStatusCondition(st.Status.Conditions, mpv1alpha1.ReadyCondition); c == nil || c.Status != metav1.ConditionFalse || c.Reason != agentctrl.MultipathdUnavailableReason {
-				errs = append(errs, fmt.Errorf("%s: Ready is %+v, want False %s", n.Name, c, agentctrl.MultipathdUnavailableReason))
+			if c := meta.FindStatusCondition(st.Status.Conditions, mpv1alpha1.ReadyCondition); c == nil || c.Status != metav1.ConditionFalse || c.Reason != mpv1alpha1.MultipathdUnavailableReason {
+				errs = append(errs, fmt.Errorf("%s: Ready is %+v, want False %s", n.Name, c, mpv1alpha1.MultipathdUnavailableReason))
 			}
 		}
 		lun := &mpv1alpha1.MultipathWWID{}

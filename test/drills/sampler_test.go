@@ -572,7 +572,7 @@ func (w *clusterWatch) record(st *mpv1alpha1.MultipathNodeState) {
 // evaluate counts, for each config, the nodes told to run it that do not run it yet.
 func (w *clusterWatch) evaluate() {
 	busy := map[string][]string{}
-	empty := render.EmptyConfigRef().Hash
+	empty := multipathconf.EmptyRef().Hash
 	for _, s := range w.states {
 		d, a := s.Spec.DesiredConfig, s.Status.AppliedConfig
 		if d == nil || d.Hash == empty || a != nil && a.Hash == d.Hash {
