@@ -146,9 +146,9 @@ func (r *Reconciler) reconcileHostFacts(ctx context.Context, s *scope) (ctrl.Res
 		hc = hc[:maxHostConflicts]
 	}
 	for i := range hc {
-		hc[i].Message = truncateTo(hc[i].Message, 1024)
-		hc[i].File = truncateTo(hc[i].File, 256)
-		hc[i].Alias = truncateTo(hc[i].Alias, 128)
+		hc[i].Message = conditions.Truncate(hc[i].Message, 1024)
+		hc[i].File = conditions.Truncate(hc[i].File, 256)
+		hc[i].Alias = conditions.Truncate(hc[i].Alias, 128)
 	}
 	if hc == nil {
 		hc = []mpv1alpha1.HostConflict{}
@@ -228,13 +228,6 @@ func (r *Reconciler) mapInUse(m multipathd.Map) string {
 	return strings.Join(what, ", ")
 }
 
-func truncateTo(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return truncate(s[:n])
-}
-
 // setHostConflicts writes status.hostConflicts and the HostConfigConflict condition, present
 // only while True. hc nil means unknown this pass: both stay as they are.
 func setHostConflicts(st *mpv1alpha1.MultipathNodeState, hc []mpv1alpha1.HostConflict) {
@@ -255,8 +248,8 @@ func setHostConflicts(st *mpv1alpha1.MultipathNodeState, hc []mpv1alpha1.HostCon
 		Type:   mpv1alpha1.HostConfigConflictCondition,
 		Status: metav1.ConditionTrue,
 		Reason: mpv1alpha1.HostConfigConflictReason,
-		Message: truncate(fmt.Sprintf("The node's own multipath configuration contradicts the desired state in %d place(s); the operator does not override it: %s.",
-			len(hc), strings.Join(msgs, "; "))),
+		Message: conditions.Truncate(fmt.Sprintf("The node's own multipath configuration contradicts the desired state in %d place(s); the operator does not override it: %s.",
+			len(hc), strings.Join(msgs, "; ")), maxMessage),
 	})
 }
 
@@ -272,5 +265,5 @@ func (r *Reconciler) warnOpenCount(ctx context.Context, st *mpv1alpha1.Multipath
 	r.openCountWarned = true
 	msg := "The kernel's open count of the maps cannot be read here (" + r.openCountErr + "): a map held open only by a process (a VM disk, a database on the raw device) is not reported as in use; mounts, holders, swap and LVM physical volumes are. Run the agent privileged (config/agent-privileged) to see them."
 	ctrl.LoggerFrom(ctx).Info("The maps' open count is not readable", "err", r.openCountErr)
-	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, mpv1alpha1.OpenCountUnavailableReason, "ReadMapUsers", "%s", truncate(msg))
+	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, mpv1alpha1.OpenCountUnavailableReason, "ReadMapUsers", "%s", conditions.Truncate(msg, maxMessage))
 }

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -81,7 +80,7 @@ func setStatus(st *mpv1alpha1.MultipathNodeState, in statusInput) {
 			Type:    mpv1alpha1.DegradedCondition,
 			Status:  metav1.ConditionTrue,
 			Reason:  mpv1alpha1.ApplyFailedReason,
-			Message: truncate(applyFailedMessage(desired, in.applied, in.applyErr)),
+			Message: conditions.Truncate(applyFailedMessage(desired, in.applied, in.applyErr), maxMessage),
 		})
 	case !in.applying:
 		conditions.Delete(st, mpv1alpha1.DegradedCondition)
@@ -92,10 +91,10 @@ func setStatus(st *mpv1alpha1.MultipathNodeState, in statusInput) {
 	case in.applying:
 		sum.Reconciling = &conditions.Message{Reason: mpv1alpha1.ApplyingReason, Message: fmt.Sprintf("Applying config %s to the node.", desired.Name)}
 	case in.applyErr != nil:
-		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.ApplyFailedReason, Message: truncate(applyFailedMessage(desired, in.applied, in.applyErr))}
+		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.ApplyFailedReason, Message: conditions.Truncate(applyFailedMessage(desired, in.applied, in.applyErr), maxMessage)}
 	case in.daemonErr != nil:
-		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.MultipathdUnavailableReason, Message: truncate(fmt.Sprintf(
-			"Cannot read multipathd's maps (is multipath-tools installed and multipathd running on the node?): %v", in.daemonErr))}
+		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.MultipathdUnavailableReason, Message: conditions.Truncate(fmt.Sprintf(
+			"Cannot read multipathd's maps (is multipath-tools installed and multipathd running on the node?): %v", in.daemonErr), maxMessage)}
 	case desired == nil:
 		sum.ReadyMessage = conditions.Message{Reason: mpv1alpha1.WaitingForConfigReason, Message: "No config has been handed out to this node yet."}
 	case in.applied == nil || in.applied.Hash != desired.Hash:
@@ -117,17 +116,6 @@ func applyFailedMessage(desired, applied *mpv1alpha1.RenderedConfigRef, err erro
 		running = "config " + applied.Name
 	}
 	return fmt.Sprintf("Applying config %s failed; the node keeps %s: %v", name, running, err)
-}
-
-func truncate(s string) string {
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage - 3
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }
 
 // reportSlowApply writes Reconciling=True (Applying) once the transaction has run for

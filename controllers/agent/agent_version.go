@@ -46,8 +46,8 @@ func setVersionCondition(st *mpv1alpha1.MultipathNodeState) {
 			Type:   mpv1alpha1.MultipathToolsUntestedCondition,
 			Status: metav1.ConditionTrue,
 			Reason: mpv1alpha1.VersionUnknownReason,
-			Message: truncate(fmt.Sprintf("multipathd reported %s: admission cannot refuse what this node's multipath-tools does not take (tested: %s to %s).",
-				read, first, last)),
+			Message: conditions.Truncate(fmt.Sprintf("multipathd reported %s: admission cannot refuse what this node's multipath-tools does not take (tested: %s to %s).",
+				read, first, last), maxMessage),
 		})
 	case !multipathconf.InTestedRange(v):
 		conditions.Set(st, metav1.Condition{

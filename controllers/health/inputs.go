@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -376,7 +375,7 @@ func NodeErrors(states []mpv1alpha1.MultipathNodeState) ([]mpv1alpha1.NodeError,
 			continue
 		}
 		msg := cmp.Or(c.Message, c.Reason, "The last apply failed.")
-		out = append(out, mpv1alpha1.NodeError{Node: states[i].Name, Message: truncate(msg, maxNodeErrorMessage), LastTransitionTime: c.LastTransitionTime})
+		out = append(out, mpv1alpha1.NodeError{Node: states[i].Name, Message: conditions.Truncate(msg, maxNodeErrorMessage), LastTransitionTime: c.LastTransitionTime})
 	}
 	slices.SortFunc(out, func(a, b mpv1alpha1.NodeError) int {
 		return cmp.Or(b.LastTransitionTime.Compare(a.LastTransitionTime.Time), strings.Compare(a.Node, b.Node))
@@ -421,7 +420,7 @@ func HostConflictErrors(states []mpv1alpha1.MultipathNodeState, wwids []mpv1alph
 		if len(parts) == 0 {
 			continue
 		}
-		e := mpv1alpha1.NodeError{Node: st.Name, Message: truncate("Host configuration conflict: "+strings.Join(parts, "; ")+".", maxNodeErrorMessage)}
+		e := mpv1alpha1.NodeError{Node: st.Name, Message: conditions.Truncate("Host configuration conflict: "+strings.Join(parts, "; ")+".", maxNodeErrorMessage)}
 		if c := conditions.Get(st, mpv1alpha1.HostConfigConflictCondition); c != nil {
 			e.LastTransitionTime = c.LastTransitionTime
 		}
@@ -458,17 +457,4 @@ func describeConflict(c mpv1alpha1.HostConflict) string {
 		msg += " (" + c.File + ")"
 	}
 	return string(c.Type) + ": " + msg
-}
-
-// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "..."
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
 }

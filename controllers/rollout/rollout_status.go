@@ -18,7 +18,6 @@ package rollout
 
 import (
 	"fmt"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -167,15 +166,15 @@ type rolloutEvent struct {
 func transitionEvents(before, after *mpv1alpha1.MultipathConfig) []rolloutEvent {
 	var out []rolloutEvent
 	if h := conditions.Get(after, mpv1alpha1.TeardownHeldCondition); h != nil && !conditions.IsTrue(before, mpv1alpha1.TeardownHeldCondition) {
-		out = append(out, rolloutEvent{corev1.EventTypeNormal, mpv1alpha1.InUseLUNsReason, truncate(h.Message, maxEventNote)})
+		out = append(out, rolloutEvent{corev1.EventTypeNormal, mpv1alpha1.InUseLUNsReason, conditions.Truncate(h.Message, maxEventNote)})
 	}
 	if s := conditions.Get(after, mpv1alpha1.StalledCondition); isTrueWithReason(s, mpv1alpha1.RolloutFailedReason) &&
 		!isTrueWithReason(conditions.Get(before, mpv1alpha1.StalledCondition), mpv1alpha1.RolloutFailedReason) {
-		out = append(out, rolloutEvent{corev1.EventTypeWarning, mpv1alpha1.RolloutFailedReason, truncate(s.Message, maxEventNote)})
+		out = append(out, rolloutEvent{corev1.EventTypeWarning, mpv1alpha1.RolloutFailedReason, conditions.Truncate(s.Message, maxEventNote)})
 	}
 	if r := conditions.Get(after, mpv1alpha1.ReadyCondition); r != nil && r.Status == metav1.ConditionTrue {
 		if b := conditions.Get(before, mpv1alpha1.ReadyCondition); b == nil || b.Status != metav1.ConditionTrue || b.Message != r.Message {
-			out = append(out, rolloutEvent{corev1.EventTypeNormal, mpv1alpha1.RolloutCompleteReason, truncate(r.Message, maxEventNote)})
+			out = append(out, rolloutEvent{corev1.EventTypeNormal, mpv1alpha1.RolloutCompleteReason, conditions.Truncate(r.Message, maxEventNote)})
 		}
 	}
 	return out
@@ -183,17 +182,4 @@ func transitionEvents(before, after *mpv1alpha1.MultipathConfig) []rolloutEvent 
 
 func isTrueWithReason(c *metav1.Condition, reason string) bool {
 	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == reason
-}
-
-// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "..."
-	cut := n - len(mark)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + mark
 }

@@ -244,14 +244,3 @@ func TestTransitionEvents(t *testing.T) {
 		})
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	long := strings.Repeat("é", 600) // 1200 bytes
-	got := truncate(long, maxEventNote)
-	if len(got) > maxEventNote || !strings.HasSuffix(got, "...") || !strings.HasPrefix(long, strings.TrimSuffix(got, "...")) {
-		t.Errorf("truncate to %d bytes gave %d bytes: %q", maxEventNote, len(got), got[len(got)-10:])
-	}
-	if got := truncate("short", maxEventNote); got != "short" {
-		t.Errorf("truncate changed a short note: %q", got)
-	}
-}

@@ -104,7 +104,7 @@ func (r *Reconciler) reconcileFinalizer(ctx context.Context, s *scope) (ctrl.Res
 		if err != nil || res.RequeueAfter > 0 {
 			return res, err
 		}
-		r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "Teardown", "%s", truncate(fmt.Sprintf(
+		r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "Teardown", "%s", conditions.Truncate(fmt.Sprintf(
 			"Deletion forced by the annotation %s=true (set by %s): the finalizer is removed without waiting for the nodes; %s are torn down with the empty config, one at a time, in-use LUNs included.",
 			mpv1alpha1.ForceRemoveAnnotation, r.forcedBy(ctx, cfg), plural(len(s.states), "node")), maxEventNote))
 		s.forgetConfig()
@@ -180,7 +180,7 @@ func (r *Reconciler) reconcileForceAnnotation(ctx context.Context, s *scope) (ct
 	}
 	cfg := s.config
 	if s.forced != "" {
-		r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "Teardown", "%s", truncate(fmt.Sprintf(
+		r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "Teardown", "%s", conditions.Truncate(fmt.Sprintf(
 			"Teardown forced by the annotation %s=true (set by %s): %s, in-use LUNs included.",
 			mpv1alpha1.ForceRemoveAnnotation, r.forcedBy(ctx, cfg), s.forced), maxEventNote))
 	}

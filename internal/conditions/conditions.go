@@ -19,6 +19,7 @@ package conditions
 import (
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -163,4 +164,18 @@ func reasonOr(reason, def string) string {
 		return def
 	}
 	return reason
+}
+
+// Truncate bounds a message to n bytes for a field with a MaxLength (a condition's message, an
+// Event note, a NodeError): longer text is cut on a UTF-8 boundary and ends in "...".
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "..."
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }

@@ -377,3 +377,14 @@ func TestSetSummary(t *testing.T) {
 		})
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	long := strings.Repeat("é", 600) // 1200 bytes
+	got := conditions.Truncate(long, 1024)
+	if len(got) > 1024 || !strings.HasSuffix(got, "...") || !strings.HasPrefix(long, strings.TrimSuffix(got, "...")) {
+		t.Errorf("truncate to %d bytes gave %d bytes: %q", 1024, len(got), got[len(got)-10:])
+	}
+	if got := conditions.Truncate("short", 1024); got != "short" {
+		t.Errorf("truncate changed a short note: %q", got)
+	}
+}
