@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
@@ -53,8 +54,6 @@ import (
 const (
 	// FieldOwner is the agent's server-side apply field manager.
 	FieldOwner = "kube-multipath-agent"
-	// DefaultRefreshInterval is how often multipathd is polled and the Lease renewed.
-	DefaultRefreshInterval = 10 * time.Second
 	// DefaultSlowApply: an apply that takes longer shows Reconciling=True while it runs. A
 	// transaction without multipath-tools' parser and settle delay takes milliseconds; writing
 	// Applying first would double the status writes of every rollout (one API write per node).
@@ -80,7 +79,7 @@ type Reconciler struct {
 	NodeName string
 	// Namespace holds the rendered ConfigMaps and the agent's Lease.
 	Namespace string
-	// RefreshInterval is the poll period; 0 means DefaultRefreshInterval.
+	// RefreshInterval is the poll period; 0 means health.DefaultRefreshInterval.
 	RefreshInterval time.Duration
 	// Clock is injected for tests; nil means the real clock.
 	Clock clock.PassiveClock
@@ -122,7 +121,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	if r.RefreshInterval <= 0 {
-		r.RefreshInterval = DefaultRefreshInterval
+		r.RefreshInterval = health.DefaultRefreshInterval
 	}
 	if r.MapUsers != nil && r.Host.InUse == nil {
 		// The apply refuses to rename an open map the host named (adopting it under another name).

@@ -29,13 +29,6 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/health"
 )
 
-// LeasePrefix and LeaseName name the agent's Lease; they live in internal/health, which the
-// health controller reads them from too.
-const LeasePrefix = health.LeasePrefix
-
-// LeaseName is health.LeaseName.
-func LeaseName(node string) string { return health.LeaseName(node) }
-
 // renewLease renews the Lease once per refresh interval, while multipathd's maps could be read:
 // a renewed Lease says "this node's report is fresh". leaseDurationSeconds is
 // health.StaleAfter refresh intervals. The Lease is owned by the MultipathNodeState, so it goes
@@ -50,7 +43,7 @@ func (r *Reconciler) renewLease(ctx context.Context, s *scope) error {
 	}
 	st := s.state
 	duration := int32(max(1, (health.StaleAfter * r.RefreshInterval).Round(1e9).Seconds()))
-	lease := coordinationv1ac.Lease(LeaseName(r.NodeName), r.Namespace).
+	lease := coordinationv1ac.Lease(health.LeaseName(r.NodeName), r.Namespace).
 		WithLabels(map[string]string{"app.kubernetes.io/name": "kube-multipath", "app.kubernetes.io/component": "agent"}).
 		WithOwnerReferences(metav1ac.OwnerReference().
 			WithAPIVersion(mpv1alpha1.GroupVersion.String()).
@@ -62,7 +55,7 @@ func (r *Reconciler) renewLease(ctx context.Context, s *scope) error {
 			WithLeaseDurationSeconds(duration).
 			WithRenewTime(metav1.NewMicroTime(now)))
 	if err := r.Client.Apply(ctx, lease, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to renew Lease %s/%s: %w", r.Namespace, LeaseName(r.NodeName), err)
+		return fmt.Errorf("failed to renew Lease %s/%s: %w", r.Namespace, health.LeaseName(r.NodeName), err)
 	}
 	r.lastRenew = now
 	return nil

@@ -147,18 +147,6 @@ func TestApplyBackoffDoublesUpToFiveMinutesAndResetsForAnotherConfig(t *testing.
 	}
 }
 
-func TestLeaseNameFitsAnObjectName(t *testing.T) {
-	t.Parallel()
-	if got := LeaseName("worker-1"); got != "multipath-agent-worker-1" {
-		t.Errorf("LeaseName = %q", got)
-	}
-	long := strings.Repeat("a", 253)
-	got := LeaseName(long)
-	if len(got) > 253 || got == LeaseName(long[:252]+"b") || !strings.HasPrefix(got, LeasePrefix) {
-		t.Errorf("LeaseName of a 253-character node = %q (%d)", got, len(got))
-	}
-}
-
 func TestIsDeviceMapperUevent(t *testing.T) {
 	t.Parallel()
 	msg := func(fields ...string) []byte { return []byte(strings.Join(fields, "\x00") + "\x00") }

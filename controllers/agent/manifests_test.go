@@ -35,6 +35,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/agent"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
@@ -130,7 +131,7 @@ func TestAgentWorksWithItsOwnRBACAndOnlyOnItsOwnNode(t *testing.T) {
 		}
 		return nil
 	})
-	otherLease := coordinationv1ac.Lease(agent.LeaseName(other), namespace).
+	otherLease := coordinationv1ac.Lease(rules.LeaseName(other), namespace).
 		WithSpec(coordinationv1ac.LeaseSpec().WithHolderIdentity(other))
 	if err := asAgent.Apply(ctx, otherLease, client.FieldOwner(agent.FieldOwner)); err == nil || !strings.Contains(err.Error(), "may write only its Lease") {
 		t.Errorf("another node's Lease: %v, want denied by the policy", err)

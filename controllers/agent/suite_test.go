@@ -44,6 +44,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/agent"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
@@ -158,7 +159,7 @@ func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)
 		_ = env.Client.Delete(context.Background(), &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: name}})
 		// envtest runs no garbage collector: the Lease the MultipathNodeState owns is the test's
 		// to delete, else a later run of the test (-count) finds it with the old owner.
-		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: agent.LeaseName(name)}}
+		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: rules.LeaseName(name)}}
 		if err := env.Client.Delete(context.Background(), l); err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("deleting Lease %s: %v", l.Name, err)
 		}
@@ -280,7 +281,7 @@ func events(t *testing.T, name string) []string {
 func lease(t *testing.T, name string) (*coordinationv1.Lease, error) {
 	t.Helper()
 	l := &coordinationv1.Lease{}
-	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: agent.LeaseName(name)}, l)
+	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: rules.LeaseName(name)}, l)
 	return l, err
 }
 

@@ -21,8 +21,8 @@ limitations under the License.
 //
 // The rules are not here: internal/health decides the state of a LUN on a node, which nodes are
 // expected to carry it and how the states roll up (worst wins). This package gathers what the
-// rules read (Gather), turns it into their input (Decide) and writes the output only when it
-// changed. kubectl-multipath's `status` and `maps` call Gather and Decide too, so the command line
+// rules read (rollup.Gather), turns it into their input (rollup.Decide) and writes the output only when it
+// changed. kubectl-multipath's `status` and `maps` call rollup.Gather and rollup.Decide too, so the command line
 // and the controller cannot disagree on a rule.
 //
 // Inputs:
@@ -35,7 +35,7 @@ limitations under the License.
 //     manager's cache drops the paths themselves), Degraded (the apply errors), and
 //     status.hostConflicts (the node's own multipath configuration contradicting a managed LUN:
 //     listed in status.nodeErrors after the apply errors, each with its file and line);
-//   - the agents' Leases in the operator namespace (LeaseName): renewTime is the heartbeat;
+//   - the agents' Leases in the operator namespace (rules.LeaseName): renewTime is the heartbeat;
 //   - MultipathWWIDs: the WWID, spec.nodeSelector, and status.consumers, the PersistentVolumes
 //     whose required node affinity narrows the expected nodes when there is no nodeSelector.
 //

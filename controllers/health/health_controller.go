@@ -44,6 +44,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/fanout"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/rollup"
 )
 
 // Reconciler rolls LUN health up and writes MultipathWWID status.health, MultipathConfig
@@ -56,7 +57,7 @@ type Reconciler struct {
 	// should cache Leases in this namespace only.
 	Namespace string
 	// RefreshInterval is how often the agents poll multipathd and renew their Lease;
-	// DefaultRefreshInterval when zero. A report older than rules.StaleAfter intervals is not
+	// rules.DefaultRefreshInterval when zero. A report older than rules.StaleAfter intervals is not
 	// trusted, and a pass runs every interval.
 	RefreshInterval time.Duration
 	// MinInterval is the least time between the end of a roll-up pass and the start of the
@@ -111,7 +112,7 @@ func toCluster(context.Context, client.Object) []reconcile.Request {
 
 func (r *Reconciler) interval() time.Duration {
 	if r.RefreshInterval == 0 {
-		return DefaultRefreshInterval
+		return rules.DefaultRefreshInterval
 	}
 	return r.RefreshInterval
 }
@@ -167,7 +168,7 @@ func (nodeStateChanged) Update(e event.UpdateEvent) bool {
 	if !ok1 || !ok2 {
 		return true
 	}
-	return Reported(o) != Reported(n) ||
+	return rollup.Reported(o) != rollup.Reported(n) ||
 		!apiequality.Semantic.DeepEqual(conditions.Get(o, mpv1alpha1.DegradedCondition), conditions.Get(n, mpv1alpha1.DegradedCondition)) ||
 		!slices.Equal(o.Status.HostConflicts, n.Status.HostConflicts) ||
 		!apiequality.Semantic.DeepEqual(conditions.Get(o, mpv1alpha1.HostConfigConflictCondition), conditions.Get(n, mpv1alpha1.HostConfigConflictCondition)) ||
@@ -193,7 +194,7 @@ func (nodeChanged) Update(e event.UpdateEvent) bool {
 	if !ok1 || !ok2 {
 		return true
 	}
-	return !maps.Equal(o.Labels, n.Labels) || NodeReady(o) != NodeReady(n) || o.UID != n.UID
+	return !maps.Equal(o.Labels, n.Labels) || rules.NodeReady(o) != rules.NodeReady(n) || o.UID != n.UID
 }
 
 // affinityChanged passes PersistentVolume creations and deletions, and updates of its node
@@ -216,7 +217,7 @@ type leaseChanged struct {
 }
 
 func (p *leaseChanged) agentLease(o client.Object) bool {
-	return o.GetNamespace() == p.namespace && isAgentLease(o.GetName())
+	return o.GetNamespace() == p.namespace && rules.IsAgentLease(o.GetName())
 }
 
 func (p *leaseChanged) Create(e event.CreateEvent) bool   { return p.agentLease(e.Object) }
@@ -238,7 +239,7 @@ func (p *leaseChanged) Update(e event.UpdateEvent) bool {
 // fresh reports whether the rules would trust a Ready, reporting node with this Lease now.
 func (p *leaseChanged) fresh(l *coordinationv1.Lease) bool {
 	n := rules.Node{Ready: true, Reported: true, RefreshInterval: p.interval}
-	n.LastHeartbeat, n.LeaseDuration = heartbeat(l)
+	n.LastHeartbeat, n.LeaseDuration = rules.Heartbeat(l)
 	ok, _ := rules.NodeTrusted(&n, p.clock.Now())
 	return ok
 }
@@ -270,11 +271,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 
-	in, err := Gather(ctx, r.Client, GatherOptions{Namespace: r.Namespace})
+	in, err := rollup.Gather(ctx, r.Client, rollup.GatherOptions{Namespace: r.Namespace})
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	out := Decide(in, r.Clock.Now(), r.interval())
+	out := rollup.Decide(in, r.Clock.Now(), r.interval())
 	rollupsTotal.Inc()
 	recordMetrics(out)
 	if out.SelectorErr != nil {
@@ -289,7 +290,7 @@ func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 		if err := out.ExpectErrors[w.Name]; err != nil {
 			log.V(1).Info("Expected nodes of a LUN are partly unknown", "MultipathWWID", klog.KObj(w), "err", err)
 		}
-		if !equalHealth(&w.Status.Health, &out.Health[i]) {
+		if !rollup.EqualHealth(&w.Status.Health, &out.Health[i]) {
 			changed = append(changed, i)
 		}
 	}
@@ -332,14 +333,14 @@ func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 }
 
 // writeWWID patches cached's status.health when it changed. cached is the informer's object
-// (Gather lists without copying) and is never changed: the patch is made, and its response
+// (rollup.Gather lists without copying) and is never changed: the patch is made, and its response
 // decoded, into a copy.
 func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.MultipathWWID, h mpv1alpha1.LUNHealth) error {
-	if equalHealth(&cached.Status.Health, &h) {
+	if rollup.EqualHealth(&cached.Status.Health, &h) {
 		return nil
 	}
 	before, w := cached, cached.DeepCopy()
-	setWWIDHealth(w, h)
+	rollup.SetWWIDHealth(w, h)
 	ctrl.LoggerFrom(ctx).V(2).Info("Updating LUN health", "MultipathWWID", klog.KObj(w), "state", h.State, "nodes", h.Nodes)
 	// Optimistic lock: the render controller writes the rest of the same status; the merge patch
 	// carries status.health only, and the resourceVersion.
@@ -354,9 +355,9 @@ func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.Multipath
 }
 
 // writeConfig patches cfg's status.lunHealth and status.nodeErrors when they changed.
-func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, out *Outcome) error {
+func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, out *rollup.Outcome) error {
 	before := cfg.DeepCopy()
-	if !setConfigHealth(cfg, out.LUNCounts, out.ConfigNodeErrors()) {
+	if !rollup.SetConfigHealth(cfg, out.LUNCounts, out.ConfigNodeErrors()) {
 		return nil
 	}
 	// Optimistic lock: the render and rollout controllers write the rest of the same status.

@@ -33,7 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 )
 
 // testLabel selects a test's own nodes: the MultipathConfig of each test selects
@@ -88,7 +88,7 @@ func (f *fixture) addNodes(count int, maps ...mpv1alpha1.MapStatus) {
 		f.nodes = append(f.nodes, name)
 		f.setReady(name, true)
 		l := &coordinationv1.Lease{
-			ObjectMeta: metav1.ObjectMeta{Name: health.LeaseName(name), Namespace: namespace},
+			ObjectMeta: metav1.ObjectMeta{Name: rules.LeaseName(name), Namespace: namespace},
 			Spec: coordinationv1.LeaseSpec{
 				HolderIdentity:       ptr.To(name),
 				LeaseDurationSeconds: ptr.To[int32](40),
@@ -144,7 +144,7 @@ func (f *fixture) failApply(node, message string, since time.Time) {
 // renew renews the node's agent Lease at the clock's now, minus ago.
 func (f *fixture) renew(node string, ago time.Duration) {
 	f.t.Helper()
-	f.update(&coordinationv1.Lease{}, health.LeaseName(node), namespace, func(o client.Object) {
+	f.update(&coordinationv1.Lease{}, rules.LeaseName(node), namespace, func(o client.Object) {
 		o.(*coordinationv1.Lease).Spec.RenewTime = ptr.To(metav1.NewMicroTime(clock.Now().Add(-ago)))
 	}, false)
 }
@@ -226,7 +226,7 @@ func (f *fixture) cleanup() {
 	for _, n := range f.nodes {
 		del(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}})
 		del(&mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: n}})
-		del(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: health.LeaseName(n), Namespace: namespace}})
+		del(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: rules.LeaseName(n), Namespace: namespace}})
 	}
 	for _, n := range f.luns {
 		del(&mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: n}})

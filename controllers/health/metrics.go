@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/rollup"
 )
 
 var (
@@ -63,7 +64,7 @@ func init() {
 }
 
 // recordMetrics exports one pass's outcome.
-func recordMetrics(out *Outcome) {
+func recordMetrics(out *rollup.Outcome) {
 	c := out.LUNCounts
 	for s, v := range map[mpv1alpha1.MapState]int32{
 		mpv1alpha1.MapOptimal:  c.Optimal,

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/rollup"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
 )
 
@@ -325,7 +326,7 @@ func TestDefaultMinInterval(t *testing.T) {
 	var _ reconcile.Reconciler = &Reconciler{}
 }
 
-// Gather lists MultipathWWIDs without copying them out of the informer cache, so writeWWID
+// rollup.Gather lists MultipathWWIDs without copying them out of the informer cache, so writeWWID
 // must never change the object it is given, nor let the patch response be decoded into it.
 func TestWriteWWIDLeavesTheCachedObjectAlone(t *testing.T) {
 	cached := &mpv1alpha1.MultipathWWID{}
@@ -345,14 +346,14 @@ func TestWriteWWIDLeavesTheCachedObjectAlone(t *testing.T) {
 	if err := r.writeWWID(context.Background(), cached, h); err != nil {
 		t.Fatal(err)
 	}
-	if !equalHealth(&cached.Status.Health, &want.Status.Health) || cached.ResourceVersion != want.ResourceVersion {
+	if !rollup.EqualHealth(&cached.Status.Health, &want.Status.Health) || cached.ResourceVersion != want.ResourceVersion {
 		t.Errorf("writeWWID changed the object it was given: %+v", cached.Status.Health)
 	}
 	got := &mpv1alpha1.MultipathWWID{}
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(cached), got); err != nil {
 		t.Fatal(err)
 	}
-	if !equalHealth(&got.Status.Health, &h) {
+	if !rollup.EqualHealth(&got.Status.Health, &h) {
 		t.Errorf("the new health was not written: %+v", got.Status.Health)
 	}
 }

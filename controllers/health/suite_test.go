@@ -36,6 +36,7 @@ import (
 
 	managerapp "github.com/kube-multipath/kube-multipath/cmd/manager/app"
 	"github.com/kube-multipath/kube-multipath/controllers/health"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
 )
 
@@ -44,7 +45,7 @@ const (
 	namespace = "kube-multipath-system"
 	// refresh is the agents' refresh interval the controller is told: the real default, so the
 	// periodic pass is the deployed one (the staleness test waits for it once).
-	refresh = health.DefaultRefreshInterval
+	refresh = rules.DefaultRefreshInterval
 	// timeout bounds every eventually: generous, the machine is shared.
 	timeout = 30 * time.Second
 	// poll is the polling interval of eventually.

@@ -44,6 +44,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/fanout"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/rolloutplan"
 )
@@ -108,7 +109,7 @@ func (nodeChanged) Update(e event.UpdateEvent) bool {
 	if !ok1 || !ok2 {
 		return true
 	}
-	return !maps.Equal(o.Labels, n.Labels) || nodeReady(o) != nodeReady(n) || o.UID != n.UID
+	return !maps.Equal(o.Labels, n.Labels) || rules.NodeReady(o) != rules.NodeReady(n) || o.UID != n.UID
 }
 
 // nodeStateChanged passes MultipathNodeState creations and deletions, and updates of what the
@@ -169,16 +170,6 @@ func degraded(s *mpv1alpha1.MultipathNodeState) *metav1.Condition {
 func failed(s *mpv1alpha1.MultipathNodeState) bool {
 	c := conditions.Get(s, mpv1alpha1.DegradedCondition)
 	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == s.Generation
-}
-
-// nodeReady reports whether the Node's Ready condition is True.
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // scope is what one pass reads, and what its phases pass on.
@@ -319,11 +310,7 @@ func (r *Reconciler) gather(ctx context.Context) (*scope, error) {
 		return s, nil
 	}
 	s.render = readRender(s.config)
-	// A nil selector selects every node; LabelSelectorAsSelector maps an empty one to Everything.
-	if sel := s.config.Spec.NodeSelector; sel == nil {
-		s.selector = labels.Everything()
-	} else if s.selector, s.selectorErr = metav1.LabelSelectorAsSelector(sel); s.selectorErr != nil {
-		s.selector = nil
+	if s.selector, s.selectorErr = rules.ConfigSelector(s.config); s.selectorErr != nil {
 		return s, nil
 	}
 	for name, n := range s.nodes {
@@ -522,7 +509,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	if target != nil {
 		in.Target = *target
 		for _, name := range s.selected {
-			n := rolloutplan.Node{Name: name, Ready: nodeReady(s.nodes[name])}
+			n := rolloutplan.Node{Name: name, Ready: rules.NodeReady(s.nodes[name])}
 			st := s.states[name]
 			switch {
 			case st != nil && st.DeletionTimestamp.IsZero():
@@ -542,7 +529,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 			continue
 		}
 		in.Nodes = append(in.Nodes, rolloutplan.Node{
-			Name: name, Ready: nodeReady(s.nodes[name]), Teardown: &teardown,
+			Name: name, Ready: rules.NodeReady(s.nodes[name]), Teardown: &teardown,
 			Desired: st.Spec.DesiredConfig, Applied: st.Status.AppliedConfig, Failed: failed(st),
 		})
 	}
@@ -613,7 +600,7 @@ func (r *Reconciler) updateStatus(ctx context.Context, s *scope) (ctrl.Result, e
 		in.plan = &s.plan.Status
 	}
 	for _, name := range s.selected {
-		if !nodeReady(s.nodes[name]) {
+		if !rules.NodeReady(s.nodes[name]) {
 			in.unknown++
 		}
 	}

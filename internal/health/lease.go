@@ -19,7 +19,15 @@ package health
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
 )
+
+// DefaultRefreshInterval is the agents' default poll and Lease renewal interval; the health
+// roll-up reads a report as stale after StaleAfter of them.
+const DefaultRefreshInterval = 10 * time.Second
 
 // LeasePrefix starts the name of every agent Lease.
 const LeasePrefix = "multipath-agent-"
@@ -37,4 +45,28 @@ func LeaseName(node string) string {
 	sum := sha256.Sum256([]byte(node))
 	suffix := "-" + hex.EncodeToString(sum[:8])
 	return name[:maxName-len(suffix)] + suffix
+}
+
+// IsAgentLease reports whether name can be an agent Lease (the manager's leader-election Lease
+// shares the namespace).
+func IsAgentLease(name string) bool { return strings.HasPrefix(name, LeasePrefix) }
+
+// Heartbeat is the Lease's last renewal (its acquisition when it was never renewed), and its
+// duration; zero values when the Lease or the fields are absent.
+func Heartbeat(l *coordinationv1.Lease) (time.Time, time.Duration) {
+	if l == nil {
+		return time.Time{}, 0
+	}
+	var at time.Time
+	switch {
+	case l.Spec.RenewTime != nil:
+		at = l.Spec.RenewTime.Time
+	case l.Spec.AcquireTime != nil:
+		at = l.Spec.AcquireTime.Time
+	}
+	var d time.Duration
+	if s := l.Spec.LeaseDurationSeconds; s != nil && *s > 0 {
+		d = time.Duration(*s) * time.Second
+	}
+	return at, d
 }

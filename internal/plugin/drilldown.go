@@ -36,7 +36,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/rollup"
 )
 
 // drillOptions are the flags and argument of `status lun` and `status node`.
@@ -317,11 +318,11 @@ func findLUN(wwids []mpv1alpha1.MultipathWWID, name string) (int, error) {
 
 // BuildLUN lays out one LUN of the inputs (in.WWIDs[l]) at now. It is pure but for the Events,
 // which the caller adds.
-func BuildLUN(in *health.Inputs, l int, now time.Time, interval time.Duration) *LUNDetail {
+func BuildLUN(in *rollup.Inputs, l int, now time.Time, interval time.Duration) *LUNDetail {
 	w := &in.WWIDs[l]
 	one := *in
 	one.WWIDs = in.WWIDs[l : l+1]
-	out := health.Decide(&one, now, interval)
+	out := rollup.Decide(&one, now, interval)
 	r := BuildStatus(&one, out, now)
 	lr := r.LUNs[0]
 	d := &LUNDetail{Time: metav1.NewTime(now), Name: w.Name, WWID: w.Spec.WWID, Alias: w.Spec.Alias, RenderedAlias: w.Status.RenderedAlias,
@@ -534,7 +535,7 @@ func (o *drillOptions) runLUN(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in, err := health.Gather(ctx, c, health.GatherOptions{Namespace: o.cluster.namespace, ListPVs: true})
+	in, err := rollup.Gather(ctx, c, rollup.GatherOptions{Namespace: o.cluster.namespace, ListPVs: true})
 	if err != nil {
 		return err
 	}
@@ -562,7 +563,7 @@ type NodeDetail struct {
 }
 
 // BuildNode lays out one node (state.Name) of the inputs at now. It is pure but for the Events.
-func BuildNode(in *health.Inputs, state *mpv1alpha1.MultipathNodeState, now time.Time, interval time.Duration) *NodeDetail {
+func BuildNode(in *rollup.Inputs, state *mpv1alpha1.MultipathNodeState, now time.Time, interval time.Duration) *NodeDetail {
 	var node *corev1.Node
 	for i := range in.Nodes {
 		if in.Nodes[i].Name == state.Name {
@@ -571,12 +572,12 @@ func BuildNode(in *health.Inputs, state *mpv1alpha1.MultipathNodeState, now time
 	}
 	var lease *coordinationv1.Lease
 	for i := range in.Leases {
-		if in.Leases[i].Name == health.LeaseName(state.Name) {
+		if in.Leases[i].Name == rules.LeaseName(state.Name) {
 			lease = &in.Leases[i]
 		}
 	}
 	d := &NodeDetail{MapsReport: BuildMaps(node, state, lease, in.WWIDs, now, interval), Conditions: state.Status.Conditions, Events: []EventReport{}}
-	r := BuildStatus(in, health.Decide(in, now, interval), now)
+	r := BuildStatus(in, rollup.Decide(in, now, interval), now)
 	for _, l := range r.LUNs {
 		for _, c := range l.Cells {
 			if c.Node == state.Name && c.State == mpv1alpha1.MapMissing {
@@ -605,7 +606,7 @@ func (o *drillOptions) runNode(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in, err := health.Gather(ctx, c, health.GatherOptions{Namespace: o.cluster.namespace, ListPVs: true})
+	in, err := rollup.Gather(ctx, c, rollup.GatherOptions{Namespace: o.cluster.namespace, ListPVs: true})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/rollup"
 )
 
 // fixtureEvents are what the operator recorded about a LUN.
@@ -40,7 +41,7 @@ func fixtureEvents() []EventReport {
 
 // fixtureLUNInputs is the fixture cluster with oradata01 in use: two volumes consume it, it is
 // mounted on worker-2, a refused rename left it with its former alias.
-func fixtureLUNInputs() *health.Inputs {
+func fixtureLUNInputs() *rollup.Inputs {
 	in := fixtureCluster()
 	w := &in.WWIDs[0]
 	w.Spec.Alias = "ora01"
@@ -64,7 +65,7 @@ func TestFormatLUN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := BuildLUN(in, l, fixtureNow, health.DefaultRefreshInterval)
+	d := BuildLUN(in, l, fixtureNow, rules.DefaultRefreshInterval)
 	d.Events = fixtureEvents()
 	SortEvents(d.Events)
 	golden(t, "status-lun.golden", FormatLUN(d, false, false))
@@ -106,7 +107,7 @@ func TestFindLUN(t *testing.T) {
 
 func TestFormatNode(t *testing.T) {
 	in := fixtureCluster()
-	d := BuildNode(in, &in.States[2], fixtureNow, health.DefaultRefreshInterval) // worker-3
+	d := BuildNode(in, &in.States[2], fixtureNow, rules.DefaultRefreshInterval) // worker-3
 	if strings.Join(d.Missing, ",") != "oralog01" {
 		t.Errorf("worker-3 lacks oralog01 only: %v", d.Missing)
 	}
@@ -135,8 +136,8 @@ func TestSortEventsAndTheirCount(t *testing.T) {
 
 func TestDrillDownStructuredOutput(t *testing.T) {
 	in := fixtureLUNInputs()
-	lun := BuildLUN(in, 0, fixtureNow, health.DefaultRefreshInterval)
-	node := BuildNode(in, &in.States[2], fixtureNow, health.DefaultRefreshInterval)
+	lun := BuildLUN(in, 0, fixtureNow, rules.DefaultRefreshInterval)
+	node := BuildNode(in, &in.States[2], fixtureNow, rules.DefaultRefreshInterval)
 	for name, tc := range map[string]struct {
 		v    any
 		want []string

@@ -33,9 +33,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/rollup"
 )
 
 // mapsOptions are the flags and argument of `maps`.
@@ -111,9 +111,9 @@ func (o *mapsOptions) Run(ctx context.Context) error {
 		node = nil
 	}
 	lease := &coordinationv1.Lease{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: o.cluster.namespace, Name: health.LeaseName(o.node)}, lease); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: o.cluster.namespace, Name: rules.LeaseName(o.node)}, lease); err != nil {
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("failed to get Lease %s/%s: %w", o.cluster.namespace, health.LeaseName(o.node), err)
+			return fmt.Errorf("failed to get Lease %s/%s: %w", o.cluster.namespace, rules.LeaseName(o.node), err)
 		}
 		lease = nil
 	}
@@ -172,7 +172,7 @@ type MapReport struct {
 
 // BuildMaps lays out one node's report. It is pure; node and lease may be nil.
 func BuildMaps(node *corev1.Node, state *mpv1alpha1.MultipathNodeState, lease *coordinationv1.Lease, wwids []mpv1alpha1.MultipathWWID, now time.Time, interval time.Duration) *MapsReport {
-	n := health.Reporter(node, state, lease, interval)
+	n := rollup.Reporter(node, state, lease, interval)
 	r := &MapsReport{
 		Node: state.Name, NodeFound: node != nil, Ready: n.Ready, Time: metav1.NewTime(now),
 		DesiredConfig: state.Spec.DesiredConfig, AppliedConfig: state.Status.AppliedConfig,

@@ -26,7 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 )
 
 // fixtureMaps builds the maps report of one node of the fixture cluster.
@@ -48,14 +48,14 @@ func fixtureMaps(node string, mutate func(*corev1.Node, *mpv1alpha1.MultipathNod
 		}
 	}
 	for i := range in.Leases {
-		if in.Leases[i].Name == health.LeaseName(node) {
+		if in.Leases[i].Name == rules.LeaseName(node) {
 			lease = &in.Leases[i]
 		}
 	}
 	if mutate != nil {
 		mutate(n, state, &lease)
 	}
-	return BuildMaps(n, state, lease, in.WWIDs, fixtureNow, health.DefaultRefreshInterval)
+	return BuildMaps(n, state, lease, in.WWIDs, fixtureNow, rules.DefaultRefreshInterval)
 }
 
 func TestFormatMaps(t *testing.T) {
@@ -125,7 +125,7 @@ func TestBuildMaps(t *testing.T) {
 	if r.Maps[3].Judged != mpv1alpha1.MapUnknown || r.Maps[0].Judged != "" {
 		t.Errorf("judged = %q, %q; want unknown for the malformed scratch, nothing for oradata01", r.Maps[3].Judged, r.Maps[0].Judged)
 	}
-	gone := BuildMaps(nil, &mpv1alpha1.MultipathNodeState{ObjectMeta: fixtureCluster().States[1].ObjectMeta}, nil, nil, fixtureNow, health.DefaultRefreshInterval)
+	gone := BuildMaps(nil, &mpv1alpha1.MultipathNodeState{ObjectMeta: fixtureCluster().States[1].ObjectMeta}, nil, nil, fixtureNow, rules.DefaultRefreshInterval)
 	if gone.NodeFound || gone.Trusted || gone.Reason != "node is not Ready" {
 		t.Errorf("a MultipathNodeState without its Node = %+v", gone)
 	}

@@ -25,13 +25,6 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
 
-func TestRolloutReasonsAreTheControllers(t *testing.T) {
-	if mpv1alpha1.RenderPendingReason != mpv1alpha1.RenderPendingReason || mpv1alpha1.TeardownInProgressReason != mpv1alpha1.TeardownInProgressReason {
-		t.Errorf("the command line spells the rollout controller's reasons %q and %q, the controller %q and %q",
-			mpv1alpha1.RenderPendingReason, mpv1alpha1.TeardownInProgressReason, mpv1alpha1.RenderPendingReason, mpv1alpha1.TeardownInProgressReason)
-	}
-}
-
 func TestBuildRollout(t *testing.T) {
 	cond := func(typ, reason, msg string) metav1.Condition {
 		return metav1.Condition{Type: typ, Status: metav1.ConditionTrue, Reason: reason, Message: msg}

@@ -38,9 +38,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/rollup"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
 )
 
@@ -63,7 +63,7 @@ func newClusterFlags() *clusterFlags {
 	kube := genericclioptions.NewConfigFlags(true)
 	// -n names the operator's namespace (below), not the context's default namespace.
 	kube.Namespace = nil
-	return &clusterFlags{kube: kube, namespace: defaultOperatorNamespace, refreshInterval: health.DefaultRefreshInterval, now: time.Now}
+	return &clusterFlags{kube: kube, namespace: defaultOperatorNamespace, refreshInterval: rules.DefaultRefreshInterval, now: time.Now}
 }
 
 func (f *clusterFlags) addFlags(fs *pflag.FlagSet) {
@@ -230,12 +230,12 @@ func (o *statusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in, err := health.Gather(ctx, c, health.GatherOptions{Namespace: o.cluster.namespace, ListPVs: true})
+	in, err := rollup.Gather(ctx, c, rollup.GatherOptions{Namespace: o.cluster.namespace, ListPVs: true})
 	if err != nil {
 		return err
 	}
 	now := o.cluster.now()
-	report := BuildStatus(in, health.Decide(in, now, o.cluster.refreshInterval), now)
+	report := BuildStatus(in, rollup.Decide(in, now, o.cluster.refreshInterval), now)
 	if err := printStatus(o.Out, report, outputFormat(o.output), o.allNodes, detectTerminal(o.Out)); err != nil {
 		return err
 	}
@@ -429,7 +429,7 @@ type Cell struct {
 
 // BuildStatus lays the roll-up out as a matrix. It is pure: each cell is rules.NodeState over the
 // node's maps of that WWID, the same rule the operator's roll-up applies.
-func BuildStatus(in *health.Inputs, out *health.Outcome, now time.Time) *StatusReport {
+func BuildStatus(in *rollup.Inputs, out *rollup.Outcome, now time.Time) *StatusReport {
 	r := &StatusReport{Time: metav1.NewTime(now), NodeErrors: out.NodeErrors, NodeErrorCount: out.ApplyFailing, HostConflicts: hostConflicts(in.States),
 		Rollout: BuildRollout(in.Config)}
 	r.ConfigMissing = in.Config == nil || !in.Config.DeletionTimestamp.IsZero()

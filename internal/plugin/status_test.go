@@ -33,7 +33,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/rollup"
 )
 
 // fixtureNow is when the fixture cluster's reports are judged.
@@ -102,7 +103,7 @@ func fxNode(name string, ready bool, labels ...string) corev1.Node {
 
 func fxLease(node string, ago time.Duration) coordinationv1.Lease {
 	return coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: health.LeaseName(node), Namespace: defaultOperatorNamespace},
+		ObjectMeta: metav1.ObjectMeta{Name: rules.LeaseName(node), Namespace: defaultOperatorNamespace},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To(node), LeaseDurationSeconds: ptr.To[int32](40),
 			RenewTime: ptr.To(metav1.NewMicroTime(fixtureNow.Add(-ago)))},
 	}
@@ -159,7 +160,7 @@ func fxWWID(name, wwid, alias string, consumers int32, recorded mpv1alpha1.LUNHe
 //	worker-5  not managed (san=iscsi)
 //
 // The operator's recorded roll-up of oralog01 is stale (it still says optimal).
-func fixtureCluster() *health.Inputs {
+func fixtureCluster() *rollup.Inputs {
 	all := func(except ...string) []mpv1alpha1.MapStatus {
 		ms := []mpv1alpha1.MapStatus{
 			fxMap(wwid01, "oradata01", mpv1alpha1.MapOptimal, 2, 2),
@@ -186,7 +187,7 @@ func fixtureCluster() *health.Inputs {
 	w4 := fxState("worker-4", append(all("archive"), fxMap(wwid05, "archive", mpv1alpha1.MapFailed, 0, 2))...)
 	w1 := fxState("worker-1", append(all(), fxMap(wwid03, wwid03, mpv1alpha1.MapOptimal, 2, 2))...)
 	twoNodes := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: corev1.LabelHostname, Operator: metav1.LabelSelectorOpIn, Values: []string{"worker-1", "worker-2"}}}}
-	return &health.Inputs{
+	return &rollup.Inputs{
 		Config: fxConfig(),
 		Nodes: []corev1.Node{fxNode("worker-1", true), fxNode("worker-2", true), fxNode("worker-3", true), fxNode("worker-4", true),
 			fxNode("worker-5", true, "san", "iscsi"), fxNode("worker-6", true), fxNode("worker-7", true)},
@@ -221,17 +222,17 @@ func fxConfig() *mpv1alpha1.MultipathConfig {
 	return cfg
 }
 
-func fixtureReport(in *health.Inputs) *StatusReport {
-	return BuildStatus(in, health.Decide(in, fixtureNow, health.DefaultRefreshInterval), fixtureNow)
+func fixtureReport(in *rollup.Inputs) *StatusReport {
+	return BuildStatus(in, rollup.Decide(in, fixtureNow, rules.DefaultRefreshInterval), fixtureNow)
 }
 
 // bigCluster has 200 managed nodes and 30 LUNs; three nodes have a problem.
-func bigCluster() *health.Inputs { return clusterOf(200, 30) }
+func bigCluster() *rollup.Inputs { return clusterOf(200, 30) }
 
 // clusterOf has nodes managed nodes carrying luns LUNs: node 7 has a degraded map, node 99
 // lacks the first LUN, node 150 is NotReady.
-func clusterOf(nodes, luns int) *health.Inputs {
-	in := &health.Inputs{Config: &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}}
+func clusterOf(nodes, luns int) *rollup.Inputs {
+	in := &rollup.Inputs{Config: &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}}}
 	var maps []mpv1alpha1.MapStatus
 	for l := range luns {
 		w := fmt.Sprintf("3600a0980383030534530000000%06d", l)
@@ -253,7 +254,7 @@ func clusterOf(nodes, luns int) *health.Inputs {
 		in.States = append(in.States, fxState(name, ms...))
 		in.Leases = append(in.Leases, fxLease(name, time.Second))
 	}
-	out := health.Decide(in, fixtureNow, health.DefaultRefreshInterval)
+	out := rollup.Decide(in, fixtureNow, rules.DefaultRefreshInterval)
 	for i := range in.WWIDs {
 		in.WWIDs[i].Status.Health = out.Health[i]
 	}
@@ -288,7 +289,7 @@ func fixtureHostConflicts() []mpv1alpha1.HostConflict {
 
 func TestFormatStatus(t *testing.T) {
 	tests := map[string]struct {
-		in     func() *health.Inputs
+		in     func() *rollup.Inputs
 		format StatusFormat
 		golden string
 	}{
@@ -314,11 +315,11 @@ func TestFormatStatus(t *testing.T) {
 			in: bigCluster, format: StatusFormat{Width: 120}, golden: "status-200-nodes.golden",
 		},
 		"without a MultipathConfig nothing is expected anywhere": {
-			in:     func() *health.Inputs { in := fixtureCluster(); in.Config = nil; return in },
+			in:     func() *rollup.Inputs { in := fixtureCluster(); in.Config = nil; return in },
 			golden: "status-no-config.golden",
 		},
 		"host configuration conflicts are listed per node with file and line": {
-			in: func() *health.Inputs {
+			in: func() *rollup.Inputs {
 				in := fixtureCluster()
 				in.States[1].Status.HostConflicts = fixtureHostConflicts()
 				return in
@@ -326,7 +327,7 @@ func TestFormatStatus(t *testing.T) {
 			golden: "status-host-conflicts.golden",
 		},
 		"without a MultipathWWID there is no matrix": {
-			in:     func() *health.Inputs { in := fixtureCluster(); in.WWIDs = nil; return in },
+			in:     func() *rollup.Inputs { in := fixtureCluster(); in.WWIDs = nil; return in },
 			golden: "status-no-luns.golden",
 		},
 	}

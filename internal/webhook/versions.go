@@ -26,7 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
 
@@ -34,7 +34,7 @@ import (
 // included, so a construct is checked against the multipath-tools version of every node the
 // MultipathConfig's spec.nodeSelector selects, for a MultipathWWID too: its own
 // spec.nodeSelector only says where the map is expected (health), not where it is rendered.
-// The managed set is health.ManagedNodes, the rule the health and rollout controllers use.
+// The managed set is rules.ManagedNodes, the rule the health and rollout controllers use.
 //
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathnodestates,verbs=get;list;watch
@@ -52,7 +52,7 @@ func managedVersions(ctx context.Context, r client.Reader, cfg *mpv1alpha1.Multi
 	}
 	// An invalid selector counts every node as managed (as the rollout controller keeps every
 	// node's config); the config's own validation refuses the selector itself.
-	managed, _ := health.ManagedNodes(cfg, nodes.Items)
+	managed, _ := rules.ManagedNodes(cfg, nodes.Items)
 	if len(managed) == 0 {
 		return nil, nil
 	}

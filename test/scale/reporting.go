@@ -32,8 +32,8 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	agentctrl "github.com/kube-multipath/kube-multipath/controllers/agent"
-	"github.com/kube-multipath/kube-multipath/controllers/health"
 	"github.com/kube-multipath/kube-multipath/internal/fanout"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
@@ -130,7 +130,7 @@ func (h *harness) report(ctx context.Context, st *mpv1alpha1.MultipathNodeState,
 func (h *harness) renewLeases(ctx context.Context, names []string) error {
 	seconds := int32(3 * h.cfg.Refresh / time.Second)
 	errs := fanout.Each(ctx, len(names), func(ctx context.Context, i int) error {
-		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: health.LeaseName(names[i]), Namespace: sim.Namespace}}
+		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: rules.LeaseName(names[i]), Namespace: sim.Namespace}}
 		now := metav1.NowMicro()
 		spec := coordinationv1.LeaseSpec{HolderIdentity: ptr.To(names[i]), LeaseDurationSeconds: &seconds, RenewTime: &now}
 		err := h.c.Get(ctx, client.ObjectKeyFromObject(l), l)

@@ -45,6 +45,7 @@ import (
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	agentctrl "github.com/kube-multipath/kube-multipath/controllers/agent"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -87,7 +88,7 @@ func DefaultOptions() Options {
 		HostRoot:         "/host",
 		Namespace:        ns,
 		MultipathdSocket: multipathd.DefaultAddress,
-		RefreshInterval:  agentctrl.DefaultRefreshInterval,
+		RefreshInterval:  rules.DefaultRefreshInterval,
 		Validate:         true,
 		SettleDelay:      time.Second,
 		PostCheckTimeout: 10 * time.Second,

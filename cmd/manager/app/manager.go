@@ -49,6 +49,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/controllers/render"
 	"github.com/kube-multipath/kube-multipath/controllers/rollout"
 	"github.com/kube-multipath/kube-multipath/internal/consumers"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/index"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
 	mpwebhook "github.com/kube-multipath/kube-multipath/internal/webhook"
@@ -106,7 +107,7 @@ func DefaultOptions() Options {
 		Namespace:            ns,
 		History:              render.DefaultHistory,
 		GracefulShutdownTime: 30 * time.Second,
-		AgentRefreshInterval: health.DefaultRefreshInterval,
+		AgentRefreshInterval: rules.DefaultRefreshInterval,
 		PprofAddr:            "0",
 		KubeAPIQPS:           DefaultKubeAPIQPS,
 		KubeAPIBurst:         DefaultKubeAPIBurst,

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package health
+package rollup
 
 import (
 	"slices"
@@ -24,26 +24,26 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
 
-// setWWIDHealth writes h into w's status.health and reports whether it changed. It touches
+// SetWWIDHealth, the health controller's status setter, writes h into w's status.health and reports whether it changed. It touches
 // nothing else: the render controller owns the rest of the status.
-func setWWIDHealth(w *mpv1alpha1.MultipathWWID, h mpv1alpha1.LUNHealth) bool {
-	if equalHealth(&w.Status.Health, &h) {
+func SetWWIDHealth(w *mpv1alpha1.MultipathWWID, h mpv1alpha1.LUNHealth) bool {
+	if EqualHealth(&w.Status.Health, &h) {
 		return false
 	}
 	w.Status.Health = h
 	return true
 }
 
-// equalHealth compares two roll-ups field by field (a nil list equals an empty one, as both are
+// EqualHealth compares two roll-ups field by field (a nil list equals an empty one, as both are
 // omitted from the object); reflection would cost a fifth of a pass over 1,000 LUNs.
-func equalHealth(a, b *mpv1alpha1.LUNHealth) bool {
+func EqualHealth(a, b *mpv1alpha1.LUNHealth) bool {
 	return a.State == b.State && a.Nodes == b.Nodes && a.Counts == b.Counts && slices.Equal(a.NonOptimal, b.NonOptimal)
 }
 
-// setConfigHealth writes the LUN counts and the node errors into cfg's status and reports
+// SetConfigHealth writes the LUN counts and the node errors into cfg's status and reports
 // whether either changed. It touches nothing else: the render and rollout controllers own the
 // rest of the status.
-func setConfigHealth(cfg *mpv1alpha1.MultipathConfig, counts mpv1alpha1.HealthCounts, nodeErrors []mpv1alpha1.NodeError) bool {
+func SetConfigHealth(cfg *mpv1alpha1.MultipathConfig, counts mpv1alpha1.HealthCounts, nodeErrors []mpv1alpha1.NodeError) bool {
 	if len(nodeErrors) == 0 {
 		nodeErrors = nil
 	}

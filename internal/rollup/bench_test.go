@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package health
+package rollup
 
 import (
 	"fmt"
@@ -84,21 +84,21 @@ func BenchmarkPass(b *testing.B) {
 			in := scaleInputs(bc.nodes, bc.luns)
 			first := Decide(in, now, interval)
 			for i := range in.WWIDs {
-				setWWIDHealth(&in.WWIDs[i], first.Health[i])
+				SetWWIDHealth(&in.WWIDs[i], first.Health[i])
 			}
 			cfg := in.Config.DeepCopy()
-			setConfigHealth(cfg, first.LUNCounts, first.ConfigNodeErrors())
+			SetConfigHealth(cfg, first.LUNCounts, first.ConfigNodeErrors())
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
 				out := Decide(in, now, interval)
 				changed := 0
 				for i := range in.WWIDs {
-					if setWWIDHealth(&in.WWIDs[i], out.Health[i]) {
+					if SetWWIDHealth(&in.WWIDs[i], out.Health[i]) {
 						changed++
 					}
 				}
-				if setConfigHealth(cfg, out.LUNCounts, out.ConfigNodeErrors()) {
+				if SetConfigHealth(cfg, out.LUNCounts, out.ConfigNodeErrors()) {
 					changed++
 				}
 				if changed != 0 {

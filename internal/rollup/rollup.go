@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package health
+package rollup
 
 import (
 	"cmp"
@@ -28,7 +28,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
@@ -37,8 +36,6 @@ import (
 )
 
 const (
-	// DefaultRefreshInterval is the agents' default poll and Lease renewal interval.
-	DefaultRefreshInterval = 10 * time.Second
 	// MaxNodeErrors is MultipathConfig status.nodeErrors' MaxItems.
 	MaxNodeErrors = 32
 	// maxNodeErrorMessage is NodeError.message's MaxLength.
@@ -54,7 +51,7 @@ type Inputs struct {
 	Nodes []corev1.Node
 	// States are every MultipathNodeState.
 	States []mpv1alpha1.MultipathNodeState
-	// Leases are the Leases of the operator namespace; only those named LeaseName(node) count.
+	// Leases are the Leases of the operator namespace; only those named rules.LeaseName(node) count.
 	Leases []coordinationv1.Lease
 	// WWIDs are every MultipathWWID.
 	WWIDs []mpv1alpha1.MultipathWWID
@@ -179,7 +176,7 @@ type Outcome struct {
 // rules are internal/health's; Decide only turns the objects into the rules' input.
 func Decide(in *Inputs, now time.Time, interval time.Duration) *Outcome {
 	out := &Outcome{}
-	managed, selErr := ManagedNodes(in.Config, in.Nodes)
+	managed, selErr := rules.ManagedNodes(in.Config, in.Nodes)
 	deleting := in.Config != nil && !in.Config.DeletionTimestamp.IsZero()
 	if deleting {
 		managed, selErr = heldNodes(in.Config, in.Nodes, in.States)
@@ -228,33 +225,6 @@ func (o *Outcome) ConfigNodeErrors() []mpv1alpha1.NodeError {
 	return append(slices.Clip(o.NodeErrors), o.HostConflictErrors[:min(room, len(o.HostConflictErrors))]...)
 }
 
-// ManagedNodes returns the nodes that cfg's spec.nodeSelector selects (all of them without a
-// selector), as the rules take them. A nil config, or one being deleted, manages no node. An
-// invalid selector is returned as an error and every node counts as managed: the rollout
-// controller tears nothing down for a typo, so every node keeps the config it had.
-func ManagedNodes(cfg *mpv1alpha1.MultipathConfig, nodes []corev1.Node) ([]rules.ManagedNode, error) {
-	if cfg == nil || !cfg.DeletionTimestamp.IsZero() {
-		return nil, nil
-	}
-	sel := labels.Everything()
-	var selErr error
-	if cfg.Spec.NodeSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(cfg.Spec.NodeSelector)
-		if err != nil {
-			selErr = fmt.Errorf("spec.nodeSelector: %w", err)
-		} else {
-			sel = s
-		}
-	}
-	out := make([]rules.ManagedNode, 0, len(nodes))
-	for i := range nodes {
-		if sel.Matches(labels.Set(nodes[i].Labels)) {
-			out = append(out, rules.ManagedNode{Name: nodes[i].Name, Labels: nodes[i].Labels})
-		}
-	}
-	return out, selErr
-}
-
 // heldNodes are the managed nodes of a MultipathConfig being deleted: those its selector still
 // selects that the rollout has not torn down yet (their MultipathNodeState is live). They carry
 // the LUNs still in use until these are free, and their health stays reported meanwhile rather
@@ -262,7 +232,7 @@ func ManagedNodes(cfg *mpv1alpha1.MultipathConfig, nodes []corev1.Node) ([]rules
 func heldNodes(cfg *mpv1alpha1.MultipathConfig, nodes []corev1.Node, states []mpv1alpha1.MultipathNodeState) ([]rules.ManagedNode, error) {
 	live := cfg.DeepCopy()
 	live.DeletionTimestamp = nil
-	selected, err := ManagedNodes(live, nodes)
+	selected, err := rules.ManagedNodes(live, nodes)
 	standing := make(map[string]bool, len(states))
 	for i := range states {
 		if states[i].DeletionTimestamp.IsZero() {
@@ -295,7 +265,7 @@ func Reporters(managed []rules.ManagedNode, nodes []corev1.Node, states []mpv1al
 	}
 	out := make([]rules.Node, 0, len(managed))
 	for _, m := range managed {
-		out = append(out, Reporter(nodeByName[m.Name], stateByName[m.Name], leaseByName[LeaseName(m.Name)], interval))
+		out = append(out, Reporter(nodeByName[m.Name], stateByName[m.Name], leaseByName[rules.LeaseName(m.Name)], interval))
 		out[len(out)-1].Name = m.Name
 	}
 	slices.SortFunc(out, func(a, b rules.Node) int { return strings.Compare(a.Name, b.Name) })
@@ -309,25 +279,15 @@ func Reporter(node *corev1.Node, state *mpv1alpha1.MultipathNodeState, lease *co
 	n := rules.Node{RefreshInterval: interval}
 	if node != nil {
 		n.Name = node.Name
-		n.Ready = NodeReady(node)
+		n.Ready = rules.NodeReady(node)
 	}
 	if state != nil {
 		n.Name = cmp.Or(n.Name, state.Name)
 		n.Reported = Reported(state)
 		n.Maps = state.Status.Maps
 	}
-	n.LastHeartbeat, n.LeaseDuration = heartbeat(lease)
+	n.LastHeartbeat, n.LeaseDuration = rules.Heartbeat(lease)
 	return n
-}
-
-// NodeReady reports whether the Node's Ready condition is True.
-func NodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // Reported reports whether the node's agent has written the MultipathNodeState's status.

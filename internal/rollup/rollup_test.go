@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package health
+package rollup
 
 import (
 	"fmt"
@@ -29,140 +29,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/controllers/agent"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
 )
-
-var (
-	now      = time.Date(2026, time.March, 4, 5, 6, 7, 0, time.UTC)
-	interval = 10 * time.Second
-)
-
-const wwid = "3600a098038303053453f463045727a4d"
-
-// Builders with functional options, for the objects the controller reads.
-
-func node(name string, opts ...func(*corev1.Node)) corev1.Node {
-	n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"san": "fc"}}}
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
-	for _, o := range opts {
-		o(&n)
-	}
-	return n
-}
-
-func labelled(kv ...string) func(*corev1.Node) {
-	return func(n *corev1.Node) {
-		n.Labels = map[string]string{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			n.Labels[kv[i]] = kv[i+1]
-		}
-	}
-}
-
-func notReady(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionFalse }
-
-func state(name string, ms ...mpv1alpha1.MapStatus) mpv1alpha1.MultipathNodeState {
-	s := mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	s.Status.ObservedGeneration = 1
-	s.Status.Maps = ms
-	s.Status.MapCount = int32(len(ms))
-	return s
-}
-
-func degradedState(name, msg string, since time.Time) mpv1alpha1.MultipathNodeState {
-	s := state(name)
-	s.Status.Conditions = []metav1.Condition{{Type: mpv1alpha1.DegradedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ApplyFailedReason,
-		Message: msg, LastTransitionTime: metav1.NewTime(since)}}
-	return s
-}
-
-func mapOf(w string, st mpv1alpha1.MapState, active, total int32) mpv1alpha1.MapStatus {
-	return mpv1alpha1.MapStatus{WWID: w, Name: w, State: st, ActivePaths: active, TotalPaths: total}
-}
-
-func lease(node string, renewed time.Time) coordinationv1.Lease {
-	return coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Name: LeaseName(node), Namespace: "kube-multipath-system"},
-		Spec: coordinationv1.LeaseSpec{
-			HolderIdentity:       ptr.To(node),
-			LeaseDurationSeconds: ptr.To[int32](40),
-			RenewTime:            ptr.To(metav1.NewMicroTime(renewed)),
-		},
-	}
-}
-
-func wwidObj(name, w string, opts ...func(*mpv1alpha1.MultipathWWID)) mpv1alpha1.MultipathWWID {
-	o := mpv1alpha1.MultipathWWID{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: mpv1alpha1.MultipathWWIDSpec{WWID: w}}
-	for _, f := range opts {
-		f(&o)
-	}
-	return o
-}
-
-func consumedBy(pvs ...string) func(*mpv1alpha1.MultipathWWID) {
-	return func(w *mpv1alpha1.MultipathWWID) {
-		w.Status.Consumers = pvs
-		w.Status.ConsumerCount = int32(len(pvs))
-	}
-}
-
-func pinnedPV(name string, nodes ...string) *corev1.PersistentVolume {
-	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if len(nodes) > 0 {
-		pv.Spec.NodeAffinity = &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
-			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: nodes}},
-		}}}}
-	}
-	return pv
-}
-
-func config(sel *metav1.LabelSelector) *mpv1alpha1.MultipathConfig {
-	return &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName}, Spec: mpv1alpha1.MultipathConfigSpec{NodeSelector: sel}}
-}
-
-func names(ms []rules.ManagedNode) []string {
-	out := make([]string, len(ms))
-	for i := range ms {
-		out[i] = ms[i].Name
-	}
-	return out
-}
-
-func TestManagedNodes(t *testing.T) {
-	nodes := []corev1.Node{node("a", labelled("san", "fc")), node("b", labelled("san", "iscsi")), node("c")}
-	deleting := config(nil)
-	deleting.DeletionTimestamp = ptr.To(metav1.NewTime(now))
-	tests := map[string]struct {
-		cfg     *mpv1alpha1.MultipathConfig
-		want    []string
-		wantErr string
-	}{
-		"without a MultipathConfig no node is managed":    {cfg: nil, want: nil},
-		"a MultipathConfig being deleted manages no node": {cfg: deleting, want: nil},
-		"without a node selector every node is managed":   {cfg: config(nil), want: []string{"a", "b", "c"}},
-		"the node selector picks the managed nodes": {
-			cfg:  config(&metav1.LabelSelector{MatchLabels: map[string]string{"san": "fc"}}),
-			want: []string{"a", "c"},
-		},
-		"an invalid node selector is reported and every node stays managed, as the rollout keeps them": {
-			cfg:     config(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "san", Operator: "Near"}}}),
-			want:    []string{"a", "b", "c"},
-			wantErr: "spec.nodeSelector",
-		},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got, err := ManagedNodes(tc.cfg, nodes)
-			if g := names(got); !reflect.DeepEqual(g, tc.want) && !(len(g) == 0 && len(tc.want) == 0) {
-				t.Errorf("managed = %v, want %v", g, tc.want)
-			}
-			if (err != nil) != (tc.wantErr != "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("err = %v, want %q", err, tc.wantErr)
-			}
-		})
-	}
-}
 
 func TestReporter(t *testing.T) {
 	ready := node("a")
@@ -216,40 +84,6 @@ func TestReporter(t *testing.T) {
 				t.Errorf("Reporter =\n%+v\nwant\n%+v", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestLeaseName(t *testing.T) {
-	long := strings.Repeat("n", 250)
-	tests := map[string]struct {
-		node string
-		want string
-	}{
-		"the prefix and the node name":                  {node: "worker-1", want: "multipath-agent-worker-1"},
-		"a name too long is cut and hashed, within 253": {node: long, want: "multipath-agent-" + long[:220] + "-" + "%hash"},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got := LeaseName(tc.node)
-			if strings.HasSuffix(tc.want, "%hash") {
-				if len(got) != 253 || !strings.HasPrefix(got, strings.TrimSuffix(tc.want, "%hash")) || LeaseName(long+"x") == got {
-					t.Errorf("LeaseName(long) = %q (%d)", got, len(got))
-				}
-				return
-			}
-			if got != tc.want {
-				t.Errorf("LeaseName(%q) = %q, want %q", tc.node, got, tc.want)
-			}
-		})
-	}
-}
-
-// The agent renews the Lease this controller reads: both must name it alike.
-func TestLeaseNameAgreesWithTheAgent(t *testing.T) {
-	for _, node := range []string{"worker-1", "ip-10-0-3-10.ec2.internal", strings.Repeat("a", 237), strings.Repeat("b", 238), strings.Repeat("c", 253)} {
-		if got, want := LeaseName(node), agent.LeaseName(node); got != want {
-			t.Errorf("LeaseName(%d chars) = %q, the agent renews %q", len(node), got, want)
-		}
 	}
 }
 
@@ -451,66 +285,6 @@ func TestDecide(t *testing.T) {
 		out := Decide(in, now, interval)
 		if out.ExpectErrors["data"] == nil || out.Health[0].State != mpv1alpha1.MapUnknown || out.Health[0].Nodes != "0/0" {
 			t.Errorf("errors %v, health %+v", out.ExpectErrors, out.Health[0])
-		}
-	})
-}
-
-func TestSetWWIDHealth(t *testing.T) {
-	h := mpv1alpha1.LUNHealth{State: mpv1alpha1.MapDegraded, Nodes: "3/4", Counts: mpv1alpha1.HealthCounts{Optimal: 3, Degraded: 1},
-		NonOptimal: []mpv1alpha1.NodeHealth{{Node: "n4", State: mpv1alpha1.MapDegraded, ActivePaths: 1, TotalPaths: 2}}}
-	tests := map[string]struct {
-		current mpv1alpha1.LUNHealth
-		want    bool
-	}{
-		"a first roll-up is written":        {current: mpv1alpha1.LUNHealth{}, want: true},
-		"the same roll-up is not written":   {current: *h.DeepCopy(), want: false},
-		"another node's paths are a change": {current: func() mpv1alpha1.LUNHealth { c := *h.DeepCopy(); c.NonOptimal[0].ActivePaths = 0; return c }(), want: true},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			w := wwidObj("lun", wwid, consumedBy("pv"))
-			w.Status.Health = tc.current
-			if got := setWWIDHealth(&w, h); got != tc.want {
-				t.Errorf("changed = %v, want %v", got, tc.want)
-			}
-			if !reflect.DeepEqual(w.Status.Health, h) || w.Status.ConsumerCount != 1 {
-				t.Errorf("status = %+v", w.Status)
-			}
-		})
-	}
-}
-
-func TestSetConfigHealth(t *testing.T) {
-	counts := mpv1alpha1.HealthCounts{Optimal: 9, Missing: 1}
-	errs := []mpv1alpha1.NodeError{{Node: "n1", Message: "failed", LastTransitionTime: metav1.NewTime(now)}}
-	tests := map[string]struct {
-		counts mpv1alpha1.HealthCounts
-		errs   []mpv1alpha1.NodeError
-		want   bool
-	}{
-		"the same counts and errors are not written": {counts: counts, errs: errs, want: false},
-		"other counts are written":                   {counts: mpv1alpha1.HealthCounts{Optimal: 10}, errs: errs, want: true},
-		"an error gone is written":                   {counts: counts, errs: nil, want: true},
-		"an error's new transition time is written":  {counts: counts, errs: []mpv1alpha1.NodeError{{Node: "n1", Message: "failed", LastTransitionTime: metav1.NewTime(now.Add(time.Minute))}}, want: true},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			cfg := config(nil)
-			cfg.Status.LUNHealth, cfg.Status.NodeErrors = counts, errs
-			cfg.Status.Nodes.Selected = 10
-			if got := setConfigHealth(cfg, tc.counts, tc.errs); got != tc.want {
-				t.Errorf("changed = %v, want %v", got, tc.want)
-			}
-			if cfg.Status.LUNHealth != tc.counts || cfg.Status.Nodes.Selected != 10 {
-				t.Errorf("status = %+v", cfg.Status)
-			}
-		})
-	}
-	t.Run("an empty list where none is stored is no change, and is stored as none", func(t *testing.T) {
-		cfg := config(nil)
-		cfg.Status.LUNHealth = counts
-		if setConfigHealth(cfg, counts, []mpv1alpha1.NodeError{}) || cfg.Status.NodeErrors != nil {
-			t.Errorf("changed, or nodeErrors = %#v, want nil", cfg.Status.NodeErrors)
 		}
 	})
 }
