@@ -314,7 +314,7 @@ func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 	}
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		if apierrors.IsConflict(err) {
+		if conditions.OnlyConflicts(errs) {
 			// Another controller wrote the same status first; the next pass reads it.
 			// The retry is a whole pass, so it is spaced like any other.
 			ctrl.LoggerFrom(ctx).V(4).Info("Status write conflict, retrying", "error", err)

@@ -17,8 +17,6 @@ limitations under the License.
 package render
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -52,5 +50,3 @@ func readCounter(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
-
-func joinErrors(errs []error) error { return errors.Join(errs...) }

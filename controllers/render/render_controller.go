@@ -19,6 +19,7 @@ package render
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -256,8 +257,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 		return r.writeWWID(ctx, &in.wwids[i], out.luns[in.wwids[i].Name], rendered != nil, allow)
 	})...)
 	if len(errs) > 0 {
-		err := joinErrors(errs)
-		if apierrors.IsConflict(err) {
+		err := errors.Join(errs...)
+		if conditions.OnlyConflicts(errs) {
 			// Another controller wrote the same status first; the next pass reads it.
 			log.V(4).Info("Status write conflict, retrying", "error", err)
 			return ctrl.Result{RequeueAfter: conditions.ConflictRetry}, nil

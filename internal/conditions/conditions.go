@@ -21,6 +21,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -178,4 +179,20 @@ func Truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + mark
+}
+
+// OnlyConflicts reports whether a batch of write errors is non-empty and holds nothing but
+// optimistic-lock conflicts, which a quick retry of the pass settles. apierrors.IsConflict of
+// the joined errors is not that test: it is true as soon as the first error is a conflict, and
+// would retry quietly past every other failure of the batch.
+func OnlyConflicts(errs []error) bool {
+	if len(errs) == 0 {
+		return false
+	}
+	for _, err := range errs {
+		if !apierrors.IsConflict(err) {
+			return false
+		}
+	}
+	return true
 }

@@ -17,6 +17,7 @@ limitations under the License.
 package conditions_test
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -24,7 +25,9 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
@@ -386,5 +389,28 @@ func TestTruncate(t *testing.T) {
 	}
 	if got := conditions.Truncate("short", 1024); got != "short" {
 		t.Errorf("truncate changed a short note: %q", got)
+	}
+}
+
+func TestOnlyConflicts(t *testing.T) {
+	gr := schema.GroupResource{Group: "multipath.kube-multipath.io", Resource: "multipathwwids"}
+	conflict := apierrors.NewConflict(gr, "a", errors.New("the object has been modified"))
+	other := apierrors.NewForbidden(gr, "b", errors.New("no"))
+	tests := map[string]struct {
+		errs []error
+		want bool
+	}{
+		"no error is not a conflict":                     {nil, false},
+		"conflicts only":                                 {[]error{conflict, conflict}, true},
+		"a conflict first does not hide a later failure": {[]error{conflict, other}, false},
+		"a failure first":                                {[]error{other, conflict}, false},
+		"a wrapped conflict counts":                      {[]error{fmt.Errorf("writing a: %w", conflict)}, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := conditions.OnlyConflicts(tc.errs); got != tc.want {
+				t.Errorf("OnlyConflicts = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
