@@ -16,6 +16,26 @@ limitations under the License.
 
 package v1alpha1
 
+// Who writes what. Every status field and condition has one writer; a writer patches with the
+// optimistic lock (a merge patch replaces the whole conditions list) and touches nothing else.
+//
+//	MultipathConfig   render controller:   renderedConfig, heldConfig, Rendered
+//	                  rollout controller:  observedGeneration, nodes, Ready, Reconciling,
+//	                                       Stalled, TeardownHeld; the teardown finalizer
+//	                  health controller:   lunHealth, nodeErrors
+//	MultipathWWID     render controller:   everything but health (renderedAlias,
+//	                                       formerAliases, consumers, Ready, Conflict, InUse);
+//	                                       the in-use finalizer
+//	                  health controller:   health
+//	MultipathNodeState agent (its node's): everything in status; the manager's rollout
+//	                                       controller writes only spec.desiredConfig
+//
+// One exception, on purpose: when the render controller changes renderedConfig it also sets
+// the rollout's Reconciling (RolloutInProgress) in the same write, so that a kstatus reader (Argo
+// CD, Flux) never sees the previous Ready=True beside a config no node has yet; the rollout
+// controller owns both from its next pass. A render that does not bump the MultipathConfig's
+// generation (a MultipathWWID changed) gives observedGeneration nothing to say, hence the write.
+
 // Condition types and reasons of every kind. Ready summarises each object (kstatus); Reconciling
 // and Stalled are abnormal-true and present only while they are true.
 const (
