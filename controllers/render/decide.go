@@ -241,7 +241,23 @@ func decide(in inputs) decision {
 	for i := range in.wwids {
 		w := &in.wwids[i]
 		o := out.luns[w.Name]
-		o.formerAliases = formerAliases(w, &o, byWWID[consumers.Key(w.Spec.WWID)])
+		uses := byWWID[consumers.Key(w.Spec.WWID)]
+		o.formerAliases = formerAliases(w, &o, uses)
+		if o.rendered {
+			// Against the status this pass writes: a forced rename rendered now already leaves
+			// the volumes that name the old alias naming a former one, and InUse says so in the
+			// same write rather than one pass later.
+			after := *w
+			after.Status.RenderedAlias, after.Status.FormerAliases = &o.renderedAlias, o.formerAliases
+			for _, u := range uses {
+				if harmed, a := lun.RenameHarms(&after, u.refs); !harmed && a != "" {
+					if o.staleNames == nil {
+						o.staleNames = map[string]string{}
+					}
+					o.staleNames[u.pv] = a
+				}
+			}
+		}
 		for pv, a := range o.staleNames {
 			if o.rendered && a == o.renderedAlias {
 				delete(o.staleNames, pv) // renamed back: the volume's name is the map's again

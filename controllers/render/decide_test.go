@@ -232,7 +232,9 @@ func TestDecide(t *testing.T) {
 			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("new"), onNodes("old"), forceAnnotated())},
 				pvs: []corev1.PersistentVolume{mapperPV("pv-a", "old")}},
 			want: want{render: []string{"a=new"}, held: []string{"a=new"}, lun: "a", consumers: []string{"pv-a"}, harmed: []string{"pv-a"},
-				rendered: true, renderedAlias: "new", keepFinalizer: true, forced: forcedRename, formerAliases: []string{"old"}},
+				rendered: true, renderedAlias: "new", keepFinalizer: true, forced: forcedRename, formerAliases: []string{"old"},
+				// In the same pass: InUse names the old path at once.
+				staleNames: map[string]string{"pv-a": "old"}},
 		},
 		"after a forced rename the volume naming the old name still consumes the LUN": {
 			in: inputs{config: cfg(), wwids: []mpv1alpha1.MultipathWWID{testLUN("a", wwidA, alias("new"), onNodes("new"), former("old"))},
