@@ -77,11 +77,9 @@ type Reconciler struct {
 // pass itself, and keeps path failure -> LUN status within the two seconds asked of it.
 const DefaultMinInterval = time.Second
 
-// maxWritesPerPass bounds the MultipathWWID status writes of one pass, the worst first (about
-// 4 s at the manager's default 100 requests per second), as in the render controller. When a
-// join or a flap changes more, the next pass, one MinInterval later, recomputes from fresh
-// reports rather than writing intermediate states that are already stale.
-const maxWritesPerPass = 400
+// maxWritesPerPass bounds the MultipathWWID status writes of one pass, the worst first. When a
+// join or a flap changes more, the next pass, one MinInterval later, recomputes the rest.
+const maxWritesPerPass = fanout.MaxWritesPerPass
 
 // untilNextPass is how long a pass starting at now must wait so that it starts at least
 // minInterval after the previous one ended at last; zero means run now. A zero last (no pass

@@ -278,9 +278,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 	return ctrl.Result{}, nil
 }
 
-// maxWritesPerPass bounds the MultipathWWID writes of one render pass (about 4 s at the
-// manager's default 100 requests per second).
-const maxWritesPerPass = 400
+// maxWritesPerPass bounds the MultipathWWID writes of one render pass, finalizer changes first.
+const maxWritesPerPass = fanout.MaxWritesPerPass
 
 // renderConfigs renders status.renderedConfig and status.heldConfig from the decision; nil
 // when the config cannot be rendered (out.configErr says why; the nodes keep the last good

@@ -28,6 +28,12 @@ import (
 // Writers is how many writes a pass keeps in flight.
 const Writers = 8
 
+// MaxWritesPerPass bounds the object writes of one controller pass (about 4 s at the manager's
+// default 100 requests per second): a pass with more to write does the most urgent ones and
+// leaves the rest to the next pass, which recomputes them from fresh state rather than writing
+// intermediate ones that are already stale.
+const MaxWritesPerPass = 400
+
 // Each calls write(ctx, i) for every i in [0, n), Writers at a time, starting them in order, and
 // returns their errors. Each call must touch its own object.
 func Each(ctx context.Context, n int, write func(context.Context, int) error) []error {

@@ -40,6 +40,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/lun"
 	"github.com/kube-multipath/kube-multipath/internal/rollup"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
 )
@@ -409,12 +410,7 @@ type LUNReport struct {
 }
 
 // label is what the matrix calls the LUN: its alias, else its WWID.
-func (l *LUNReport) label() string {
-	if l.Alias != "" {
-		return l.Alias
-	}
-	return l.WWID
-}
+func (l *LUNReport) label() string { return lun.MapName(l.WWID, l.Alias) }
 
 // Cell is the state of one LUN on one node.
 type Cell struct {
