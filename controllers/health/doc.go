@@ -21,9 +21,9 @@ limitations under the License.
 //
 // The rules are not here: internal/health decides the state of a LUN on a node, which nodes are
 // expected to carry it and how the states roll up (worst wins). This package gathers what the
-// rules read (rollup.Gather), turns it into their input (rollup.Decide) and writes the output only when it
-// changed. kubectl-multipath's `status` and `maps` call rollup.Gather and rollup.Decide too, so the command line
-// and the controller cannot disagree on a rule.
+// rules read and turns it into their input (internal/rollup: Gather, Decide), then writes the
+// output only when it changed. kubectl-multipath's `status` and `maps` call internal/rollup
+// too, so the command line and the controller cannot disagree on a rule.
 //
 // Inputs:
 //
@@ -48,14 +48,11 @@ limitations under the License.
 // A pass is O(LUNs x expected nodes), so passes are spaced: one starts at least MinInterval
 // (DefaultMinInterval, a second, in the manager) after the previous one ended, and a request
 // sooner than that is requeued for the rest of it. Every agent report is an event; without the
-// spacing, 10,000 LUNs on hundreds of reporting nodes ran passes back to back (17 CPU-seconds
-// in 40 s).
-// The spacing is measured on the real monotonic clock, not Clock (which tests step to age
+// spacing, 10,000 LUNs on hundreds of reporting nodes would run passes back to back. The spacing is measured on the real monotonic clock, not Clock (which tests step to age
 // heartbeats). A path failure reaches the LUN's status within the spacing plus one pass, once
 // a pass under way is over (a capped pass, below, writes for up to about 4 s).
 //
-// A pass writes at most 400 changed MultipathWWID statuses (maxWritesPerPass, about 4 s at
-// the manager's 100 requests per second, as the render controller), the worst first: failed,
+// A pass writes at most fanout.MaxWritesPerPass changed MultipathWWID statuses, the worst first: failed,
 // missing, degraded, unknown, then optimal, so that a failed path is not queued behind thousands
 // of LUNs a node join turned optimal. When more changed, the pass requeues after the spacing
 // (at once without spacing) and the next pass recomputes the rest from fresh reports rather
@@ -63,6 +60,6 @@ limitations under the License.
 // nodeErrors are written every pass, from the whole roll-up.
 //
 // The MultipathWWID and MultipathConfig statuses are shared with the render and rollout
-// controllers: each object is patched only when the fields this controller owns changed, with a
-// merge patch of those fields under optimistic locking.
+// controllers (api/v1alpha1/conditions.go says who writes what): each object is patched only
+// when the fields this controller owns changed, under optimistic locking.
 package health

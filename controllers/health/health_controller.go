@@ -116,7 +116,7 @@ func (r *Reconciler) interval() time.Duration {
 }
 
 // SetupWithManager registers the controller. The manager's cache should keep PersistentVolumes
-// trimmed (consumers.Transform) and Leases in Namespace only (see internal/manager).
+// trimmed (consumers.Transform) and Leases in Namespace only (see cmd/manager/app).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Client == nil || r.Clock == nil || r.Namespace == "" {
 		return errors.New("health controller needs a client, a clock and the agents' namespace")

@@ -161,7 +161,7 @@ func runWithManager(m *testing.M) (int, error) {
 	return m.Run(), nil
 }
 
-// newManager builds a manager configured like internal/manager's (the same cache trimming).
+// newManager builds a manager configured like cmd/manager/app's (the same cache trimming).
 func newManager() (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 testScheme,
