@@ -188,7 +188,12 @@ func Check(objs []manifest, versions ...string) (result, []string) {
 				config = m.config
 			}
 		case m.wwid != nil:
-			errs = append(errs, fieldErrors(m.source, key, multipathconf.ValidateMultipathWWID(m.wwid))...)
+			// As the render controller: an invalid object is left out before conflicts are
+			// settled, so it never wins a name, nor makes a valid one lose it.
+			if invalid := multipathconf.ValidateMultipathWWID(m.wwid); len(invalid) > 0 {
+				errs = append(errs, fieldErrors(m.source, key, invalid)...)
+				continue
+			}
 			wwids = append(wwids, *m.wwid)
 		}
 	}

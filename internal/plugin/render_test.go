@@ -222,3 +222,36 @@ func runRenderStdin(t *testing.T, stdin string, args ...string) (stdout, stderr 
 	err = cmd.Execute()
 	return out.String(), errOut.String(), err
 }
+
+// An invalid MultipathWWID is left out before conflicts are settled, as the render controller
+// does: the valid one that shares its alias is not reported as losing it.
+func TestRenderLeavesInvalidObjectsOutOfConflicts(t *testing.T) {
+	manifests := `apiVersion: multipath.kube-multipath.io/v1alpha1
+kind: MultipathWWID
+metadata:
+  name: aa-invalid
+spec:
+  wwid: "3600a0980000000000000000000000a01"
+  alias: shared
+  noPathRetry: "-5"
+---
+apiVersion: multipath.kube-multipath.io/v1alpha1
+kind: MultipathWWID
+metadata:
+  name: bb-valid
+spec:
+  wwid: "3600a0980000000000000000000000b01"
+  alias: shared
+`
+	_, stderr, err := runRenderStdin(t, manifests, "-f", "-")
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "MultipathWWID/aa-invalid: spec.noPathRetry") {
+		t.Errorf("stderr lacks the invalid object's own error:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "bb-valid") {
+		t.Errorf("the valid object is reported, as if the invalid one took its alias:\n%s", stderr)
+	}
+}
+
