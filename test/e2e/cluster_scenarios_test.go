@@ -292,7 +292,7 @@ func testUpgrade(t *testing.T, ctx context.Context) {
 	// The new tag: the same image under a new name, as a rebuild of the same sources gives
 	// (hack/images is reproducible, so a rebuild has the same digest anyway).
 	guest(t, ctx, `for i in `+imgManager+` `+imgAgent+`; do
-  ctr -n k8s.io images tag docker.io/library/:e2e1 docker.io/library/:e2e2
+  ctr -n k8s.io images tag docker.io/library/$i:e2e1 docker.io/library/$i:e2e2
 done`)
 	began := time.Now()
 	t.Log(mustKubectl(t, ctx, "apply", "-k", overlay(t, "e2e2")))

@@ -578,6 +578,9 @@ func (s *system) startNode(ctx context.Context) error {
 	script := fmt.Sprintf(`set -e
 for m in overlay bridge veth br_netfilter nf_conntrack nf_nat iptable_nat xt_MASQUERADE xt_conntrack; do modprobe $m 2>/dev/null || true; done
 sysctl -qw net.ipv4.ip_forward=1
+# The root mount shared, as systemd makes it on every real node (this guest's init is not
+# systemd): a mountPropagation of HostToContainer (the agent's host root) needs it.
+mount --make-rshared /
 # A default route: without it the hostNetwork agent's dial of the Service, 10.0.0.1:443, fails
 # with "network is unreachable" before the DNAT below is ever consulted.
 ip route replace default via 10.0.2.2 dev eth0
