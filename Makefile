@@ -99,7 +99,7 @@ e2e: envtest e2e-image ## Run the real-node end-to-end test: the agent on a QEMU
 	  go test -tags e2e ./test/e2e/ -count=1 -v -timeout 20m $(E2E_FLAGS)
 
 .PHONY: e2e-cluster
-e2e-cluster: envtest e2e-image ## Run config/default on a real kubelet, containerd and runc in the e2e guest, control plane on the host (docs/e2e-cluster.md; ~50 min cold build of the kubelet & co.).
+e2e-cluster: envtest e2e-image ## Run config/default on a real kubelet, containerd and runc in the e2e guest, control plane on the host (docs/e2e-cluster.md; ~20 min cold build of the kubelet & co., then ~10 min).
 	KUBEBUILDER_ASSETS="$$(hack/envtest.sh)" KUBE_MULTIPATH_E2E_IMAGE="$$(hack/e2e/image.sh)" KUBE_NODE_ASSETS="$$(hack/e2e-cluster/k8s.sh)" \
 	  go test -tags e2e,cluster ./test/e2e/ -run TestCluster -count=1 -v -timeout 60m $(E2E_FLAGS)
 
