@@ -254,4 +254,3 @@ spec:
 		t.Errorf("the valid object is reported, as if the invalid one took its alias:\n%s", stderr)
 	}
 }
-
