@@ -46,14 +46,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
-	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
 // guestAPIHost is where the guest reaches the host's kube-apiserver (QEMU's guestfwd, on the
@@ -128,28 +124,11 @@ func run(m *testing.M) int {
 	if err == nil {
 		assets, node, err = clusterAssets()
 	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "e2e-cluster: FAIL:", err)
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "e2e-cluster: SKIP (set CI=true to fail instead):", err)
-		return 0
+	dir, closeLog, code, ok := prepare("e2e-cluster", "kube-multipath-e2e-cluster-", err)
+	if !ok {
+		return code
 	}
-	dir, err := sim.TempDir("kube-multipath-e2e-cluster-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	logFile, err := os.Create(filepath.Join(dir, "test.log"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer logFile.Close()
-	logger := zap.New(zap.WriteTo(logFile), zap.UseDevMode(false))
-	ctrl.SetLogger(logger)
-	klog.SetLogger(logger)
+	defer closeLog()
 
 	s := &system{dir: dir, share: filepath.Join(dir, "share"), assets: assets, node: node}
 	sys = s
@@ -160,19 +139,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e-cluster: logs kept in %s\n", dir)
 		return 1
 	}
-	code := m.Run()
+	code = m.Run()
 	s.collectLogs()
 	s.stop()
-	fmt.Printf("e2e-cluster figures (QEMU/TCG guest, %s):\n", strings.Join(strings.Fields(readOr(filepath.Join(image, "versions.txt"), "?")), " "))
-	for _, f := range s.figures {
-		fmt.Println("  " + f)
-	}
-	fmt.Printf("e2e-cluster: whole run %.1fs\n", time.Since(begin).Seconds())
-	if code != 0 || os.Getenv("KUBE_MULTIPATH_E2E_KEEP") == "true" {
-		fmt.Fprintf(os.Stderr, "e2e-cluster: logs kept in %s (apiserver.log, controller-manager.log, scheduler.log, console.log, share/kubelet.log, share/containerd.log, share/pods/)\n", dir)
-	} else {
-		_ = os.RemoveAll(dir)
-	}
+	report("e2e-cluster", fmt.Sprintf("e2e-cluster figures (QEMU/TCG guest, %s):", strings.Join(strings.Fields(readOr(filepath.Join(image, "versions.txt"), "?")), " ")),
+		s.figures, begin, code, dir, "apiserver.log, controller-manager.log, scheduler.log, console.log, share/kubelet.log, share/containerd.log, share/pods/")
 	return code
 }
 

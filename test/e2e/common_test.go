@@ -38,7 +38,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -395,5 +398,49 @@ func checkAppliedFiles(t *testing.T, ctx context.Context) {
 		case ok && got != want:
 			t.Errorf("%s on the node differs from %s:\n%s", name, cm.Name, got)
 		}
+	}
+}
+
+// prepare is what both harnesses' TestMain do first. When the host cannot run the guest (err)
+// the run is skipped, or fails under CI=true; otherwise a temp dir named with prefix is made and
+// every log of the test process goes to its test.log. It returns the dir and a closer, or ok
+// false with the exit code to return.
+func prepare(name, prefix string, err error) (dir string, closeLog func(), code int, ok bool) {
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, name+": FAIL:", err)
+			return "", nil, 1, false
+		}
+		fmt.Fprintln(os.Stderr, name+": SKIP (set CI=true to fail instead):", err)
+		return "", nil, 0, false
+	}
+	dir, err = sim.TempDir(prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return "", nil, 1, false
+	}
+	logFile, err := os.Create(filepath.Join(dir, "test.log"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return "", nil, 1, false
+	}
+	logger := zap.New(zap.WriteTo(logFile), zap.UseDevMode(false))
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+	return dir, func() { _ = logFile.Close() }, 0, true
+}
+
+// report prints a run's figures and its time, then keeps the run's dir (the logs listed in
+// kept) when the run failed or KUBE_MULTIPATH_E2E_KEEP=true, else removes it.
+func report(name, heading string, figures []string, begin time.Time, code int, dir, kept string) {
+	fmt.Println(heading)
+	for _, f := range figures {
+		fmt.Println("  " + f)
+	}
+	fmt.Printf("%s: whole run %.1fs\n", name, time.Since(begin).Seconds())
+	if code != 0 || os.Getenv("KUBE_MULTIPATH_E2E_KEEP") == "true" {
+		fmt.Fprintf(os.Stderr, "%s: logs kept in %s (%s)\n", name, dir, kept)
+	} else {
+		_ = os.RemoveAll(dir)
 	}
 }

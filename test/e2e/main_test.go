@@ -47,11 +47,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
@@ -90,28 +87,11 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 func run(m *testing.M) int {
 	begin := time.Now()
 	image, err := hostReady()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "e2e: FAIL:", err)
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "e2e: SKIP (set CI=true to fail instead):", err)
-		return 0
+	dir, closeLog, code, ok := prepare("e2e", "kube-multipath-e2e-", err)
+	if !ok {
+		return code
 	}
-	dir, err := sim.TempDir("kube-multipath-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	logFile, err := os.Create(filepath.Join(dir, "test.log"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer logFile.Close()
-	logger := zap.New(zap.WriteTo(logFile), zap.UseDevMode(false))
-	ctrl.SetLogger(logger)
-	klog.SetLogger(logger)
+	defer closeLog()
 
 	s, err := start(dir, image)
 	if s != nil {
@@ -125,19 +105,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: logs kept in %s\n", dir)
 		return 1
 	}
-	code := m.Run()
+	code = m.Run()
 	s.collectLogs()
 	s.stop()
-	fmt.Printf("e2e figures (real node: QEMU/TCG guest, %s):\n", strings.TrimSpace(readOr(filepath.Join(image, "versions.txt"), "?")))
-	for _, f := range s.figures {
-		fmt.Println("  " + f)
-	}
-	fmt.Printf("e2e: whole run %.1fs\n", time.Since(begin).Seconds())
-	if code != 0 || os.Getenv("KUBE_MULTIPATH_E2E_KEEP") == "true" {
-		fmt.Fprintf(os.Stderr, "e2e: logs kept in %s (console.log, manager.log, share/agent.log, share/multipathd.log)\n", dir)
-	} else {
-		_ = os.RemoveAll(dir)
-	}
+	report("e2e", fmt.Sprintf("e2e figures (real node: QEMU/TCG guest, %s):", strings.TrimSpace(readOr(filepath.Join(image, "versions.txt"), "?"))),
+		s.figures, begin, code, dir, "console.log, manager.log, share/agent.log, share/multipathd.log")
 	return code
 }
 
