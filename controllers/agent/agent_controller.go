@@ -39,6 +39,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -49,6 +50,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 )
 
 const (
@@ -58,6 +60,9 @@ const (
 	// transaction without multipath-tools' parser and settle delay takes milliseconds; writing
 	// Applying first would double the status writes of every rollout (one API write per node).
 	DefaultSlowApply = time.Second
+	// reportDelay is how long the report of an apply the rollout wave asked for waits for the
+	// controller to record the config in the spec (which wakes the agent sooner).
+	reportDelay = 2 * time.Second
 	// backoffBase and backoffMax bound the wait before retrying a failed apply.
 	backoffBase = time.Second
 	backoffMax  = 5 * time.Minute
@@ -67,7 +72,7 @@ const (
 type Reconciler struct {
 	// Client reads the node's MultipathNodeState from the cache and writes by server-side apply.
 	Client client.Client
-	// APIReader reads rendered ConfigMaps without a cache.
+	// APIReader reads a rendered ConfigMap that the cache does not hold (yet).
 	APIReader client.Reader
 	// Recorder emits Events on the MultipathNodeState.
 	Recorder recorder.EventRecorder
@@ -97,6 +102,8 @@ type Reconciler struct {
 	backoff   applyBackoff
 	version   string
 	lastRenew time.Time
+	// confirmed is the applied config the Lease last said (zero: none).
+	confirmed mpv1alpha1.RenderedConfigRef
 	// lastReply is the hash of the last "show maps json" reply, lastMaps what it gave
 	// (without users), lastKernels its maps' kernel names by WWID.
 	lastReply   [sha256.Size]byte
@@ -135,6 +142,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("agent").
 		For(&mpv1alpha1.MultipathNodeState{}, builder.WithPredicates(thisNode, predicate.GenerationChangedPredicate{})).
+		// The rollout wave: a pass when it starts or stops naming this node, or changes its config.
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: r.NodeName}}}
+		}), builder.WithPredicates(waveNames{node: r.NodeName, namespace: r.Namespace})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1})
 	if r.Triggers != nil {
 		b = b.WatchesRawSource(source.Channel(r.Triggers, &handler.EnqueueRequestForObject{}))
@@ -170,6 +181,10 @@ type scope struct {
 	// unmanaged are the devices the node sees that the desired config does not manage, set by
 	// reconcileUnmanaged; nil when unknown this pass (the reported ones stay).
 	unmanaged *unmanagedReport
+	// fromWave is true when the desired config is the rollout wave's, not yet the spec's.
+	fromWave bool
+	// appliedNow is true when this pass applied the desired config.
+	appliedNow bool
 }
 
 type mapsReport struct {
@@ -198,10 +213,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// A shallow copy is enough: the setters replace the status's slices and pointers, never
 	// change what they point to (10,000 maps are worth not copying).
 	s := &scope{state: st, written: st.Status}
+	// The config to apply is the rollout wave's when it names this node (internal/wave); st is
+	// this pass's copy, and only its status is ever written.
+	w, err := r.wave(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if w.Has(r.NodeName) && (st.Spec.DesiredConfig == nil || *st.Spec.DesiredConfig != w.Config) {
+		s.fromWave = true
+		st.Spec.DesiredConfig = wave.Effective(w, r.NodeName, st.Spec.DesiredConfig)
+	}
 
 	result := ctrl.Result{RequeueAfter: r.RefreshInterval}
 	var errs []error
-	for _, p := range []phase{r.reconcileApply, r.reconcileDrift, r.reconcileMaps, r.reconcileHostFacts, r.reconcileUnmanaged} {
+	for _, p := range []phase{r.reconcileApply, r.confirmApplied, r.reconcileDrift, r.reconcileMaps, r.reconcileHostFacts, r.reconcileUnmanaged} {
 		res, err := p(ctx, s)
 		if err != nil {
 			errs = append(errs, err)
@@ -210,7 +235,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			result.RequeueAfter = res.RequeueAfter
 		}
 	}
-	if err := r.updateStatus(ctx, s); err != nil {
+	if s.appliedNow && s.fromWave {
+		// The confirmation is on the Lease; the report follows when the controller records the
+		// wave's config in the spec (a new generation wakes this controller), or after
+		// reportDelay, so that a rollout wave's confirmations are not queued behind every
+		// node's report at the API server.
+		result.RequeueAfter = min(result.RequeueAfter, reportDelay)
+	} else if err := r.updateStatus(ctx, s); err != nil {
 		errs = append(errs, err)
 	}
 	if err := r.renewLease(ctx, s); err != nil {
@@ -265,6 +296,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		if err == nil {
 			r.backoff = applyBackoff{}
 			s.applied = desired.DeepCopy()
+			s.appliedNow = true
 			log.Info("Applied config", "config", desired.Name, "changed", res.Changed, "reconfigured", res.Reconfigured,
 				"addedWWIDs", len(res.Added), "removedWWIDs", len(res.Removed), "validated", res.Validated)
 			r.Recorder.Eventf(s.state, nil, corev1.EventTypeNormal, mpv1alpha1.AppliedReason, "Apply",
@@ -465,6 +497,14 @@ func (r *Reconciler) config(ctx context.Context, ref mpv1alpha1.RenderedConfigRe
 	}
 	cm := &corev1.ConfigMap{}
 	key := types.NamespacedName{Namespace: r.Namespace, Name: ref.Name}
+	// The agent watches the operator's ConfigMaps: a rendered one reaches every node once, when
+	// it is created (one object fanned out by the API server), before any node is handed it.
+	if err := r.Client.Get(ctx, key, cm); err == nil {
+		if rendered, err := multipathconf.Unpack(cm.Data, cm.BinaryData, ref.Hash); err == nil {
+			r.configs.put(ref, rendered)
+			return rendered, nil
+		}
+	}
 	// A rendered ConfigMap never changes and Unpack checks its content against the hash, so the
 	// API server's watch cache (resourceVersion 0) serves it as well as etcd does, without a
 	// quorum read per node when every node reads the same one at once. A cache that has not seen
@@ -550,3 +590,48 @@ func (b *applyBackoff) failed(hash string, err error, now time.Time) time.Durati
 	b.held = errors.Is(err, hostfs.ErrPostCheck) && errors.As(err, &ae) && ae.RolledBack
 	return d
 }
+
+// wave reads the rollout wave from the cache; nil when there is none. A wave that does not
+// parse names no node: each node then applies its spec, as if there were no wave.
+func (r *Reconciler) wave(ctx context.Context) (*wave.Wave, error) {
+	cm := &corev1.ConfigMap{}
+	switch err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: wave.Name}, cm); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("failed to read the rollout wave: %w", err)
+	}
+	w, err := wave.FromConfigMap(cm)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Ignoring the rollout wave")
+		return nil, nil
+	}
+	return w, nil
+}
+
+// waveNames passes the events of the rollout wave ConfigMap that concern node: it names node
+// before or after, with a different config or not at all.
+type waveNames struct {
+	predicate.Funcs
+	node, namespace string
+}
+
+func (p waveNames) configOf(o client.Object) *mpv1alpha1.RenderedConfigRef {
+	cm, ok := o.(*corev1.ConfigMap)
+	if !ok || cm.Name != wave.Name || cm.Namespace != p.namespace {
+		return nil
+	}
+	w, err := wave.FromConfigMap(cm)
+	if err != nil || !w.Has(p.node) {
+		return nil
+	}
+	return &w.Config
+}
+
+func (p waveNames) Create(e event.CreateEvent) bool { return p.configOf(e.Object) != nil }
+func (p waveNames) Delete(e event.DeleteEvent) bool { return p.configOf(e.Object) != nil }
+func (p waveNames) Update(e event.UpdateEvent) bool {
+	o, n := p.configOf(e.ObjectOld), p.configOf(e.ObjectNew)
+	return (o == nil) != (n == nil) || o != nil && *o != *n
+}
+func (waveNames) Generic(event.GenericEvent) bool { return false }

@@ -19,10 +19,12 @@ package agent
 import (
 	"context"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationv1ac "k8s.io/client-go/applyconfigurations/coordination/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
@@ -32,15 +34,30 @@ import (
 // renewLease renews the Lease once per refresh interval, while multipathd's maps could be read:
 // a renewed Lease says "this node's report is fresh". leaseDurationSeconds is
 // health.StaleAfter refresh intervals. The Lease is owned by the MultipathNodeState, so it goes
-// when the node is torn down. One server-side apply, no read.
+// when the node is torn down. One server-side apply, no read. Its annotations confirm the
+// config the host runs (health.LeaseApplied).
 func (r *Reconciler) renewLease(ctx context.Context, s *scope) error {
 	if s.maps == nil {
 		return nil
 	}
 	now := r.Clock.Now()
-	if !r.lastRenew.IsZero() && now.Sub(r.lastRenew) < r.RefreshInterval*9/10 {
+	if !r.lastRenew.IsZero() && now.Sub(r.lastRenew) < r.RefreshInterval*9/10 && r.confirmed == ptrValue(s.applied) {
 		return nil
 	}
+	return r.writeLease(ctx, s, now)
+}
+
+// confirmApplied writes the Lease at once when the host runs another config than the Lease
+// confirms: the rollout counts the node as updated from it, without waiting for the map report
+// that the status write carries. It is a phase, run right after the apply.
+func (r *Reconciler) confirmApplied(ctx context.Context, s *scope) (ctrl.Result, error) {
+	if s.applied == nil || r.confirmed == *s.applied {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, r.writeLease(ctx, s, r.Clock.Now())
+}
+
+func (r *Reconciler) writeLease(ctx context.Context, s *scope, now time.Time) error {
 	st := s.state
 	duration := int32(max(1, (health.StaleAfter * r.RefreshInterval).Round(1e9).Seconds()))
 	lease := coordinationv1ac.Lease(health.LeaseName(r.NodeName), r.Namespace).
@@ -54,9 +71,24 @@ func (r *Reconciler) renewLease(ctx context.Context, s *scope) error {
 			WithHolderIdentity(r.NodeName).
 			WithLeaseDurationSeconds(duration).
 			WithRenewTime(metav1.NewMicroTime(now)))
+	if s.applied != nil {
+		lease.WithAnnotations(map[string]string{
+			health.AppliedConfigAnnotation: s.applied.Name,
+			health.AppliedHashAnnotation:   s.applied.Hash,
+		})
+	}
 	if err := r.Client.Apply(ctx, lease, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("failed to renew Lease %s/%s: %w", r.Namespace, health.LeaseName(r.NodeName), err)
 	}
 	r.lastRenew = now
+	r.confirmed = ptrValue(s.applied)
 	return nil
+}
+
+// ptrValue is *ref, or the zero ref for nil.
+func ptrValue(ref *mpv1alpha1.RenderedConfigRef) mpv1alpha1.RenderedConfigRef {
+	if ref == nil {
+		return mpv1alpha1.RenderedConfigRef{}
+	}
+	return *ref
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/index"
 	"github.com/kube-multipath/kube-multipath/internal/lun"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 )
 
 const (
@@ -438,6 +439,14 @@ func (r *Reconciler) prune(ctx context.Context, current, held *multipathconf.Ren
 	states := &mpv1alpha1.MultipathNodeStateList{}
 	if err := r.Client.List(ctx, states); err != nil {
 		return fmt.Errorf("failed to list MultipathNodeStates: %w", err)
+	}
+	waveCM := &corev1.ConfigMap{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: wave.Name}, waveCM); err == nil {
+		if w, err := wave.FromConfigMap(waveCM); err == nil && len(w.Nodes) > 0 {
+			keep[w.Config.Name] = true // handed out by the rollout wave, maybe not recorded yet
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return fmt.Errorf("failed to get the rollout wave: %w", err)
 	}
 	for _, s := range states.Items {
 		if d := s.Spec.DesiredConfig; d != nil {

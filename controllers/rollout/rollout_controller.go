@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,6 +48,7 @@ import (
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/rolloutplan"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 )
 
 const (
@@ -66,10 +68,15 @@ type Reconciler struct {
 	// APIReader, optional, reads the MultipathConfig's managedFields (which the manager's cache
 	// strips) to name who set the force-remove annotation in the Forced Event.
 	APIReader client.Reader
+	// Namespace is the operator's namespace, where the rollout wave is published
+	// (internal/wave). Empty hands every node its config through its own spec.
+	Namespace string
 
 	// expect holds the MultipathNodeStates written by this controller that the cache may not
 	// show yet. The zero value is ready to use.
 	expect expectations
+	// waveSeen holds the wave written last until the cache shows it.
+	waveSeen waveExpectation
 }
 
 // request is the one work item every event maps to.
@@ -88,7 +95,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return errors.New("rollout controller needs a client and an event recorder")
 	}
 	mapped := handler.EnqueueRequestsFromMapFunc(toCluster)
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr)
+	if r.Namespace != "" {
+		b = b.
+			// The agents' confirmations, and this controller's own wave writes.
+			Watches(&coordinationv1.Lease{}, mapped, builder.WithPredicates(confirmationChanged{})).
+			Watches(&corev1.ConfigMap{}, mapped, builder.WithPredicates(waveChanged{namespace: r.Namespace}))
+	}
+	return b.
 		Named("rollout").
 		// Any change: status.renderedConfig and Rendered are written by the render controller.
 		Watches(&mpv1alpha1.MultipathConfig{}, mapped).
@@ -210,6 +224,12 @@ type scope struct {
 	// forced is what the force-remove annotation made this pass do, for its Event; empty when
 	// nothing. Set by reconcileFinalizer and reconcileRollout.
 	forced string
+	// wave is the rollout wave (nil: none), waveCM its ConfigMap as read. Set by gatherWave,
+	// replaced by publish.
+	wave   *wave.Wave
+	waveCM *corev1.ConfigMap
+	// confirmed are the configs the agents confirm on their Leases, by node. Set by gatherWave.
+	confirmed map[string]*mpv1alpha1.RenderedConfigRef
 }
 
 // phase is one step of a pass.
@@ -222,6 +242,8 @@ type phase func(context.Context, *scope) (ctrl.Result, error)
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathwwids,verbs=get;list;watch
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch
 
 // Reconcile brings every MultipathNodeState and the MultipathConfig's rollout status in line with
 // the desired state. It is the same work for every request.
@@ -236,6 +258,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 	if waiting := r.expect.unsatisfied(s.states, time.Now()); len(waiting) > 0 {
 		log.V(4).Info("Waiting for the cache to show written MultipathNodeStates", "names", waiting)
 		return ctrl.Result{RequeueAfter: cacheWait}, nil
+	}
+	if seen, err := r.gatherWave(ctx, s); err != nil || !seen {
+		log.V(4).Info("Waiting for the cache to show the rollout wave written last")
+		return ctrl.Result{RequeueAfter: cacheWait}, err
 	}
 	// The finalizer first: a MultipathConfig deleted before it carries it is torn down without
 	// its budget (the object is gone at once).
@@ -443,11 +469,11 @@ func (r *Reconciler) adoptState(ctx context.Context, st *mpv1alpha1.MultipathNod
 // reports it applied the empty config, or at once when it was never handed anything. Handing
 // the teardown config out is the rollout's, through the budget (reconcileRollout).
 func (r *Reconciler) deleteIfTornDown(ctx context.Context, s *scope, st *mpv1alpha1.MultipathNodeState) error {
-	applied := st.Status.AppliedConfig
+	applied, desired := s.appliedOf(st), s.desiredOf(st)
 	switch {
-	case st.Spec.DesiredConfig == nil && applied == nil:
+	case desired == nil && applied == nil:
 		return r.deleteState(ctx, s, st, "Deleting the MultipathNodeState of a node that was never configured")
-	case applied != nil && *applied == emptyConfig() && (st.Spec.DesiredConfig == nil || *st.Spec.DesiredConfig == emptyConfig()):
+	case applied != nil && *applied == emptyConfig() && (desired == nil || *desired == emptyConfig()):
 		return r.deleteState(ctx, s, st, "Deleting the MultipathNodeState of a torn down node")
 	}
 	return nil
@@ -513,7 +539,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 			st := s.states[name]
 			switch {
 			case st != nil && st.DeletionTimestamp.IsZero():
-				n.Desired, n.Applied, n.Failed = st.Spec.DesiredConfig, st.Status.AppliedConfig, failed(st)
+				n.Desired, n.Applied, n.Failed = s.desiredOf(st), s.appliedOf(st), failed(st)
 			case s.deleting:
 				continue // nothing to tear down there
 			default:
@@ -530,7 +556,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 		}
 		in.Nodes = append(in.Nodes, rolloutplan.Node{
 			Name: name, Ready: rules.NodeReady(s.nodes[name]), Teardown: &teardown,
-			Desired: st.Spec.DesiredConfig, Applied: st.Status.AppliedConfig, Failed: failed(st),
+			Desired: s.desiredOf(st), Applied: s.appliedOf(st), Failed: failed(st),
 		})
 	}
 	s.noteHeld(in)
@@ -565,19 +591,11 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 			s.forced = fmt.Sprintf("tearing down %s with the empty config instead of the held config %s", list(forced), s.config.Status.HeldConfig.Name)
 		}
 	}
-	// A few at a time: at 100% maxUnavailable, 1,000 nodes one by one took seconds of round trips.
-	errs := fanout.Each(ctx, len(plan.Start), func(ctx context.Context, i int) error {
-		name := plan.Start[i]
-		ref := configOf(name)
-		if s.managed(name) {
-			log.Info("Handing out config", "Node", klog.KRef("", name), "config", ref.Name)
-		} else {
-			log.Info("Tearing down node", "Node", klog.KRef("", name), "config", ref.Name)
-		}
-		return r.setDesired(ctx, s.states[name], ref)
-	})
-	errs = append(errs, fanout.Each(ctx, len(plan.Adopt), func(ctx context.Context, i int) error {
-		name := plan.Adopt[i]
+	errs := r.handOut(ctx, s, target, plan.Start, configOf)
+	// A node the wave names gets its spec from the wave (handOut), never another one.
+	adopt := slices.DeleteFunc(slices.Clone(plan.Adopt), s.wave.Has)
+	errs = append(errs, fanout.Each(ctx, len(adopt), func(ctx context.Context, i int) error {
+		name := adopt[i]
 		ref := configOf(name)
 		log.Info("Recording the config the node already runs", "Node", klog.KRef("", name), "config", ref.Name)
 		return r.setDesired(ctx, s.states[name], ref)

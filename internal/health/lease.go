@@ -23,6 +23,9 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
 
 // DefaultRefreshInterval is the agents' default poll and Lease renewal interval; the health
@@ -69,4 +72,35 @@ func Heartbeat(l *coordinationv1.Lease) (time.Time, time.Duration) {
 		d = time.Duration(*s) * time.Second
 	}
 	return at, d
+}
+
+// The agent confirms the config its node runs on its Lease, a write of a few hundred bytes,
+// before it writes the MultipathNodeState's status (the map report, most of the object): the
+// rollout counts a node as updated from either, so a rollout's progress does not wait on
+// writing every node's report. Both name the same config once the report is written.
+const (
+	// AppliedConfigAnnotation names the rendered ConfigMap the node runs.
+	AppliedConfigAnnotation = "multipath.kube-multipath.io/applied-config"
+	// AppliedHashAnnotation is that config's hash.
+	AppliedHashAnnotation = "multipath.kube-multipath.io/applied-hash"
+)
+
+// LeaseApplied is the config an agent Lease confirms, nil when it confirms none. owner is the
+// UID of the MultipathNodeState the reader pairs it with: a Lease owned by another object (an
+// earlier MultipathNodeState of the same name) confirms nothing.
+func LeaseApplied(l *coordinationv1.Lease, owner types.UID) *mpv1alpha1.RenderedConfigRef {
+	if l == nil {
+		return nil
+	}
+	owned := false
+	for _, ref := range l.OwnerReferences {
+		if ref.Kind == "MultipathNodeState" && ref.UID == owner {
+			owned = true
+		}
+	}
+	name, hash := l.Annotations[AppliedConfigAnnotation], l.Annotations[AppliedHashAnnotation]
+	if !owned || name == "" || hash == "" {
+		return nil
+	}
+	return &mpv1alpha1.RenderedConfigRef{Name: name, Hash: hash}
 }

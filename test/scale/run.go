@@ -77,8 +77,13 @@ type size struct {
 	JoinSeconds float64 `json:"joinSeconds"`
 	// SettledSeconds is from agent start until the manager stopped writing health.
 	SettledSeconds float64 `json:"settledSeconds"`
-	// Apply is `kubectl apply` of one MultipathWWID -> each node runs the new config.
+	// Apply is `kubectl apply` of one MultipathWWID -> each node runs the new config, as the
+	// rollout counts it: the agent's confirmation on its Lease (or its report, whichever the
+	// harness saw first).
 	Apply sim.Latencies `json:"apply"`
+	// Reported is apply -> each node's MultipathNodeState status names the new config (the
+	// map report, written after the confirmation).
+	Reported sim.Latencies `json:"reported"`
 	// Its stages: RenderedMs is apply -> the MultipathConfig status names the new render (polled
 	// every 20 ms); Handout is apply -> each node's MultipathNodeState names it.
 	RenderedMs float64 `json:"renderedMs"`
@@ -104,8 +109,9 @@ type size struct {
 	// ConfigMap carries PayloadBytes, the current rendered ConfigMap's data.
 	Floor        sim.Latencies `json:"floor"`
 	PayloadBytes int           `json:"payloadBytes"`
-	// RatioP50 and RatioMax are Apply over Floor.
+	// RatioP50, RatioP99 and RatioMax are Apply over Floor.
 	RatioP50 float64 `json:"ratioP50"`
+	RatioP99 float64 `json:"ratioP99"`
 	RatioMax float64 `json:"ratioMax"`
 	// Steady is the mean requests per node per minute, by "verb resource", counted at the agents.
 	Steady map[string]float64 `json:"steadyPerNodePerMinute"`
@@ -463,7 +469,7 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 
 	req0 := h.apiRequests(ctx)
 	cpu0, wall0 := h.cpu(), time.Now()
-	if s.Apply, s.Handout, s.Reconfigured, s.CreatedMs, s.RenderedMs, err = h.propagation(ctx); err != nil {
+	if s.Apply, s.Reported, s.Handout, s.Reconfigured, s.CreatedMs, s.RenderedMs, err = h.propagation(ctx); err != nil {
 		return s, err
 	}
 	s.ApplyCPU, s.ApplyWall = cpuDiff(h.cpu(), cpu0, 1), round(time.Since(wall0).Seconds())
@@ -489,12 +495,15 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	if s.Floor.Max > 0 {
 		s.RatioMax = round(s.Apply.Max / s.Floor.Max)
 	}
+	if s.Floor.P99 > 0 {
+		s.RatioP99 = round(s.Apply.P99 / s.Floor.P99)
+	}
 	if s.Floor.P50 > 0 && s.Floor.Max > 0 {
 		s.RatioReconfiguredP50 = round(s.Reconfigured.P50 / s.Floor.P50)
 		s.RatioReconfiguredMax = round(s.Reconfigured.Max / s.Floor.Max)
 	}
-	h.p.logf("apply -> created %.0fms, rendered %.0fms, handed out p50 %.0fms max %.0fms, reconfigured p50 %.0fms max %.0fms, applied p50 %.0fms max %.0fms; floor p50 %.0fms max %.0fms",
-		s.CreatedMs, s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Reconfigured.P50, s.Reconfigured.Max, s.Apply.P50, s.Apply.Max, s.Floor.P50, s.Floor.Max)
+	h.p.logf("apply -> created %.0fms, rendered %.0fms, handed out p50 %.0fms max %.0fms, reconfigured p50 %.0fms max %.0fms, applied p50 %.0fms p99 %.0fms max %.0fms, reported p50 %.0fms max %.0fms; floor p50 %.0fms p99 %.0fms max %.0fms",
+		s.CreatedMs, s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Reconfigured.P50, s.Reconfigured.Max, s.Apply.P50, s.Apply.P99, s.Apply.Max, s.Reported.P50, s.Reported.Max, s.Floor.P50, s.Floor.P99, s.Floor.Max)
 
 	if s.PathFailureMs, s.PathRecoveryMs, err = h.pathFailure(ctx); err != nil {
 		return s, err
@@ -513,30 +522,35 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 
 // propagation applies one new MultipathWWID and times each node's first report of the
 // config that holds it, and the stages on the way.
-func (h *harness) propagation(ctx context.Context) (apply, handout, reconfigured sim.Latencies, createdMs, renderedMs float64, err error) {
+func (h *harness) propagation(ctx context.Context) (apply, reported, handout, reconfigured sim.Latencies, createdMs, renderedMs float64, err error) {
 	i := h.nextLUN
 	h.nextLUN++
 	start := time.Now()
 	if err := h.c.Create(ctx, h.lun(i)); err != nil {
-		return apply, handout, reconfigured, 0, 0, err
+		return apply, reported, handout, reconfigured, 0, 0, err
 	}
 	createdMs = sim.Milliseconds(time.Since(start))
 	cfg, err := h.rendered(ctx, h.nextLUN, 5*time.Minute)
 	if err != nil {
-		return apply, handout, reconfigured, 0, 0, err
+		return apply, reported, handout, reconfigured, 0, 0, err
 	}
 	renderedMs = sim.Milliseconds(time.Since(start))
 	hash := cfg.Status.RenderedConfig.Hash
 	if err := h.tracker.WaitApplied(ctx, hash, len(h.nodes), 15*time.Minute); err != nil {
-		return apply, handout, reconfigured, 0, 0, err
+		return apply, reported, handout, reconfigured, 0, 0, err
 	}
 	applied := make([]time.Duration, 0, len(h.nodes))
+	reports := make([]time.Duration, 0, len(h.nodes))
 	handed := make([]time.Duration, 0, len(h.nodes))
 	reconf := make([]time.Duration, 0, len(h.nodes))
 	for _, n := range h.nodes {
 		at, ok := h.tracker.FirstApplied(n.Name, hash)
 		if !ok {
-			return apply, handout, reconfigured, 0, 0, fmt.Errorf("%s never reported %.16s", n.Name, hash)
+			return apply, reported, handout, reconfigured, 0, 0, fmt.Errorf("%s never reported %.16s", n.Name, hash)
+		}
+		reports = append(reports, at.Sub(start))
+		if c, ok := h.tracker.FirstConfirmed(n.Name, hash); ok && c.Before(at) {
+			at = c
 		}
 		applied = append(applied, at.Sub(start))
 		if at, ok := h.tracker.FirstHanded(n.Name, hash); ok {
@@ -550,13 +564,13 @@ func (h *harness) propagation(ctx context.Context) (apply, handout, reconfigured
 	for _, n := range []*sim.Node{h.nodes[0], h.nodes[len(h.nodes)-1]} {
 		data, err := n.ReadFile("etc/multipath/wwids")
 		if err != nil {
-			return apply, handout, reconfigured, 0, 0, err
+			return apply, reported, handout, reconfigured, 0, 0, err
 		}
 		if !strings.Contains(string(data), sim.WWID(i)) {
-			return apply, handout, reconfigured, 0, 0, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
+			return apply, reported, handout, reconfigured, 0, 0, fmt.Errorf("%s reports config %.16s but its wwids file lacks %s", n.Name, hash, sim.WWID(i))
 		}
 	}
-	return sim.Summarise(applied), sim.Summarise(handed), sim.Summarise(reconf), createdMs, renderedMs, nil
+	return sim.Summarise(applied), sim.Summarise(reports), sim.Summarise(handed), sim.Summarise(reconf), createdMs, renderedMs, nil
 }
 
 // renderedConfigMap is the ConfigMap of the current render (the floor carries its payload).

@@ -75,19 +75,19 @@ func printTable(out io.Writer, r *results) {
 	}
 	fmt.Fprintln(out, "\napply -> every node applied (ms), against the floor (one update of a ConfigMap of the rendered config's size to N watchers):")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "nodes\tapply p50\tp95\tp99\tmax\tfloor p50\tp95\tp99\tmax\tratio p50\tratio max\tpath fail->status\tjoin (s)\tsettled (s)\tpayload\t")
+	fmt.Fprintln(tw, "nodes\tapply p50\tp95\tp99\tmax\tfloor p50\tp95\tp99\tmax\tratio p50\tratio p99\tratio max\tpath fail->status\tjoin (s)\tsettled (s)\tpayload\t")
 	for _, s := range r.Sizes {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t%.0f ms\t%.1f\t%.1f\t%d B\t\n", s.Nodes,
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t%.1fx\t%.0f ms\t%.1f\t%.1f\t%d B\t\n", s.Nodes,
 			s.Apply.P50, s.Apply.P95, s.Apply.P99, s.Apply.Max, s.Floor.P50, s.Floor.P95, s.Floor.P99, s.Floor.Max,
-			s.RatioP50, s.RatioMax, s.PathFailureMs, s.JoinSeconds, s.SettledSeconds, s.PayloadBytes)
+			s.RatioP50, s.RatioP99, s.RatioMax, s.PathFailureMs, s.JoinSeconds, s.SettledSeconds, s.PayloadBytes)
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(out, "\nStages of apply (ms): created = the create request returned (admission included); rendered = the MultipathConfig names the new render; handed out = each node's MultipathNodeState names it; reconfigured = its multipathd was told to reload the written files (one way, as the floor; ratio to the floor); applied = its report reached the API server:")
+	fmt.Fprintln(out, "\nStages of apply (ms): created = the create request returned (admission included); rendered = the MultipathConfig names the new render; handed out = the rollout wave or each node's MultipathNodeState names it; reconfigured = its multipathd was told to reload the written files (one way, as the floor; ratio to the floor); applied = its agent confirmed it (Lease) or reported it, what the rollout counts; reported = its MultipathNodeState status names it:")
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "nodes\tcreated\trendered\thanded out p50\tp95\tmax\treconfigured p50\tmax\tratio p50\tratio max\tapplied p50\tmax\t")
+	fmt.Fprintln(tw, "nodes\tcreated\trendered\thanded out p50\tp95\tmax\treconfigured p50\tmax\tratio p50\tratio max\tapplied p50\tmax\treported p50\tmax\t")
 	for _, s := range r.Sizes {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t%.0f\t%.0f\t\n", s.Nodes, s.CreatedMs, s.RenderedMs,
-			s.Handout.P50, s.Handout.P95, s.Handout.Max, s.Reconfigured.P50, s.Reconfigured.Max, s.RatioReconfiguredP50, s.RatioReconfiguredMax, s.Apply.P50, s.Apply.Max)
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%.1fx\t%.1fx\t%.0f\t%.0f\t%.0f\t%.0f\t\n", s.Nodes, s.CreatedMs, s.RenderedMs,
+			s.Handout.P50, s.Handout.P95, s.Handout.Max, s.Reconfigured.P50, s.Reconfigured.Max, s.RatioReconfiguredP50, s.RatioReconfiguredMax, s.Apply.P50, s.Apply.Max, s.Reported.P50, s.Reported.Max)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out, "\nCPU seconds used from apply to every node applied (wall seconds; the machine has", runtime.NumCPU(), "CPUs):")

@@ -19,26 +19,34 @@ package sim
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 )
 
-// Tracker watches every MultipathNodeState and records when each node first reported each
-// applied config, as seen by a watcher outside the system (the time a person running kubectl
-// get --watch would see it).
+// Tracker watches every MultipathNodeState, the rollout wave and the agents' Leases, and records
+// when each node was first handed each config, first confirmed running it, and first reported
+// it, as seen by a watcher outside the system (the time a person running kubectl get --watch
+// would see it).
 type Tracker struct {
-	mu      sync.Mutex
-	applied map[string]string               // node -> hash it runs now
-	first   map[string]map[string]time.Time // node -> hash -> first seen applied
-	handed  map[string]map[string]time.Time // node -> hash -> first seen in spec.desiredConfig
-	changed chan struct{}
+	mu        sync.Mutex
+	applied   map[string]string               // node -> hash it reports running now
+	first     map[string]map[string]time.Time // node -> hash -> first seen reported (status)
+	confirmed map[string]map[string]time.Time // node -> hash -> first seen confirmed (Lease)
+	handed    map[string]map[string]time.Time // node -> hash -> first seen in spec.desiredConfig or the wave
+	changed   chan struct{}
 }
 
 // Track starts a Tracker; it runs until ctx ends.
@@ -51,7 +59,20 @@ func Track(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (*Trac
 	if err != nil {
 		return nil, err
 	}
-	t := &Tracker{applied: map[string]string{}, first: map[string]map[string]time.Time{}, handed: map[string]map[string]time.Time{}, changed: make(chan struct{}, 1)}
+	t := &Tracker{applied: map[string]string{}, first: map[string]map[string]time.Time{}, confirmed: map[string]map[string]time.Time{},
+		handed: map[string]map[string]time.Time{}, changed: make(chan struct{}, 1)}
+	for _, obj := range []client.Object{&corev1.ConfigMap{}, &coordinationv1.Lease{}} {
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { t.observeOther(o) },
+			UpdateFunc: func(_, o any) { t.observeOther(o) },
+		}); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { t.observe(o) },
 		UpdateFunc: func(_, o any) { t.observe(o) },
@@ -84,12 +105,7 @@ func (t *Tracker) observe(o any) {
 	}
 	t.mu.Lock()
 	if d := st.Spec.DesiredConfig; d != nil {
-		if t.handed[st.Name] == nil {
-			t.handed[st.Name] = map[string]time.Time{}
-		}
-		if _, seen := t.handed[st.Name][d.Hash]; !seen {
-			t.handed[st.Name][d.Hash] = now
-		}
+		firstSeen(t.handed, st.Name, d.Hash, now)
 	}
 	if st.Status.AppliedConfig == nil {
 		t.mu.Unlock()
@@ -107,6 +123,48 @@ func (t *Tracker) observe(o any) {
 	t.notify()
 }
 
+// observeOther records the wave's hand-outs and the Leases' confirmations.
+func (t *Tracker) observeOther(o any) {
+	now := time.Now()
+	t.mu.Lock()
+	switch o := o.(type) {
+	case *corev1.ConfigMap:
+		w, err := wave.FromConfigMap(o)
+		if o.Name != wave.Name || err != nil {
+			break
+		}
+		for _, node := range w.Nodes {
+			firstSeen(t.handed, node, w.Config.Hash, now)
+		}
+	case *coordinationv1.Lease:
+		if node, ok := strings.CutPrefix(o.Name, health.LeasePrefix); ok {
+			if hash := o.Annotations[health.AppliedHashAnnotation]; hash != "" {
+				firstSeen(t.confirmed, node, hash, now)
+			}
+		}
+	}
+	t.mu.Unlock()
+	t.notify()
+}
+
+// firstSeen records now as when node was first seen with hash in m, unless it was before.
+func firstSeen(m map[string]map[string]time.Time, node, hash string, now time.Time) {
+	if m[node] == nil {
+		m[node] = map[string]time.Time{}
+	}
+	if _, seen := m[node][hash]; !seen {
+		m[node][hash] = now
+	}
+}
+
+// FirstConfirmed returns when node was first seen confirming hash on its Lease.
+func (t *Tracker) FirstConfirmed(node, hash string) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at, ok := t.confirmed[node][hash]
+	return at, ok
+}
+
 func (t *Tracker) notify() {
 	select {
 	case t.changed <- struct{}{}:
@@ -122,7 +180,8 @@ func (t *Tracker) FirstApplied(node, hash string) (time.Time, bool) {
 	return at, ok
 }
 
-// FirstHanded returns when node was first seen told to run hash (spec.desiredConfig).
+// FirstHanded returns when node was first seen told to run hash (by the rollout wave or its
+// spec.desiredConfig).
 func (t *Tracker) FirstHanded(node, hash string) (time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

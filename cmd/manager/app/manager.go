@@ -193,7 +193,8 @@ func CacheOptions(namespace string) cache.Options {
 			&mpv1alpha1.MultipathNodeState{}: {Transform: TrimNodeState},
 			// Agent heartbeats (and the leader election Lease) live in our namespace only.
 			&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{namespace: {}}},
-			// Only the rendered ConfigMaps in our namespace are cached, not every ConfigMap.
+			// Only the ConfigMaps in our namespace are cached (the rendered ones and the rollout
+			// wave), not every ConfigMap.
 			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{namespace: {}}},
 		},
 	}
@@ -252,6 +253,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// The cache strips managedFields; the forced-teardown Event names who set the
 		// annotation from them, read once per forced teardown.
 		APIReader: mgr.GetAPIReader(),
+		Namespace: o.Namespace,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
 	}

@@ -1,0 +1,316 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/fanout"
+	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
+)
+
+// The rollout hands a config out to the nodes it admits by one write of the rollout wave
+// (internal/wave: a small ConfigMap every agent watches), not by one write per node. A node's
+// spec.desiredConfig is recorded after the fact, once its agent confirmed the config on its
+// Lease, or before the wave drops the node. internal/wave states the contract.
+
+// gatherWave reads the wave and the agents' confirmations from the cache. It reports false
+// when the cache does not show the wave this controller last wrote yet.
+func (r *Reconciler) gatherWave(ctx context.Context, s *scope) (bool, error) {
+	if r.Namespace == "" {
+		return true, nil
+	}
+	cm := &corev1.ConfigMap{}
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: r.Namespace, Name: wave.Name}, cm); {
+	case apierrors.IsNotFound(err):
+		cm = nil
+	case err != nil:
+		return false, fmt.Errorf("failed to get the rollout wave: %w", err)
+	}
+	if !r.waveSeen.met(cm, time.Now()) {
+		return false, nil
+	}
+	s.waveCM = cm
+	w, err := wave.FromConfigMap(cm)
+	if err != nil {
+		// Only this controller writes it; the next publication replaces it. Meanwhile no node
+		// is counted as handed anything by it (the agents ignore it too).
+		ctrl.LoggerFrom(ctx).Error(err, "Ignoring the rollout wave")
+	}
+	s.wave = w
+
+	leases := &coordinationv1.LeaseList{}
+	if err := r.Client.List(ctx, leases, client.InNamespace(r.Namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return false, fmt.Errorf("failed to list Leases: %w", err)
+	}
+	byName := make(map[string]*coordinationv1.Lease, len(leases.Items))
+	for i := range leases.Items {
+		if rules.IsAgentLease(leases.Items[i].Name) {
+			byName[leases.Items[i].Name] = &leases.Items[i]
+		}
+	}
+	s.confirmed = make(map[string]*mpv1alpha1.RenderedConfigRef)
+	for name, st := range s.states {
+		if ref := rules.LeaseApplied(byName[rules.LeaseName(name)], st.UID); ref != nil {
+			s.confirmed[name] = ref
+		}
+	}
+	return true, nil
+}
+
+// desiredOf is the config the node's agent applies: the wave's when the wave names the node,
+// else its spec.
+func (s *scope) desiredOf(st *mpv1alpha1.MultipathNodeState) *mpv1alpha1.RenderedConfigRef {
+	return wave.Effective(s.wave, st.Name, st.Spec.DesiredConfig)
+}
+
+// appliedOf is the config the node runs: what its agent confirmed on its Lease, which it
+// writes before its status, else status.appliedConfig.
+func (s *scope) appliedOf(st *mpv1alpha1.MultipathNodeState) *mpv1alpha1.RenderedConfigRef {
+	if ref := s.confirmed[st.Name]; ref != nil {
+		return ref
+	}
+	return st.Status.AppliedConfig
+}
+
+// waveOK reports whether this pass hands the target out by the wave: the wave is enabled (a
+// namespace is set) and the MultipathConfig is not being deleted (a deletion is handed out node
+// by node, as a teardown is).
+func (r *Reconciler) waveOK(s *scope) bool {
+	return r.Namespace != "" && s.config != nil && !s.deleting
+}
+
+// handOut hands target to the nodes of start: the managed ones by the wave when waveOK, the
+// others (teardowns, deletion) through their spec, configOf saying which config. It records the
+// config of the wave's nodes in their spec as soon as their agents confirm it, and before the
+// wave drops them.
+func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.RenderedConfigRef, start []string, configOf func(string) mpv1alpha1.RenderedConfigRef) []error {
+	log := ctrl.LoggerFrom(ctx)
+	cur := s.wave
+	var byWave, bySpec []string
+	for _, name := range start {
+		if r.waveOK(s) && s.managed(name) {
+			byWave = append(byWave, name)
+		} else {
+			bySpec = append(bySpec, name)
+		}
+	}
+
+	// The next wave: the current one's nodes that still need it (same config, still managed,
+	// not recorded yet) and the newly admitted ones. A recorded node leaves at the next
+	// publication: its spec says the same.
+	next := &wave.Wave{}
+	if r.waveOK(s) && target != nil {
+		var names []string
+		if cur != nil && cur.Config == *target {
+			for _, name := range cur.Nodes {
+				if st := s.states[name]; st != nil && s.managed(name) && !recorded(st, cur.Config) {
+					names = append(names, name)
+				}
+			}
+		}
+		next = wave.New(*target, append(names, byWave...))
+	}
+	publish := len(byWave) > 0
+	if cur != nil && len(cur.Nodes) > 0 {
+		switch {
+		case len(next.Nodes) == 0, cur.Config != next.Config:
+			publish = true
+		default:
+			for _, name := range cur.Nodes {
+				if !s.managed(name) || slices.Contains(bySpec, name) {
+					publish = true
+				}
+			}
+		}
+	}
+	if publish && !wave.Equal(cur, next) && !next.Fits() {
+		log.Info("The rollout wave would not fit in its ConfigMap; handing out node by node", "nodes", len(next.Nodes))
+		bySpec, byWave = append(bySpec, byWave...), nil
+		next = wave.New(next.Config, nil)
+	}
+
+	var errs []error
+	published := true
+	if publish && !wave.Equal(cur, next) {
+		// A node the wave drops keeps what the wave handed it: its spec says so first.
+		var unrecorded []string
+		for _, name := range curNodes(cur) {
+			if st := s.states[name]; st != nil && !next.Has(name) && !recorded(st, cur.Config) {
+				unrecorded = append(unrecorded, name)
+			}
+		}
+		if len(unrecorded) > 0 {
+			published = false
+			log.Info("Recording the rollout wave's config before the wave drops the nodes", "config", cur.Config.Name, "nodes", len(unrecorded))
+			errs = append(errs, fanout.Each(ctx, len(unrecorded), func(ctx context.Context, i int) error {
+				return r.setDesired(ctx, s.states[unrecorded[i]], cur.Config)
+			})...)
+		} else if err := r.publish(ctx, s, next); err != nil {
+			published = false
+			errs = append(errs, err)
+		} else {
+			log.Info("Handing out config by the rollout wave", "config", next.Config.Name, "nodes", len(byWave), "wave", len(next.Nodes))
+		}
+	}
+	if !published {
+		// Nothing is handed out by the wave this pass; a node the old wave names gets nothing
+		// through its spec either (the next pass does it).
+		bySpec = slices.DeleteFunc(bySpec, cur.Has)
+	}
+	errs = append(errs, fanout.Each(ctx, len(bySpec), func(ctx context.Context, i int) error {
+		name := bySpec[i]
+		ref := configOf(name)
+		if s.managed(name) {
+			log.Info("Handing out config", "Node", klog.KRef("", name), "config", ref.Name)
+		} else {
+			log.Info("Tearing down node", "Node", klog.KRef("", name), "config", ref.Name)
+		}
+		return r.setDesired(ctx, s.states[name], ref)
+	})...)
+
+	// Record what the agents confirmed.
+	if w := s.wave; w != nil {
+		var confirmed []string
+		for _, name := range w.Nodes {
+			st := s.states[name]
+			if st != nil && !recorded(st, w.Config) && s.confirmed[name] != nil && *s.confirmed[name] == w.Config {
+				confirmed = append(confirmed, name)
+			}
+		}
+		errs = append(errs, fanout.Each(ctx, len(confirmed), func(ctx context.Context, i int) error {
+			return r.setDesired(ctx, s.states[confirmed[i]], w.Config)
+		})...)
+	}
+	return errs
+}
+
+// curNodes is w's nodes; none for a nil wave.
+func curNodes(w *wave.Wave) []string {
+	if w == nil {
+		return nil
+	}
+	return w.Nodes
+}
+
+// recorded reports whether st's spec names ref.
+func recorded(st *mpv1alpha1.MultipathNodeState, ref mpv1alpha1.RenderedConfigRef) bool {
+	return st.Spec.DesiredConfig != nil && *st.Spec.DesiredConfig == ref
+}
+
+// publish writes w as the rollout wave.
+func (r *Reconciler) publish(ctx context.Context, s *scope, w *wave.Wave) error {
+	cm := w.ConfigMap(r.Namespace)
+	var err error
+	if s.waveCM == nil {
+		err = r.Client.Create(ctx, cm)
+	} else {
+		cm.ResourceVersion = s.waveCM.ResourceVersion
+		err = r.Client.Update(ctx, cm)
+	}
+	if err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+			// The cache is behind; the next pass reads the wave again.
+			r.waveSeen.wait(nil, time.Now())
+			return nil
+		}
+		return fmt.Errorf("failed to publish the rollout wave: %w", err)
+	}
+	r.waveSeen.wait(cm, time.Now())
+	s.wave, s.waveCM = w, cm
+	return nil
+}
+
+// waveExpectation remembers the wave written last until the cache shows it, so that a pass
+// never computes the next wave from an older one.
+type waveExpectation struct {
+	mu sync.Mutex
+	rv string
+	at time.Time
+}
+
+// wait records that cm was written (nil: a write failed on a stale read; any newer cache
+// content will do, after cacheWait).
+func (e *waveExpectation) wait(cm *corev1.ConfigMap, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.at = now
+	e.rv = "?"
+	if cm != nil {
+		e.rv = cm.ResourceVersion
+	}
+}
+
+// met reports whether the cache's wave (nil: none) is the one written last, or the wait expired.
+func (e *waveExpectation) met(cm *corev1.ConfigMap, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.rv == "":
+		return true
+	case cm != nil && cm.ResourceVersion == e.rv,
+		e.rv == "?" && now.Sub(e.at) >= cacheWait,
+		now.Sub(e.at) > expectationTTL:
+		e.rv = ""
+		return true
+	}
+	return false
+}
+
+// waveChanged passes the events of the rollout wave ConfigMap.
+type waveChanged struct {
+	predicate.Funcs
+	namespace string
+}
+
+func (p waveChanged) is(o client.Object) bool {
+	return o.GetNamespace() == p.namespace && o.GetName() == wave.Name
+}
+func (p waveChanged) Create(e event.CreateEvent) bool   { return p.is(e.Object) }
+func (p waveChanged) Delete(e event.DeleteEvent) bool   { return p.is(e.Object) }
+func (p waveChanged) Update(e event.UpdateEvent) bool   { return p.is(e.ObjectNew) }
+func (p waveChanged) Generic(e event.GenericEvent) bool { return false }
+
+// confirmationChanged passes the agent Leases' creations, deletions and changes of the config
+// they confirm; the heartbeats, most of their writes, are dropped.
+type confirmationChanged struct{ predicate.Funcs }
+
+func (confirmationChanged) Create(e event.CreateEvent) bool { return rules.IsAgentLease(e.Object.GetName()) }
+func (confirmationChanged) Delete(e event.DeleteEvent) bool { return rules.IsAgentLease(e.Object.GetName()) }
+func (confirmationChanged) Update(e event.UpdateEvent) bool {
+	if !rules.IsAgentLease(e.ObjectNew.GetName()) {
+		return false
+	}
+	o, n := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
+	return o[rules.AppliedConfigAnnotation] != n[rules.AppliedConfigAnnotation] || o[rules.AppliedHashAnnotation] != n[rules.AppliedHashAnnotation]
+}
+func (confirmationChanged) Generic(event.GenericEvent) bool { return false }
