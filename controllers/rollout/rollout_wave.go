@@ -304,8 +304,12 @@ func (p waveChanged) Generic(e event.GenericEvent) bool { return false }
 // they confirm; the heartbeats, most of their writes, are dropped.
 type confirmationChanged struct{ predicate.Funcs }
 
-func (confirmationChanged) Create(e event.CreateEvent) bool { return rules.IsAgentLease(e.Object.GetName()) }
-func (confirmationChanged) Delete(e event.DeleteEvent) bool { return rules.IsAgentLease(e.Object.GetName()) }
+func (confirmationChanged) Create(e event.CreateEvent) bool {
+	return rules.IsAgentLease(e.Object.GetName())
+}
+func (confirmationChanged) Delete(e event.DeleteEvent) bool {
+	return rules.IsAgentLease(e.Object.GetName())
+}
 func (confirmationChanged) Update(e event.UpdateEvent) bool {
 	if !rules.IsAgentLease(e.ObjectNew.GetName()) {
 		return false
