@@ -17,12 +17,12 @@ limitations under the License.
 package rollout_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,7 +31,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -40,6 +39,8 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/conditions/conditionstest"
+	"github.com/kube-multipath/kube-multipath/internal/testing/rolloutview"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 )
 
 // testLabel selects a test's own nodes: the MultipathConfig of each test selects
@@ -287,8 +288,19 @@ func condition(condType, reason string, want kstatus.Status) func(*mpv1alpha1.Mu
 	}
 }
 
-// state reads a MultipathNodeState; nil when it does not exist.
+// state reads a MultipathNodeState as its agent sees it: spec.desiredConfig is the config the
+// node is told to run, the rollout wave's when the wave names the node (internal/wave); nil when
+// it does not exist. rawState reads the object as it is.
 func (f *fixture) state(name string) *mpv1alpha1.MultipathNodeState {
+	f.t.Helper()
+	st := f.rawState(name)
+	if st != nil {
+		st.Spec.DesiredConfig = wave.Effective(f.wave(), name, st.Spec.DesiredConfig)
+	}
+	return st
+}
+
+func (f *fixture) rawState(name string) *mpv1alpha1.MultipathNodeState {
 	f.t.Helper()
 	st := &mpv1alpha1.MultipathNodeState{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, st); err != nil {
@@ -300,17 +312,36 @@ func (f *fixture) state(name string) *mpv1alpha1.MultipathNodeState {
 	return st
 }
 
-// states reads the MultipathNodeStates of this test's nodes, by name.
+// wave reads the rollout wave; nil when there is none.
+func (f *fixture) wave() *wave.Wave {
+	f.t.Helper()
+	cm := &corev1.ConfigMap{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: wave.Name}, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		f.t.Fatalf("getting the rollout wave: %v", err)
+	}
+	w, err := wave.FromConfigMap(cm)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return w
+}
+
+// states reads the MultipathNodeStates of this test's nodes, by name, as state does.
 func (f *fixture) states() map[string]*mpv1alpha1.MultipathNodeState {
 	f.t.Helper()
 	list := &mpv1alpha1.MultipathNodeStateList{}
 	if err := env.Client.List(ctx, list); err != nil {
 		f.t.Fatalf("listing MultipathNodeStates: %v", err)
 	}
+	w := f.wave()
 	out := map[string]*mpv1alpha1.MultipathNodeState{}
 	for i := range list.Items {
-		if slices.Contains(f.nodes, list.Items[i].Name) {
-			out[list.Items[i].Name] = &list.Items[i]
+		if st := &list.Items[i]; slices.Contains(f.nodes, st.Name) {
+			st.Spec.DesiredConfig = wave.Effective(w, st.Name, st.Spec.DesiredConfig)
+			out[st.Name] = st
 		}
 	}
 	return out
@@ -356,7 +387,7 @@ func (f *fixture) agentFail(name string) {
 
 func (f *fixture) writeAgentStatus(name string, mutate func(*mpv1alpha1.MultipathNodeState)) {
 	f.t.Helper()
-	st := f.state(name)
+	st := f.state(name) // the spec it is told, which the status patch leaves alone
 	if st == nil || st.Spec.DesiredConfig == nil {
 		f.t.Fatalf("MultipathNodeState %s has no desired config to apply: %+v", name, st)
 	}
@@ -445,83 +476,46 @@ func (f *fixture) cleanup() {
 	})
 }
 
-// monitor watches every MultipathNodeState of a test and checks, at each change the API server
-// reports (a watch delivers every change of a resource in order), that at most budget of them
-// have a desired config they have not applied.
+// monitor follows every MultipathNodeState of a test, the rollout wave and the Leases
+// (rolloutview), and checks that at every moment at most budget nodes were told to run a
+// config they had not applied.
 type monitor struct {
 	t      *testing.T
 	budget int
-	names  []string
-	w      watch.Interface
-	done   chan struct{}
-
-	mu          sync.Mutex
-	unavailable map[string]bool
-	maxSeen     int
-	violations  []string
+	f      *rolloutview.Follower
+	cancel context.CancelFunc
 }
 
 func (f *fixture) watchBudget(budget int) *monitor {
 	f.t.Helper()
-	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	mctx, cancel := context.WithCancel(ctx)
+	follower, err := rolloutview.Start(mctx, env.Config, env.Scheme, namespace, f.nodes)
 	if err != nil {
-		f.t.Fatalf("creating a watch client: %v", err)
+		cancel()
+		f.t.Fatalf("following the rollout: %v", err)
 	}
-	w, err := wc.Watch(ctx, &mpv1alpha1.MultipathNodeStateList{})
-	if err != nil {
-		f.t.Fatalf("watching MultipathNodeStates: %v", err)
-	}
-	m := &monitor{t: f.t, budget: budget, names: f.nodes, w: w, done: make(chan struct{}), unavailable: map[string]bool{}}
-	go m.run()
+	m := &monitor{t: f.t, budget: budget, f: follower, cancel: cancel}
 	f.t.Cleanup(m.stop)
 	return m
 }
 
-func (m *monitor) run() {
-	defer close(m.done)
-	for ev := range m.w.ResultChan() {
-		st, ok := ev.Object.(*mpv1alpha1.MultipathNodeState)
-		if !ok || !slices.Contains(m.names, st.Name) {
-			continue
-		}
-		d, a := st.Spec.DesiredConfig, st.Status.AppliedConfig
-		m.mu.Lock()
-		m.unavailable[st.Name] = ev.Type != watch.Deleted && d != nil && (a == nil || *a != *d)
-		n := 0
-		for _, u := range m.unavailable {
-			if u {
-				n++
-			}
-		}
-		m.maxSeen = max(m.maxSeen, n)
-		if n > m.budget {
-			m.violations = append(m.violations, fmt.Sprintf("at resourceVersion %s (%s %s), %d nodes have a desired config they have not applied, more than maxUnavailable %d",
-				st.ResourceVersion, ev.Type, st.Name, n, m.budget))
-		}
-		m.mu.Unlock()
-	}
-}
-
-// check reports the violations seen so far, and that the budget was used in full at least once.
+// check reports the moments over budget seen so far, and that the budget was used in full at
+// least once.
 func (m *monitor) check(wantMax int) {
 	m.t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, v := range m.violations {
-		m.t.Error(v)
+	res := m.f.Replay(m.budget)
+	for _, v := range res.OverBudget {
+		m.t.Errorf("more than maxUnavailable %d: %s", m.budget, v)
 	}
-	if m.maxSeen != wantMax {
-		m.t.Errorf("at most %d nodes were applying at once, want %d", m.maxSeen, wantMax)
+	if res.MaxBusy != wantMax {
+		m.t.Errorf("at most %d nodes were applying at once, want %d (%s)", res.MaxBusy, wantMax, res.MaxBusyAt)
 	}
 }
 
 func (m *monitor) stop() {
-	m.w.Stop()
-	<-m.done
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, v := range m.violations {
-		m.t.Error(v)
+	m.cancel()
+	for _, v := range m.f.Replay(m.budget).OverBudget {
+		m.t.Errorf("more than maxUnavailable %d: %s", m.budget, v)
 	}
 }
 

@@ -198,12 +198,12 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 		return r.setDesired(ctx, s.states[name], ref)
 	})...)
 
-	// Record what the agents confirmed.
+	// Record what the agents confirmed (or reported).
 	if w := s.wave; w != nil {
 		var confirmed []string
 		for _, name := range w.Nodes {
 			st := s.states[name]
-			if st != nil && !recorded(st, w.Config) && s.confirmed[name] != nil && *s.confirmed[name] == w.Config {
+			if st != nil && !recorded(st, w.Config) && is(s.appliedOf(st), w.Config) {
 				confirmed = append(confirmed, name)
 			}
 		}
@@ -224,7 +224,12 @@ func curNodes(w *wave.Wave) []string {
 
 // recorded reports whether st's spec names ref.
 func recorded(st *mpv1alpha1.MultipathNodeState, ref mpv1alpha1.RenderedConfigRef) bool {
-	return st.Spec.DesiredConfig != nil && *st.Spec.DesiredConfig == ref
+	return is(st.Spec.DesiredConfig, ref)
+}
+
+// is reports whether ref names want.
+func is(ref *mpv1alpha1.RenderedConfigRef, want mpv1alpha1.RenderedConfigRef) bool {
+	return ref != nil && *ref == want
 }
 
 // publish writes w as the rollout wave.

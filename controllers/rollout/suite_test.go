@@ -104,7 +104,7 @@ func startManager(e *testenv.Env) (func(), error) {
 	if err := (&render.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("render"), Namespace: namespace}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the render controller: %w", err)
 	}
-	if err := (&rollout.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("rollout")}).SetupWithManager(mgr); err != nil {
+	if err := (&rollout.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("rollout"), Namespace: namespace}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the rollout controller: %w", err)
 	}
 	mctx, cancel := context.WithCancel(ctx)

@@ -18,7 +18,6 @@ package drills
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -27,31 +26,25 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/render"
-	"github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
-	"github.com/kube-multipath/kube-multipath/internal/wave"
+	"github.com/kube-multipath/kube-multipath/internal/testing/rolloutview"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
@@ -427,76 +420,32 @@ func (reg *renderRegistry) badRenders() []string {
 	return slices.Clone(reg.bad)
 }
 
-// clusterWatch follows the drill's MultipathNodeStates, the rollout wave, the agents' Leases
-// and the MultipathConfig, for invariants that must hold at every moment. A node is told to
-// run a config by the wave or by its spec, and runs one by its Lease's confirmation or its
-// status: three kinds of object, each followed by a list and a watch of its own (not an
-// informer: an informer's relist delivers objects one by one, mixing moments). Their events
-// are kept with their resourceVersions (etcd revisions, one sequence for every kind) and
-// replayed in that order, a relist replacing its kind's view at once: every view the budget is
-// computed on is one the cluster really was in.
+// clusterWatch follows the drill's rollout (package rolloutview: the MultipathNodeStates, the
+// rollout wave and the agents' Leases, replayed in etcd revision order) and the
+// MultipathConfig, for invariants that must hold at every moment.
 type clusterWatch struct {
-	d      *drill
-	cancel context.CancelFunc
-	names  map[string]bool
+	d       *drill
+	cancel  context.CancelFunc
+	rollout *rolloutview.Follower
 
 	mu sync.Mutex
-	// events are every observation so far, in arrival order (replay sorts them).
-	events []observation
 	// notReady are the observations of the MultipathConfig not Ready since the last reset.
 	notReady []string
-	// relists counts the lists after the first (a watch that ended).
-	relists int
 }
-
-// observation is one list or watch event of one kind.
-type observation struct {
-	rv   int64
-	kind string
-	// list is set for a list: items replace the kind's view.
-	list  bool
-	items []client.Object
-	// deleted is set for a deletion of items[0].
-	deleted bool
-}
-
-const (
-	kindState = "MultipathNodeState"
-	kindWave  = "wave"
-	kindLease = "Lease"
-)
 
 // startWatch starts following the cluster.
 func (d *drill) startWatch() *clusterWatch {
 	d.t.Helper()
 	ctx, cancel := context.WithCancel(d.ctx)
-	w := &clusterWatch{d: d, cancel: cancel, names: map[string]bool{}}
+	w := &clusterWatch{d: d, cancel: cancel}
 	d.watch = w
+	var names []string
 	for _, n := range d.nodes {
-		w.names[n.Name] = true
+		names = append(names, n.Name)
 	}
-	wc, err := client.NewWithWatch(sys.env.Config, client.Options{Scheme: sys.env.Scheme})
-	if err != nil {
+	var err error
+	if w.rollout, err = rolloutview.Start(ctx, sys.env.Config, sys.env.Scheme, sim.Namespace, names); err != nil {
 		d.t.Fatal(err)
-	}
-	follows := []struct {
-		kind string
-		list func() client.ObjectList
-		opts []client.ListOption
-	}{
-		{kindState, func() client.ObjectList { return &mpv1alpha1.MultipathNodeStateList{} }, nil},
-		{kindWave, func() client.ObjectList { return &corev1.ConfigMapList{} }, []client.ListOption{client.InNamespace(sim.Namespace),
-			client.MatchingFieldsSelector{Selector: fields.OneTermEqualSelector("metadata.name", wave.Name)}}},
-		{kindLease, func() client.ObjectList { return &coordinationv1.LeaseList{} }, []client.ListOption{client.InNamespace(sim.Namespace)}},
-	}
-	for _, f := range follows {
-		synced := make(chan struct{})
-		go w.follow(ctx, wc, f.kind, f.list, f.opts, synced)
-		select {
-		case <-synced:
-		case <-time.After(time.Minute):
-			d.t.Fatalf("the %s watch did not sync", f.kind)
-		}
 	}
 
 	c, err := cache.New(sys.env.Config, cache.Options{Scheme: sys.env.Scheme})
@@ -521,177 +470,6 @@ func (d *drill) startWatch() *clusterWatch {
 	}
 	w.resetReady()
 	return w
-}
-
-// follow lists one kind, records the list, and watches from the list's resourceVersion; when
-// the watch ends it starts over.
-func (w *clusterWatch) follow(ctx context.Context, wc client.WithWatch, kind string, newList func() client.ObjectList, opts []client.ListOption, synced chan struct{}) {
-	first := true
-	for ctx.Err() == nil {
-		list := newList()
-		if err := wc.List(ctx, list, opts...); err != nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-			continue
-		}
-		var items []client.Object
-		if err := meta.EachListItem(list, func(o runtime.Object) error {
-			items = append(items, o.(client.Object))
-			return nil
-		}); err != nil {
-			continue
-		}
-		w.record(observation{rv: revision(list.GetResourceVersion()), kind: kind, list: true, items: items}, !first)
-		if first {
-			close(synced)
-			first = false
-		}
-		watcher, err := wc.Watch(ctx, newList(), append(slices.Clone(opts), &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: list.GetResourceVersion()}})...)
-		if err != nil {
-			continue
-		}
-		for ev := range watcher.ResultChan() {
-			o, ok := ev.Object.(client.Object)
-			if !ok || ev.Type == watch.Error {
-				break // an Error event (the resourceVersion is too old): list again
-			}
-			switch ev.Type {
-			case watch.Added, watch.Modified, watch.Deleted:
-				w.record(observation{rv: revision(o.GetResourceVersion()), kind: kind, items: []client.Object{o}, deleted: ev.Type == watch.Deleted}, false)
-			}
-		}
-		watcher.Stop()
-	}
-}
-
-// revision is a resourceVersion as the etcd revision it is (the drills run their own API
-// server; an opaque string elsewhere).
-func revision(rv string) int64 {
-	n, _ := strconv.ParseInt(rv, 10, 64)
-	return n
-}
-
-func (w *clusterWatch) record(o observation, relist bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if relist {
-		w.relists++
-	}
-	w.events = append(w.events, o)
-}
-
-// clusterView is the cluster at one revision, as the replay rebuilds it.
-type clusterView struct {
-	states map[string]*mpv1alpha1.MultipathNodeState
-	wave   *wave.Wave
-	leases map[string]*coordinationv1.Lease
-}
-
-// replayResult is what the replay found.
-type replayResult struct {
-	// maxBusy is the most nodes seen at once told to run one config they do not run yet
-	// (applying it, or failed to): what maxUnavailable bounds.
-	maxBusy   int
-	maxBusyAt string
-	// handed lists, per node, every config it was ever told to run.
-	handed map[string]map[string]bool
-}
-
-// replay rebuilds every view the cluster was in, in revision order, and evaluates each.
-func (w *clusterWatch) replay() replayResult {
-	w.mu.Lock()
-	events := slices.Clone(w.events)
-	w.mu.Unlock()
-	// A list at revision r holds every write up to r: it goes after the events of r.
-	slices.SortStableFunc(events, func(a, b observation) int {
-		if a.rv != b.rv {
-			return cmp.Compare(a.rv, b.rv)
-		}
-		if a.list != b.list {
-			if a.list {
-				return 1
-			}
-			return -1
-		}
-		return 0
-	})
-	v := clusterView{states: map[string]*mpv1alpha1.MultipathNodeState{}, leases: map[string]*coordinationv1.Lease{}}
-	res := replayResult{handed: map[string]map[string]bool{}}
-	for _, e := range events {
-		switch e.kind {
-		case kindState:
-			if e.list {
-				v.states = map[string]*mpv1alpha1.MultipathNodeState{}
-			}
-			for _, o := range e.items {
-				st := o.(*mpv1alpha1.MultipathNodeState)
-				if !w.names[st.Name] {
-					continue
-				}
-				if e.deleted {
-					delete(v.states, st.Name)
-				} else {
-					v.states[st.Name] = st
-				}
-			}
-		case kindWave:
-			if e.list || e.deleted {
-				v.wave = nil
-			}
-			for _, o := range e.items {
-				if cm := o.(*corev1.ConfigMap); !e.deleted && cm.Name == wave.Name {
-					v.wave, _ = wave.FromConfigMap(cm)
-				}
-			}
-		case kindLease:
-			if e.list {
-				v.leases = map[string]*coordinationv1.Lease{}
-			}
-			for _, o := range e.items {
-				l := o.(*coordinationv1.Lease)
-				if e.deleted {
-					delete(v.leases, l.Name)
-				} else {
-					v.leases[l.Name] = l
-				}
-			}
-		}
-		v.evaluate(&res)
-	}
-	return res
-}
-
-// evaluate counts, for each config, the nodes told to run it (by the wave or their spec) that
-// do not run it yet (by their Lease's confirmation or their status), and records who was told
-// what.
-func (v *clusterView) evaluate(res *replayResult) {
-	busy := map[string][]string{}
-	empty := multipathconf.EmptyRef().Hash
-	for name, st := range v.states {
-		d := wave.Effective(v.wave, name, st.Spec.DesiredConfig)
-		a := health.LeaseApplied(v.leases[health.LeaseName(name)], st.UID)
-		if a == nil {
-			a = st.Status.AppliedConfig
-		}
-		if d != nil {
-			if res.handed[name] == nil {
-				res.handed[name] = map[string]bool{}
-			}
-			res.handed[name][d.Hash] = true
-		}
-		if d == nil || d.Hash == empty || a != nil && a.Hash == d.Hash {
-			continue
-		}
-		busy[d.Hash] = append(busy[d.Hash], name)
-	}
-	for hash, nodes := range busy {
-		if len(nodes) > res.maxBusy {
-			slices.Sort(nodes)
-			res.maxBusy, res.maxBusyAt = len(nodes), fmt.Sprintf("%v told to run %.16s and not running it", nodes, hash)
-		}
-	}
 }
 
 func (w *clusterWatch) observeConfig(cfg *mpv1alpha1.MultipathConfig) {
@@ -724,21 +502,18 @@ func (w *clusterWatch) notReadySince() []string {
 
 // wasHanded reports whether node was ever told to run hash.
 func (w *clusterWatch) wasHanded(node, hash string) bool {
-	return w.replay().handed[node][hash]
+	return w.rollout.Replay(0).Handed[node][hash]
 }
 
 // checkBudget fails the drill when more than maxUnavailable nodes were ever seen applying (or
 // failed on) one config at once.
 func (w *clusterWatch) checkBudget() {
 	w.d.t.Helper()
-	res := w.replay()
-	w.mu.Lock()
-	relists, events := w.relists, len(w.events)
-	w.mu.Unlock()
-	if res.maxBusy > w.d.maxUnavailable {
-		w.d.t.Errorf("the rollout exceeded maxUnavailable %d: %s", w.d.maxUnavailable, res.maxBusyAt)
+	res := w.rollout.Replay(w.d.maxUnavailable)
+	if res.MaxBusy > w.d.maxUnavailable {
+		w.d.t.Errorf("the rollout exceeded maxUnavailable %d: %s", w.d.maxUnavailable, res.MaxBusyAt)
 	}
-	w.d.t.Logf("at most %d nodes applying one config at once (maxUnavailable %d; %d events replayed, %d relists)", res.maxBusy, w.d.maxUnavailable, events, relists)
+	w.d.t.Logf("at most %d nodes applying one config at once (maxUnavailable %d; %d events replayed, %d relists)", res.MaxBusy, w.d.maxUnavailable, res.Events, res.Relists)
 }
 
 func (w *clusterWatch) stop() { w.cancel() }
