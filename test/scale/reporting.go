@@ -23,6 +23,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,6 +35,7 @@ import (
 	agentctrl "github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/fanout"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
@@ -58,14 +60,27 @@ func (h *harness) addReportingNodes(ctx context.Context, n int) error {
 	}); len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	// The rollout controller creates each MultipathNodeState and hands it the config.
+	// The rollout controller creates each MultipathNodeState and hands it the config (by the
+	// rollout wave, or its spec).
 	deadline := time.Now().Add(10 * time.Minute)
 	for i := 0; i < len(names); {
 		st := &mpv1alpha1.MultipathNodeState{}
 		err := h.c.Get(ctx, client.ObjectKey{Name: names[i]}, st)
+		var desired *mpv1alpha1.RenderedConfigRef
+		if err == nil {
+			cm := &corev1.ConfigMap{}
+			if err = h.c.Get(ctx, client.ObjectKey{Namespace: sim.Namespace, Name: wave.Name}, cm); apierrors.IsNotFound(err) {
+				cm, err = nil, nil
+			}
+			var w *wave.Wave
+			if err == nil {
+				w, err = wave.FromConfigMap(cm)
+			}
+			desired = wave.Effective(w, names[i], st.Spec.DesiredConfig)
+		}
 		switch {
-		case err == nil && st.Spec.DesiredConfig != nil:
-			if err := h.report(ctx, st, from+i); err != nil {
+		case err == nil && desired != nil:
+			if err := h.report(ctx, st, desired, from+i); err != nil {
 				return err
 			}
 			i++
@@ -101,19 +116,19 @@ func (h *harness) addReportingNodes(ctx context.Context, n int) error {
 }
 
 // report writes st's status as node k's agent would, with its field owner.
-func (h *harness) report(ctx context.Context, st *mpv1alpha1.MultipathNodeState, k int) error {
+func (h *harness) report(ctx context.Context, st *mpv1alpha1.MultipathNodeState, desired *mpv1alpha1.RenderedConfigRef, k int) error {
 	maps, err := sim.ReportedMaps(h.groupMaps(k % h.cfg.HostGroups))
 	if err != nil {
 		return err
 	}
 	status := mpv1alpha1.MultipathNodeStateStatus{
 		ObservedGeneration:    st.Generation,
-		AppliedConfig:         st.Spec.DesiredConfig.DeepCopy(),
+		AppliedConfig:         desired.DeepCopy(),
 		MultipathToolsVersion: "0.9.4",
 		MapCount:              int32(len(maps)),
 		Maps:                  maps,
 		Conditions: []metav1.Condition{{Type: mpv1alpha1.ReadyCondition, Status: metav1.ConditionTrue, ObservedGeneration: st.Generation,
-			LastTransitionTime: metav1.Now(), Reason: mpv1alpha1.AppliedReason, Message: "The node runs config " + st.Spec.DesiredConfig.Name + "."}},
+			LastTransitionTime: metav1.Now(), Reason: mpv1alpha1.AppliedReason, Message: "The node runs config " + desired.Name + "."}},
 	}
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
 	if err != nil {
