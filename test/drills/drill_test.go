@@ -49,6 +49,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
@@ -583,6 +584,23 @@ func hasLUN(conf []byte, w string) bool {
 func (d *drill) state(n *node) (*mpv1alpha1.MultipathNodeState, error) {
 	st := &mpv1alpha1.MultipathNodeState{}
 	return st, sys.c.Get(d.ctx, client.ObjectKey{Name: n.Name}, st)
+}
+
+// told is the config st's node is told to run: the rollout wave's when the wave names the node,
+// else its spec (internal/wave).
+func (d *drill) told(st *mpv1alpha1.MultipathNodeState) (*mpv1alpha1.RenderedConfigRef, error) {
+	cm := &corev1.ConfigMap{}
+	switch err := sys.c.Get(d.ctx, client.ObjectKey{Namespace: sim.Namespace, Name: wave.Name}, cm); {
+	case apierrors.IsNotFound(err):
+		return st.Spec.DesiredConfig, nil
+	case err != nil:
+		return nil, err
+	}
+	w, err := wave.FromConfigMap(cm)
+	if err != nil {
+		return nil, err
+	}
+	return wave.Effective(w, st.Name, st.Spec.DesiredConfig), nil
 }
 
 // checkDaemons asserts that every fake multipathd received only allow-listed commands, each in

@@ -102,10 +102,14 @@ func TestMultipathdDown(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			told, err := d.told(st)
+			if err != nil {
+				return err
+			}
 			deg := meta.FindStatusCondition(st.Status.Conditions, mpv1alpha1.DegradedCondition)
 			switch {
-			case st.Spec.DesiredConfig == nil || st.Spec.DesiredConfig.Hash != newR.Hash:
-				errs = append(errs, fmt.Errorf("%s is told to run %v", n.Name, st.Spec.DesiredConfig))
+			case told == nil || told.Hash != newR.Hash:
+				errs = append(errs, fmt.Errorf("%s is told to run %v", n.Name, told))
 			case deg == nil || deg.Status != metav1.ConditionTrue || deg.ObservedGeneration != st.Generation:
 				errs = append(errs, fmt.Errorf("%s: Degraded is %+v at generation %d", n.Name, deg, st.Generation))
 			case st.Status.AppliedConfig == nil || st.Status.AppliedConfig.Hash != old:
