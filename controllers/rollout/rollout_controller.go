@@ -242,8 +242,8 @@ type phase func(context.Context, *scope) (ctrl.Result, error)
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathwwids,verbs=get;list;watch
 // +kubebuilder:rbac:groups=multipath.kube-multipath.io,resources=multipathconfigs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",namespace=kube-multipath-system,resources=configmaps,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=kube-multipath-system,resources=leases,verbs=get;list;watch
 
 // Reconcile brings every MultipathNodeState and the MultipathConfig's rollout status in line with
 // the desired state. It is the same work for every request.
