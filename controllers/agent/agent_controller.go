@@ -102,8 +102,8 @@ type Reconciler struct {
 	backoff   applyBackoff
 	version   string
 	lastRenew time.Time
-	// confirmed is the applied config the Lease last said (zero: none).
-	confirmed mpv1alpha1.RenderedConfigRef
+	// confirmed is what the Lease last said about the apply.
+	confirmed confirmation
 	// lastReply is the hash of the last "show maps json" reply, lastMaps what it gave
 	// (without users), lastKernels its maps' kernel names by WWID.
 	lastReply   [sha256.Size]byte

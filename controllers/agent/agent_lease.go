@@ -41,17 +41,33 @@ func (r *Reconciler) renewLease(ctx context.Context, s *scope) error {
 		return nil
 	}
 	now := r.Clock.Now()
-	if !r.lastRenew.IsZero() && now.Sub(r.lastRenew) < r.RefreshInterval*9/10 && r.confirmed == ptrValue(s.applied) {
+	if !r.lastRenew.IsZero() && now.Sub(r.lastRenew) < r.RefreshInterval*9/10 && r.confirmed == confirmationOf(s) {
 		return nil
 	}
 	return r.writeLease(ctx, s, now)
 }
 
-// confirmApplied writes the Lease at once when the host runs another config than the Lease
-// confirms: the rollout counts the node as updated from it, without waiting for the map report
-// that the status write carries. It is a phase, run right after the apply.
+// confirmation is what the Lease says about the apply: the config the host runs, and the hash
+// of the desired config while applying it fails.
+type confirmation struct {
+	applied    mpv1alpha1.RenderedConfigRef
+	failedHash string
+}
+
+func confirmationOf(s *scope) confirmation {
+	c := confirmation{applied: ptrValue(s.applied)}
+	if d := s.state.Spec.DesiredConfig; s.applyErr != nil && d != nil {
+		c.failedHash = d.Hash
+	}
+	return c
+}
+
+// confirmApplied writes the Lease at once when it would say something else about the apply
+// (another config applied, or a failure): the rollout counts the node as updated, or failed,
+// from it, without waiting for the map report that the status write carries. It is a phase,
+// run right after the apply.
 func (r *Reconciler) confirmApplied(ctx context.Context, s *scope) (ctrl.Result, error) {
-	if s.applied == nil || r.confirmed == *s.applied {
+	if c := confirmationOf(s); c == r.confirmed || c == (confirmation{}) {
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, r.writeLease(ctx, s, r.Clock.Now())
@@ -71,17 +87,23 @@ func (r *Reconciler) writeLease(ctx context.Context, s *scope, now time.Time) er
 			WithHolderIdentity(r.NodeName).
 			WithLeaseDurationSeconds(duration).
 			WithRenewTime(metav1.NewMicroTime(now)))
+	c := confirmationOf(s)
+	annotations := map[string]string{}
 	if s.applied != nil {
-		lease.WithAnnotations(map[string]string{
-			health.AppliedConfigAnnotation: s.applied.Name,
-			health.AppliedHashAnnotation:   s.applied.Hash,
-		})
+		annotations[health.AppliedConfigAnnotation] = s.applied.Name
+		annotations[health.AppliedHashAnnotation] = s.applied.Hash
+	}
+	if c.failedHash != "" {
+		annotations[health.FailedHashAnnotation] = c.failedHash
+	}
+	if len(annotations) > 0 {
+		lease.WithAnnotations(annotations)
 	}
 	if err := r.Client.Apply(ctx, lease, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("failed to renew Lease %s/%s: %w", r.Namespace, health.LeaseName(r.NodeName), err)
 	}
 	r.lastRenew = now
-	r.confirmed = ptrValue(s.applied)
+	r.confirmed = c
 	return nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"strings"
 	"testing"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,10 +36,13 @@ import (
 	"k8s.io/utils/ptr"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
 	"github.com/kube-multipath/kube-multipath/internal/conditions/conditionstest"
+	"github.com/kube-multipath/kube-multipath/internal/health"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/testing/rolloutview"
 	"github.com/kube-multipath/kube-multipath/internal/wave"
 )
@@ -60,6 +64,9 @@ type fixture struct {
 	nodes []string
 	// luns and pvs are the MultipathWWIDs and PersistentVolumes this test created.
 	luns, pvs []string
+	// teardownGone is set while agentApply writes the status of a teardown, which may find the
+	// MultipathNodeState deleted.
+	teardownGone bool
 }
 
 var nonName = regexp.MustCompile(`[^a-z0-9]+`)
@@ -363,10 +370,18 @@ func (f *fixture) withDesired(want mpv1alpha1.RenderedConfigRef) []string {
 	return out
 }
 
-// agentApply writes the status of a successful apply of the node's desired config, as the agent
-// does: appliedConfig = desiredConfig, Degraded False, for the current generation.
+// agentApply writes the Lease and then the status of a successful apply of the config the node
+// is told, as the agent does: appliedConfig = that config, Degraded False, for the current
+// generation.
+//
+// A node torn down with the empty config may lose its MultipathNodeState as soon as its Lease
+// confirms it: the status write then finds nothing, as the agent's does.
 func (f *fixture) agentApply(name string) {
 	f.t.Helper()
+	desired := f.state(name).Spec.DesiredConfig
+	f.writeLease(name, desired, "")
+	f.teardownGone = is(desired, multipathconf.EmptyRef())
+	defer func() { f.teardownGone = false }()
 	f.writeAgentStatus(name, func(st *mpv1alpha1.MultipathNodeState) {
 		st.Status.AppliedConfig = st.Spec.DesiredConfig.DeepCopy()
 		conditions.Set(st, metav1.Condition{Type: mpv1alpha1.DegradedCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.AppliedReason, Message: "Applied."})
@@ -374,10 +389,13 @@ func (f *fixture) agentApply(name string) {
 	})
 }
 
-// agentFail writes the status of a failed apply, as the agent does: Degraded True for the
-// current generation, appliedConfig kept at the previous config.
+// agentFail writes the Lease and then the status of a failed apply, as the agent does: the
+// Lease names the config that fails, Degraded True for the current generation, appliedConfig
+// kept at the previous config.
 func (f *fixture) agentFail(name string) {
 	f.t.Helper()
+	st := f.state(name)
+	f.writeLease(name, st.Status.AppliedConfig, st.Spec.DesiredConfig.Hash)
 	f.writeAgentStatus(name, func(st *mpv1alpha1.MultipathNodeState) {
 		msg := "Applying " + st.Spec.DesiredConfig.Name + " failed; the previous config was restored."
 		conditions.Set(st, metav1.Condition{Type: mpv1alpha1.DegradedCondition, Status: metav1.ConditionTrue, Reason: mpv1alpha1.ApplyFailedReason, Message: msg})
@@ -385,16 +403,45 @@ func (f *fixture) agentFail(name string) {
 	})
 }
 
+// writeLease writes the node's agent Lease as the agent does (owned by its MultipathNodeState):
+// the config it runs, and the hash of the config it fails to apply ("" when none).
+func (f *fixture) writeLease(name string, applied *mpv1alpha1.RenderedConfigRef, failedHash string) {
+	f.t.Helper()
+	st := f.rawState(name)
+	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: health.LeaseName(name), Namespace: namespace}}
+	_, err := controllerutil.CreateOrUpdate(ctx, env.Client, l, func() error {
+		l.OwnerReferences = []metav1.OwnerReference{{APIVersion: mpv1alpha1.GroupVersion.String(), Kind: "MultipathNodeState", Name: name, UID: st.UID}}
+		l.Annotations = map[string]string{}
+		if applied != nil {
+			l.Annotations[health.AppliedConfigAnnotation], l.Annotations[health.AppliedHashAnnotation] = applied.Name, applied.Hash
+		}
+		if failedHash != "" {
+			l.Annotations[health.FailedHashAnnotation] = failedHash
+		}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatalf("writing Lease %s: %v", l.Name, err)
+	}
+}
+
 func (f *fixture) writeAgentStatus(name string, mutate func(*mpv1alpha1.MultipathNodeState)) {
 	f.t.Helper()
 	st := f.state(name) // the spec it is told, which the status patch leaves alone
+	if st == nil && f.teardownGone {
+		return // torn down meanwhile (see agentApply)
+	}
 	if st == nil || st.Spec.DesiredConfig == nil {
 		f.t.Fatalf("MultipathNodeState %s has no desired config to apply: %+v", name, st)
 	}
 	before := st.DeepCopy()
 	mutate(st)
 	st.Status.ObservedGeneration = st.Generation
-	if err := env.Client.Status().Patch(ctx, st, client.MergeFrom(before)); err != nil {
+	err := env.Client.Status().Patch(ctx, st, client.MergeFrom(before))
+	if apierrors.IsNotFound(err) && f.teardownGone {
+		return // torn down meanwhile (see agentApply)
+	}
+	if err != nil {
 		f.t.Fatalf("writing the status of MultipathNodeState %s: %v", name, err)
 	}
 }
@@ -489,7 +536,7 @@ type monitor struct {
 func (f *fixture) watchBudget(budget int) *monitor {
 	f.t.Helper()
 	mctx, cancel := context.WithCancel(ctx)
-	follower, err := rolloutview.Start(mctx, env.Config, env.Scheme, namespace, f.nodes)
+	follower, err := rolloutview.Start(mctx, env.Config, env.Scheme, namespace, f.nodes, rolloutview.OneBudget)
 	if err != nil {
 		cancel()
 		f.t.Fatalf("following the rollout: %v", err)

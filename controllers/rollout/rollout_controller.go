@@ -228,8 +228,10 @@ type scope struct {
 	// replaced by publish.
 	wave   *wave.Wave
 	waveCM *corev1.ConfigMap
-	// confirmed are the configs the agents confirm on their Leases, by node. Set by gatherWave.
-	confirmed map[string]*mpv1alpha1.RenderedConfigRef
+	// confirmed are the configs the agents confirm on their Leases, and failedHash the configs
+	// they say they fail to apply, by node. Set by gatherWave.
+	confirmed  map[string]*mpv1alpha1.RenderedConfigRef
+	failedHash map[string]string
 }
 
 // phase is one step of a pass.
@@ -469,7 +471,8 @@ func (r *Reconciler) adoptState(ctx context.Context, st *mpv1alpha1.MultipathNod
 // reports it applied the empty config, or at once when it was never handed anything. Handing
 // the teardown config out is the rollout's, through the budget (reconcileRollout).
 func (r *Reconciler) deleteIfTornDown(ctx context.Context, s *scope, st *mpv1alpha1.MultipathNodeState) error {
-	applied, desired := s.appliedOf(st), s.desiredOf(st)
+	empty := emptyConfig()
+	applied, desired := s.appliedOf(st, &empty), s.desiredOf(st)
 	switch {
 	case desired == nil && applied == nil:
 		return r.deleteState(ctx, s, st, "Deleting the MultipathNodeState of a node that was never configured")
@@ -539,7 +542,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 			st := s.states[name]
 			switch {
 			case st != nil && st.DeletionTimestamp.IsZero():
-				n.Desired, n.Applied, n.Failed = s.desiredOf(st), s.appliedOf(st), failed(st)
+				n.Desired, n.Applied, n.Failed = s.desiredOf(st), s.appliedOf(st, target), s.failedOf(st)
 			case s.deleting:
 				continue // nothing to tear down there
 			default:
@@ -556,7 +559,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 		}
 		in.Nodes = append(in.Nodes, rolloutplan.Node{
 			Name: name, Ready: rules.NodeReady(s.nodes[name]), Teardown: &teardown,
-			Desired: s.desiredOf(st), Applied: s.appliedOf(st), Failed: failed(st),
+			Desired: s.desiredOf(st), Applied: s.appliedOf(st, &teardown), Failed: s.failedOf(st),
 		})
 	}
 	s.noteHeld(in)

@@ -79,9 +79,14 @@ func (r *Reconciler) gatherWave(ctx context.Context, s *scope) (bool, error) {
 		}
 	}
 	s.confirmed = make(map[string]*mpv1alpha1.RenderedConfigRef)
+	s.failedHash = make(map[string]string)
 	for name, st := range s.states {
-		if ref := rules.LeaseApplied(byName[rules.LeaseName(name)], st.UID); ref != nil {
+		l := byName[rules.LeaseName(name)]
+		if ref := rules.LeaseApplied(l, st.UID); ref != nil {
 			s.confirmed[name] = ref
+		}
+		if hash := rules.LeaseFailed(l, st.UID); hash != "" {
+			s.failedHash[name] = hash
 		}
 	}
 	return true, nil
@@ -93,13 +98,29 @@ func (s *scope) desiredOf(st *mpv1alpha1.MultipathNodeState) *mpv1alpha1.Rendere
 	return wave.Effective(s.wave, st.Name, st.Spec.DesiredConfig)
 }
 
-// appliedOf is the config the node runs: what its agent confirmed on its Lease, which it
-// writes before its status, else status.appliedConfig.
-func (s *scope) appliedOf(st *mpv1alpha1.MultipathNodeState) *mpv1alpha1.RenderedConfigRef {
-	if ref := s.confirmed[st.Name]; ref != nil {
-		return ref
+// appliedOf is the config the node runs, as far as the rollout to want is concerned: want when
+// its agent confirmed it on its Lease or reported it in its status (the agent writes the Lease
+// first; either write can fail alone), else the Lease's, else the status's.
+func (s *scope) appliedOf(st *mpv1alpha1.MultipathNodeState, want *mpv1alpha1.RenderedConfigRef) *mpv1alpha1.RenderedConfigRef {
+	lease, status := s.confirmed[st.Name], st.Status.AppliedConfig
+	switch {
+	case want != nil && (is(lease, *want) || is(status, *want)):
+		return want
+	case lease != nil:
+		return lease
 	}
-	return st.Status.AppliedConfig
+	return status
+}
+
+// failedOf reports whether the node's agent fails to apply the config it is told. A config
+// the wave hands out changes no generation, so for a node the wave names (and whose spec does
+// not say the same yet) the failure is the one its Lease names; otherwise it is the Degraded
+// condition of the current generation.
+func (s *scope) failedOf(st *mpv1alpha1.MultipathNodeState) bool {
+	if w := s.wave; w.Has(st.Name) && !recorded(st, w.Config) {
+		return s.failedHash[st.Name] == w.Config.Hash
+	}
+	return failed(st)
 }
 
 // waveOK reports whether this pass hands the target out by the wave: the wave is enabled (a
@@ -203,7 +224,7 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 		var confirmed []string
 		for _, name := range w.Nodes {
 			st := s.states[name]
-			if st != nil && !recorded(st, w.Config) && is(s.appliedOf(st), w.Config) {
+			if st != nil && !recorded(st, w.Config) && is(s.appliedOf(st, &w.Config), w.Config) {
 				confirmed = append(confirmed, name)
 			}
 		}
@@ -305,8 +326,8 @@ func (p waveChanged) Delete(e event.DeleteEvent) bool   { return p.is(e.Object) 
 func (p waveChanged) Update(e event.UpdateEvent) bool   { return p.is(e.ObjectNew) }
 func (p waveChanged) Generic(e event.GenericEvent) bool { return false }
 
-// confirmationChanged passes the agent Leases' creations, deletions and changes of the config
-// they confirm; the heartbeats, most of their writes, are dropped.
+// confirmationChanged passes the agent Leases' creations, deletions and changes of what they say
+// about the apply; the heartbeats, most of their writes, are dropped.
 type confirmationChanged struct{ predicate.Funcs }
 
 func (confirmationChanged) Create(e event.CreateEvent) bool {
@@ -320,6 +341,7 @@ func (confirmationChanged) Update(e event.UpdateEvent) bool {
 		return false
 	}
 	o, n := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
-	return o[rules.AppliedConfigAnnotation] != n[rules.AppliedConfigAnnotation] || o[rules.AppliedHashAnnotation] != n[rules.AppliedHashAnnotation]
+	return o[rules.AppliedConfigAnnotation] != n[rules.AppliedConfigAnnotation] || o[rules.AppliedHashAnnotation] != n[rules.AppliedHashAnnotation] ||
+		o[rules.FailedHashAnnotation] != n[rules.FailedHashAnnotation]
 }
 func (confirmationChanged) Generic(event.GenericEvent) bool { return false }

@@ -21,28 +21,17 @@ import (
 	"slices"
 	"testing"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/internal/health"
 )
 
 // confirm writes the node's agent Lease confirming ref, as the agent does right after an apply,
 // before its status.
 func (f *fixture) confirm(name string, ref mpv1alpha1.RenderedConfigRef) {
 	f.t.Helper()
-	st := f.rawState(name)
-	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{
-		Name: health.LeaseName(name), Namespace: namespace,
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: mpv1alpha1.GroupVersion.String(), Kind: "MultipathNodeState", Name: name, UID: st.UID}},
-		Annotations:     map[string]string{health.AppliedConfigAnnotation: ref.Name, health.AppliedHashAnnotation: ref.Hash},
-	}}
-	if err := env.Client.Create(ctx, l); err != nil {
-		f.t.Fatalf("creating Lease %s: %v", l.Name, err)
-	}
+	f.writeLease(name, &ref, "")
 }
 
 // The rollout hands a config to every admitted node by one write of the wave, records each

@@ -83,24 +83,43 @@ const (
 	AppliedConfigAnnotation = "multipath.kube-multipath.io/applied-config"
 	// AppliedHashAnnotation is that config's hash.
 	AppliedHashAnnotation = "multipath.kube-multipath.io/applied-hash"
+	// FailedHashAnnotation is the hash of the config the agent last failed to apply, while it
+	// fails (absent otherwise): a config the rollout wave hands out changes no generation, so
+	// the Degraded condition alone cannot say which config failed.
+	FailedHashAnnotation = "multipath.kube-multipath.io/failed-hash"
 )
 
 // LeaseApplied is the config an agent Lease confirms, nil when it confirms none. owner is the
 // UID of the MultipathNodeState the reader pairs it with: a Lease owned by another object (an
 // earlier MultipathNodeState of the same name) confirms nothing.
 func LeaseApplied(l *coordinationv1.Lease, owner types.UID) *mpv1alpha1.RenderedConfigRef {
-	if l == nil {
+	if !ownedBy(l, owner) {
 		return nil
 	}
-	owned := false
-	for _, ref := range l.OwnerReferences {
-		if ref.Kind == "MultipathNodeState" && ref.UID == owner {
-			owned = true
-		}
-	}
 	name, hash := l.Annotations[AppliedConfigAnnotation], l.Annotations[AppliedHashAnnotation]
-	if !owned || name == "" || hash == "" {
+	if name == "" || hash == "" {
 		return nil
 	}
 	return &mpv1alpha1.RenderedConfigRef{Name: name, Hash: hash}
+}
+
+// LeaseFailed is the hash of the config an agent Lease says its agent fails to apply; "" when
+// none (or the Lease is not owner's, as for LeaseApplied).
+func LeaseFailed(l *coordinationv1.Lease, owner types.UID) string {
+	if !ownedBy(l, owner) {
+		return ""
+	}
+	return l.Annotations[FailedHashAnnotation]
+}
+
+func ownedBy(l *coordinationv1.Lease, owner types.UID) bool {
+	if l == nil {
+		return false
+	}
+	for _, ref := range l.OwnerReferences {
+		if ref.Kind == "MultipathNodeState" && ref.UID == owner {
+			return true
+		}
+	}
+	return false
 }

@@ -50,9 +50,20 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/wave"
 )
 
+// Option changes what a Follower counts.
+type Option int
+
+const (
+	// OneBudget counts every node told to run a config it does not run, the empty config (a
+	// teardown) included, under one budget, as the rollout plan does; by default the nodes are
+	// counted per config, and only configs that manage LUNs.
+	OneBudget Option = iota + 1
+)
+
 // Follower records the events; Replay evaluates them.
 type Follower struct {
-	names map[string]bool
+	names     map[string]bool
+	oneBudget bool
 
 	mu      sync.Mutex
 	events  []observation
@@ -78,8 +89,8 @@ const (
 
 // Start follows the MultipathNodeStates of nodes, and the wave and Leases in namespace, until
 // ctx ends. It returns once each kind was listed.
-func Start(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, namespace string, nodes []string) (*Follower, error) {
-	f := &Follower{names: map[string]bool{}}
+func Start(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, namespace string, nodes []string, opts ...Option) (*Follower, error) {
+	f := &Follower{names: map[string]bool{}, oneBudget: slices.Contains(opts, OneBudget)}
 	for _, n := range nodes {
 		f.names[n] = true
 	}
@@ -249,7 +260,7 @@ func (f *Follower) Replay(budget int) Result {
 				}
 			}
 		}
-		v.evaluate(&res, budget, e)
+		v.evaluate(&res, budget, e, f.oneBudget)
 	}
 	return res
 }
@@ -257,7 +268,7 @@ func (f *Follower) Replay(budget int) Result {
 // evaluate counts, for each config, the nodes told to run it (by the wave or their spec) that
 // do not run it yet (by their Lease's confirmation or their status), and records who was told
 // what.
-func (v *view) evaluate(res *Result, budget int, e observation) {
+func (v *view) evaluate(res *Result, budget int, e observation, oneBudget bool) {
 	busy := map[string][]string{}
 	empty := multipathconf.EmptyRef().Hash
 	for name, st := range v.states {
@@ -272,10 +283,14 @@ func (v *view) evaluate(res *Result, budget int, e observation) {
 			}
 			res.Handed[name][d.Hash] = true
 		}
-		if d == nil || d.Hash == empty || a != nil && a.Hash == d.Hash {
+		if d == nil || d.Hash == empty && !oneBudget || a != nil && a.Hash == d.Hash {
 			continue
 		}
-		busy[d.Hash] = append(busy[d.Hash], name)
+		key := d.Hash
+		if oneBudget {
+			key = "any config"
+		}
+		busy[key] = append(busy[key], name)
 	}
 	for hash, nodes := range busy {
 		slices.Sort(nodes)
