@@ -35,6 +35,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/agent"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
@@ -366,8 +367,19 @@ func TestAgentReportsMultipathdDownAsAConditionAndStopsItsHeartbeat(t *testing.T
 		}
 		return nil
 	})
-	if _, err := lease(t, name); err == nil {
-		t.Error("Lease renewed while multipathd cannot be read")
+	// The Lease says which config fails (the rollout reads it), but is never renewed.
+	eventually(t, func() error {
+		l, err := lease(t, name)
+		if err != nil {
+			return err
+		}
+		if got := health.LeaseFailed(l, getState(t, name).UID); got != ref.Hash {
+			return fmt.Errorf("the Lease names %q as failing, want %s", got, ref.Hash)
+		}
+		return nil
+	})
+	if l, err := lease(t, name); err != nil || l.Spec.RenewTime != nil {
+		t.Errorf("Lease renewed while multipathd cannot be read: %+v, %v", l, err)
 	}
 }
 

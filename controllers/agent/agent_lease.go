@@ -44,7 +44,7 @@ func (r *Reconciler) renewLease(ctx context.Context, s *scope) error {
 	if !r.lastRenew.IsZero() && now.Sub(r.lastRenew) < r.RefreshInterval*9/10 && r.confirmed == confirmationOf(s) {
 		return nil
 	}
-	return r.writeLease(ctx, s, now)
+	return r.writeLease(ctx, s, now, true)
 }
 
 // confirmation is what the Lease says about the apply: the config the host runs, and the hash
@@ -70,10 +70,13 @@ func (r *Reconciler) confirmApplied(ctx context.Context, s *scope) (ctrl.Result,
 	if c := confirmationOf(s); c == r.confirmed || c == (confirmation{}) {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, r.writeLease(ctx, s, r.Clock.Now())
+	return ctrl.Result{}, r.writeLease(ctx, s, r.Clock.Now(), false)
 }
 
-func (r *Reconciler) writeLease(ctx context.Context, s *scope, now time.Time) error {
+// writeLease writes the Lease. fresh renews it (multipathd's maps were read this pass);
+// otherwise it keeps the last renewal, or has none yet, so that a confirmation never makes a
+// stale report look fresh.
+func (r *Reconciler) writeLease(ctx context.Context, s *scope, now time.Time, fresh bool) error {
 	st := s.state
 	duration := int32(max(1, (health.StaleAfter * r.RefreshInterval).Round(1e9).Seconds()))
 	lease := coordinationv1ac.Lease(health.LeaseName(r.NodeName), r.Namespace).
@@ -85,8 +88,14 @@ func (r *Reconciler) writeLease(ctx context.Context, s *scope, now time.Time) er
 			WithUID(st.UID)).
 		WithSpec(coordinationv1ac.LeaseSpec().
 			WithHolderIdentity(r.NodeName).
-			WithLeaseDurationSeconds(duration).
-			WithRenewTime(metav1.NewMicroTime(now)))
+			WithLeaseDurationSeconds(duration))
+	renewed := r.lastRenew
+	if fresh {
+		renewed = now
+	}
+	if !renewed.IsZero() {
+		lease.Spec.WithRenewTime(metav1.NewMicroTime(renewed))
+	}
 	c := confirmationOf(s)
 	annotations := map[string]string{}
 	if s.applied != nil {
@@ -102,7 +111,7 @@ func (r *Reconciler) writeLease(ctx context.Context, s *scope, now time.Time) er
 	if err := r.Client.Apply(ctx, lease, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("failed to renew Lease %s/%s: %w", r.Namespace, health.LeaseName(r.NodeName), err)
 	}
-	r.lastRenew = now
+	r.lastRenew = renewed
 	r.confirmed = c
 	return nil
 }

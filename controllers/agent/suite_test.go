@@ -33,6 +33,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -120,6 +121,10 @@ func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&mpv1alpha1.MultipathNodeState{}: {Field: fields.OneTermEqualSelector("metadata.name", name)},
+			// As cmd/agent/app: the operator's ConfigMaps in its namespace.
+			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{namespace: {
+				LabelSelector: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "kube-multipath"}),
+			}}},
 		}},
 	})
 	if err != nil {
@@ -183,7 +188,7 @@ func publish(t *testing.T, wwids ...string) (*multipathconf.Rendered, mpv1alpha1
 		t.Fatal(err)
 	}
 	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: r.ConfigMapName()},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: r.ConfigMapName(), Labels: map[string]string{"app.kubernetes.io/managed-by": "kube-multipath"}},
 		Immutable:  ptr.To(true),
 		Data:       data,
 		BinaryData: binaryData,
