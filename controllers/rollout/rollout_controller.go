@@ -77,6 +77,8 @@ type Reconciler struct {
 	expect expectations
 	// waveSeen holds the wave written last until the cache shows it.
 	waveSeen waveExpectation
+	// recordWait times the recording of a wave's confirmed nodes.
+	recordWait recordTimer
 }
 
 // request is the one work item every event maps to.
@@ -232,6 +234,8 @@ type scope struct {
 	// they say they fail to apply, by node. Set by gatherWave.
 	confirmed  map[string]*mpv1alpha1.RenderedConfigRef
 	failedHash map[string]string
+	// requeue is when a pass should run again for the wave's records; 0 when not needed.
+	requeue time.Duration
 }
 
 // phase is one step of a pass.
@@ -603,7 +607,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 		log.Info("Recording the config the node already runs", "Node", klog.KRef("", name), "config", ref.Name)
 		return r.setDesired(ctx, s.states[name], ref)
 	})...)
-	return ctrl.Result{}, errors.Join(errs...)
+	return ctrl.Result{RequeueAfter: s.requeue}, errors.Join(errs...)
 }
 
 // updateStatus writes the MultipathConfig's rollout status when it changed, then the Events of

@@ -219,20 +219,62 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 		return r.setDesired(ctx, s.states[name], ref)
 	})...)
 
-	// Record what the agents confirmed (or reported).
-	if w := s.wave; w != nil {
+	// Record what the agents confirmed (or reported), once every node of the wave confirmed or
+	// failed its config, or recordDelay after this controller first saw one unrecorded: each
+	// record writes a whole MultipathNodeState (and wakes its agent to write its report), and
+	// those writes should not compete with the wave's confirmations at the API server.
+	if w := s.wave; w != nil && len(w.Nodes) > 0 {
 		var confirmed []string
+		done := true
 		for _, name := range w.Nodes {
 			st := s.states[name]
-			if st != nil && !recorded(st, w.Config) && is(s.appliedOf(st, &w.Config), w.Config) {
+			switch {
+			case st == nil || recorded(st, w.Config):
+			case is(s.appliedOf(st, &w.Config), w.Config):
 				confirmed = append(confirmed, name)
+			case !s.failedOf(st):
+				done = false
 			}
 		}
-		errs = append(errs, fanout.Each(ctx, len(confirmed), func(ctx context.Context, i int) error {
-			return r.setDesired(ctx, s.states[confirmed[i]], w.Config)
-		})...)
+		if len(confirmed) > 0 {
+			if wait := r.recordWait.until(w.Config.Hash, time.Now()); done || wait <= 0 {
+				errs = append(errs, fanout.Each(ctx, len(confirmed), func(ctx context.Context, i int) error {
+					return r.setDesired(ctx, s.states[confirmed[i]], w.Config)
+				})...)
+				r.recordWait.reset()
+			} else {
+				s.requeue = wait
+			}
+		}
 	}
 	return errs
+}
+
+// recordDelay is how long confirmed nodes of a wave that is not done wait to be recorded.
+const recordDelay = 3 * time.Second
+
+// recordTimer remembers when this controller first saw an unrecorded confirmation of a wave's
+// config.
+type recordTimer struct {
+	mu    sync.Mutex
+	hash  string
+	since time.Time
+}
+
+// until returns how long the confirmations of hash still wait, starting the wait if needed.
+func (t *recordTimer) until(hash string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.hash != hash {
+		t.hash, t.since = hash, now
+	}
+	return recordDelay - now.Sub(t.since)
+}
+
+func (t *recordTimer) reset() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hash = ""
 }
 
 // curNodes is w's nodes; none for a nil wave.

@@ -58,7 +58,8 @@ func TestRolloutWave(t *testing.T) {
 		}
 	}
 
-	// Two agents confirm on their Leases: their specs are recorded, the others' not.
+	// Two agents confirm on their Leases: their specs are recorded (recordDelay later, as the
+	// wave is not done), the others' not.
 	f.confirm(f.node(0), a)
 	f.confirm(f.node(1), a)
 	eventually(t, func() error {
