@@ -499,7 +499,9 @@ func (r *Reconciler) config(ctx context.Context, ref mpv1alpha1.RenderedConfigRe
 	key := types.NamespacedName{Namespace: r.Namespace, Name: ref.Name}
 	// The agent watches the operator's ConfigMaps: a rendered one reaches every node once, when
 	// it is created (one object fanned out by the API server), before any node is handed it.
-	if err := r.Client.Get(ctx, key, cm); err == nil {
+	// Read in place (UnsafeDisableDeepCopy): Unpack only reads, and a copy of a large config
+	// per node per apply is what the cache is there to spare.
+	if err := r.Client.Get(ctx, key, cm, client.UnsafeDisableDeepCopy); err == nil {
 		if rendered, err := multipathconf.Unpack(cm.Data, cm.BinaryData, ref.Hash); err == nil {
 			r.configs.put(ref, rendered)
 			return rendered, nil
@@ -595,7 +597,7 @@ func (b *applyBackoff) failed(hash string, err error, now time.Time) time.Durati
 // parse names no node: each node then applies its spec, as if there were no wave.
 func (r *Reconciler) wave(ctx context.Context) (*wave.Wave, error) {
 	cm := &corev1.ConfigMap{}
-	switch err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: wave.Name}, cm); {
+	switch err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: wave.Name}, cm, client.UnsafeDisableDeepCopy); {
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	case err != nil:
