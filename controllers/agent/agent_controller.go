@@ -315,7 +315,9 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 // reconcileDrift re-asserts the desired config when the owned files drifted from it.
 func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) (ctrl.Result, error) {
 	desired := s.state.Spec.DesiredConfig
-	if desired == nil || s.applyErr != nil || s.applied == nil || s.applied.Hash != desired.Hash {
+	// A config applied this pass was just written and checked by the transaction: comparing
+	// the files with it again costs as much as the apply (the WWIDs file of 10,000 LUNs).
+	if desired == nil || s.applyErr != nil || s.applied == nil || s.applied.Hash != desired.Hash || s.appliedNow {
 		return ctrl.Result{}, nil
 	}
 	rendered, err := r.config(ctx, *desired)

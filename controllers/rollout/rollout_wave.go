@@ -161,19 +161,10 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 		}
 		next = wave.New(*target, append(names, byWave...))
 	}
-	publish := len(byWave) > 0
-	if cur != nil && len(cur.Nodes) > 0 {
-		switch {
-		case len(next.Nodes) == 0, cur.Config != next.Config:
-			publish = true
-		default:
-			for _, name := range cur.Nodes {
-				if !s.managed(name) || slices.Contains(bySpec, name) {
-					publish = true
-				}
-			}
-		}
-	}
+	// A new wave is published for newly admitted nodes, and to drop a node that now gets a
+	// config through its spec (a teardown, a deletion). Nodes recorded meanwhile leave with it;
+	// until then the wave keeps naming them, harmlessly: their spec says the same.
+	publish := len(byWave) > 0 || slices.ContainsFunc(bySpec, cur.Has)
 	if publish && !wave.Equal(cur, next) && !next.Fits() {
 		log.Info("The rollout wave would not fit in its ConfigMap; handing out node by node", "nodes", len(next.Nodes))
 		bySpec, byWave = append(bySpec, byWave...), nil

@@ -54,6 +54,7 @@ func main() {
 	flag.StringVar(&cfg.Dir, "dir", cfg.Dir, "Work folder (host roots, logs); default a fresh folder on tmpfs.")
 	flag.StringVar(&cfg.ManagerArgs, "manager-args", cfg.ManagerArgs, "Extra flags for the manager, space-separated.")
 	flag.IntVar(&cfg.MemoryNodes, "memory-nodes", 0, "Measure the manager's memory at this many nodes: those beyond the largest -nodes report as an agent would (status, Lease) but run none.")
+	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "Profile the harness process (the simulated agents) during each apply into FILE-<nodes> (go tool pprof FILE-100).")
 	flag.StringVar(&cfg.Pprof, "manager-pprof", "", "Serve the manager's net/http/pprof on this address (go tool pprof http://ADDR/debug/pprof/heap).")
 	verbose := flag.Bool("v", false, "Log the harness's controllers (the manager logs to its own file).")
 	flag.Parse()
@@ -99,18 +100,21 @@ func writeJSON(path string, v any) error {
 
 // config is one run's shape.
 type config struct {
-	Nodes       []int         `json:"nodes"`
-	LUNs        int           `json:"luns"`
-	PVs         int           `json:"pvs"`
-	Burst       int           `json:"burst"`
-	HostGroups  int           `json:"hostGroups"`
-	Paths       int           `json:"pathsPerMap"`
-	Steady      time.Duration `json:"steadyNs"`
-	Refresh     time.Duration `json:"refreshIntervalNs"`
-	Out         string        `json:"-"`
-	Dir         string        `json:"-"`
-	ManagerArgs string        `json:"managerArgs,omitempty"`
-	Pprof       string        `json:"-"`
+	Nodes      []int         `json:"nodes"`
+	LUNs       int           `json:"luns"`
+	PVs        int           `json:"pvs"`
+	Burst      int           `json:"burst"`
+	HostGroups int           `json:"hostGroups"`
+	Paths      int           `json:"pathsPerMap"`
+	Steady     time.Duration `json:"steadyNs"`
+	Refresh    time.Duration `json:"refreshIntervalNs"`
+	Out        string        `json:"-"`
+	// CPUProfile, when set, profiles this process (the simulated agents and the harness) from
+	// each apply until every node applied, into CPUProfile-<nodes>.
+	CPUProfile  string `json:"-"`
+	Dir         string `json:"-"`
+	ManagerArgs string `json:"managerArgs,omitempty"`
+	Pprof       string `json:"-"`
 	// MemoryNodes, when above the largest size, is the node count the manager's memory is
 	// measured at, the extra nodes reporting without an agent.
 	MemoryNodes int `json:"memoryNodes,omitempty"`

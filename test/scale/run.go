@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -525,6 +526,17 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 func (h *harness) propagation(ctx context.Context) (apply, reported, handout, reconfigured sim.Latencies, createdMs, renderedMs float64, err error) {
 	i := h.nextLUN
 	h.nextLUN++
+	if h.cfg.CPUProfile != "" {
+		f, err := os.Create(fmt.Sprintf("%s-%d", h.cfg.CPUProfile, len(h.nodes)))
+		if err != nil {
+			return apply, reported, handout, reconfigured, 0, 0, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return apply, reported, handout, reconfigured, 0, 0, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	if err := h.c.Create(ctx, h.lun(i)); err != nil {
 		return apply, reported, handout, reconfigured, 0, 0, err
