@@ -73,6 +73,10 @@ type Reconciler struct {
 	Namespace string
 	// History is how many older rendered ConfigMaps are kept; DefaultHistory when zero.
 	History int
+	// APIReader, optional, reads the MultipathConfig afresh when its status write conflicts
+	// (the health and rollout controllers write the same status): the new render is then
+	// published at once, not after another whole pass. Without it the pass is retried.
+	APIReader client.Reader
 }
 
 // request is the one work item every event maps to.
@@ -713,7 +717,47 @@ func (r *Reconciler) emitWWIDEvents(w, before *mpv1alpha1.MultipathWWID, o lunOu
 // status.heldConfig and the Rendered condition for this generation. Ready, Reconciling and
 // Stalled belong to the rollout controller.
 func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathConfig, rendered, held *multipathconf.Rendered, out *decision) error {
-	before := cfg.DeepCopy()
+	for attempt := 0; ; attempt++ {
+		before := cfg.DeepCopy()
+		events := setConfigStatus(cfg, rendered, held, out)
+		if apiequality.Semantic.DeepEqual(before.Status, cfg.Status) {
+			return nil
+		}
+		// Optimistic lock: the rollout controller writes other conditions of the same list, and
+		// a merge patch replaces the whole list.
+		err := r.Client.Status().Patch(ctx, cfg, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+		switch {
+		case err == nil:
+			for _, e := range events {
+				r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, e.reason, e.action, "%s", e.note)
+			}
+			return nil
+		case apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsConflict(err) && r.APIReader != nil && attempt < 3:
+			// Another controller wrote the status first: set this one's fields on what it wrote.
+			fresh := &mpv1alpha1.MultipathConfig{}
+			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(cfg), fresh); err != nil {
+				return fmt.Errorf("failed to read MultipathConfig %s again: %w", klog.KObj(cfg), err)
+			}
+			if fresh.Generation != cfg.Generation {
+				return err // a new spec: the next pass renders it
+			}
+			cfg = fresh
+			continue
+		}
+		return fmt.Errorf("failed to update status of MultipathConfig %s: %w", klog.KObj(cfg), err)
+	}
+}
+
+// configEvent is an Event setConfigStatus asks for, emitted once the status is written.
+type configEvent struct{ reason, action, note string }
+
+// setConfigStatus sets what the render says in cfg's status, and returns the Events its
+// transitions call for.
+func setConfigStatus(cfg *mpv1alpha1.MultipathConfig, rendered, held *multipathconf.Rendered, out *decision) []configEvent {
+	var events []configEvent
+	wasNotRendered := was(cfg, mpv1alpha1.RenderedCondition, metav1.ConditionFalse)
 	if rendered != nil {
 		if prev := cfg.Status.RenderedConfig; prev == nil || prev.Hash != rendered.Hash {
 			// A new config is not rolled out yet: say so at once, so that kstatus readers (Argo
@@ -724,8 +768,8 @@ func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathC
 				Message: fmt.Sprintf("Rendered config %s is being rolled out.", rendered.ConfigMapName()),
 			}})
 			if out.forcedTeardown && len(out.forcedOut) > 0 {
-				r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.ForcedReason, "ForceTeardown",
-					"Forced teardown (%s=true): in-use MultipathWWIDs %s are removed from every node", mpv1alpha1.ForceRemoveAnnotation, strings.Join(out.forcedOut, ", "))
+				events = append(events, configEvent{mpv1alpha1.ForcedReason, "ForceTeardown", fmt.Sprintf(
+					"Forced teardown (%s=true): in-use MultipathWWIDs %s are removed from every node", mpv1alpha1.ForceRemoveAnnotation, strings.Join(out.forcedOut, ", "))})
 			}
 		}
 		cfg.Status.RenderedConfig = &mpv1alpha1.RenderedConfigStatus{
@@ -749,19 +793,11 @@ func (r *Reconciler) writeConfig(ctx context.Context, cfg *mpv1alpha1.MultipathC
 	} else {
 		conditions.Set(cfg, metav1.Condition{Type: mpv1alpha1.RenderedCondition, Status: metav1.ConditionFalse, Reason: mpv1alpha1.InvalidSpecReason,
 			Message: "The spec is not rendered, the nodes keep the last good config: " + out.configErr})
-		if !was(before, mpv1alpha1.RenderedCondition, metav1.ConditionFalse) {
-			r.Recorder.Eventf(cfg, nil, corev1.EventTypeWarning, mpv1alpha1.InvalidSpecReason, "Render", "Not rendered: %s", out.configErr)
+		if !wasNotRendered {
+			events = append(events, configEvent{mpv1alpha1.InvalidSpecReason, "Render", "Not rendered: " + out.configErr})
 		}
 	}
-	if apiequality.Semantic.DeepEqual(before.Status, cfg.Status) {
-		return nil
-	}
-	// Optimistic lock: the rollout controller writes other conditions of the same list, and a
-	// merge patch replaces the whole list.
-	if err := r.Client.Status().Patch(ctx, cfg, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("failed to update status of MultipathConfig %s: %w", klog.KObj(cfg), err)
-	}
-	return nil
+	return events
 }
 
 func was(obj conditions.Getter, t string, s metav1.ConditionStatus) bool {

@@ -72,7 +72,7 @@ func startManager(t *testing.T) (stop func()) {
 	if err := index.AddDefaultIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&render.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("render-test"), Namespace: namespace}).SetupWithManager(mgr); err != nil {
+	if err := (&render.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("render-test"), Namespace: namespace, APIReader: mgr.GetAPIReader()}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -21,12 +21,15 @@ import (
 	"testing"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/scheme"
 )
 
@@ -67,6 +70,55 @@ func TestWriteWWIDLeavesTheCachedObjectAlone(t *testing.T) {
 			}
 			if got.ResourceVersion == want.ResourceVersion {
 				t.Errorf("nothing was written (the case does not exercise a write)")
+			}
+		})
+	}
+}
+
+// When another controller wrote the MultipathConfig's status first (the health roll-up races
+// the render of a new LUN), the render reads it again and writes its fields on top at once,
+// keeping the other controller's, instead of waiting for another whole pass.
+func TestWriteConfigRetriesAConflictOnAFreshRead(t *testing.T) {
+	ctx := context.Background()
+	cfg := &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName, Generation: 1}}
+	c := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(cfg).
+		WithStatusSubresource(&mpv1alpha1.MultipathConfig{}).Build()
+	stale := &mpv1alpha1.MultipathConfig{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cfg), stale); err != nil {
+		t.Fatal(err)
+	}
+	// The other writer: a condition the render does not own, after the render read the object.
+	other := stale.DeepCopy()
+	other.Status.Conditions = []metav1.Condition{{Type: "OtherWriter", Status: metav1.ConditionTrue, Reason: "Set", LastTransitionTime: metav1.Now()}}
+	if err := c.Status().Update(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := multipathconf.Render(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, reader := range map[string]client.Reader{"without an APIReader": nil, "with an APIReader": c} {
+		t.Run(name, func(t *testing.T) {
+			r := &Reconciler{Client: c, Recorder: events.NewFakeRecorder(10), Namespace: "ns", APIReader: reader}
+			err := r.writeConfig(ctx, stale.DeepCopy(), rendered, nil, &decision{})
+			got := &mpv1alpha1.MultipathConfig{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(cfg), got); err != nil {
+				t.Fatal(err)
+			}
+			if reader == nil {
+				if !apierrors.IsConflict(err) || got.Status.RenderedConfig != nil {
+					t.Fatalf("without a reader the conflict is returned and nothing written; got %v, %+v", err, got.Status.RenderedConfig)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status.RenderedConfig == nil || got.Status.RenderedConfig.Hash != rendered.Hash {
+				t.Errorf("renderedConfig = %+v, want %s", got.Status.RenderedConfig, rendered.Hash)
+			}
+			if conditions.Get(got, "OtherWriter") == nil || conditions.Get(got, mpv1alpha1.RenderedCondition) == nil {
+				t.Errorf("conditions = %+v, want the other writer's and Rendered", got.Status.Conditions)
 			}
 		})
 	}

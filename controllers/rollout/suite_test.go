@@ -101,7 +101,7 @@ func startManager(e *testenv.Env) (func(), error) {
 	if err := index.AddDefaultIndexes(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
-	if err := (&render.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("render"), Namespace: namespace}).SetupWithManager(mgr); err != nil {
+	if err := (&render.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("render"), Namespace: namespace, APIReader: mgr.GetAPIReader()}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the render controller: %w", err)
 	}
 	if err := (&rollout.Reconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("rollout"), Namespace: namespace}).SetupWithManager(mgr); err != nil {

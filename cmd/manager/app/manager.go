@@ -239,6 +239,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Recorder:  mgr.GetEventRecorder("kube-multipath-render"),
 		Namespace: o.Namespace,
 		History:   o.History,
+		APIReader: mgr.GetAPIReader(),
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the render controller: %w", err)
 	}
