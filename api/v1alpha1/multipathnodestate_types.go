@@ -24,7 +24,9 @@ import (
 // MultipathNodeStateSpec is written by the operator: what the node should apply.
 type MultipathNodeStateSpec struct {
 	// desiredConfig is the rendered config the node's agent should apply. Unset while the rollout
-	// has not reached the node.
+	// has not reached the node. While the rollout wave (the ConfigMap kube-multipath-rollout-wave
+	// in the operator's namespace) names the node, the wave's config is the one to apply; the
+	// operator records it here once the node confirmed it, and before the wave drops the node.
 	// +optional
 	DesiredConfig *RenderedConfigRef `json:"desiredConfig,omitempty"`
 }
