@@ -128,9 +128,16 @@ func TestAgentAppliesTheDesiredConfigAndReportsMaps(t *testing.T) {
 	var l *coordinationv1.Lease
 	eventually(t, func() error {
 		var err error
-		l, err = lease(t, name) // renewed right after the status write
+		// Written before the status (the confirmation, not renewed: the maps are read after
+		// it), renewed right after the status write.
+		if l, err = lease(t, name); err == nil && l.Spec.RenewTime == nil {
+			return fmt.Errorf("the Lease is not renewed yet: %+v", l.Spec)
+		}
 		return err
 	})
+	if got := health.LeaseApplied(l, st.UID); got == nil || *got != ref {
+		t.Errorf("the Lease confirms %+v, want %s", got, ref.Name)
+	}
 	if *l.Spec.HolderIdentity != name || *l.Spec.LeaseDurationSeconds != 1 || l.Spec.RenewTime == nil ||
 		len(l.OwnerReferences) != 1 || l.OwnerReferences[0].UID != st.UID {
 		t.Errorf("Lease = %+v %+v", l.Spec, l.OwnerReferences)

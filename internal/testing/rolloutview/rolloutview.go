@@ -273,9 +273,13 @@ func (v *view) evaluate(res *Result, budget int, e observation, oneBudget bool) 
 	empty := multipathconf.EmptyRef().Hash
 	for name, st := range v.states {
 		d := wave.Effective(v.wave, name, st.Spec.DesiredConfig)
-		a := health.LeaseApplied(v.leases[health.LeaseName(name)], st.UID)
-		if a == nil {
-			a = st.Status.AppliedConfig
+		// It runs d when its Lease or its status says so, as the rollout controller reads it:
+		// the agent writes the Lease first, but either write can fail alone (an API server
+		// restart between them leaves the Lease behind the status).
+		lease := health.LeaseApplied(v.leases[health.LeaseName(name)], st.UID)
+		a := st.Status.AppliedConfig
+		if d != nil && lease != nil && *lease == *d {
+			a = lease
 		}
 		if d != nil {
 			if res.Handed[name] == nil {
