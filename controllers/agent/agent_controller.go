@@ -63,6 +63,9 @@ const (
 	// reportDelay is how long the report of an apply the rollout wave asked for waits for the
 	// controller to record the config in the spec (which wakes the agent sooner).
 	reportDelay = 2 * time.Second
+	// cacheBehind is when a pass that found its cached spec older than the API server's runs
+	// again, should the watch not bring the new one first.
+	cacheBehind = 200 * time.Millisecond
 	// backoffBase and backoffMax bound the wait before retrying a failed apply.
 	backoffBase = time.Second
 	backoffMax  = 5 * time.Minute
@@ -273,6 +276,22 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	if applied != nil && applied.Hash == desired.Hash && !pending {
 		r.backoff = applyBackoff{}
 		return ctrl.Result{}, nil
+	}
+	if !s.fromWave {
+		// The spec asks for a config the host does not run. The cache may be behind: the rollout
+		// controller records a wave's config in the spec before the wave stops naming the node,
+		// but the two arrive through different watches, and an old spec applied here would roll
+		// the node back. A read from the API server settles it; a newer spec comes through the
+		// watch and starts another pass.
+		fresh := &mpv1alpha1.MultipathNodeState{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.state), fresh); err != nil {
+			// Not an apply failure (nothing was tried): retried as an error.
+			return ctrl.Result{}, fmt.Errorf("failed to read MultipathNodeState %s before applying its spec: %w", s.state.Name, err)
+		}
+		if fresh.Generation != s.state.Generation {
+			log.V(4).Info("The cached spec is behind the API server; waiting for the watch", "cached", s.state.Generation, "current", fresh.Generation)
+			return ctrl.Result{RequeueAfter: cacheBehind}, nil
+		}
 	}
 	now := r.Clock.Now()
 	if wait, lastErr := r.backoff.wait(desired.Hash, now); wait > 0 {

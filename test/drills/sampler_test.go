@@ -513,7 +513,7 @@ func (w *clusterWatch) checkBudget() {
 	if res.MaxBusy > w.d.maxUnavailable {
 		w.d.t.Errorf("the rollout exceeded maxUnavailable %d: %s", w.d.maxUnavailable, res.MaxBusyAt)
 	}
-	w.d.t.Logf("at most %d nodes applying one config at once (maxUnavailable %d; %d events replayed, %d relists)", res.MaxBusy, w.d.maxUnavailable, res.Events, res.Relists)
+	w.d.t.Logf("at most %d nodes applying one config at once (maxUnavailable %d; %d events replayed, %d relists, %d views in watch gaps not evaluated)", res.MaxBusy, w.d.maxUnavailable, res.Events, res.Relists, res.Skipped)
 }
 
 func (w *clusterWatch) stop() { w.cancel() }

@@ -22,7 +22,9 @@ limitations under the License.
 // objects one by one, mixing moments). Their events are kept with their resourceVersions (etcd
 // revisions, one sequence across kinds, which tests against their own API server may rely on)
 // and replayed in that order, a relist replacing its kind's view at once: every view the budget
-// is computed on is one the cluster really was in.
+// is computed on is one the cluster really was in. While one kind's watch was broken (an API
+// server restart), views are not evaluated until its relist: they would pair the other kinds'
+// new state with that kind's old one.
 package rolloutview
 
 import (
@@ -68,7 +70,15 @@ type Follower struct {
 	mu      sync.Mutex
 	events  []observation
 	relists int
+	// last is the newest revision seen per kind; gaps are the revisions a kind's watch missed
+	// (from its last event to the relist that followed a broken watch).
+	last map[string]int64
+	gaps []gap
 }
+
+// gap is an open interval of revisions in which one kind's events are unknown: views inside it
+// mix that kind's older state with the others' newer one, and are not evaluated.
+type gap struct{ from, to int64 }
 
 // observation is one list or watch event of one kind.
 type observation struct {
@@ -174,9 +184,16 @@ func revision(rv string) int64 {
 func (f *Follower) record(o observation, relist bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.last == nil {
+		f.last = map[string]int64{}
+	}
 	if relist {
 		f.relists++
+		if from := f.last[o.kind]; from < o.rv {
+			f.gaps = append(f.gaps, gap{from: from, to: o.rv})
+		}
 	}
+	f.last[o.kind] = max(f.last[o.kind], o.rv)
 	f.events = append(f.events, o)
 }
 
@@ -190,8 +207,9 @@ type Result struct {
 	OverBudget []string
 	// Handed lists, per node, every config hash it was ever told to run.
 	Handed map[string]map[string]bool
-	// Events and Relists count what was replayed.
-	Events, Relists int
+	// Events and Relists count what was replayed; Skipped counts the views not evaluated,
+	// inside a kind's watch gap.
+	Events, Relists, Skipped int
 }
 
 // view is the cluster at one revision.
@@ -205,7 +223,7 @@ type view struct {
 // budget (0: no budget).
 func (f *Follower) Replay(budget int) Result {
 	f.mu.Lock()
-	events := slices.Clone(f.events)
+	events, gaps := slices.Clone(f.events), slices.Clone(f.gaps)
 	res := Result{Handed: map[string]map[string]bool{}, Events: len(f.events), Relists: f.relists}
 	f.mu.Unlock()
 	// A list at revision r holds every write up to r: it goes after the events of r.
@@ -260,7 +278,11 @@ func (f *Follower) Replay(budget int) Result {
 				}
 			}
 		}
-		v.evaluate(&res, budget, e, f.oneBudget)
+		if !slices.ContainsFunc(gaps, func(g gap) bool { return g.from < e.rv && e.rv < g.to }) {
+			v.evaluate(&res, budget, e, f.oneBudget)
+		} else {
+			res.Skipped++
+		}
 	}
 	return res
 }
@@ -299,6 +321,11 @@ func (v *view) evaluate(res *Result, budget int, e observation, oneBudget bool) 
 	for hash, nodes := range busy {
 		slices.Sort(nodes)
 		desc := fmt.Sprintf("at resourceVersion %d (%s), %v told to run %.16s and not running it", e.rv, e.kind, nodes, hash)
+		for _, name := range nodes {
+			st := v.states[name]
+			desc += fmt.Sprintf("; %s: wave %v, spec %s, status %s, Lease %s (rv %s/%s)", name, v.wave.Has(name), short(st.Spec.DesiredConfig),
+				short(st.Status.AppliedConfig), short(health.LeaseApplied(v.leases[health.LeaseName(name)], st.UID)), st.ResourceVersion, rvOf(v.leases[health.LeaseName(name)]))
+		}
 		if len(nodes) > res.MaxBusy {
 			res.MaxBusy, res.MaxBusyAt = len(nodes), desc
 		}
@@ -306,4 +333,18 @@ func (v *view) evaluate(res *Result, budget int, e observation, oneBudget bool) 
 			res.OverBudget = append(res.OverBudget, desc)
 		}
 	}
+}
+
+func short(ref *mpv1alpha1.RenderedConfigRef) string {
+	if ref == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.8s", ref.Hash)
+}
+
+func rvOf(l *coordinationv1.Lease) string {
+	if l == nil {
+		return "-"
+	}
+	return l.ResourceVersion
 }
