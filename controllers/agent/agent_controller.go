@@ -222,9 +222,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if w.Has(r.NodeName) && (st.Spec.DesiredConfig == nil || *st.Spec.DesiredConfig != w.Config) {
+	if w.HasState(st) && (st.Spec.DesiredConfig == nil || *st.Spec.DesiredConfig != w.Config) {
 		s.fromWave = true
-		st.Spec.DesiredConfig = wave.Effective(w, r.NodeName, st.Spec.DesiredConfig)
+		st.Spec.DesiredConfig = wave.Effective(w, st)
 	}
 
 	result := ctrl.Result{RequeueAfter: r.RefreshInterval}
@@ -645,7 +645,7 @@ func (p waveNames) configOf(o client.Object) *mpv1alpha1.RenderedConfigRef {
 		return nil
 	}
 	w, err := wave.FromConfigMap(cm)
-	if err != nil || !w.Has(p.node) {
+	if err != nil || !w.Names(p.node) {
 		return nil
 	}
 	return &w.Config

@@ -52,7 +52,7 @@ func TestAgentAppliesTheWaveAndConfirmsOnItsLease(t *testing.T) {
 	eventually(t, func() error { return confirmed(a) })
 
 	_, b := publish(t, wwidA, wwidB)
-	cm := wave.New(b, []string{"another-node", name}).ConfigMap(namespace)
+	cm := wave.New(b, []wave.Member{{Node: "another-node", UID: "another-uid"}, {Node: name, UID: getState(t, name).UID}}).ConfigMap(namespace)
 	if err := env.Client.Create(context.Background(), cm); err != nil {
 		t.Fatal(err)
 	}

@@ -302,7 +302,7 @@ func (f *fixture) state(name string) *mpv1alpha1.MultipathNodeState {
 	f.t.Helper()
 	st := f.rawState(name)
 	if st != nil {
-		st.Spec.DesiredConfig = wave.Effective(f.wave(), name, st.Spec.DesiredConfig)
+		st.Spec.DesiredConfig = wave.Effective(f.wave(), st)
 	}
 	return st
 }
@@ -347,7 +347,7 @@ func (f *fixture) states() map[string]*mpv1alpha1.MultipathNodeState {
 	out := map[string]*mpv1alpha1.MultipathNodeState{}
 	for i := range list.Items {
 		if st := &list.Items[i]; slices.Contains(f.nodes, st.Name) {
-			st.Spec.DesiredConfig = wave.Effective(w, st.Name, st.Spec.DesiredConfig)
+			st.Spec.DesiredConfig = wave.Effective(w, st)
 			out[st.Name] = st
 		}
 	}

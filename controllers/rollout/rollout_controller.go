@@ -600,7 +600,7 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 	}
 	errs := r.handOut(ctx, s, target, plan.Start, configOf)
 	// A node the wave names gets its spec from the wave (handOut), never another one.
-	adopt := slices.DeleteFunc(slices.Clone(plan.Adopt), s.wave.Has)
+	adopt := slices.DeleteFunc(slices.Clone(plan.Adopt), func(name string) bool { return s.wave.HasState(s.states[name]) })
 	errs = append(errs, fanout.Each(ctx, len(adopt), func(ctx context.Context, i int) error {
 		name := adopt[i]
 		ref := configOf(name)

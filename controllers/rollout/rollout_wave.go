@@ -95,7 +95,7 @@ func (r *Reconciler) gatherWave(ctx context.Context, s *scope) (bool, error) {
 // desiredOf is the config the node's agent applies: the wave's when the wave names the node,
 // else its spec.
 func (s *scope) desiredOf(st *mpv1alpha1.MultipathNodeState) *mpv1alpha1.RenderedConfigRef {
-	return wave.Effective(s.wave, st.Name, st.Spec.DesiredConfig)
+	return wave.Effective(s.wave, st)
 }
 
 // appliedOf is the config the node runs, as far as the rollout to want is concerned: want when
@@ -117,7 +117,7 @@ func (s *scope) appliedOf(st *mpv1alpha1.MultipathNodeState, want *mpv1alpha1.Re
 // not say the same yet) the failure is the one its Lease names; otherwise it is the Degraded
 // condition of the current generation.
 func (s *scope) failedOf(st *mpv1alpha1.MultipathNodeState) bool {
-	if w := s.wave; w.Has(st.Name) && !recorded(st, w.Config) {
+	if w := s.wave; w.HasState(st) && !recorded(st, w.Config) {
 		return s.failedHash[st.Name] == w.Config.Hash
 	}
 	return failed(st)
@@ -151,20 +151,23 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 	// publication: its spec says the same.
 	next := &wave.Wave{}
 	if r.waveOK(s) && target != nil {
-		var names []string
+		var members []wave.Member
 		if cur != nil && cur.Config == *target {
 			for _, name := range cur.Nodes {
-				if st := s.states[name]; st != nil && s.managed(name) && !recorded(st, cur.Config) {
-					names = append(names, name)
+				if st := s.states[name]; cur.HasState(st) && s.managed(name) && !recorded(st, cur.Config) {
+					members = append(members, wave.Member{Node: name, UID: st.UID})
 				}
 			}
 		}
-		next = wave.New(*target, append(names, byWave...))
+		for _, name := range byWave {
+			members = append(members, wave.Member{Node: name, UID: s.states[name].UID})
+		}
+		next = wave.New(*target, members)
 	}
 	// A new wave is published for newly admitted nodes, and to drop a node that now gets a
 	// config through its spec (a teardown, a deletion). Nodes recorded meanwhile leave with it;
 	// until then the wave keeps naming them, harmlessly: their spec says the same.
-	publish := len(byWave) > 0 || slices.ContainsFunc(bySpec, cur.Has)
+	publish := len(byWave) > 0 || slices.ContainsFunc(bySpec, cur.Names)
 	if publish && !wave.Equal(cur, next) && !next.Fits() {
 		log.Info("The rollout wave would not fit in its ConfigMap; handing out node by node", "nodes", len(next.Nodes))
 		bySpec, byWave = append(bySpec, byWave...), nil
@@ -177,7 +180,7 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 		// A node the wave drops keeps what the wave handed it: its spec says so first.
 		var unrecorded []string
 		for _, name := range curNodes(cur) {
-			if st := s.states[name]; st != nil && !next.Has(name) && !recorded(st, cur.Config) {
+			if st := s.states[name]; cur.HasState(st) && !next.HasState(st) && !recorded(st, cur.Config) {
 				unrecorded = append(unrecorded, name)
 			}
 		}
@@ -197,7 +200,7 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 	if !published {
 		// Nothing is handed out by the wave this pass; a node the old wave names gets nothing
 		// through its spec either (the next pass does it).
-		bySpec = slices.DeleteFunc(bySpec, cur.Has)
+		bySpec = slices.DeleteFunc(bySpec, cur.Names)
 	}
 	errs = append(errs, fanout.Each(ctx, len(bySpec), func(ctx context.Context, i int) error {
 		name := bySpec[i]
@@ -220,7 +223,7 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 		for _, name := range w.Nodes {
 			st := s.states[name]
 			switch {
-			case st == nil || recorded(st, w.Config):
+			case !w.HasState(st) || recorded(st, w.Config):
 			case is(s.appliedOf(st, &w.Config), w.Config):
 				confirmed = append(confirmed, name)
 			case !s.failedOf(st):

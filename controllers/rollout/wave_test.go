@@ -93,10 +93,10 @@ func TestRolloutWave(t *testing.T) {
 	eventually(t, func() error {
 		for _, name := range f.nodes[2:] {
 			st := f.rawState(name)
-			if w := f.wave(); w.Has(name) && w.Config == a {
+			if w := f.wave(); w.HasState(st) && w.Config == a {
 				return fmt.Errorf("the wave still hands %s to %s", a.Name, name)
 			}
-			if !is(st.Spec.DesiredConfig, a) && !f.wave().Has(name) {
+			if !is(st.Spec.DesiredConfig, a) && !f.wave().HasState(st) {
 				return fmt.Errorf("%s left the wave without its spec saying %s: %+v", name, a.Name, st.Spec.DesiredConfig)
 			}
 		}

@@ -21,9 +21,8 @@ limitations under the License.
 //
 // The contract between the rollout controller (the only writer) and the agents:
 //
-//   - A node the wave names applies the wave's config; any other node applies its
-//     MultipathNodeState's spec.desiredConfig. A node's effective desired config is
-//     Effective(wave, node, spec).
+//   - A node the wave names (by name and MultipathNodeState UID) applies the wave's config; any
+//     other node applies its MultipathNodeState's spec.desiredConfig: Effective(wave, state).
 //   - The controller never drops a node from the wave, nor replaces the wave's config, before
 //     that node's spec.desiredConfig says the wave's config ("recorded"): a dropped node then
 //     keeps what it was handed, so no node ever falls back to an older config.
@@ -35,11 +34,13 @@ package wave
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
@@ -54,8 +55,9 @@ const (
 	hashKey   = "hash"
 	nodesKey  = "nodes"
 
-	// MaxNodesBytes bounds the node list (a ConfigMap holds 1 MiB): about 40,000 names of 20
-	// characters. A wave that would name more is handed out in parts.
+	// MaxNodesBytes bounds the node list (a ConfigMap holds 1 MiB): about 14,000 nodes with
+	// names of 20 characters and their UIDs. A wave that would name more is handed out node by
+	// node.
 	MaxNodesBytes = 800 << 10
 )
 
@@ -65,10 +67,21 @@ type Wave struct {
 	Config mpv1alpha1.RenderedConfigRef
 	// Nodes are the admitted nodes' names, sorted and unique.
 	Nodes []string
+	// UIDs are, by node name, the UID of the MultipathNodeState each node had when it was
+	// admitted: a node deleted and added again under the same name (a replaced machine) has a
+	// new MultipathNodeState, which the wave does not name.
+	UIDs map[string]types.UID
 }
 
-// Has reports whether the wave names node. A nil wave names none.
-func (w *Wave) Has(node string) bool {
+// Member is one admitted node.
+type Member struct {
+	Node string
+	UID  types.UID
+}
+
+// Names reports whether the wave lists node, whatever its MultipathNodeState. A nil wave
+// lists none.
+func (w *Wave) Names(node string) bool {
 	if w == nil {
 		return false
 	}
@@ -76,14 +89,24 @@ func (w *Wave) Has(node string) bool {
 	return found
 }
 
-// Effective is the config node must apply: the wave's when the wave names it, else spec (its
-// MultipathNodeState's spec.desiredConfig, nil when none).
-func Effective(w *Wave, node string, spec *mpv1alpha1.RenderedConfigRef) *mpv1alpha1.RenderedConfigRef {
-	if w.Has(node) {
+// Has reports whether the wave names the MultipathNodeState node with UID uid.
+func (w *Wave) Has(node string, uid types.UID) bool {
+	return w.Names(node) && w.UIDs[node] == uid
+}
+
+// HasState reports whether the wave names st.
+func (w *Wave) HasState(st *mpv1alpha1.MultipathNodeState) bool {
+	return st != nil && w.Has(st.Name, st.UID)
+}
+
+// Effective is the config st's node must apply: the wave's when the wave names st, else its
+// spec.desiredConfig (nil when none).
+func Effective(w *Wave, st *mpv1alpha1.MultipathNodeState) *mpv1alpha1.RenderedConfigRef {
+	if w.HasState(st) {
 		ref := w.Config
 		return &ref
 	}
-	return spec
+	return st.Spec.DesiredConfig
 }
 
 // Equal reports whether two waves hand out the same config to the same nodes; a nil wave and
@@ -92,16 +115,33 @@ func Equal(a, b *Wave) bool {
 	if a == nil || len(a.Nodes) == 0 {
 		return b == nil || len(b.Nodes) == 0
 	}
-	return b != nil && a.Config == b.Config && slices.Equal(a.Nodes, b.Nodes)
+	return b != nil && a.Config == b.Config && slices.Equal(a.Nodes, b.Nodes) && maps.Equal(a.UIDs, b.UIDs)
 }
 
-// New returns the wave handing ref to nodes (in any order, duplicates allowed).
-func New(ref mpv1alpha1.RenderedConfigRef, nodes []string) *Wave {
-	w := &Wave{Nodes: slices.Compact(slices.Sorted(slices.Values(nodes)))}
+// New returns the wave handing ref to members (in any order; a node listed twice keeps its
+// last UID).
+func New(ref mpv1alpha1.RenderedConfigRef, members []Member) *Wave {
+	w := &Wave{UIDs: make(map[string]types.UID, len(members))}
+	for _, m := range members {
+		w.UIDs[m.Node] = m.UID
+	}
+	w.Nodes = slices.Sorted(maps.Keys(w.UIDs))
 	if len(w.Nodes) > 0 {
 		w.Config = ref
 	}
 	return w
+}
+
+// Members lists the wave's nodes with their UIDs, sorted by node.
+func (w *Wave) Members() []Member {
+	if w == nil {
+		return nil
+	}
+	out := make([]Member, 0, len(w.Nodes))
+	for _, n := range w.Nodes {
+		out = append(out, Member{Node: n, UID: w.UIDs[n]})
+	}
+	return out
 }
 
 // FromConfigMap reads the wave from its ConfigMap; a nil ConfigMap is a nil wave. A ConfigMap
@@ -110,20 +150,28 @@ func FromConfigMap(cm *corev1.ConfigMap) (*Wave, error) {
 	if cm == nil {
 		return nil, nil
 	}
-	w := &Wave{}
-	if nodes := cm.Data[nodesKey]; nodes != "" {
-		w.Nodes = strings.Split(nodes, "\n")
-	}
-	if len(w.Nodes) == 0 {
+	w := &Wave{UIDs: map[string]types.UID{}}
+	nodes := cm.Data[nodesKey]
+	if nodes == "" {
 		return w, nil
 	}
-	w.Config = mpv1alpha1.RenderedConfigRef{Name: cm.Data[configKey], Hash: cm.Data[hashKey]}
 	var errs []error
+	for line := range strings.SplitSeq(nodes, "\n") {
+		name, uid, ok := strings.Cut(line, " ")
+		if !ok || name == "" || uid == "" || strings.Contains(uid, " ") {
+			errs = append(errs, fmt.Errorf("data.%s: line %q is not a node name and a MultipathNodeState UID", nodesKey, line))
+			break
+		}
+		if len(w.Nodes) > 0 && name <= w.Nodes[len(w.Nodes)-1] {
+			errs = append(errs, fmt.Errorf("data.%s must list each node once, sorted by name (%q after %q)", nodesKey, name, w.Nodes[len(w.Nodes)-1]))
+			break
+		}
+		w.Nodes = append(w.Nodes, name)
+		w.UIDs[name] = types.UID(uid)
+	}
+	w.Config = mpv1alpha1.RenderedConfigRef{Name: cm.Data[configKey], Hash: cm.Data[hashKey]}
 	if w.Config.Name == "" || w.Config.Hash == "" {
 		errs = append(errs, fmt.Errorf("data.%s and data.%s must name a rendered config", configKey, hashKey))
-	}
-	if !slices.IsSorted(w.Nodes) || len(slices.Compact(slices.Clone(w.Nodes))) != len(w.Nodes) || slices.Contains(w.Nodes, "") {
-		errs = append(errs, fmt.Errorf("data.%s must list node names, sorted, one per line, each once", nodesKey))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("rollout wave ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
@@ -131,7 +179,8 @@ func FromConfigMap(cm *corev1.ConfigMap) (*Wave, error) {
 	return w, nil
 }
 
-// ConfigMap is the wave as its ConfigMap in namespace.
+// ConfigMap is the wave as its ConfigMap in namespace: data.config and data.hash name the
+// config, data.nodes has one line per node, its name and its MultipathNodeState's UID.
 func (w *Wave) ConfigMap(namespace string) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
@@ -146,8 +195,12 @@ func (w *Wave) ConfigMap(namespace string) *corev1.ConfigMap {
 		Data: map[string]string{},
 	}
 	if len(w.Nodes) > 0 {
+		lines := make([]string, 0, len(w.Nodes))
+		for _, n := range w.Nodes {
+			lines = append(lines, n+" "+string(w.UIDs[n]))
+		}
 		cm.Data[configKey], cm.Data[hashKey] = w.Config.Name, w.Config.Hash
-		cm.Data[nodesKey] = strings.Join(w.Nodes, "\n")
+		cm.Data[nodesKey] = strings.Join(lines, "\n")
 	}
 	return cm
 }
@@ -156,7 +209,7 @@ func (w *Wave) ConfigMap(namespace string) *corev1.ConfigMap {
 func (w *Wave) Fits() bool {
 	n := 0
 	for _, name := range w.Nodes {
-		n += len(name) + 1
+		n += len(name) + len(w.UIDs[name]) + 2
 	}
 	return n <= MaxNodesBytes
 }

@@ -23,6 +23,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
@@ -32,14 +33,31 @@ var (
 	refB = mpv1alpha1.RenderedConfigRef{Name: "kube-multipath-rendered-bbbb", Hash: "bbbb2222"}
 )
 
+func members(names ...string) []Member {
+	out := make([]Member, 0, len(names))
+	for _, n := range names {
+		out = append(out, Member{Node: n, UID: types.UID("uid-" + n)})
+	}
+	return out
+}
+
+func state(name string, uid types.UID, spec *mpv1alpha1.RenderedConfigRef) *mpv1alpha1.MultipathNodeState {
+	st := &mpv1alpha1.MultipathNodeState{Spec: mpv1alpha1.MultipathNodeStateSpec{DesiredConfig: spec}}
+	st.Name, st.UID = name, uid
+	return st
+}
+
 func TestRoundTrip(t *testing.T) {
-	w := New(refA, []string{"node-c", "node-a", "node-b", "node-a"})
+	w := New(refA, members("node-c", "node-a", "node-b", "node-a"))
 	if want := []string{"node-a", "node-b", "node-c"}; !slices.Equal(w.Nodes, want) {
 		t.Fatalf("New sorted and deduplicated to %v, want %v", w.Nodes, want)
 	}
 	cm := w.ConfigMap("ns")
 	if cm.Name != Name || cm.Namespace != "ns" || cm.Labels["app.kubernetes.io/managed-by"] != "kube-multipath" {
 		t.Errorf("ConfigMap meta = %s/%s %v", cm.Namespace, cm.Name, cm.Labels)
+	}
+	if want := "node-a uid-node-a\nnode-b uid-node-b\nnode-c uid-node-c"; cm.Data["nodes"] != want {
+		t.Errorf("data.nodes = %q, want %q", cm.Data["nodes"], want)
 	}
 	got, err := FromConfigMap(cm)
 	if err != nil {
@@ -58,18 +76,25 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestEffective(t *testing.T) {
-	w := New(refA, []string{"in"})
-	if got := Effective(w, "in", &refB); got == nil || *got != refA {
+	w := New(refA, members("in"))
+	if got := Effective(w, state("in", "uid-in", &refB)); got == nil || *got != refA {
 		t.Errorf("a node the wave names applies the wave's config, got %v", got)
 	}
-	if got := Effective(w, "out", &refB); got == nil || *got != refB {
+	if got := Effective(w, state("out", "uid-out", &refB)); got == nil || *got != refB {
 		t.Errorf("a node the wave does not name applies its spec, got %v", got)
 	}
-	if got := Effective(nil, "in", nil); got != nil {
+	// The node was deleted and added again: its new MultipathNodeState was never admitted.
+	if got := Effective(w, state("in", "uid-of-a-new-state", &refB)); got == nil || *got != refB {
+		t.Errorf("a new MultipathNodeState of a listed name applies its spec, got %v", got)
+	}
+	if !w.Names("in") || w.Has("in", "uid-of-a-new-state") {
+		t.Error("Names is by name, Has by name and UID")
+	}
+	if got := Effective(nil, state("in", "uid-in", nil)); got != nil {
 		t.Errorf("no wave, no spec: got %v", got)
 	}
-	if w.Has("") || (*Wave)(nil).Has("in") {
-		t.Error("Has names a node that is not listed")
+	if w.Names("") || (*Wave)(nil).Names("in") || (*Wave)(nil).HasState(state("in", "uid-in", nil)) || w.HasState(nil) {
+		t.Error("a node that is not listed is named")
 	}
 }
 
@@ -80,10 +105,11 @@ func TestEqual(t *testing.T) {
 		want bool
 	}{
 		{"nil and empty", nil, New(refA, nil), true},
-		{"same", New(refA, []string{"x", "y"}), New(refA, []string{"y", "x"}), true},
-		{"other config", New(refA, []string{"x"}), New(refB, []string{"x"}), false},
-		{"other nodes", New(refA, []string{"x"}), New(refA, []string{"x", "y"}), false},
-		{"nil and some", nil, New(refA, []string{"x"}), false},
+		{"same", New(refA, members("x", "y")), New(refA, members("y", "x")), true},
+		{"other config", New(refA, members("x")), New(refB, members("x")), false},
+		{"other nodes", New(refA, members("x")), New(refA, members("x", "y")), false},
+		{"other UID", New(refA, members("x")), New(refA, []Member{{Node: "x", UID: "new"}}), false},
+		{"nil and some", nil, New(refA, members("x")), false},
 	} {
 		if got := Equal(tc.a, tc.b); got != tc.want || Equal(tc.b, tc.a) != tc.want {
 			t.Errorf("%s: Equal = %v, want %v (both ways)", tc.name, got, tc.want)
@@ -99,11 +125,12 @@ func TestFromConfigMapRefusesMalformed(t *testing.T) {
 		data map[string]string
 		want string
 	}{
-		{"no config", map[string]string{"nodes": "a", "hash": "h"}, "data.config and data.hash"},
-		{"no hash", map[string]string{"nodes": "a", "config": "c"}, "data.config and data.hash"},
-		{"unsorted", map[string]string{"nodes": "b\na", "config": "c", "hash": "h"}, "data.nodes must list"},
-		{"duplicate", map[string]string{"nodes": "a\na", "config": "c", "hash": "h"}, "data.nodes must list"},
-		{"empty line", map[string]string{"nodes": "\na", "config": "c", "hash": "h"}, "data.nodes must list"},
+		{"no config", map[string]string{"nodes": "a u", "hash": "h"}, "data.config and data.hash"},
+		{"no hash", map[string]string{"nodes": "a u", "config": "c"}, "data.config and data.hash"},
+		{"no UID", map[string]string{"nodes": "a", "config": "c", "hash": "h"}, "is not a node name and a MultipathNodeState UID"},
+		{"unsorted", map[string]string{"nodes": "b u\na u", "config": "c", "hash": "h"}, "each node once, sorted"},
+		{"duplicate", map[string]string{"nodes": "a u\na v", "config": "c", "hash": "h"}, "each node once, sorted"},
+		{"empty line", map[string]string{"nodes": "\na u", "config": "c", "hash": "h"}, "is not a node name"},
 	} {
 		cm := &corev1.ConfigMap{Data: tc.data}
 		cm.Name, cm.Namespace = Name, "ns"
@@ -115,14 +142,14 @@ func TestFromConfigMapRefusesMalformed(t *testing.T) {
 }
 
 func TestFits(t *testing.T) {
-	names := make([]string, 0, 50000)
+	var ms []Member
 	for i := range 50000 {
-		names = append(names, strings.Repeat("n", 10)+string(rune('a'+i%26))+strings.Repeat("x", i%7)+"-"+strconv.Itoa(i))
+		ms = append(ms, Member{Node: "node-" + strconv.Itoa(i) + strings.Repeat("x", 10), UID: "5f1d2c3e-aaaa-bbbb-cccc-0123456789ab"})
 	}
-	if !New(refA, names[:1000]).Fits() {
+	if !New(refA, ms[:1000]).Fits() {
 		t.Error("1,000 nodes do not fit")
 	}
-	if New(refA, names).Fits() {
-		t.Error("50,000 names of about 20 characters fit in MaxNodesBytes")
+	if New(refA, ms).Fits() {
+		t.Error("50,000 nodes with their UIDs fit in MaxNodesBytes")
 	}
 }

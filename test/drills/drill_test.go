@@ -600,7 +600,7 @@ func (d *drill) told(st *mpv1alpha1.MultipathNodeState) (*mpv1alpha1.RenderedCon
 	if err != nil {
 		return nil, err
 	}
-	return wave.Effective(w, st.Name, st.Spec.DesiredConfig), nil
+	return wave.Effective(w, st), nil
 }
 
 // checkDaemons asserts that every fake multipathd received only allow-listed commands, each in

@@ -76,7 +76,7 @@ func (h *harness) addReportingNodes(ctx context.Context, n int) error {
 			if err == nil {
 				w, err = wave.FromConfigMap(cm)
 			}
-			desired = wave.Effective(w, names[i], st.Spec.DesiredConfig)
+			desired = wave.Effective(w, st)
 		}
 		switch {
 		case err == nil && desired != nil:

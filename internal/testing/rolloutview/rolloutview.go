@@ -294,7 +294,7 @@ func (v *view) evaluate(res *Result, budget int, e observation, oneBudget bool) 
 	busy := map[string][]string{}
 	empty := multipathconf.EmptyRef().Hash
 	for name, st := range v.states {
-		d := wave.Effective(v.wave, name, st.Spec.DesiredConfig)
+		d := wave.Effective(v.wave, st)
 		// It runs d when its Lease or its status says so, as the rollout controller reads it:
 		// the agent writes the Lease first, but either write can fail alone (an API server
 		// restart between them leaves the Lease behind the status).
@@ -323,7 +323,7 @@ func (v *view) evaluate(res *Result, budget int, e observation, oneBudget bool) 
 		desc := fmt.Sprintf("at resourceVersion %d (%s), %v told to run %.16s and not running it", e.rv, e.kind, nodes, hash)
 		for _, name := range nodes {
 			st := v.states[name]
-			desc += fmt.Sprintf("; %s: wave %v, spec %s, status %s, Lease %s (rv %s/%s)", name, v.wave.Has(name), short(st.Spec.DesiredConfig),
+			desc += fmt.Sprintf("; %s: wave %v, spec %s, status %s, Lease %s (rv %s/%s)", name, v.wave.HasState(st), short(st.Spec.DesiredConfig),
 				short(st.Status.AppliedConfig), short(health.LeaseApplied(v.leases[health.LeaseName(name)], st.UID)), st.ResourceVersion, rvOf(v.leases[health.LeaseName(name)]))
 		}
 		if len(nodes) > res.MaxBusy {
