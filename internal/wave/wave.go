@@ -29,6 +29,10 @@ limitations under the License.
 //   - The controller writes a node's spec with another config only while the wave does not
 //     name it.
 //   - The budget (maxUnavailable) counts the wave's nodes as handed the wave's config.
+//
+// The wave is the operator's object: deleting it by hand mid-rollout sends the nodes it named
+// and whose spec was not recorded yet back to their spec's config; the controller creates it
+// again at the next hand-out.
 package wave
 
 import (
