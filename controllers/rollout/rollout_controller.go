@@ -599,8 +599,11 @@ func (r *Reconciler) reconcileRollout(ctx context.Context, s *scope) (ctrl.Resul
 		}
 	}
 	errs := r.handOut(ctx, s, target, plan.Start, configOf)
-	// A node the wave names gets its spec from the wave (handOut), never another one.
-	adopt := slices.DeleteFunc(slices.Clone(plan.Adopt), func(name string) bool { return s.wave.HasState(s.states[name]) })
+	// A node the wave names gets its spec from the wave (handOut), except the config it already
+	// runs when the target moved away from the wave's (a rollback).
+	adopt := slices.DeleteFunc(slices.Clone(plan.Adopt), func(name string) bool {
+		return s.wave.HasState(s.states[name]) && (target == nil || s.wave.Config == *target)
+	})
 	errs = append(errs, fanout.Each(ctx, len(adopt), func(ctx context.Context, i int) error {
 		name := adopt[i]
 		ref := configOf(name)

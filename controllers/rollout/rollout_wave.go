@@ -168,6 +168,15 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 	// config through its spec (a teardown, a deletion). Nodes recorded meanwhile leave with it;
 	// until then the wave keeps naming them, harmlessly: their spec says the same.
 	publish := len(byWave) > 0 || slices.ContainsFunc(bySpec, cur.Names)
+	if cur != nil && target != nil && cur.Config != *target {
+		// A rollback to a config nodes of the wave still run (the wave's config failed there):
+		// the wave lets them go, and their spec says what they run.
+		for _, name := range cur.Nodes {
+			if st := s.states[name]; cur.HasState(st) && is(s.appliedOf(st, target), *target) {
+				publish = true
+			}
+		}
+	}
 	if publish && !wave.Equal(cur, next) && !next.Fits() {
 		log.Info("The rollout wave would not fit in its ConfigMap; handing out node by node", "nodes", len(next.Nodes))
 		bySpec, byWave = append(bySpec, byWave...), nil
@@ -180,7 +189,7 @@ func (r *Reconciler) handOut(ctx context.Context, s *scope, target *mpv1alpha1.R
 		// A node the wave drops keeps what the wave handed it: its spec says so first.
 		var unrecorded []string
 		for _, name := range curNodes(cur) {
-			if st := s.states[name]; cur.HasState(st) && !next.HasState(st) && !recorded(st, cur.Config) {
+			if st := s.states[name]; cur.HasState(st) && !next.HasState(st) && !recorded(st, cur.Config) && !s.runsSpec(st) {
 				unrecorded = append(unrecorded, name)
 			}
 		}
@@ -269,6 +278,13 @@ func (t *recordTimer) reset() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.hash = ""
+}
+
+// runsSpec reports whether st's node runs the config its spec names: the wave can let it go
+// without a record, nothing changes on the node.
+func (s *scope) runsSpec(st *mpv1alpha1.MultipathNodeState) bool {
+	spec := st.Spec.DesiredConfig
+	return spec != nil && is(s.appliedOf(st, spec), *spec)
 }
 
 // curNodes is w's nodes; none for a nil wave.

@@ -27,7 +27,8 @@ limitations under the License.
 //     that node's spec.desiredConfig says the wave's config ("recorded"): a dropped node then
 //     keeps what it was handed, so no node ever falls back to an older config.
 //   - The controller writes a node's spec with another config only while the wave does not
-//     name it.
+//     name it, or to record the config the node already runs (a rollback to it, away from a
+//     wave config that failed there); the wave then lets the node go without a record.
 //   - The budget (maxUnavailable) counts the wave's nodes as handed the wave's config.
 //
 // The wave is the operator's object: deleting it by hand mid-rollout sends the nodes it named
