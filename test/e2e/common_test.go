@@ -37,6 +37,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,6 +47,7 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 	"github.com/kube-multipath/kube-multipath/internal/testenv"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
@@ -263,20 +265,44 @@ func checkWriterAt(t *testing.T, ctx context.Context, run string) {
 	}
 }
 
+// nodeState reads the node's MultipathNodeState with spec.desiredConfig the config the node is
+// told to run: the rollout wave's while the wave names it (its spec records it after the
+// node's confirmation).
 func nodeState(t *testing.T, ctx context.Context) *mpv1alpha1.MultipathNodeState {
 	t.Helper()
-	st := &mpv1alpha1.MultipathNodeState{}
-	if err := sys.c.Get(ctx, client.ObjectKey{Name: nodeName}, st); err != nil {
+	st, err := toldState(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return st
 }
 
+func toldState(ctx context.Context) (*mpv1alpha1.MultipathNodeState, error) {
+	st := &mpv1alpha1.MultipathNodeState{}
+	if err := sys.c.Get(ctx, client.ObjectKey{Name: nodeName}, st); err != nil {
+		return nil, err
+	}
+	cm := &corev1.ConfigMap{}
+	switch err := sys.c.Get(ctx, client.ObjectKey{Namespace: sim.Namespace, Name: wave.Name}, cm); {
+	case apierrors.IsNotFound(err):
+		return st, nil
+	case err != nil:
+		return nil, err
+	}
+	w, err := wave.FromConfigMap(cm)
+	if err != nil {
+		return nil, err
+	}
+	st.Spec.DesiredConfig = wave.Effective(w, st)
+	return st, nil
+}
+
 func waitNode(t *testing.T, ctx context.Context, timeout time.Duration, what string, f func(*mpv1alpha1.MultipathNodeState) error) *mpv1alpha1.MultipathNodeState {
 	t.Helper()
-	st := &mpv1alpha1.MultipathNodeState{}
+	var st *mpv1alpha1.MultipathNodeState
 	err := poll(ctx, timeout, func() error {
-		if err := sys.c.Get(ctx, client.ObjectKey{Name: nodeName}, st); err != nil {
+		var err error
+		if st, err = toldState(ctx); err != nil {
 			return err
 		}
 		return f(st)
