@@ -322,14 +322,7 @@ func (f *fixture) rawState(name string) *mpv1alpha1.MultipathNodeState {
 // wave reads the rollout wave; nil when there is none.
 func (f *fixture) wave() *wave.Wave {
 	f.t.Helper()
-	cm := &corev1.ConfigMap{}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: wave.Name}, cm); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		f.t.Fatalf("getting the rollout wave: %v", err)
-	}
-	w, err := wave.FromConfigMap(cm)
+	w, err := wave.Read(ctx, env.Client, namespace)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -589,14 +589,7 @@ func (d *drill) state(n *node) (*mpv1alpha1.MultipathNodeState, error) {
 // told is the config st's node is told to run: the rollout wave's when the wave names the node,
 // else its spec (internal/wave).
 func (d *drill) told(st *mpv1alpha1.MultipathNodeState) (*mpv1alpha1.RenderedConfigRef, error) {
-	cm := &corev1.ConfigMap{}
-	switch err := sys.c.Get(d.ctx, client.ObjectKey{Namespace: sim.Namespace, Name: wave.Name}, cm); {
-	case apierrors.IsNotFound(err):
-		return st.Spec.DesiredConfig, nil
-	case err != nil:
-		return nil, err
-	}
-	w, err := wave.FromConfigMap(cm)
+	w, err := wave.Read(d.ctx, sys.c, sim.Namespace)
 	if err != nil {
 		return nil, err
 	}

@@ -37,7 +37,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -282,14 +281,7 @@ func toldState(ctx context.Context) (*mpv1alpha1.MultipathNodeState, error) {
 	if err := sys.c.Get(ctx, client.ObjectKey{Name: nodeName}, st); err != nil {
 		return nil, err
 	}
-	cm := &corev1.ConfigMap{}
-	switch err := sys.c.Get(ctx, client.ObjectKey{Namespace: sim.Namespace, Name: wave.Name}, cm); {
-	case apierrors.IsNotFound(err):
-		return st, nil
-	case err != nil:
-		return nil, err
-	}
-	w, err := wave.FromConfigMap(cm)
+	w, err := wave.Read(ctx, sys.c, sim.Namespace)
 	if err != nil {
 		return nil, err
 	}

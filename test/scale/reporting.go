@@ -23,7 +23,6 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -68,15 +67,10 @@ func (h *harness) addReportingNodes(ctx context.Context, n int) error {
 		err := h.c.Get(ctx, client.ObjectKey{Name: names[i]}, st)
 		var desired *mpv1alpha1.RenderedConfigRef
 		if err == nil {
-			cm := &corev1.ConfigMap{}
-			if err = h.c.Get(ctx, client.ObjectKey{Namespace: sim.Namespace, Name: wave.Name}, cm); apierrors.IsNotFound(err) {
-				cm, err = nil, nil
-			}
 			var w *wave.Wave
-			if err == nil {
-				w, err = wave.FromConfigMap(cm)
+			if w, err = wave.Read(ctx, h.c, sim.Namespace); err == nil {
+				desired = wave.Effective(w, st)
 			}
-			desired = wave.Effective(w, st)
 		}
 		switch {
 		case err == nil && desired != nil:
