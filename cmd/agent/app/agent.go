@@ -68,6 +68,7 @@ type Options struct {
 	MetricsAddr      string
 	SecureMetrics    bool
 	ProbeAddr        string
+	PprofAddr        string
 	Uevents          bool
 	// WatchFiles re-checks the host's files at once when they change (fsnotify), not only every
 	// refresh interval.
@@ -98,6 +99,7 @@ func DefaultOptions() Options {
 		MetricsAddr:   ":9965",
 		SecureMetrics: true,
 		ProbeAddr:     "127.0.0.1:9966",
+		PprofAddr:     "0",
 		Uevents:       true,
 		WatchFiles:    true,
 	}
@@ -117,6 +119,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Address of the metrics endpoint (on the node's network); 0 disables it.")
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS behind Kubernetes authentication and authorization.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of the liveness and readiness probes (on the node's network).")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Address of the net/http/pprof endpoint, for profiling; 0 disables it.")
 	fs.BoolVar(&o.Uevents, "uevents", o.Uevents, "Read maps at once on a device-mapper uevent, not only every refresh interval.")
 	fs.BoolVar(&o.WatchFiles, "watch-files", o.WatchFiles, "Re-check the host's multipath files at once when they change, not only every refresh interval.")
 }
@@ -193,6 +196,7 @@ func Build(cfg *rest.Config, o Options) (*Agent, error) {
 		Scheme:                 Scheme(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: o.ProbeAddr,
+		PprofBindAddress:       o.PprofAddr,
 		LeaderElection:         false, // one agent per node, each on its own object
 		Controller:             config.Controller{SkipNameValidation: &o.SkipNameValidation},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
