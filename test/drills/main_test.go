@@ -103,6 +103,7 @@ func run(m *testing.M) int {
 	code := m.Run()
 	s.stop()
 	if code != 0 {
+		sim.KeepLogs(dir)
 		fmt.Fprintf(os.Stderr, "drills: logs kept in %s (manager.log, agents.log, agent-*.log)\n", dir)
 	} else {
 		_ = os.RemoveAll(dir)

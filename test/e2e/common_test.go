@@ -448,17 +448,21 @@ func prepare(name, prefix string, err error) (dir string, closeLog func(), code 
 	return dir, func() { _ = logFile.Close() }, 0, true
 }
 
-// report prints a run's figures and its time, then keeps the run's dir (the logs listed in
-// kept) when the run failed or KUBE_MULTIPATH_E2E_KEEP=true, else removes it.
+// report prints a run's figures and its time, then removes the run's dir; a failed run keeps
+// its logs (those listed in kept) and KUBE_MULTIPATH_E2E_KEEP=true all of it.
 func report(name, heading string, figures []string, begin time.Time, code int, dir, kept string) {
 	fmt.Println(heading)
 	for _, f := range figures {
 		fmt.Println("  " + f)
 	}
 	fmt.Printf("%s: whole run %.1fs\n", name, time.Since(begin).Seconds())
-	if code != 0 || os.Getenv("KUBE_MULTIPATH_E2E_KEEP") == "true" {
-		fmt.Fprintf(os.Stderr, "%s: logs kept in %s (%s)\n", name, dir, kept)
-	} else {
+	switch {
+	case os.Getenv("KUBE_MULTIPATH_E2E_KEEP") == "true":
+		fmt.Fprintf(os.Stderr, "%s: run kept in %s (%s)\n", name, dir, kept)
+	case code != 0:
+		freed := sim.KeepLogs(dir)
+		fmt.Fprintf(os.Stderr, "%s: logs kept in %s (%s; %d MiB of images and binaries removed)\n", name, dir, kept, freed>>20)
+	default:
 		_ = os.RemoveAll(dir)
 	}
 }

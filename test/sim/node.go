@@ -25,10 +25,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,6 +270,22 @@ func (n *Node) Close() error {
 // ReadFile reads a file under the node's host root.
 func (n *Node) ReadFile(rel string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(n.HostRoot, rel))
+}
+
+// KeepLogs empties a failed run's folder of what is not worth keeping: every file of 1 MiB or
+// more that is not a log (the built binaries, the guest's disk images). The folder is on tmpfs: a failed
+// e2e run kept half a GiB of RAM until someone removed it by hand. It returns what it freed.
+func KeepLogs(dir string) (freed int64) {
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || strings.HasSuffix(path, ".log") {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.Size() >= 1<<20 && os.Remove(path) == nil {
+			freed += info.Size()
+		}
+		return nil
+	})
+	return freed
 }
 
 // TempDir returns a temporary folder on tmpfs (/dev/shm) when the machine has one, else in
