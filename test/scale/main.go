@@ -54,7 +54,7 @@ func main() {
 	flag.StringVar(&cfg.Dir, "dir", cfg.Dir, "Work folder (host roots, logs); default a fresh folder on tmpfs.")
 	flag.StringVar(&cfg.ManagerArgs, "manager-args", cfg.ManagerArgs, "Extra flags for the manager, space-separated.")
 	flag.IntVar(&cfg.MemoryNodes, "memory-nodes", 0, "Measure the manager's memory at this many nodes: those beyond the largest -nodes report as an agent would (status, Lease) but run none.")
-	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "Profile the harness process (the simulated agents) during each apply into FILE-<nodes> (go tool pprof FILE-100).")
+	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "Profile the harness process (the simulated agents) during each apply into FILE-<nodes>, and during the path failure into FILE-<nodes>-pathfailure (go tool pprof FILE-100).")
 	flag.StringVar(&cfg.Pprof, "manager-pprof", "", "Serve the manager's net/http/pprof on this address (go tool pprof http://ADDR/debug/pprof/heap).")
 	verbose := flag.Bool("v", false, "Log the harness's controllers (the manager logs to its own file).")
 	flag.Parse()

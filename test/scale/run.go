@@ -526,17 +526,11 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 func (h *harness) propagation(ctx context.Context) (apply, reported, handout, reconfigured sim.Latencies, createdMs, renderedMs float64, err error) {
 	i := h.nextLUN
 	h.nextLUN++
-	if h.cfg.CPUProfile != "" {
-		f, err := os.Create(fmt.Sprintf("%s-%d", h.cfg.CPUProfile, len(h.nodes)))
-		if err != nil {
-			return apply, reported, handout, reconfigured, 0, 0, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return apply, reported, handout, reconfigured, 0, 0, err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := h.profile("")
+	if err != nil {
+		return apply, reported, handout, reconfigured, 0, 0, err
 	}
+	defer stop()
 	start := time.Now()
 	if err := h.c.Create(ctx, h.lun(i)); err != nil {
 		return apply, reported, handout, reconfigured, 0, 0, err
@@ -603,6 +597,11 @@ func (h *harness) renderedConfigMap(ctx context.Context) (*corev1.ConfigMap, err
 // view changes and a device-mapper uevent fires), and times the MultipathWWID status; then the
 // path comes back.
 func (h *harness) pathFailure(ctx context.Context) (failMs, recoverMs float64, err error) {
+	stop, err := h.profile("-pathfailure")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stop()
 	node := h.nodes[0]
 	maps := h.groupMaps(0)
 	if len(maps) == 0 {
@@ -799,6 +798,23 @@ func (h *harness) managerRequests(ctx context.Context) (map[string]float64, erro
 		out[m] = ms.Sum("rest_client_requests_total", "method", m)
 	}
 	return out, nil
+}
+
+// profile starts a CPU profile of the harness (the simulated agents) into
+// -cpuprofile-<nodes><suffix> when -cpuprofile is set; stop ends it.
+func (h *harness) profile(suffix string) (stop func(), err error) {
+	if h.cfg.CPUProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%d%s", h.cfg.CPUProfile, len(h.nodes), suffix))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // memory reads the manager's RSS, and one real agent process's: node 0's in-process agent is
