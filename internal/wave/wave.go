@@ -140,18 +140,6 @@ func New(ref mpv1alpha1.RenderedConfigRef, members []Member) *Wave {
 	return w
 }
 
-// Members lists the wave's nodes with their UIDs, sorted by node.
-func (w *Wave) Members() []Member {
-	if w == nil {
-		return nil
-	}
-	out := make([]Member, 0, len(w.Nodes))
-	for _, n := range w.Nodes {
-		out = append(out, Member{Node: n, UID: w.UIDs[n]})
-	}
-	return out
-}
-
 // FromConfigMap reads the wave from its ConfigMap; a nil ConfigMap is a nil wave. A ConfigMap
 // that does not parse is an error, and its nodes should be treated as named by no wave.
 func FromConfigMap(cm *corev1.ConfigMap) (*Wave, error) {
