@@ -97,6 +97,19 @@ func TestTrimNodeState(t *testing.T) {
 			t.Errorf("the counts the roll-up reads changed: %+v", g.Status.Maps[1])
 		}
 	})
+	t.Run("the maps take no more room than they fill", func(t *testing.T) {
+		s := reporting("node-a")
+		s.Status.Maps = append(make([]mpv1alpha1.MapStatus, 0, 64), s.Status.Maps...)
+		want := withoutPaths(s)
+		got, _ := TrimNodeState(s)
+		g := got.(*mpv1alpha1.MultipathNodeState)
+		if cap(g.Status.Maps) != len(g.Status.Maps) {
+			t.Errorf("maps: len %d, cap %d", len(g.Status.Maps), cap(g.Status.Maps))
+		}
+		if !apiequality.Semantic.DeepEqual(got, want) {
+			t.Errorf("TrimNodeState =\n%+v\nwant\n%+v", got, want)
+		}
+	})
 	t.Run("the WWIDs of two reports share one string", func(t *testing.T) {
 		a, b := reporting("node-a"), reporting("node-b")
 		// Decoded from two watch events, the same WWID is two strings.
