@@ -23,6 +23,9 @@ package index
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,16 +36,43 @@ import (
 )
 
 const (
-	// PVConsumers indexes PersistentVolumes by the lowercase WWIDs and aliases they name
-	// (consumers.Refs): the webhook finds the volumes of one LUN with one lookup per name.
+	// PVConsumers indexes PersistentVolumes by the Bucket of each lowercase WWID and alias they
+	// name (consumers.Refs): the webhook finds the volumes of one LUN with one lookup per name,
+	// then keeps those that name it.
 	PVConsumers = "multipath.consumers"
 	// PVNamesAny holds, under the one key "true", the PersistentVolumes that name any WWID or
 	// alias, so that a render reads them with one lookup instead of one per LUN name.
 	PVNamesAny = "multipath.consumers.any"
-	// WWIDNames indexes MultipathWWIDs by the names they claim (lun.Names), so that admission
-	// finds the objects a new name collides with without a scan.
+	// WWIDNames indexes MultipathWWIDs by the Bucket of each name they claim (lun.Names), so that
+	// admission finds the objects a new name may collide with without a scan, then keeps those
+	// that claim it.
 	WWIDNames = "multipath.names"
 )
+
+// Buckets is how many keys PVConsumers and WWIDNames spread names over. client-go keeps one set
+// of object keys per index value: one value per name made tens of thousands of one-entry sets
+// at 10,000 LUNs and volumes (about 200 bytes each, 10 MiB of the manager's heap); with 4,096
+// buckets a lookup reads a handful of candidates, which the caller narrows to the name.
+const Buckets = 4096
+
+// Bucket is the index value of a name (a consumers.Key: lowercase) in PVConsumers and WWIDNames.
+// Different names may share a bucket: a lookup returns candidates, never only exact matches.
+func Bucket(name string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return strconv.FormatUint(uint64(h.Sum32()%Buckets), 16)
+}
+
+// buckets are the distinct buckets of names, in the order first seen.
+func buckets(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if b := Bucket(n); !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
 
 // Index is one field index: what it indexes, its name and its key function.
 type Index struct {
@@ -72,7 +102,9 @@ func AddDefaultIndexes(ctx context.Context, indexer client.FieldIndexer) error {
 	return nil
 }
 
-func pvRefs(o client.Object) []string { return consumers.Refs(o.(*corev1.PersistentVolume)) }
+func pvRefs(o client.Object) []string {
+	return buckets(consumers.Refs(o.(*corev1.PersistentVolume)))
+}
 
 func pvNamesAny(o client.Object) []string {
 	if len(consumers.Refs(o.(*corev1.PersistentVolume))) > 0 {
@@ -81,4 +113,4 @@ func pvNamesAny(o client.Object) []string {
 	return nil
 }
 
-func wwidNames(o client.Object) []string { return lun.Names(o.(*mpv1alpha1.MultipathWWID)) }
+func wwidNames(o client.Object) []string { return buckets(lun.Names(o.(*mpv1alpha1.MultipathWWID))) }

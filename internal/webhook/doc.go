@@ -53,9 +53,9 @@ limitations under the License.
 // # Reads
 //
 // Validators read the manager's cache, never the API server: MultipathWWIDs through the
-// index.WWIDNames field index (the objects claiming one name), PersistentVolumes through
-// index.PVConsumers, narrowed with consumers.Index over lun.Aliases as the render controller
-// does. A request costs a few index lookups, not a scan of 10,000 objects; only a
+// index.WWIDNames field index (the objects claiming a name of the name's bucket, kept when
+// they claim the name itself), PersistentVolumes through index.PVConsumers, narrowed to those
+// naming the name and with consumers.Index over lun.Aliases as the render controller does. A request costs a few index lookups, not a scan of 10,000 objects; only a
 // MultipathConfig change with overrides lists every MultipathWWID (without copying them).
 //
 // # Failure behaviour

@@ -225,11 +225,12 @@ func (v *MultipathWWIDValidator) conflicts(ctx context.Context, w *mpv1alpha1.Mu
 	others := map[string]*mpv1alpha1.MultipathWWID{}
 	for _, key := range lun.Names(w) {
 		list := &mpv1alpha1.MultipathWWIDList{}
-		if err := v.Reader.List(ctx, list, client.MatchingFields{index.WWIDNames: key}); err != nil {
+		if err := v.Reader.List(ctx, list, client.MatchingFields{index.WWIDNames: index.Bucket(key)}); err != nil {
 			return nil, apierrors.NewInternalError(fmt.Errorf("listing MultipathWWIDs by name: %w", err))
 		}
 		for i := range list.Items {
-			if o := &list.Items[i]; o.Name != w.Name {
+			// The bucket's other objects claim other names.
+			if o := &list.Items[i]; o.Name != w.Name && slices.Contains(lun.Names(o), key) {
 				others[o.Name] = o
 			}
 		}
@@ -335,12 +336,13 @@ func (v *MultipathWWIDValidator) users(ctx context.Context, w *mpv1alpha1.Multip
 	var u pvUsers
 	for _, key := range lun.Names(w) {
 		pvs := &corev1.PersistentVolumeList{}
-		if err := v.Reader.List(ctx, pvs, client.MatchingFields{index.PVConsumers: key}); err != nil {
+		if err := v.Reader.List(ctx, pvs, client.MatchingFields{index.PVConsumers: index.Bucket(key)}); err != nil {
 			return u, apierrors.NewInternalError(fmt.Errorf("listing PersistentVolumes by WWID: %w", err))
 		}
 		for i := range pvs.Items {
 			p := &pvs.Items[i]
-			if len(idx.WWIDsOf(p)) == 0 || slices.Contains(u.all, p.Name) {
+			// The bucket's other volumes name other LUNs (idx.WWIDsOf drops them too).
+			if !slices.Contains(consumers.Refs(p), key) || len(idx.WWIDsOf(p)) == 0 || slices.Contains(u.all, p.Name) {
 				continue
 			}
 			u.all = append(u.all, p.Name)

@@ -23,6 +23,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -141,6 +142,32 @@ func TestBlacklistBlamesOnlyTheNewWWID(t *testing.T) {
 	if _, err := v.ValidateCreate(context.Background(), unitLUN("other", "3600a1", "", nil)); err != nil {
 		t.Errorf("a WWID the blacklist does not match: %v", err)
 	}
+}
+
+// The name indexes spread names over buckets (index.Bucket): an object or volume that shares a
+// bucket with another name is a candidate, never a conflict or a user.
+func TestNamesSharingABucket(t *testing.T) {
+	ctx := context.Background()
+	seen := map[string]string{}
+	var a, b string
+	for n := 0; b == ""; n++ {
+		name := fmt.Sprintf("mpath%d", n)
+		if other, ok := seen[index.Bucket(name)]; ok {
+			a, b = other, name
+		}
+		seen[index.Bucket(name)] = name
+	}
+	v := &MultipathWWIDValidator{Reader: fakeCache(unitLUN("held", "3600a1", a, nil), localPV("pv-a", "/dev/mapper/"+a))}
+	if _, err := v.ValidateCreate(ctx, unitLUN("other", "3600a2", b, nil)); err != nil {
+		t.Errorf("alias %s, in the bucket of %s: %v", b, a, err)
+	}
+	if _, err := v.ValidateDelete(ctx, unitLUN("other", "3600a2", b, nil)); err != nil {
+		t.Errorf("deleting the LUN of alias %s (no volume names it): %v", b, err)
+	}
+	_, err := v.ValidateCreate(ctx, unitLUN("third", "3600a3", a, nil))
+	wantRefused(t, err, fmt.Sprintf(`alias %q is already the alias of MultipathWWID "held"`, a))
+	_, err = v.ValidateDelete(ctx, unitLUN("held", "3600a1", a, nil))
+	wantRefused(t, err, "the LUN is used by PersistentVolume pv-a")
 }
 
 // Without the indexes the cache cannot answer: the request is refused as an internal error
