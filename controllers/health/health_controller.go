@@ -30,6 +30,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -69,6 +70,9 @@ type Reconciler struct {
 	// mu guards lastPass, the monotonic time the last pass ended (zero before the first).
 	mu       sync.Mutex
 	lastPass time.Time
+	// pvs is the informer store of PersistentVolumes, when the manager's cache has one: a pass
+	// reads the consumers' node affinity there without copying each volume.
+	pvs toolscache.Store
 }
 
 // DefaultMinInterval is the manager's spacing between roll-up passes. A pass is O(LUNs x
@@ -126,6 +130,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.MinInterval < 0 {
 		return fmt.Errorf("health controller: minimum interval between passes %s is negative", r.MinInterval)
+	}
+	inf, err := mgr.GetCache().GetInformer(context.Background(), &corev1.PersistentVolume{})
+	if err != nil {
+		return fmt.Errorf("health controller: the PersistentVolume informer: %w", err)
+	}
+	if s, ok := inf.(interface{ GetStore() toolscache.Store }); ok {
+		r.pvs = s.GetStore()
 	}
 	mapped := handler.EnqueueRequestsFromMapFunc(toCluster)
 	return ctrl.NewControllerManagedBy(mgr).
@@ -269,7 +280,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.R
 func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
 
-	in, err := rollup.Gather(ctx, r.Client, rollup.GatherOptions{Namespace: r.Namespace})
+	opts := rollup.GatherOptions{Namespace: r.Namespace}
+	if r.pvs != nil {
+		opts.PV = r.cachedPV
+	}
+	in, err := rollup.Gather(ctx, r.Client, opts)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -328,6 +343,20 @@ func (r *Reconciler) pass(ctx context.Context) (ctrl.Result, error) {
 		"optimal", out.LUNCounts.Optimal, "degraded", out.LUNCounts.Degraded, "failed", out.LUNCounts.Failed,
 		"missing", out.LUNCounts.Missing, "unknown", out.LUNCounts.Unknown)
 	return ctrl.Result{RequeueAfter: r.interval()}, nil
+}
+
+// cachedPV is the cache's PersistentVolume name, or nil when there is none. The cache has
+// run it through consumers.Transform.
+func (r *Reconciler) cachedPV(name string) (*corev1.PersistentVolume, error) {
+	obj, ok, err := r.pvs.GetByKey(name)
+	if err != nil || !ok {
+		return nil, err
+	}
+	pv, ok := obj.(*corev1.PersistentVolume)
+	if !ok {
+		return nil, fmt.Errorf("the PersistentVolume cache holds a %T", obj)
+	}
+	return pv, nil
 }
 
 // writeWWID patches cached's status.health when it changed. cached is the informer's object

@@ -99,8 +99,13 @@ func startManager(e *testenv.Env) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := (&health.Reconciler{Client: mgr.GetClient(), Clock: clock, Namespace: namespace, RefreshInterval: refresh}).SetupWithManager(mgr); err != nil {
+	r := &health.Reconciler{Client: mgr.GetClient(), Clock: clock, Namespace: namespace, RefreshInterval: refresh}
+	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up the health controller: %w", err)
+	}
+	if !health.ReadsVolumesInPlace(r) {
+		// Every test with a consumer volume then covers the in-place reads.
+		return nil, errors.New("the health controller reads PersistentVolumes by copying Gets, not from the informer's store")
 	}
 	mctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

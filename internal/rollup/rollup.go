@@ -67,6 +67,10 @@ type GatherOptions struct {
 	// ListPVs lists every PersistentVolume once instead of getting each consumer by name: better
 	// through a direct client (one request), worse through a cache (a copy of every volume).
 	ListPVs bool
+	// PV, when set, looks a consumer volume up by name in place of a Get: a cache's own object,
+	// never modified (nil and no error when there is none). A Get from a cache copies the
+	// volume: 10,000 consumers were 7.5 MiB of every health pass.
+	PV func(name string) (*corev1.PersistentVolume, error)
 }
 
 // Gather reads the inputs of a roll-up through c.
@@ -123,6 +127,18 @@ func Gather(ctx context.Context, c client.Reader, o GatherOptions) (*Inputs, err
 		for i := range pvs.Items {
 			if wanted[pvs.Items[i].Name] {
 				in.PVs[pvs.Items[i].Name] = &pvs.Items[i]
+			}
+		}
+		return in, nil
+	}
+	if o.PV != nil {
+		for name := range wanted {
+			pv, err := o.PV(name)
+			if err != nil {
+				return nil, fmt.Errorf("failed to get PersistentVolume %s: %w", name, err)
+			}
+			if pv != nil {
+				in.PVs[name] = pv
 			}
 		}
 		return in, nil
