@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 )
@@ -65,5 +66,33 @@ func BenchmarkApplyUnchanged(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkReassertUnchanged is an agent's periodic drift check on a host that holds its
+// config: "read" reads and re-plans the files (their stamps never trusted), "stamps" compares
+// their stamps with those of the last check that read them.
+func BenchmarkReassertUnchanged(b *testing.B) {
+	for _, luns := range []int{10, 10000} {
+		for _, mode := range []string{"read", "stamps"} {
+			b.Run(fmt.Sprintf("luns=%d/%s", luns, mode), func(b *testing.B) {
+				th := newHost(b)
+				r := render(b, manyWWIDs(luns, 0)...)
+				if _, err := th.Apply(context.Background(), r); err != nil {
+					b.Fatal(err)
+				}
+				th.racyWindow = time.Hour
+				if mode == "stamps" {
+					th.racyWindow = time.Nanosecond
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					if drift, _, err := th.Reassert(context.Background(), r); err != nil || drift != nil {
+						b.Fatal(drift, err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -157,6 +157,13 @@ type Host struct {
 	Usable func(m multipathd.Map) bool
 
 	mu sync.Mutex
+	// checked is what the last drift check found unchanged, nil when nothing is known; any
+	// apply forgets it. Guarded by mu.
+	checked *checkedStamps
+	// racyWindow is defaultRacyWindow when zero (tests shorten it).
+	racyWindow time.Duration
+	// fullChecks counts the drift checks that read and planned the files (for tests).
+	fullChecks int
 }
 
 func (h *Host) path(rel string) string { return filepath.Join(h.Root, filepath.FromSlash(rel)) }
@@ -174,6 +181,7 @@ func (h *Host) Apply(ctx context.Context, r *multipathconf.Rendered) (Result, er
 		return Result{}, &ApplyError{Step: StepPlan, Err: err}
 	}
 	defer unlock()
+	h.checked = nil // the files may change: the next drift check reads them
 	recovered, err := h.recover(ctx)
 	if err != nil {
 		return Result{Recovered: recovered}, &ApplyError{Step: StepRecover, Err: err}
@@ -219,6 +227,13 @@ func (h *Host) Reassert(ctx context.Context, r *multipathconf.Rendered) ([]strin
 		// An interrupted apply is not drift: Apply recovers it.
 		return nil, Result{}, err
 	}
+	// Stamped before the files are read: a change while they are read moves a stamp, and the
+	// next check reads them again.
+	same, stamps := h.unchangedSinceCheck(r.Hash)
+	if same {
+		return nil, Result{Hash: r.Hash}, nil
+	}
+	h.fullChecks++
 	st, err := h.readState()
 	if err != nil {
 		return nil, Result{}, &ApplyError{Step: StepPlan, Err: err}
@@ -228,8 +243,12 @@ func (h *Host) Reassert(ctx context.Context, r *multipathconf.Rendered) ([]strin
 		return nil, Result{}, &ApplyError{Step: StepPlan, Err: err}
 	}
 	if len(p.changed) == 0 {
+		if stamps != nil && len(p.records) == 0 {
+			h.checked = &checkedStamps{hash: r.Hash, stamps: stamps}
+		}
 		return nil, Result{Hash: r.Hash}, nil
 	}
+	h.checked = nil
 	res, err := h.apply(ctx, r)
 	return hostPaths(p.changed), res, err
 }

@@ -507,6 +507,62 @@ func TestDriftOfOwnedFilesIsDetectedAndReasserted(t *testing.T) {
 	}
 }
 
+// A drift check that found the files holding the config reads nothing the next time while no
+// file's stamp moved; any change to one (its mode alone included), or another config, is read.
+func TestDriftCheckReadsOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	th := newHost(t)
+	r := render(t, wwidA)
+	mustApply(t, th, r)
+	reassert := func(wantChecks int, wantDrift ...string) {
+		t.Helper()
+		before := th.fullChecks
+		drift, _, err := th.Reassert(context.Background(), r)
+		if err != nil || !slices.Equal(drift, wantDrift) {
+			t.Fatalf("Reassert = %v, %v, want drift %v", drift, err, wantDrift)
+		}
+		if got := th.fullChecks - before; got != wantChecks {
+			t.Fatalf("Reassert read the files %d times, want %d", got, wantChecks)
+		}
+	}
+	// Just written: the stamps are racy, so the files are read every time.
+	reassert(1)
+	reassert(1)
+	th.racyWindow = time.Nanosecond
+	reassert(1) // read, found as wanted: stamps recorded
+	reassert(0)
+	reassert(0)
+
+	baseline := th.path(ConfDir + "/" + baselineName)
+	if err := os.Chmod(baseline, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reassert(1) // a mode change moves the stamp: read (the mode alone is not drift)
+	reassert(0)
+	// The same size, other bytes.
+	content, err := os.ReadFile(baseline)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content[0] ^= 0x20
+	if err := os.WriteFile(baseline, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reassert(1, "/"+ConfDir+"/"+baselineName)
+	reassert(1)
+	// Another config: read, whatever the stamps.
+	other := render(t, wwidA, wwidB)
+	if _, _, err := th.Reassert(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	before := th.fullChecks
+	mustApply(t, th, r) // back, through Apply: forgets what it checked
+	reassert(1)
+	if th.fullChecks-before != 1 {
+		t.Errorf("read %d times after an apply, want 1", th.fullChecks-before)
+	}
+}
+
 func TestApplyRefusesAConfigItCannotWriteSafely(t *testing.T) {
 	t.Parallel()
 	th := newHost(t)
