@@ -18,6 +18,7 @@ package multipathd
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -215,11 +216,44 @@ func (c *SocketClient) checked(ctx context.Context, cmd string) ([]byte, error) 
 	return reply, nil
 }
 
-// do sends an allow-listed command and returns the raw reply without interpreting it. It is
-// the one place that writes to the socket; a command off the allow-list is refused here too.
+// do sends an allow-listed command and returns the raw reply without interpreting it.
 func (c *SocketClient) do(ctx context.Context, cmd string) ([]byte, error) {
+	var reply []byte
+	err := c.exchange(ctx, cmd, func(r io.Reader, maxReply int) (err error) {
+		reply, err = ReadFrame(r, maxReply)
+		return err
+	})
+	return reply, err
+}
+
+// ShowMapsJSONSum returns the sha256 of the reply to "show maps json", the same as of
+// ShowMapsJSON's reply, without holding a large reply whole (SumFrame): an agent compares it
+// with the last reply's to skip the read and the parse while nothing changed. A failure reply
+// is an error, as from ShowMapsJSON.
+func (c *SocketClient) ShowMapsJSONSum(ctx context.Context) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	var small []byte
+	err := c.exchange(ctx, CmdShowMapsJSON, func(r io.Reader, maxReply int) (err error) {
+		sum, small, err = SumFrame(r, maxReply)
+		return err
+	})
+	if err != nil {
+		return sum, err
+	}
+	// Failure replies and the help text are short; a long reply is the maps.
+	if small != nil {
+		if err := CheckReply(CmdShowMapsJSON, small); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// exchange sends an allow-listed command and has read take the reply from the connection. It
+// is the one place that writes to the socket; a command off the allow-list is refused here too.
+func (c *SocketClient) exchange(ctx context.Context, cmd string, read func(r io.Reader, maxReply int) error) error {
 	if _, ok := allowed[cmd]; !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNotAllowed, cmd)
+		return fmt.Errorf("%w: %q", ErrNotAllowed, cmd)
 	}
 	addr := c.Address
 	if addr == "" {
@@ -237,12 +271,12 @@ func (c *SocketClient) do(ctx context.Context, cmd string) ([]byte, error) {
 	conn, err := d.DialContext(ctx, "unix", addr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("multipathd %q: %w", cmd, context.Cause(ctx))
+			return fmt.Errorf("multipathd %q: %w", cmd, context.Cause(ctx))
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			return nil, fmt.Errorf("%w at %s: %w", ErrDaemonUnavailable, addr, err)
+			return fmt.Errorf("%w at %s: %w", ErrDaemonUnavailable, addr, err)
 		}
-		return nil, fmt.Errorf("multipathd %q: connect %s: %w", cmd, addr, err)
+		return fmt.Errorf("multipathd %q: connect %s: %w", cmd, addr, err)
 	}
 	defer conn.Close()
 	// The context's end (deadline, timeout or cancel) interrupts a blocked read or write at
@@ -254,26 +288,21 @@ func (c *SocketClient) do(ctx context.Context, cmd string) ([]byte, error) {
 	if maxReply <= 0 {
 		maxReply = DefaultMaxReplyBytes
 	}
-	reply, err := exchange(conn, cmd, maxReply)
+	err = WriteFrame(conn, cmd)
+	if err != nil {
+		err = fmt.Errorf("send: %w", err)
+	} else if err = read(conn, maxReply); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: connection closed before a reply", ErrProtocol)
+		} else {
+			err = fmt.Errorf("receive: %w", err)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("multipathd %q: %w", cmd, context.Cause(ctx))
+			return fmt.Errorf("multipathd %q: %w", cmd, context.Cause(ctx))
 		}
-		return nil, fmt.Errorf("multipathd %q: %w", cmd, err)
+		return fmt.Errorf("multipathd %q: %w", cmd, err)
 	}
-	return reply, nil
-}
-
-func exchange(conn net.Conn, cmd string, maxReply int) ([]byte, error) {
-	if err := WriteFrame(conn, cmd); err != nil {
-		return nil, fmt.Errorf("send: %w", err)
-	}
-	reply, err := ReadFrame(conn, maxReply)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: connection closed before a reply", ErrProtocol)
-		}
-		return nil, fmt.Errorf("receive: %w", err)
-	}
-	return reply, nil
+	return nil
 }

@@ -18,6 +18,7 @@ package multipathd_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -300,6 +301,26 @@ func TestSocketClientLargeReply(t *testing.T) {
 	got, err := c.ShowMapsJSON(t.Context())
 	if err != nil || string(got) != big {
 		t.Fatalf("got %d bytes, %v; want %d bytes", len(got), err, len(big))
+	}
+}
+
+// ShowMapsJSONSum hashes the reply ShowMapsJSON would return, and fails as it does.
+func TestSocketClientShowMapsJSONSum(t *testing.T) {
+	d, c := startDaemon(t)
+	for _, body := range []string{`{"major_version": 0, "maps": []}`, strings.Repeat("0123456789abcdef", 5<<20/16)} {
+		d.SetReply("show maps json", multipathdtest.Reply{Body: body})
+		sum, err := c.ShowMapsJSONSum(t.Context())
+		if err != nil || sum != sha256.Sum256([]byte(body)) {
+			t.Fatalf("%d bytes: sum %x, %v; want %x", len(body), sum, err, sha256.Sum256([]byte(body)))
+		}
+	}
+	d.SetReply("show maps json", multipathdtest.Reply{Body: "fail\n"})
+	if _, err := c.ShowMapsJSONSum(t.Context()); !errors.Is(err, multipathd.ErrFailReply) {
+		t.Errorf("a fail reply: err = %v, want ErrFailReply", err)
+	}
+	d.Close()
+	if _, err := c.ShowMapsJSONSum(t.Context()); !errors.Is(err, multipathd.ErrDaemonUnavailable) {
+		t.Errorf("no daemon: err = %v, want ErrDaemonUnavailable", err)
 	}
 }
 

@@ -18,6 +18,7 @@ package multipathd_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -97,10 +98,27 @@ func TestReadFrame(t *testing.T) {
 		"a frame at a caller's smaller bound is refused": {
 			in: frame(4096, ""), max: 4096, wantErr: multipathd.ErrProtocol, errSubstr: "out of range [1, 4096)",
 		},
+		// Larger than SumFrame holds at once (64 KiB): it reads them in chunks.
+		"a long reply of many chunks": {
+			in: frame(200001, big(200000)+"\x00"), max: multipathd.MaxReplyLen, want: big(200000),
+		},
+		"a long reply one byte over a chunk": {
+			in: frame(65537, big(65536)+"\x00"), max: multipathd.MaxReplyLen, want: big(65536),
+		},
+		"a NUL inside a long body, past the first chunk": {
+			in: frame(200001, big(70000)+"\x00"+big(129999)+"\x00"), max: multipathd.MaxReplyLen, wantErr: multipathd.ErrProtocol, errSubstr: "NUL at byte 70000 of a 200001-byte frame",
+		},
+		"a long body without its NUL": {
+			in: frame(200001, big(200001)), max: multipathd.MaxReplyLen, wantErr: multipathd.ErrProtocol, errSubstr: "not NUL-terminated",
+		},
+		"a long body cut short": {
+			in: frame(200001, big(150000)), max: multipathd.MaxReplyLen, wantErr: multipathd.ErrProtocol, errSubstr: "cut short after 150000 of 200001",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			got, err := multipathd.ReadFrame(bytes.NewReader(tc.in), tc.max)
+			sum, small, sumErr := multipathd.SumFrame(bytes.NewReader(tc.in), tc.max)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.errSubstr) {
 					t.Fatalf("err = %v, want %v containing %q", err, tc.wantErr, tc.errSubstr)
@@ -108,14 +126,26 @@ func TestReadFrame(t *testing.T) {
 				if got != nil {
 					t.Fatalf("payload = %q with an error", got)
 				}
+				if !errors.Is(sumErr, tc.wantErr) || !strings.Contains(sumErr.Error(), tc.errSubstr) {
+					t.Fatalf("SumFrame: err = %v, want %v containing %q", sumErr, tc.wantErr, tc.errSubstr)
+				}
 				return
 			}
 			if err != nil || string(got) != tc.want {
 				t.Fatalf("ReadFrame = %.40q, %v; want %.40q", got, err, tc.want)
 			}
+			if sumErr != nil || sum != sha256.Sum256(got) {
+				t.Fatalf("SumFrame = %x, %v; want the sha256 of ReadFrame's payload, %x", sum, sumErr, sha256.Sum256(got))
+			}
+			if wantSmall := len(tc.want) < 64<<10; (small != nil) != wantSmall || (wantSmall && string(small) != tc.want) {
+				t.Fatalf("SumFrame returned the payload %t (%d bytes), want it only up to 64 KiB", small != nil, len(small))
+			}
 		})
 	}
 }
+
+// big is n bytes of text without a NUL.
+func big(n int) string { return strings.Repeat("0123456789abcdef", n/16+1)[:n] }
 
 func TestReadFrameReadsBackWhatWriteFrameWrote(t *testing.T) {
 	var buf bytes.Buffer
