@@ -608,6 +608,8 @@ func (h *harness) pathFailure(ctx context.Context) (failMs, recoverMs float64, e
 		return 0, 0, nil
 	}
 	name := sim.Alias(0)
+	h.logBehind(ctx, "before the path failure")
+	defer h.logBehind(ctx, "after the recovery")
 	measure := func(failed bool, want mpv1alpha1.MapState) (float64, error) {
 		maps[0].Paths[0].Failed = failed
 		start := time.Now()
@@ -630,6 +632,23 @@ func (h *harness) pathFailure(ctx context.Context) (failMs, recoverMs float64, e
 	}
 	recoverMs, err = measure(false, mpv1alpha1.MapOptimal)
 	return failMs, recoverMs, err
+}
+
+// logBehind logs how many nodes' reports are behind their spec (status.observedGeneration):
+// each of them is about to write its report, which the API server then serves before or
+// beside the path failure's.
+func (h *harness) logBehind(ctx context.Context, when string) {
+	list := &mpv1alpha1.MultipathNodeStateList{}
+	if err := h.c.List(ctx, list); err != nil {
+		return
+	}
+	behind := 0
+	for i := range list.Items {
+		if list.Items[i].Status.ObservedGeneration != list.Items[i].Generation {
+			behind++
+		}
+	}
+	h.p.logf("%s: %d of %d nodes' reports behind their spec", when, behind, len(list.Items))
 }
 
 // steady counts what the agents and the manager send while nothing changes.
