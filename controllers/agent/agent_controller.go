@@ -384,7 +384,11 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 		}
 	}
 	reply, err := r.Daemon.ShowMapsJSON(ctx)
-	if err == nil && r.lastMaps != nil && sha256.Sum256(reply) == r.lastReply {
+	var sum [sha256.Size]byte
+	if err == nil {
+		sum = sha256.Sum256(reply) // once: 18 MiB at 10,000 maps
+	}
+	if err == nil && r.lastMaps != nil && sum == r.lastReply {
 		return unchanged()
 	}
 	var maps []multipathd.Map
@@ -407,7 +411,7 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 		}
 	}
 	statuses := mapstatus.FromMaps(maps)
-	r.lastReply, r.lastKernels = sha256.Sum256(reply), kernelNames(maps)
+	r.lastReply, r.lastKernels = sum, kernelNames(maps)
 	r.lastMaps = &mapsReport{version: r.version, mapCount: int32(min(len(maps), 1<<31-1)), maps: statuses}
 	s.maps = r.withUsersReport(ctx, r.lastMaps)
 	r.warnOpenCount(ctx, s.state)
