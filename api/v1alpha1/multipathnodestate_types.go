@@ -110,13 +110,17 @@ type MapStatus struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	TotalPaths int32 `json:"totalPaths,omitempty"`
-	// paths are the map's paths (at most 64 listed; totalPaths counts all).
+	// paths are the map's paths (at most 64 listed; totalPaths counts all), those needing
+	// attention first. Listed only for a map that is not optimal: an optimal map's paths are
+	// all usable (activePaths equals totalPaths), and leaving them out keeps a healthy node's
+	// report small.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Paths []PathStatus `json:"paths,omitempty"`
-	// pathGroups are the map's path groups in the daemon's order (at most 64 listed). Left out
-	// with the paths when the status must be cut to fit.
+	// pathGroups are the map's path groups in the daemon's order (at most 64 listed). Listed
+	// with the paths: only for a map that is not optimal, and left out with them when the
+	// status must be cut to fit.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64

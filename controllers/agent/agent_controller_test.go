@@ -99,21 +99,25 @@ func TestAgentAppliesTheDesiredConfigAndReportsMaps(t *testing.T) {
 		s.Maps[1].Name != "mpathb" || s.Maps[1].State != mpv1alpha1.MapFailed || s.Maps[1].TotalPaths != 16 {
 		t.Errorf("maps = %+v", s.Maps)
 	}
-	// The path groups and priorities as multipathd printed them, through the API server.
-	if g := s.Maps[0].PathGroups; len(g) != 2 || g[0] != (mpv1alpha1.PathGroupStatus{Group: 1, Selector: "round-robin 0", Priority: 50, State: "active"}) ||
-		g[1] != (mpv1alpha1.PathGroupStatus{Group: 2, Selector: "round-robin 0", Priority: 10, State: "enabled"}) {
-		t.Errorf("mpatha path groups = %+v", g)
+	// An optimal map is reported without its paths and groups (activePaths = totalPaths); the
+	// failed one with them, as multipathd printed them, through the API server.
+	if len(s.Maps[0].Paths) != 0 || len(s.Maps[0].PathGroups) != 0 || s.Maps[0].TotalPaths != 16 {
+		t.Errorf("mpatha (optimal): %d paths and %d groups listed of %d, want none", len(s.Maps[0].Paths), len(s.Maps[0].PathGroups), s.Maps[0].TotalPaths)
 	}
-	if len(s.Maps[0].Paths) != 16 {
-		t.Errorf("mpatha: %d paths listed, want 16", len(s.Maps[0].Paths))
+	if g := s.Maps[1].PathGroups; len(g) != 2 || g[0] != (mpv1alpha1.PathGroupStatus{Group: 1, Selector: "round-robin 0", Priority: 0, State: "active"}) ||
+		g[1] != (mpv1alpha1.PathGroupStatus{Group: 2, Selector: "round-robin 0", Priority: 0, State: "enabled"}) {
+		t.Errorf("mpathb path groups = %+v", g)
 	}
-	for _, p := range s.Maps[0].Paths {
+	if len(s.Maps[1].Paths) != 16 {
+		t.Errorf("mpathb: %d paths listed, want 16", len(s.Maps[1].Paths))
+	}
+	for _, p := range s.Maps[1].Paths {
 		group, prio := int32(2), int32(10)
-		if p.Device == "sdc" || p.Device == "sdq" {
+		if p.Device == "sdy" || p.Device == "sdag" {
 			group, prio = 1, 50
 		}
-		if p.Group != group || p.Priority != prio {
-			t.Errorf("mpatha path %s: group %d priority %d, want %d and %d", p.Device, p.Group, p.Priority, group, prio)
+		if p.Group != group || p.Priority != prio || p.DMState != "failed" {
+			t.Errorf("mpathb path %s: group %d priority %d dm state %q, want %d, %d and failed", p.Device, p.Group, p.Priority, p.DMState, group, prio)
 		}
 	}
 	if s.ObservedGeneration != st.Generation || conditions.Get(st, mpv1alpha1.DegradedCondition) != nil || conditions.Get(st, mpv1alpha1.ReconcilingCondition) != nil {

@@ -95,8 +95,8 @@ func (r *Reconciler) withUsers(ctx context.Context, statuses []mpv1alpha1.MapSta
 func kernelNames(maps []multipathd.Map) map[string]string {
 	out := make(map[string]string, len(maps))
 	for _, m := range maps {
-		if s := mapstatus.FromMap(m); s.WWID != "" && m.Sysfs != "" {
-			out[s.WWID] = m.Sysfs
+		if wwid := mapstatus.WWID(m); wwid != "" && m.Sysfs != "" {
+			out[wwid] = m.Sysfs
 		}
 	}
 	return out

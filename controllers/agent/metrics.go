@@ -95,7 +95,7 @@ var (
 		"Paths of a map: active (usable) or total.",
 		[]string{"wwid", "kind"}, nil)
 	pathStateDesc = prometheus.NewDesc("kube_multipath_agent_path_state",
-		"Paths of each map by device and device-mapper, checker and device states (1 a path; at most 64 paths a map).",
+		"Paths of each map that is not optimal, by device and device-mapper, checker and device states (1 a path; at most 64 paths a map), as the status lists them.",
 		[]string{"wwid", "device", "dm_state", "checker_state", "device_state"}, nil)
 )
 

@@ -91,14 +91,20 @@ func Usable(m multipathd.Map) bool { return health.EvaluateMap(HealthMap(m)).Usa
 // control characters, and cut to the API's MaxLength; a path with no device name is listed as
 // "-" (the API requires one). A map without a uuid yields an empty WWID, which the API refuses:
 // FromMaps leaves such maps out.
-func FromMap(m multipathd.Map) mpv1alpha1.MapStatus {
+func FromMap(m multipathd.Map) mpv1alpha1.MapStatus { return fromMap(m, true) }
+
+// fromMap is FromMap; without listOptimal an optimal map is given without its paths and groups.
+func fromMap(m multipathd.Map, listOptimal bool) mpv1alpha1.MapStatus {
 	v := health.EvaluateMap(HealthMap(m))
 	st := mpv1alpha1.MapStatus{
-		WWID:        clean(m.UUID, maxWWIDLen),
+		WWID:        WWID(m),
 		Name:        clean(m.Name, maxMapNameLen),
 		State:       v.State,
 		ActivePaths: int32(min(v.Usable, math.MaxInt32)),
 		TotalPaths:  int32(min(v.Total, math.MaxInt32)),
+	}
+	if v.State == mpv1alpha1.MapOptimal && !listOptimal {
+		return st
 	}
 	type entry struct {
 		p       mpv1alpha1.PathStatus
@@ -163,14 +169,23 @@ func FromMap(m multipathd.Map) mpv1alpha1.MapStatus {
 	return st
 }
 
+// WWID is the map's WWID as FromMap writes it, without converting the rest of the map.
+func WWID(m multipathd.Map) string { return clean(m.UUID, maxWWIDLen) }
+
 // FromMaps converts a node's maps for MultipathNodeState.status.maps: maps without a
 // uuid are left out (they cannot be matched to a LUN and the API requires a WWID), the rest are
 // sorted by WWID (case-insensitively, then byte-wise, then by name) and cut to MaxMaps. The
 // status's mapCount should be len(maps), the number the daemon reported.
+//
+// The paths and path groups are listed only for maps that are not optimal: an optimal map's
+// paths are all usable and need no attention (activePaths = totalPaths says it), and on a
+// healthy node they were three quarters of the report, so of every write of a node's
+// MultipathNodeState and of every read of it (docs/performance.md). A path that fails makes
+// its map degraded, and the map's paths are listed from that refresh on.
 func FromMaps(maps []multipathd.Map) []mpv1alpha1.MapStatus {
 	out := make([]mpv1alpha1.MapStatus, 0, min(len(maps), MaxMaps))
 	for _, m := range maps {
-		if s := FromMap(m); s.WWID != "" {
+		if s := fromMap(m, false); s.WWID != "" {
 			out = append(out, s)
 		}
 	}

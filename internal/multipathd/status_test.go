@@ -394,7 +394,7 @@ func TestFromMapPathGroupsAndPriorities(t *testing.T) {
 	checkAPIBounds(t, []mpv1alpha1.MapStatus{st})
 }
 
-// The groups of the captures, as multipath -ll shows them.
+// The groups of the captures, as multipath -ll shows them, healthy maps' too.
 func TestFromMapPathGroupsOnFixtures(t *testing.T) {
 	tests := map[string]struct {
 		file string
@@ -429,7 +429,11 @@ func TestFromMapPathGroupsOnFixtures(t *testing.T) {
 			} else {
 				maps = multipathd.ParseTopology(data)
 			}
-			st := mapstatus.FromMaps(maps)
+			// FromMap: the report (FromMaps) lists no groups of the healthy ones.
+			var st []mpv1alpha1.MapStatus
+			for _, m := range maps {
+				st = append(st, mapstatus.FromMap(m))
+			}
 			checkAPIBounds(t, st)
 			var b strings.Builder
 			for _, m := range st {
@@ -450,5 +454,33 @@ func TestFromMapPathGroupsOnFixtures(t *testing.T) {
 				t.Errorf("got  %s\nwant %s;", got, tc.want)
 			}
 		})
+	}
+}
+
+// The report lists the paths and path groups of the maps that are not optimal only; FromMap
+// (one map, for the agent's own checks) lists them always.
+func TestFromMapsListsPathsOfMapsNotOptimal(t *testing.T) {
+	optimal := multipathd.Map{Name: "a", UUID: "3600a1", DMState: "active", PathGroups: []multipathd.PathGroup{
+		{DMState: "active", Selector: "service-time 0", Paths: []multipathd.Path{path("sda", "active", "ready"), path("sdb", "active", "ready")}},
+		{DMState: "enabled", Selector: "service-time 0", Paths: []multipathd.Path{path("sdc", "active", "ghost")}},
+	}}
+	degraded := multipathd.Map{Name: "b", UUID: "3600a2", DMState: "active", PathGroups: []multipathd.PathGroup{
+		{DMState: "active", Selector: "service-time 0", Paths: []multipathd.Path{path("sdd", "active", "ready"), path("sde", "failed", "faulty")}},
+	}}
+	st := mapstatus.FromMaps([]multipathd.Map{degraded, optimal})
+	if len(st) != 2 || st[0].WWID != "3600a1" || st[1].WWID != "3600a2" {
+		t.Fatalf("maps %+v", st)
+	}
+	if o := st[0]; o.State != mpv1alpha1.MapOptimal || o.ActivePaths != 3 || o.TotalPaths != 3 || o.Paths != nil || o.PathGroups != nil {
+		t.Errorf("optimal map reported as %+v, want 3/3 without paths or groups", o)
+	}
+	if d := st[1]; d.State != mpv1alpha1.MapDegraded || d.ActivePaths != 1 || len(d.Paths) != 2 || d.Paths[0].Device != "sde" || len(d.PathGroups) != 1 {
+		t.Errorf("degraded map reported as %+v, want 1/2 with both paths, the failed one first, and its group", d)
+	}
+	if one := mapstatus.FromMap(optimal); len(one.Paths) != 3 || len(one.PathGroups) != 2 {
+		t.Errorf("FromMap of the optimal map: %d paths, %d groups, want 3 and 2", len(one.Paths), len(one.PathGroups))
+	}
+	if got := mapstatus.WWID(multipathd.Map{UUID: " 3600a1\n"}); got != "3600a1" {
+		t.Errorf("WWID = %q", got)
 	}
 }

@@ -477,8 +477,13 @@ func pathHeader() []styled {
 // as "multipath -ll" lists them: each path group in the daemon's order, its number, selector,
 // priority and status on its first path, then the paths the agent listed in it (those needing
 // attention first); paths of no listed group (reports of older agents) come last, with "-".
+// An optimal map's paths are not in the report (the agent lists them only for a map that is
+// not optimal): its row says so rather than showing dashes.
 func appendPaths(rows [][]styled, head []styled, m *mpv1alpha1.MapStatus) [][]styled {
 	blank := make([]styled, len(head))
+	if len(m.Paths) == 0 && m.State == mpv1alpha1.MapOptimal && m.TotalPaths > 0 {
+		return append(rows, append(head, styled{text: "(paths listed when not optimal)"}, styled{}, styled{}, styled{}, styled{}, styled{}, styled{}))
+	}
 	if len(m.Paths) == 0 {
 		return append(rows, append(head, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}, styled{text: "-"}))
 	}

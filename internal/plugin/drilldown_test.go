@@ -196,3 +196,21 @@ func TestAppendPathsGroupsPaths(t *testing.T) {
 		t.Errorf("group colours %q (disabled) and %q (active), want red and none", rows[1][1].color, rows[0][1].color)
 	}
 }
+
+// A current agent lists no paths of an optimal map: the row says so. A map that is not optimal
+// and has none listed (cut to fit the status) keeps its dashes.
+func TestAppendPathsOfMapsWithoutPaths(t *testing.T) {
+	text := func(m *mpv1alpha1.MapStatus) string {
+		var cells []string
+		for _, c := range appendPaths(nil, []styled{{text: "head"}}, m)[0] {
+			cells = append(cells, c.text)
+		}
+		return strings.Join(cells, "|")
+	}
+	if got, want := text(&mpv1alpha1.MapStatus{State: mpv1alpha1.MapOptimal, ActivePaths: 4, TotalPaths: 4}), "head|(paths listed when not optimal)||||||"; got != want {
+		t.Errorf("optimal map: %q, want %q", got, want)
+	}
+	if got, want := text(&mpv1alpha1.MapStatus{State: mpv1alpha1.MapDegraded, ActivePaths: 3, TotalPaths: 4}), "head|-|-|-|-|-|-|-"; got != want {
+		t.Errorf("degraded map without its paths: %q, want %q", got, want)
+	}
+}

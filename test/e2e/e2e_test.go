@@ -137,47 +137,22 @@ func testMaps(t *testing.T, ctx context.Context) {
 	}
 	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapOptimal, time.Minute)
 	waitWWIDHealth(t, ctx, "e2e-lun2", mpv1alpha1.MapOptimal, time.Minute)
-	waitNode(t, ctx, time.Minute, "both maps reported with their real paths", func(st *mpv1alpha1.MultipathNodeState) error {
+	waitNode(t, ctx, time.Minute, "both maps reported optimal, their paths counted and not listed", func(st *mpv1alpha1.MultipathNodeState) error {
 		for alias, l := range map[string]lun{"e2e-data": lun1, "e2e-logs": lun2} {
 			ms := reportedMap(st, l.wwid())
-			if ms == nil || ms.Name != alias || ms.State != mpv1alpha1.MapOptimal || ms.ActivePaths != 2 {
+			if ms == nil || ms.Name != alias || ms.State != mpv1alpha1.MapOptimal || ms.ActivePaths != 2 || ms.TotalPaths != 2 {
 				return fmt.Errorf("map %s reported as %+v", alias, ms)
 			}
-			var devs []string
-			for _, p := range ms.Paths {
-				devs = append(devs, p.Device)
-			}
-			slices.Sort(devs)
-			if want := pathDevices(t, ctx, l); !slices.Equal(devs, want) {
-				return fmt.Errorf("map %s reported with paths %v, the kernel shows %v", alias, devs, want)
-			}
-			// The path groups as the real multipathd reports them: every path in a listed
-			// group, one group active.
-			groups := map[int32]bool{}
-			active := 0
-			for _, g := range ms.PathGroups {
-				groups[g.Group] = true
-				if g.State == "active" {
-					active++
-				}
-			}
-			if len(ms.PathGroups) == 0 || active != 1 {
-				return fmt.Errorf("map %s reported with path groups %+v", alias, ms.PathGroups)
-			}
-			for _, p := range ms.Paths {
-				if !groups[p.Group] {
-					return fmt.Errorf("map %s: path %s in group %d, not among %+v", alias, p.Device, p.Group, ms.PathGroups)
-				}
+			if len(ms.Paths) != 0 || len(ms.PathGroups) != 0 {
+				return fmt.Errorf("optimal map %s reported with its paths %+v and groups %+v", alias, ms.Paths, ms.PathGroups)
 			}
 		}
 		return nil
 	})
-	st := nodeState(t, ctx)
-	t.Logf("path groups of e2e-data: %+v", reportedMap(st, lun1.wwid()).PathGroups)
 	// Discovery (kubectl multipath discover): the host's own LUN, assembled by the host as
 	// mpatha, is reported as an unmanaged device with both paths, from multipathd's own path
 	// list; the managed LUNs are not.
-	st = waitNode(t, ctx, time.Minute, "the host's LUN reported as unmanaged", func(st *mpv1alpha1.MultipathNodeState) error {
+	st := waitNode(t, ctx, time.Minute, "the host's LUN reported as unmanaged", func(st *mpv1alpha1.MultipathNodeState) error {
 		var host *mpv1alpha1.UnmanagedDevice
 		for i, d := range st.Status.UnmanagedDevices {
 			switch d.WWID {
@@ -249,13 +224,46 @@ func failPath(t *testing.T, ctx context.Context, how string) {
 	if m == nil || m.UsablePaths != 1 {
 		t.Errorf("multipathd should show e2e-data with one usable path: %+v", m)
 	}
-	waitNode(t, ctx, 30*time.Second, "the failed path reported", func(st *mpv1alpha1.MultipathNodeState) error {
+	var reported *mpv1alpha1.MapStatus
+	waitNode(t, ctx, 30*time.Second, "the failed path reported, the map's real paths and groups listed", func(st *mpv1alpha1.MultipathNodeState) error {
 		ms := reportedMap(st, lun1.wwid())
-		if ms == nil || ms.State != mpv1alpha1.MapDegraded || ms.ActivePaths != 1 {
+		if ms == nil || ms.State != mpv1alpha1.MapDegraded || ms.ActivePaths != 1 || ms.TotalPaths != 2 {
 			return fmt.Errorf("map reported as %+v", ms)
 		}
+		// A map that is not optimal lists its paths, the failed one first, as the kernel
+		// has them, and its path groups as the real multipathd reports them: every path in a
+		// listed group, one group active.
+		var devs []string
+		for _, p := range ms.Paths {
+			devs = append(devs, p.Device)
+		}
+		if len(ms.Paths) == 0 || ms.Paths[0].Device != dev || ms.Paths[0].DMState != "failed" {
+			return fmt.Errorf("map reported with paths %+v, want %s failed first", ms.Paths, dev)
+		}
+		slices.Sort(devs)
+		if want := pathDevices(t, ctx, lun1); !slices.Equal(devs, want) {
+			return fmt.Errorf("map reported with paths %v, the kernel shows %v", devs, want)
+		}
+		groups := map[int32]bool{}
+		active := 0
+		for _, g := range ms.PathGroups {
+			groups[g.Group] = true
+			if g.State == "active" {
+				active++
+			}
+		}
+		if len(ms.PathGroups) == 0 || active != 1 {
+			return fmt.Errorf("map reported with path groups %+v", ms.PathGroups)
+		}
+		for _, p := range ms.Paths {
+			if !groups[p.Group] {
+				return fmt.Errorf("path %s in group %d, not among %+v", p.Device, p.Group, ms.PathGroups)
+			}
+		}
+		reported = ms
 		return nil
 	})
+	t.Logf("e2e-data with a path failed (%s): paths %+v, groups %+v", how, reported.Paths, reported.PathGroups)
 	restored := time.Now()
 	guest(t, ctx, fmt.Sprintf("echo running > /sys/block/%s/device/state", dev))
 	waitWWIDHealth(t, ctx, "e2e-lun1", mpv1alpha1.MapOptimal, time.Minute)
