@@ -73,9 +73,11 @@ const (
 
 // Reconciler is the agent's controller for one node.
 type Reconciler struct {
-	// Client reads the node's MultipathNodeState from the cache and writes by server-side apply.
+	// Client reads the node's MultipathNodeState from the cache (without its report:
+	// CacheByObject) and writes by server-side apply.
 	Client client.Client
-	// APIReader reads a rendered ConfigMap that the cache does not hold (yet).
+	// APIReader reads a rendered ConfigMap that the cache does not hold (yet), the spec when
+	// the cached one may be behind, and the map report once at start (restoreReport).
 	APIReader client.Reader
 	// Recorder emits Events on the MultipathNodeState.
 	Recorder recorder.EventRecorder
@@ -119,6 +121,8 @@ type Reconciler struct {
 	// openCountWarned says warnOpenCount has said so.
 	openCountErr    string
 	openCountWarned bool
+	// reported is the map report last written (the cache holds none: TrimOwnState).
+	reported reportRecord
 }
 
 // SetupWithManager registers the controller: the node's MultipathNodeState (spec changes
@@ -213,6 +217,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("failed to get MultipathNodeState %s: %w", req.Name, err)
 	}
 	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("MultipathNodeState", klog.KObj(st)))
+	if err := r.restoreReport(ctx, st); err != nil {
+		return ctrl.Result{}, err
+	}
 	// A shallow copy is enough: the setters replace the status's slices and pointers, never
 	// change what they point to (10,000 maps are worth not copying).
 	s := &scope{state: st, written: st.Status}
@@ -450,7 +457,9 @@ func fitMaps(maps []mpv1alpha1.MapStatus, budget int) []mpv1alpha1.MapStatus {
 	}
 	var keep func(*mpv1alpha1.MapStatus) bool
 	switch {
-	case mapsOnly+optimalPaths+otherPaths <= budget:
+	case mapsOnly+optimalPaths+otherPaths <= budget, optimalPaths+otherPaths == 0:
+		// Within budget, or nothing to leave out (10,000 optimal maps are near the budget by
+		// this bound): the maps as they are, not a copy on every pass.
 		return maps
 	case mapsOnly+otherPaths <= budget:
 		keep = func(m *mpv1alpha1.MapStatus) bool { return m.State != mpv1alpha1.MapOptimal }

@@ -18,6 +18,7 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,7 +30,9 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
@@ -392,6 +395,48 @@ func TestAgentReportsMultipathdDownAsAConditionAndStopsItsHeartbeat(t *testing.T
 	if l, err := lease(t, name); err != nil || l.Spec.RenewTime != nil {
 		t.Errorf("Lease renewed while multipathd cannot be read: %+v, %v", l, err)
 	}
+}
+
+// The agent's cache holds no map report (agent.TrimOwnState): an agent started while multipathd
+// is down keeps its predecessor's report, read from the API server, while it says the maps
+// cannot be read; and the report it writes once the maps are read replaces it.
+func TestAgentStartedWhileMultipathdIsDownKeepsItsPredecessorsReport(t *testing.T) {
+	name := "node-restart-nodaemon"
+	createState(t, name, nil) // nothing to apply: Ready says why the maps are not read
+	predecessor := []mpv1alpha1.MapStatus{
+		{WWID: wwidA, Name: "data", State: mpv1alpha1.MapOptimal, ActivePaths: 2, TotalPaths: 2},
+		{WWID: wwidB, Name: "logs", State: mpv1alpha1.MapDegraded, ActivePaths: 1, TotalPaths: 2, Paths: []mpv1alpha1.PathStatus{
+			{Device: "sdc", DMState: "failed", CheckerState: "faulty", DeviceState: "running"}, {Device: "sdb", DMState: "active", CheckerState: "ready", DeviceState: "running"}}},
+	}
+	body, err := json.Marshal(map[string]any{"apiVersion": mpv1alpha1.GroupVersion.String(), "kind": "MultipathNodeState", "metadata": map[string]any{"name": name},
+		"status": mpv1alpha1.MultipathNodeStateStatus{MapCount: 2, Maps: predecessor}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := env.Client.Status().Patch(context.Background(), st, client.RawPatch(types.ApplyPatchType, body), client.FieldOwner(agent.FieldOwner), client.ForceOwnership); err != nil {
+		t.Fatal(err)
+	}
+	n := startAgent(t, name, func(n *node) { n.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: "fail"}) })
+	eventually(t, func() error {
+		st := getState(t, name)
+		ready := conditions.Get(st, mpv1alpha1.ReadyCondition)
+		if ready == nil || ready.Reason != mpv1alpha1.MultipathdUnavailableReason {
+			return fmt.Errorf("Ready = %+v", ready)
+		}
+		return nil
+	})
+	if got := getState(t, name).Status.Maps; !apiequality.Semantic.DeepEqual(got, predecessor) {
+		t.Errorf("the predecessor's report was not kept while multipathd is down: %+v", got)
+	}
+	n.daemon.SetReply(multipathd.CmdShowMapsJSON, multipathdtest.Reply{Body: fixtureMaps(t)})
+	eventually(t, func() error {
+		st := getState(t, name)
+		if len(st.Status.Maps) != 2 || st.Status.Maps[0].Name != "mpatha" || st.Status.Maps[1].Name != "mpathb" {
+			return fmt.Errorf("maps %+v", st.Status.Maps)
+		}
+		return nil
+	})
 }
 
 // A restarted agent finds the pending marker of the apply its predecessor was killed in, rolls

@@ -157,7 +157,7 @@ func (r *Reconciler) reportSlowApply(ctx context.Context, s *scope, desired *mpv
 		wg.Wait()
 		if wrote {
 			s.state.Status = st.Status
-			s.written = *st.Status.DeepCopy()
+			s.written = r.recordWritten(s.state)
 		}
 	}
 }
@@ -175,8 +175,21 @@ func (r *Reconciler) updateStatus(ctx context.Context, s *scope) error {
 		return fmt.Errorf("failed to write the status of MultipathNodeState %s: %w", klog.KObj(s.state), err)
 	}
 	statusWritesTotal.Inc()
-	s.written = *s.state.Status.DeepCopy()
+	s.written = r.recordWritten(s.state)
 	return nil
+}
+
+// recordWritten records st's status as written: its map report as reported, and a copy of the
+// status to compare the pass's next write with. The copy shares the report (never changed in
+// place) rather than copying 10,000 maps; the rest is copied, as the setters change conditions
+// in place.
+func (r *Reconciler) recordWritten(st *mpv1alpha1.MultipathNodeState) mpv1alpha1.MultipathNodeStateStatus {
+	r.reported = reportRecord{uid: st.UID, maps: st.Status.Maps}
+	rest := st.Status
+	rest.Maps = nil
+	written := *rest.DeepCopy()
+	written.Maps = st.Status.Maps
+	return written
 }
 
 // applyStatus writes st's status by server-side apply: the agent owns the whole status. The

@@ -20,11 +20,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
@@ -227,6 +229,16 @@ func TestFitMapsKeepsEveryMapAndThePathsThatMatter(t *testing.T) {
 	if len(got[0].PathGroups) != 2 || len(got[1].PathGroups) != 0 || len(maps[1].PathGroups) != 2 {
 		t.Errorf("degraded map groups %d, optimal map groups %d, input groups %d", len(got[0].PathGroups), len(got[1].PathGroups), len(maps[1].PathGroups))
 	}
+	// Maps without paths (the report of 10,000 optimal maps) are returned as they are, not
+	// copied on every pass, even where the bound of their size is over the budget.
+	bare := make([]mpv1alpha1.MapStatus, len(maps))
+	for i := range maps {
+		bare[i] = maps[i]
+		bare[i].Paths, bare[i].PathGroups = nil, nil
+	}
+	if got := fitMaps(bare, 1000); &got[0] != &bare[0] || len(got) != len(bare) {
+		t.Error("maps without paths were copied")
+	}
 	if small := fitMaps(maps[:10], maxMapsBytes); len(small[1].Paths) != 4 || len(small[1].PathGroups) != 2 {
 		t.Error("paths or path groups left out of a status that fits")
 	}
@@ -308,5 +320,45 @@ func TestSetHostConflicts(t *testing.T) {
 	setHostConflicts(st, []mpv1alpha1.HostConflict{})
 	if conditions.Get(st, mpv1alpha1.HostConfigConflictCondition) != nil || st.Status.HostConflicts != nil {
 		t.Fatalf("no conflicts left, but %+v, %+v", st.Status.Conditions, st.Status.HostConflicts)
+	}
+}
+
+// The cache keeps the agent's MultipathNodeState without its report and managed fields, and
+// everything else as it is; other objects pass untouched.
+func TestTrimOwnState(t *testing.T) {
+	t.Parallel()
+	st := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "n", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: FieldOwner}}}}
+	st.Spec.DesiredConfig = &mpv1alpha1.RenderedConfigRef{Name: "c", Hash: "h"}
+	st.Status = mpv1alpha1.MultipathNodeStateStatus{MapCount: 1, Maps: []mpv1alpha1.MapStatus{{WWID: "3600a", State: mpv1alpha1.MapOptimal}},
+		HostConflicts:    []mpv1alpha1.HostConflict{{Type: mpv1alpha1.HostConflictBlacklisted, WWID: "3600a"}},
+		UnmanagedDevices: []mpv1alpha1.UnmanagedDevice{{WWID: "3600b"}}, UnmanagedDeviceCount: 1,
+		Conditions: []metav1.Condition{{Type: mpv1alpha1.ReadyCondition, Status: metav1.ConditionTrue}}}
+	want := st.DeepCopy()
+	want.ManagedFields, want.Status.Maps = nil, nil
+	got, err := TrimOwnState(st)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("TrimOwnState = %+v, %v; want %+v", got, err, want)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}}}}
+	if got, _ := TrimOwnState(cm); got != cm || len(cm.ManagedFields) != 1 {
+		t.Errorf("a ConfigMap was changed: %+v", got)
+	}
+}
+
+// What a write records: the report shared with the status written (10,000 maps are not copied
+// on every write), the rest copied (the setters change conditions in place).
+func TestRecordWrittenSharesTheReportAndCopiesTheRest(t *testing.T) {
+	t.Parallel()
+	r := &Reconciler{}
+	st := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "n", UID: "u1"}}
+	st.Status.Maps = []mpv1alpha1.MapStatus{{WWID: "3600a", State: mpv1alpha1.MapOptimal}}
+	st.Status.Conditions = []metav1.Condition{{Type: mpv1alpha1.ReadyCondition, Status: metav1.ConditionTrue}}
+	written := r.recordWritten(st)
+	if &written.Maps[0] != &st.Status.Maps[0] || r.reported.uid != "u1" || &r.reported.maps[0] != &st.Status.Maps[0] {
+		t.Errorf("the report was copied, or not recorded: %+v", r.reported)
+	}
+	st.Status.Conditions[0].Status = metav1.ConditionFalse
+	if written.Conditions[0].Status != metav1.ConditionTrue {
+		t.Error("the written copy shares its conditions with the status the setters change")
 	}
 }

@@ -32,8 +32,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -119,13 +117,8 @@ func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&mpv1alpha1.MultipathNodeState{}: {Field: fields.OneTermEqualSelector("metadata.name", name)},
-			// As cmd/agent/app: the operator's ConfigMaps in its namespace.
-			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{namespace: {
-				LabelSelector: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "kube-multipath"}),
-			}}},
-		}},
+		// As cmd/agent/app.
+		Cache: cache.Options{ByObject: agent.CacheByObject(name, namespace)},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -32,13 +32,10 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -199,15 +196,8 @@ func Build(cfg *rest.Config, o Options) (*Agent, error) {
 		PprofBindAddress:       o.PprofAddr,
 		LeaderElection:         false, // one agent per node, each on its own object
 		Controller:             config.Controller{SkipNameValidation: &o.SkipNameValidation},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Only this node's MultipathNodeState.
-			&mpv1alpha1.MultipathNodeState{}: {Field: fields.OneTermEqualSelector("metadata.name", o.NodeName)},
-			// The ConfigMaps the operator writes in its namespace: the rendered configs (each
-			// reaches every node once, when created) and the rollout wave (internal/wave).
-			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{o.Namespace: {
-				LabelSelector: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "kube-multipath"}),
-			}}},
-		}},
+		// This node's MultipathNodeState without its report, and the operator's ConfigMaps.
+		Cache: cache.Options{ByObject: agentctrl.CacheByObject(o.NodeName, o.Namespace)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
