@@ -36,8 +36,9 @@ import (
 // BenchmarkAPIServerCPU measures what one request of each kind a rollout makes per node costs
 // kube-apiserver in CPU (read from /proc, reported as apiserver-cpu-ms/request; an op is 50
 // requests), on MultipathNodeStates reporting 10 and 100 optimal maps of 4 paths as the agent
-// reports them (a node's share of 1,000 and 10,000 LUNs in 100 host groups). docs/performance.md explains the apply figures
-// with it: the floor is one write, a rollout is a few of these per node.
+// reports them (a node's share of 1,000 and 10,000 LUNs in 100 host groups).
+// docs/performance.md explains the apply figures with it: the floor is one write, a rollout is
+// a few of these per node.
 func BenchmarkAPIServerCPU(b *testing.B) {
 	for _, maps := range []int{10, 100} {
 		b.Run(fmt.Sprintf("maps=%d", maps), func(b *testing.B) { benchAPIServerCPU(b, maps, false) })
