@@ -46,17 +46,21 @@ func CacheByObject(node, namespace string) map[client.Object]cache.ByObject {
 	}
 }
 
+// stripManagedFields is the cache's default transform, which a type's own transform replaces.
+var stripManagedFields = cache.TransformStripManagedFields()
+
 // TrimOwnState is the cache transform of the agent's MultipathNodeState: it drops the map
-// report (status.maps) and the managed fields, as the default transform drops the latter. The
-// report is what the agent itself wrote, most of the object (1.1 MiB of JSON at 10,000 maps),
-// and the agent keeps what it last wrote (Reconciler.reported); a cached copy of it, and the
-// copy each cache read made of it, were two more copies of the report in the agent's memory.
+// report (status.maps), and the managed fields as the default transform does. The report is
+// what the agent itself wrote, most of the object (1.1 MiB of JSON at 10,000 maps), and the
+// agent keeps what it last wrote (Reconciler.reported); a cached copy of it, and the copy each
+// cache read made of it, were two more copies of the report in the agent's memory.
 func TrimOwnState(obj any) (any, error) {
-	if s, ok := obj.(*mpv1alpha1.MultipathNodeState); ok {
-		s.ManagedFields = nil
-		s.Status.Maps = nil
+	s, ok := obj.(*mpv1alpha1.MultipathNodeState)
+	if !ok {
+		return obj, nil
 	}
-	return obj, nil
+	s.Status.Maps = nil
+	return stripManagedFields(s)
 }
 
 // reportRecord is the map report the agent last wrote to the MultipathNodeState of uid: the
@@ -78,10 +82,10 @@ func (r *Reconciler) restoreReport(ctx context.Context, st *mpv1alpha1.Multipath
 		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: st.Name}, live); err != nil {
 			return fmt.Errorf("failed to read the report of MultipathNodeState %s: %w", st.Name, err)
 		}
-		r.reported = reportRecord{uid: live.UID, maps: live.Status.Maps}
-		if live.UID != st.UID {
-			// Recreated since the cache saw it: the new object has no report of this agent yet.
-			r.reported = reportRecord{uid: st.UID}
+		r.reported = reportRecord{uid: st.UID}
+		if live.UID == st.UID {
+			// Else recreated since the cache saw it: the new object has no report of this agent yet.
+			r.reported.maps = live.Status.Maps
 		}
 	}
 	st.Status.Maps = r.reported.maps
