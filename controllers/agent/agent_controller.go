@@ -17,6 +17,7 @@ limitations under the License.
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -374,6 +375,12 @@ type mapsSummer interface {
 	ShowMapsJSONSum(ctx context.Context) ([sha256.Size]byte, error)
 }
 
+// mapsDecoder is a multipathd client that decodes the maps reply as it arrives, without
+// holding it whole (multipathd.SocketClient).
+type mapsDecoder interface {
+	DecodeMapsJSON(ctx context.Context, each func(multipathd.Map) error) ([sha256.Size]byte, error)
+}
+
 // reconcileMaps reads multipathd's maps, and on every pass what holds them.
 func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, error) {
 	unchanged := func() (ctrl.Result, error) {
@@ -390,17 +397,32 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 			return unchanged()
 		}
 	}
-	reply, err := r.Daemon.ShowMapsJSON(ctx)
+	// Each map becomes its status as it is decoded, and is dropped: at 10,000 maps of 4 paths
+	// neither the reply nor the decoded maps are held whole (docs/agent.md).
+	var report mapstatus.Report
+	kernels := map[string]string{}
+	count := 0
+	add := func(m multipathd.Map) error {
+		count++
+		report.Add(m)
+		if wwid := mapstatus.WWID(m); wwid != "" && m.Sysfs != "" {
+			kernels[wwid] = m.Sysfs
+		}
+		return nil
+	}
 	var sum [sha256.Size]byte
-	if err == nil {
-		sum = sha256.Sum256(reply) // once: 18 MiB at 10,000 maps
+	var err error
+	if dec, ok := r.Daemon.(mapsDecoder); ok {
+		sum, err = dec.DecodeMapsJSON(ctx, add)
+	} else {
+		var reply []byte
+		if reply, err = r.Daemon.ShowMapsJSON(ctx); err == nil {
+			sum = sha256.Sum256(reply)
+			err = multipathd.DecodeMaps(bytes.NewReader(reply), add)
+		}
 	}
 	if err == nil && r.lastMaps != nil && sum == r.lastReply {
 		return unchanged()
-	}
-	var maps []multipathd.Map
-	if err == nil {
-		maps, err = multipathd.ParseMapsJSON(reply)
 	}
 	if err != nil {
 		r.lastMaps = nil
@@ -417,9 +439,8 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 			ctrl.LoggerFrom(ctx).V(1).Info("Cannot read multipathd's version", "err", err.Error())
 		}
 	}
-	statuses := mapstatus.FromMaps(maps)
-	r.lastReply, r.lastKernels = sum, kernelNames(maps)
-	r.lastMaps = &mapsReport{version: r.version, mapCount: int32(min(len(maps), 1<<31-1)), maps: statuses}
+	r.lastReply, r.lastKernels = sum, kernels
+	r.lastMaps = &mapsReport{version: r.version, mapCount: int32(min(count, 1<<31-1)), maps: report.Maps()}
 	s.maps = r.withUsersReport(ctx, r.lastMaps)
 	r.warnOpenCount(ctx, s.state)
 	nodeMaps.set(s.maps.maps)

@@ -91,17 +91,6 @@ func (r *Reconciler) withUsers(ctx context.Context, statuses []mpv1alpha1.MapSta
 	return out
 }
 
-// kernelNames maps each map's WWID (as the status writes it) to its kernel name.
-func kernelNames(maps []multipathd.Map) map[string]string {
-	out := make(map[string]string, len(maps))
-	for _, m := range maps {
-		if wwid := mapstatus.WWID(m); wwid != "" && m.Sysfs != "" {
-			out[wwid] = m.Sysfs
-		}
-	}
-	return out
-}
-
 // reconcileHostFacts reads the host's own multipath configuration and reports where it
 // contradicts the desired config. It runs on every pass (a hand edit of /etc/multipath.conf
 // also wakes the agent through the FileWatcher); the status is written only when the facts

@@ -19,6 +19,7 @@ package agent
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -29,15 +30,19 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathd/multipathdtest"
 )
 
-// countingDaemon is the real socket client, counting the whole reads and the hashed ones.
+// countingDaemon is the real socket client, counting the decoded reads and the hashed ones.
 type countingDaemon struct {
 	*multipathd.SocketClient
 	whole, sums int
 }
 
-func (d *countingDaemon) ShowMapsJSON(ctx context.Context) ([]byte, error) {
+func (d *countingDaemon) DecodeMapsJSON(ctx context.Context, each func(multipathd.Map) error) ([sha256.Size]byte, error) {
 	d.whole++
-	return d.SocketClient.ShowMapsJSON(ctx)
+	return d.SocketClient.DecodeMapsJSON(ctx, each)
+}
+
+func (d *countingDaemon) ShowMapsJSON(context.Context) ([]byte, error) {
+	return nil, errors.New("the reply is decoded as it arrives, not read whole")
 }
 
 func (d *countingDaemon) ShowMapsJSONSum(ctx context.Context) ([sha256.Size]byte, error) {
@@ -68,7 +73,7 @@ func mapsJSON(n int, failed bool) string {
 }
 
 // While the reply does not change, a pass reads only its hash; a changed reply, or a failure,
-// is read whole and reported.
+// is decoded as it arrives (never through ShowMapsJSON, which holds it whole) and reported.
 func TestMapsAreReadWholeOnlyWhenTheReplyChanged(t *testing.T) {
 	d, err := multipathdtest.Start()
 	if err != nil {

@@ -85,21 +85,22 @@ func cpuSeconds(t *testing.T, pid int) float64 {
 	return (utime + stime) / 100
 }
 
+// rss returns the process's resident memory now, with its anonymous (heap, stacks) and
+// file-backed (the binary's code and tables) parts, and its peak.
 func rss(t *testing.T, pid int) (cur, peak string) {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
+	fields := map[string]string{}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			cur = strings.TrimSpace(v)
-		}
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			peak = strings.TrimSpace(v)
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			fields[k] = strings.TrimSpace(v)
 		}
 	}
-	return cur, peak
+	cur = fmt.Sprintf("%s (anon %s, file %s)", fields["VmRSS"], fields["RssAnon"], fields["RssFile"])
+	return cur, fields["VmHWM"]
 }
 
 // The agent binary's memory, idle and with 10,000 maps of 4 paths, against the real API

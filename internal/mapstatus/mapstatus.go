@@ -183,12 +183,30 @@ func WWID(m multipathd.Map) string { return clean(m.UUID, maxWWIDLen) }
 // MultipathNodeState and of every read of it (docs/performance.md). A path that fails makes
 // its map degraded, and the map's paths are listed from that refresh on.
 func FromMaps(maps []multipathd.Map) []mpv1alpha1.MapStatus {
-	out := make([]mpv1alpha1.MapStatus, 0, min(len(maps), MaxMaps))
+	r := Report{maps: make([]mpv1alpha1.MapStatus, 0, min(len(maps), MaxMaps))}
 	for _, m := range maps {
-		if s := fromMap(m, false); s.WWID != "" {
-			out = append(out, s)
-		}
+		r.Add(m)
 	}
+	return r.Maps()
+}
+
+// Report builds what FromMaps returns one map at a time, so that a node's maps need not be
+// held whole: each is added as it is decoded (multipathd.DecodeMaps) and then dropped, and only
+// its MapStatus is kept. The zero value is an empty report.
+type Report struct {
+	maps []mpv1alpha1.MapStatus
+}
+
+// Add adds one map, as FromMaps would.
+func (r *Report) Add(m multipathd.Map) {
+	if s := fromMap(m, false); s.WWID != "" {
+		r.maps = append(r.maps, s)
+	}
+}
+
+// Maps returns the maps added so far as FromMaps would return them: sorted and cut to MaxMaps.
+func (r *Report) Maps() []mpv1alpha1.MapStatus {
+	out := r.maps
 	slices.SortStableFunc(out, func(a, b mpv1alpha1.MapStatus) int {
 		return cmp.Or(
 			cmp.Compare(strings.ToLower(a.WWID), strings.ToLower(b.WWID)),

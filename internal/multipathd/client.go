@@ -17,6 +17,7 @@ limitations under the License.
 package multipathd
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -247,6 +248,39 @@ func (c *SocketClient) ShowMapsJSONSum(ctx context.Context) ([sha256.Size]byte, 
 		}
 	}
 	return sum, nil
+}
+
+// DecodeMapsJSON asks for "show maps json" and decodes the reply map by map as it arrives
+// (DecodeMaps), giving each map to each, and returns the reply's sha256 (ShowMapsJSONSum's): an
+// agent with 10,000 maps never holds the reply (18 MiB) or all its maps decoded. A failure reply
+// is an error, as from ShowMapsJSON; so is a reply that is not the maps' JSON, and then the maps
+// already given are to be discarded.
+func (c *SocketClient) DecodeMapsJSON(ctx context.Context, each func(Map) error) (sum [sha256.Size]byte, err error) {
+	err = c.exchange(ctx, CmdShowMapsJSON, func(r io.Reader, maxReply int) error {
+		n, err := readHeader(r, maxReply)
+		if err != nil {
+			return err
+		}
+		if n <= sumChunk {
+			// Failure replies and the help text are short; a long reply is the maps.
+			body, err := readBody(r, n)
+			if err != nil {
+				return err
+			}
+			if err := CheckReply(CmdShowMapsJSON, body); err != nil {
+				return err
+			}
+			sum = sha256.Sum256(body)
+			return DecodeMaps(bytes.NewReader(body), each)
+		}
+		body := newBodyReader(r, n)
+		if err := DecodeMaps(body, each); err != nil {
+			return err
+		}
+		sum = body.sum() // DecodeMaps read to the frame's end, to see nothing follows the JSON
+		return nil
+	})
+	return sum, err
 }
 
 // exchange sends an allow-listed command and has read take the reply from the connection. It

@@ -324,6 +324,45 @@ func TestSocketClientShowMapsJSONSum(t *testing.T) {
 	}
 }
 
+// DecodeMapsJSON decodes the reply as it arrives into what ParseMapsJSON returns, with
+// ShowMapsJSONSum's hash, for a reply held whole (up to 64 KiB) and one that is not; it fails as
+// ShowMapsJSON does.
+func TestSocketClientDecodeMapsJSON(t *testing.T) {
+	d, c := startDaemon(t)
+	for _, body := range []string{`{"major_version": 0, "maps": [{"uuid": "u1", "name": "a"}]}`, string(mapsJSON(300))} {
+		d.SetReply("show maps json", multipathdtest.Reply{Body: body})
+		want, err := multipathd.ParseMapsJSON([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []multipathd.Map
+		sum, err := c.DecodeMapsJSON(t.Context(), func(m multipathd.Map) error {
+			got = append(got, m)
+			return nil
+		})
+		if err != nil || sum != sha256.Sum256([]byte(body)) {
+			t.Fatalf("%d bytes: sum %x, %v; want %x", len(body), sum, err, sha256.Sum256([]byte(body)))
+		}
+		if len(got) != len(want) || digest(got) != digest(want) {
+			t.Fatalf("%d bytes: %d maps, want %d as ParseMapsJSON reads them", len(body), len(got), len(want))
+		}
+	}
+	for body, want := range map[string]error{
+		"fail\n": multipathd.ErrFailReply,
+		`{"maps": [` + strings.Repeat(`{"uuid": "u"}, `, 10000) + `{"uuid": "u"`: multipathd.ErrMalformedJSON,
+		`{"maps": []}` + strings.Repeat(" ", 100000) + "x":                       multipathd.ErrMalformedJSON,
+	} {
+		d.SetReply("show maps json", multipathdtest.Reply{Body: body})
+		if _, err := c.DecodeMapsJSON(t.Context(), func(multipathd.Map) error { return nil }); !errors.Is(err, want) {
+			t.Errorf("reply of %d bytes: err = %v, want %v", len(body), err, want)
+		}
+	}
+	d.Close()
+	if _, err := c.DecodeMapsJSON(t.Context(), func(multipathd.Map) error { return nil }); !errors.Is(err, multipathd.ErrDaemonUnavailable) {
+		t.Errorf("no daemon: err = %v, want ErrDaemonUnavailable", err)
+	}
+}
+
 func TestSocketClientReplyLimit(t *testing.T) {
 	t.Run("a reply past libmpathcmd's 32 MiB limit is accepted by default", func(t *testing.T) {
 		d, c := startDaemon(t)

@@ -21,7 +21,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"strings"
 )
 
 // Map is one multipath map as multipathd reports it. Field comments give the JSON key; see the
@@ -145,63 +147,132 @@ type jsonPath struct {
 // priorities to [-1, MaxInt32]); a map holding a value of the wrong type (or a number too big
 // for 64 bits), or null, is kept with that value zero and Malformed set. Input that is not one
 // JSON object (cut short, followed by more data, ...) or has neither "maps" nor "map" wraps
-// ErrMalformedJSON. A "maps": null or [] is no maps.
+// ErrMalformedJSON. A "maps": null or [] is no maps; "maps" is read when both are there.
 func ParseMapsJSON(data []byte) ([]Map, error) {
-	// Fast path: one decode, when every value has the right type.
-	var fast struct {
-		Maps *[]*jsonMap `json:"maps"`
-		Map  *jsonMap    `json:"map"`
-	}
-	err := json.Unmarshal(data, &fast)
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case err != nil && !errors.As(err, &typeErr):
-		return nil, fmt.Errorf("%w: %w", ErrMalformedJSON, err)
-	case err == nil && fast.Maps != nil:
-		maps := make([]Map, len(*fast.Maps))
-		for i, jm := range *fast.Maps {
-			maps[i] = fromJSON(jm)
-		}
-		return maps, nil
-	case err == nil && fast.Map != nil:
-		return []Map{fromJSON(fast.Map)}, nil
-	}
-	// Slow path: a value of the wrong type somewhere, or no envelope key, or a null one. Decode
-	// map by map, so that only the maps at fault are marked.
-	var env struct {
-		Maps json.RawMessage `json:"maps"`
-		Map  json.RawMessage `json:"map"`
-	}
-	if err := json.Unmarshal(data, &env); err != nil {
-		return nil, fmt.Errorf("%w: not a JSON object: %w", ErrMalformedJSON, err)
-	}
-	var raws []json.RawMessage
-	switch {
-	case env.Maps != nil:
-		if err := json.Unmarshal(env.Maps, &raws); err != nil {
-			return nil, fmt.Errorf("%w: \"maps\" is not an array: %w", ErrMalformedJSON, err)
-		}
-	case env.Map != nil:
-		raws = []json.RawMessage{env.Map}
-	default:
-		return nil, fmt.Errorf("%w: neither \"maps\" nor \"map\" in the reply", ErrMalformedJSON)
-	}
-	maps := make([]Map, 0, len(raws))
-	for _, raw := range raws {
-		if bytes.Equal(raw, []byte("null")) {
-			if env.Maps == nil {
-				break // "map": null is no map
-			}
-			maps = append(maps, Map{Malformed: true})
-			continue
-		}
-		var jm jsonMap
-		err := json.Unmarshal(raw, &jm) // syntax was checked above: only type errors remain
-		m := fromJSON(&jm)
-		m.Malformed = err != nil
+	maps := []Map{}
+	if err := DecodeMaps(bytes.NewReader(data), func(m Map) error {
 		maps = append(maps, m)
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return maps, nil
+}
+
+// DecodeMaps reads the reply ParseMapsJSON reads, from r, and gives each map to each as soon
+// as it is decoded, in the daemon's order: neither the reply nor its maps are ever held whole
+// (10,000 maps of 4 paths are 18 MiB of JSON, and more decoded). An error from each stops the
+// decoding and is returned as is. On any other error the maps already given are to be
+// discarded: the reply was not the daemon's whole answer.
+func DecodeMaps(r io.Reader, each func(Map) error) error {
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil {
+		return malformedJSON(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("%w: not a JSON object", ErrMalformedJSON)
+	}
+	var sawMaps, sawMap bool
+	var single *Map // the "map" of "show map X json", given at the end unless "maps" came
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return malformedJSON(err)
+		}
+		key, _ := tok.(string)
+		switch {
+		case strings.EqualFold(key, "maps"): // encoding/json's rule for field names
+			sawMaps = true
+			if err := decodeMapsArray(dec, each); err != nil {
+				return err
+			}
+		case strings.EqualFold(key, "map"):
+			sawMap = true
+			m, null, err := decodeMap(dec)
+			if err != nil {
+				return err
+			}
+			single = nil
+			if !null {
+				single = &m
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return malformedJSON(err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the envelope's closing brace
+		return malformedJSON(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: more data after top-level value", ErrMalformedJSON)
+	}
+	switch {
+	case sawMaps:
+		return nil
+	case single != nil:
+		return each(*single)
+	case sawMap:
+		return nil // "map": null is no map
+	}
+	return fmt.Errorf("%w: neither \"maps\" nor \"map\" in the reply", ErrMalformedJSON)
+}
+
+// decodeMapsArray gives each map of the "maps" array, whose key dec has just read.
+func decodeMapsArray(dec *json.Decoder, each func(Map) error) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return malformedJSON(err)
+	}
+	if tok == nil {
+		return nil // "maps": null
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("%w: \"maps\" is not an array", ErrMalformedJSON)
+	}
+	for dec.More() {
+		m, _, err := decodeMap(dec)
+		if err != nil {
+			return err
+		}
+		if err := each(m); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // the closing bracket
+	return malformedJSON(err)
+}
+
+// decodeMap decodes the map dec is at. A value of the wrong type in it (syntax was checked as
+// the decoder read the whole value) marks that map alone Malformed; null is a Malformed map,
+// and null is true.
+func decodeMap(dec *json.Decoder) (m Map, null bool, err error) {
+	var jm *jsonMap
+	err = dec.Decode(&jm)
+	var typeErr *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &typeErr) {
+		return Map{}, false, malformedJSON(err)
+	}
+	m = fromJSON(jm)
+	m.Malformed = m.Malformed || err != nil
+	return m, err == nil && jm == nil, nil
+}
+
+// malformedJSON wraps a decoder's syntax error, or the end of the input, in ErrMalformedJSON;
+// the reader's own errors (a protocol error, a timeout) are returned as they are, and nil
+// stays nil.
+func malformedJSON(err error) error {
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: unexpected end of JSON input", ErrMalformedJSON)
+	case errors.As(err, &syntaxErr):
+		return fmt.Errorf("%w: %w", ErrMalformedJSON, err)
+	}
+	return err
 }
 
 func fromJSON(jm *jsonMap) Map {

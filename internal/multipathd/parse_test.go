@@ -19,9 +19,12 @@ package multipathd_test
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -470,4 +473,80 @@ func FuzzParseMapsJSON(f *testing.F) {
 		}
 		checkAPIBounds(t, mapstatus.FromMaps(maps))
 	})
+}
+
+// DecodeMaps gives what ParseMapsJSON returns, map by map, from a reader that hands out one
+// byte at a time (the socket gives the reply in pieces of any size).
+func TestDecodeMapsStreamsWhatParseMapsJSONReturns(t *testing.T) {
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		files++
+		data := readTestdata(t, e.Name())
+		want, err := multipathd.ParseMapsJSON([]byte(data))
+		if err != nil || len(want) == 0 {
+			t.Fatalf("%s: %d maps, %v", e.Name(), len(want), err)
+		}
+		var got []multipathd.Map
+		if err := multipathd.DecodeMaps(iotest.OneByteReader(strings.NewReader(data)), func(m multipathd.Map) error {
+			got = append(got, m)
+			return nil
+		}); err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: DecodeMaps gave\n%s\nParseMapsJSON\n%s", e.Name(), digest(got), digest(want))
+		}
+	}
+	if files < 5 {
+		t.Fatalf("only %d JSON fixtures", files)
+	}
+}
+
+func TestDecodeMapsEnvelopeAndErrors(t *testing.T) {
+	collect := func(in string) (string, error) {
+		var maps []multipathd.Map
+		err := multipathd.DecodeMaps(strings.NewReader(in), func(m multipathd.Map) error {
+			maps = append(maps, m)
+			return nil
+		})
+		return digest(maps), err
+	}
+	// "maps" is read when both keys are there, in either order, as encoding/json would.
+	for _, in := range []string{
+		`{"map": {"uuid": "single"}, "maps": [{"uuid": "u1"}]}`,
+		`{"maps": [{"uuid": "u1"}], "map": {"uuid": "single"}}`,
+		`{"MAPS": [{"uuid": "u1"}]}`,
+	} {
+		if got, err := collect(in); err != nil || !strings.Contains(got, "uuid=u1") || strings.Contains(got, "single") {
+			t.Errorf("%s: got %q, %v; want the map of \"maps\" only", in, got, err)
+		}
+	}
+	// An error from each stops the decoding and comes back as it is.
+	stop := errors.New("stop")
+	calls := 0
+	err := multipathd.DecodeMaps(strings.NewReader(`{"maps": [{"uuid": "u1"}, {"uuid": "u2"}]}`), func(multipathd.Map) error {
+		calls++
+		return stop
+	})
+	if err != stop || calls != 1 {
+		t.Errorf("each failing: err = %v after %d calls, want stop after 1", err, calls)
+	}
+	// The reader's own failure is not malformed JSON: the daemon may have sent good JSON.
+	broken := errors.New("connection reset")
+	err = multipathd.DecodeMaps(io.MultiReader(strings.NewReader(`{"maps": [{"uuid": "u1"}, `), iotest.ErrReader(broken)),
+		func(multipathd.Map) error { return nil })
+	if !errors.Is(err, broken) || errors.Is(err, multipathd.ErrMalformedJSON) {
+		t.Errorf("reader failing: err = %v, want the reader's error, not ErrMalformedJSON", err)
+	}
+	// A reply cut short is malformed, whatever was given before it.
+	if _, err := collect(`{"maps": [{"uuid": "u1"}, {"uuid": "u2"`); !errors.Is(err, multipathd.ErrMalformedJSON) {
+		t.Errorf("cut short: err = %v, want ErrMalformedJSON", err)
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/bits"
 )
@@ -101,31 +102,69 @@ func SumFrame(r io.Reader, maxLen int) (sum [sha256.Size]byte, small []byte, err
 		}
 		return sha256.Sum256(body), body, nil
 	}
-	h := sha256.New()
-	buf := make([]byte, sumChunk)
-	for off := uint64(0); off < n; {
-		chunk := buf[:min(n-off, sumChunk)]
-		if got, err := io.ReadFull(r, chunk); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return sum, nil, fmt.Errorf("%w: frame cut short after %d of %d bytes", ErrProtocol, off+uint64(got), n)
-			}
-			return sum, nil, err
-		}
-		start := off
-		off += uint64(len(chunk))
-		if off == n {
-			if chunk[len(chunk)-1] != 0 {
-				return sum, nil, fmt.Errorf("%w: frame of %d bytes is not NUL-terminated", ErrProtocol, n)
-			}
-			chunk = chunk[:len(chunk)-1]
-		}
-		if i := bytes.IndexByte(chunk, 0); i >= 0 {
-			return sum, nil, fmt.Errorf("%w: NUL at byte %d of a %d-byte frame", ErrProtocol, start+uint64(i), n)
-		}
-		h.Write(chunk)
+	body := newBodyReader(r, n)
+	if _, err := io.CopyBuffer(io.Discard, body, make([]byte, sumChunk)); err != nil {
+		return sum, nil, err
 	}
-	h.Sum(sum[:0])
-	return sum, nil, nil
+	return body.sum(), nil, nil
+}
+
+// bodyReader reads a frame's body of n bytes as it arrives, without its terminating NUL, and
+// hashes it: the payload of a large reply is decoded or hashed without ever being held whole.
+// It checks the body as readBody does (ErrProtocol when cut short, with a NUL inside or without
+// the NUL at the end).
+type bodyReader struct {
+	r    io.Reader
+	n    uint64 // the frame's announced length, NUL included
+	off  uint64 // bytes read so far
+	hash hash.Hash
+}
+
+func newBodyReader(r io.Reader, n uint64) *bodyReader {
+	return &bodyReader{r: r, n: n, hash: sha256.New()}
+}
+
+// Read implements io.Reader: it returns io.EOF once the payload is read and its NUL checked.
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.off == b.n {
+		return 0, io.EOF
+	}
+	if b.off == b.n-1 {
+		var nul [1]byte
+		if _, err := io.ReadFull(b.r, nul[:]); err != nil {
+			return 0, b.cut(err)
+		}
+		b.off++
+		if nul[0] != 0 {
+			return 0, fmt.Errorf("%w: frame of %d bytes is not NUL-terminated", ErrProtocol, b.n)
+		}
+		return 0, io.EOF
+	}
+	p = p[:min(uint64(len(p)), b.n-1-b.off)]
+	got, err := b.r.Read(p)
+	if i := bytes.IndexByte(p[:got], 0); i >= 0 {
+		return 0, fmt.Errorf("%w: NUL at byte %d of a %d-byte frame", ErrProtocol, b.off+uint64(i), b.n)
+	}
+	b.hash.Write(p[:got])
+	b.off += uint64(got)
+	if err != nil {
+		return got, b.cut(err)
+	}
+	return got, nil
+}
+
+// cut turns the end of the connection before the frame's end into a protocol error.
+func (b *bodyReader) cut(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: frame cut short after %d of %d bytes", ErrProtocol, b.off, b.n)
+	}
+	return err
+}
+
+// sum is the sha256 of the payload read so far: of all of it once Read returned io.EOF.
+func (b *bodyReader) sum() (sum [sha256.Size]byte) {
+	b.hash.Sum(sum[:0])
+	return sum
 }
 
 // ReadFrame reads one frame from r and returns its payload without the terminating NUL. A

@@ -17,6 +17,7 @@ limitations under the License.
 package multipathd_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -104,6 +105,26 @@ func BenchmarkParseAndConvert10000Maps(b *testing.B) {
 			b.Fatal(err)
 		}
 		if st := mapstatus.FromMaps(maps); len(st) != mapstatus.MaxMaps {
+			b.Fatalf("%d statuses", len(st))
+		}
+	}
+	b.ReportMetric(float64(len(data))/(1<<20), "MiB/reply")
+}
+
+// The agent's way: each map becomes its status as it is decoded (DecodeMaps, mapstatus.Report),
+// and neither the decoded maps nor (from the socket) the reply are held whole.
+func BenchmarkDecodeAndReport10000Maps(b *testing.B) {
+	data := mapsJSON(mapstatus.MaxMaps)
+	b.ReportAllocs()
+	for b.Loop() {
+		var report mapstatus.Report
+		if err := multipathd.DecodeMaps(bytes.NewReader(data), func(m multipathd.Map) error {
+			report.Add(m)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if st := report.Maps(); len(st) != mapstatus.MaxMaps {
 			b.Fatalf("%d statuses", len(st))
 		}
 	}
