@@ -375,12 +375,6 @@ type mapsSummer interface {
 	ShowMapsJSONSum(ctx context.Context) ([sha256.Size]byte, error)
 }
 
-// mapsDecoder is a multipathd client that decodes the maps reply as it arrives, without
-// holding it whole (multipathd.SocketClient).
-type mapsDecoder interface {
-	DecodeMapsJSON(ctx context.Context, each func(multipathd.Map) error) ([sha256.Size]byte, error)
-}
-
 // reconcileMaps reads multipathd's maps, and on every pass what holds them.
 func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, error) {
 	unchanged := func() (ctrl.Result, error) {
@@ -412,7 +406,7 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 	}
 	var sum [sha256.Size]byte
 	var err error
-	if dec, ok := r.Daemon.(mapsDecoder); ok {
+	if dec, ok := r.Daemon.(multipathd.MapsDecoder); ok {
 		sum, err = dec.DecodeMapsJSON(ctx, add)
 	} else {
 		var reply []byte

@@ -31,14 +31,10 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
-// mapsDecoder is a client that decodes the maps reply as it arrives (multipathd.SocketClient):
-// the reply (18 MiB at 10,000 maps) is not held whole beside its maps.
-type mapsDecoder interface {
-	DecodeMapsJSON(ctx context.Context, each func(multipathd.Map) error) ([32]byte, error)
-}
-
 func (h *Host) showMaps(ctx context.Context) ([]multipathd.Map, error) {
-	if dec, ok := h.Client.(mapsDecoder); ok {
+	// Decoded as it arrives when the client can: the reply (18 MiB at 10,000 maps) is not held
+	// whole beside its maps.
+	if dec, ok := h.Client.(multipathd.MapsDecoder); ok {
 		maps := []multipathd.Map{}
 		if _, err := dec.DecodeMapsJSON(ctx, func(m multipathd.Map) error {
 			maps = append(maps, m)
