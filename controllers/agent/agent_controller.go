@@ -17,7 +17,6 @@ limitations under the License.
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -404,17 +403,7 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 		}
 		return nil
 	}
-	var sum [sha256.Size]byte
-	var err error
-	if dec, ok := r.Daemon.(multipathd.MapsDecoder); ok {
-		sum, err = dec.DecodeMapsJSON(ctx, add)
-	} else {
-		var reply []byte
-		if reply, err = r.Daemon.ShowMapsJSON(ctx); err == nil {
-			sum = sha256.Sum256(reply)
-			err = multipathd.DecodeMaps(bytes.NewReader(reply), add)
-		}
-	}
+	sum, err := multipathd.EachMap(ctx, r.Daemon, add)
 	if err == nil && r.lastMaps != nil && sum == r.lastReply {
 		return unchanged()
 	}

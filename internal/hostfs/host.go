@@ -406,7 +406,7 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 		}
 	}
 
-	before, err := h.showMaps(ctx)
+	before, err := multipathd.ShowMaps(ctx, h.Client)
 	if err != nil {
 		return res, &ApplyError{Step: StepPreflight, Err: err}
 	}

@@ -31,26 +31,6 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
-func (h *Host) showMaps(ctx context.Context) ([]multipathd.Map, error) {
-	// Decoded as it arrives when the client can: the reply (18 MiB at 10,000 maps) is not held
-	// whole beside its maps.
-	if dec, ok := h.Client.(multipathd.MapsDecoder); ok {
-		maps := []multipathd.Map{}
-		if _, err := dec.DecodeMapsJSON(ctx, func(m multipathd.Map) error {
-			maps = append(maps, m)
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-		return maps, nil
-	}
-	reply, err := h.Client.ShowMapsJSON(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return multipathd.ParseMapsJSON(reply)
-}
-
 // requiredMaps are the maps the post-check wants back, WWID to name: every usable map (every
 // map when usable is nil), except those of WWIDs the apply removes on purpose.
 func requiredMaps(before []multipathd.Map, removed []string, usable func(multipathd.Map) bool) map[string]string {
@@ -181,7 +161,7 @@ func (h *Host) daemonSettled(ctx context.Context, known *bool, first bool) (bool
 
 // checkMaps reads the maps and compares them with want.
 func (h *Host) checkMaps(ctx context.Context, want postCheckWant) error {
-	maps, err := h.showMaps(ctx)
+	maps, err := multipathd.ShowMaps(ctx, h.Client)
 	if err != nil {
 		return err
 	}

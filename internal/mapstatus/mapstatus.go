@@ -204,9 +204,13 @@ func (r *Report) Add(m multipathd.Map) {
 	}
 }
 
-// Maps returns the maps added so far as FromMaps would return them: sorted and cut to MaxMaps.
+// Maps returns the maps added as FromMaps would return them: sorted (in place: call it once,
+// after the last Add) and cut to MaxMaps; empty, not nil, when there are none.
 func (r *Report) Maps() []mpv1alpha1.MapStatus {
 	out := r.maps
+	if out == nil {
+		out = []mpv1alpha1.MapStatus{}
+	}
 	slices.SortStableFunc(out, func(a, b mpv1alpha1.MapStatus) int {
 		return cmp.Or(
 			cmp.Compare(strings.ToLower(a.WWID), strings.ToLower(b.WWID)),

@@ -259,6 +259,29 @@ type MapsDecoder interface {
 
 var _ MapsDecoder = (*SocketClient)(nil)
 
+// EachMap gives each of the daemon's maps to each, decoded as they arrive when c is a
+// MapsDecoder, else from ShowMapsJSON's whole reply, and returns the reply's sha256 (as
+// ShowMapsJSONSum's). On an error the maps already given are to be discarded.
+func EachMap(ctx context.Context, c Client, each func(Map) error) ([sha256.Size]byte, error) {
+	if dec, ok := c.(MapsDecoder); ok {
+		return dec.DecodeMapsJSON(ctx, each)
+	}
+	reply, err := c.ShowMapsJSON(ctx)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(reply), DecodeMaps(bytes.NewReader(reply), each)
+}
+
+// ShowMaps returns the daemon's maps (EachMap).
+func ShowMaps(ctx context.Context, c Client) ([]Map, error) {
+	maps := []Map{}
+	if _, err := EachMap(ctx, c, appendTo(&maps)); err != nil {
+		return nil, err
+	}
+	return maps, nil
+}
+
 // DecodeMapsJSON asks for "show maps json" and decodes the reply map by map as it arrives
 // (DecodeMaps), giving each map to each, and returns the reply's sha256 (ShowMapsJSONSum's): an
 // agent with 10,000 maps never holds the reply (18 MiB) or all its maps decoded. A failure reply

@@ -51,7 +51,8 @@ limitations under the License.
 //     unknown fields are ignored, missing ones stay zero, absurd numbers are clamped, a map
 //     with values of the wrong type is kept but marked Malformed, and only broken JSON is an
 //     error. DecodeMaps reads the same from a stream, giving each map as it is decoded, and
-//     SocketClient.DecodeMapsJSON feeds it from the socket: a large reply is never held whole.
+//     SocketClient.DecodeMapsJSON feeds it from the socket, so a large reply is never held
+//     whole; EachMap and ShowMaps use it when the client is a MapsDecoder.
 //
 // It knows neither the API nor the health rules: internal/mapstatus maps its Map to both.
 //

@@ -150,13 +150,18 @@ type jsonPath struct {
 // ErrMalformedJSON. A "maps": null or [] is no maps; "maps" is read when both are there.
 func ParseMapsJSON(data []byte) ([]Map, error) {
 	maps := []Map{}
-	if err := DecodeMaps(bytes.NewReader(data), func(m Map) error {
-		maps = append(maps, m)
-		return nil
-	}); err != nil {
+	if err := DecodeMaps(bytes.NewReader(data), appendTo(&maps)); err != nil {
 		return nil, err
 	}
 	return maps, nil
+}
+
+// appendTo is an each for DecodeMaps that collects the maps.
+func appendTo(maps *[]Map) func(Map) error {
+	return func(m Map) error {
+		*maps = append(*maps, m)
+		return nil
+	}
 }
 
 // DecodeMaps reads the reply ParseMapsJSON reads, from r, and gives each map to each as soon
@@ -174,7 +179,7 @@ func DecodeMaps(r io.Reader, each func(Map) error) error {
 		return fmt.Errorf("%w: not a JSON object", ErrMalformedJSON)
 	}
 	var sawMaps, sawMap bool
-	var single *Map // the "map" of "show map X json", given at the end unless "maps" came
+	var single *Map // the "map" of "show map X json" (nil for null), given unless "maps" came
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -210,15 +215,13 @@ func DecodeMaps(r io.Reader, each func(Map) error) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: more data after top-level value", ErrMalformedJSON)
 	}
-	switch {
-	case sawMaps:
-		return nil
-	case single != nil:
-		return each(*single)
-	case sawMap:
-		return nil // "map": null is no map
+	if !sawMaps && !sawMap {
+		return fmt.Errorf("%w: neither \"maps\" nor \"map\" in the reply", ErrMalformedJSON)
 	}
-	return fmt.Errorf("%w: neither \"maps\" nor \"map\" in the reply", ErrMalformedJSON)
+	if !sawMaps && single != nil {
+		return each(*single)
+	}
+	return nil
 }
 
 // decodeMapsArray gives each map of the "maps" array, whose key dec has just read.
