@@ -22,8 +22,10 @@ import (
 	"flag"
 	"os"
 
-	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager/signals"
 
 	"github.com/kube-multipath/kube-multipath/cmd/agent/app"
 )
@@ -34,11 +36,13 @@ func main() {
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	ctx := ctrl.SetupSignalHandler()
-	if err := app.Run(ctx, ctrl.GetConfigOrDie(), opts); err != nil {
-		ctrl.Log.Error(err, "Agent stopped")
+	// controller-runtime's log, signal and kubeconfig packages, not its root package: that links
+	// the scheme of every built-in kind (internal/kubeclient).
+	ctx := signals.SetupSignalHandler()
+	if err := app.Run(ctx, config.GetConfigOrDie(), opts); err != nil {
+		log.Log.Error(err, "Agent stopped")
 		os.Exit(1)
 	}
 }

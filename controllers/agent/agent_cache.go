@@ -20,36 +20,19 @@ import (
 	"context"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/kubeclient"
 )
 
-// CacheByObject is what the agent's cache holds: this node's MultipathNodeState without its
-// map report (TrimOwnState), and the ConfigMaps the operator writes in its namespace (the
+// What the agent watches (Start): this node's MultipathNodeState without its map report
+// (TrimOwnState), and the ConfigMaps the operator writes in its namespace (managedBy: the
 // rendered configs, each reaching every node once, when created, and the rollout wave,
-// internal/wave). cmd/agent and the tests build the cache from it.
-func CacheByObject(node, namespace string) map[client.Object]cache.ByObject {
-	return map[client.Object]cache.ByObject{
-		&mpv1alpha1.MultipathNodeState{}: {
-			Field:     fields.OneTermEqualSelector("metadata.name", node),
-			Transform: TrimOwnState,
-		},
-		&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{namespace: {
-			LabelSelector: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "kube-multipath"}),
-		}}},
-	}
-}
+// internal/wave).
+const managedBy = "app.kubernetes.io/managed-by=kube-multipath"
 
-// stripManagedFields is the cache's default transform, which a type's own transform replaces.
-var stripManagedFields = cache.TransformStripManagedFields()
-
-// TrimOwnState is the cache transform of the agent's MultipathNodeState: it drops the map
+// TrimOwnState is the watch's transform of the agent's MultipathNodeState: it drops the map
 // report (status.maps), and the managed fields as the default transform does. The report is
 // what the agent itself wrote, most of the object (1.1 MiB of JSON at 10,000 maps), and the
 // agent keeps what it last wrote (Reconciler.reported); a cached copy of it, and the copy each
@@ -60,7 +43,7 @@ func TrimOwnState(obj any) (any, error) {
 		return obj, nil
 	}
 	s.Status.Maps = nil
-	return stripManagedFields(s)
+	return kubeclient.StripManagedFields(s)
 }
 
 // reportRecord is the map report the agent last wrote to the MultipathNodeState of uid: the
@@ -78,8 +61,8 @@ type reportRecord struct {
 // those reported) instead of applying a status without it.
 func (r *Reconciler) restoreReport(ctx context.Context, st *mpv1alpha1.MultipathNodeState) error {
 	if r.reported.uid != st.UID {
-		live := &mpv1alpha1.MultipathNodeState{}
-		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: st.Name}, live); err != nil {
+		live, err := r.Kube.GetState(ctx, st.Name)
+		if err != nil {
 			return fmt.Errorf("failed to read the report of MultipathNodeState %s: %w", st.Name, err)
 		}
 		r.reported = reportRecord{uid: st.UID}

@@ -28,24 +28,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/controller-runtime/pkg/source"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
-	"github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/kubeclient"
 	"github.com/kube-multipath/kube-multipath/internal/mapstatus"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
@@ -73,14 +63,12 @@ const (
 
 // Reconciler is the agent's controller for one node.
 type Reconciler struct {
-	// Client reads the node's MultipathNodeState from the cache (without its report:
-	// CacheByObject) and writes by server-side apply.
-	Client client.Client
-	// APIReader reads a rendered ConfigMap that the cache does not hold (yet), the spec when
-	// the cached one may be behind, and the map report once at start (restoreReport).
-	APIReader client.Reader
+	// Kube makes the agent's requests and watches: the node's MultipathNodeState (without its
+	// report: TrimOwnState) and the operator's ConfigMaps are watched, and read from the watch's
+	// store; status and Lease writes are server-side applies.
+	Kube *kubeclient.Client
 	// Recorder emits Events on the MultipathNodeState.
-	Recorder recorder.EventRecorder
+	Recorder EventRecorder
 	// Host applies configs to the host's files.
 	Host *hostfs.Host
 	// Daemon is multipathd (usually the same client as Host.Client).
@@ -93,8 +81,8 @@ type Reconciler struct {
 	RefreshInterval time.Duration
 	// Clock is injected for tests; nil means the real clock.
 	Clock clock.PassiveClock
-	// Triggers, when set, receives the passes asked for by file and uevent watchers.
-	Triggers <-chan event.GenericEvent
+	// Triggers, when set, receives the passes asked for by file and uevent watchers (NewTriggers).
+	Triggers <-chan struct{}
 	// SlowApply is how long a transaction runs before Reconciling=True (Applying) is written;
 	// 0 means DefaultSlowApply. A quicker apply is reported by one status write, not two.
 	SlowApply time.Duration
@@ -123,48 +111,8 @@ type Reconciler struct {
 	openCountWarned bool
 	// reported is the map report last written (the cache holds none: TrimOwnState).
 	reported reportRecord
-}
-
-// SetupWithManager registers the controller: the node's MultipathNodeState (spec changes
-// only: the agent's own status writes do not wake it), plus the triggers.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Client == nil || r.APIReader == nil || r.Recorder == nil || r.Host == nil || r.Daemon == nil || r.NodeName == "" || r.Namespace == "" {
-		return errors.New("agent reconciler needs Client, APIReader, Recorder, Host, Daemon, NodeName and Namespace")
-	}
-	if r.Clock == nil {
-		r.Clock = clock.RealClock{}
-	}
-	if r.RefreshInterval <= 0 {
-		r.RefreshInterval = health.DefaultRefreshInterval
-	}
-	if r.MapUsers != nil && r.Host.InUse == nil {
-		// The apply refuses to rename an open map the host named (adopting it under another name).
-		r.Host.InUse = r.mapInUse
-	}
-	if r.Host.Usable == nil {
-		// The post-check wants back every map that had a usable path, by the health rules.
-		r.Host.Usable = mapstatus.Usable
-	}
-	thisNode := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == r.NodeName })
-	b := ctrl.NewControllerManagedBy(mgr).
-		Named("agent").
-		For(&mpv1alpha1.MultipathNodeState{}, builder.WithPredicates(thisNode, predicate.GenerationChangedPredicate{})).
-		// The rollout wave: a pass when it starts or stops naming this node, or changes its config.
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: r.NodeName}}}
-		}), builder.WithPredicates(waveNames{node: r.NodeName, namespace: r.Namespace})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 1})
-	if r.Triggers != nil {
-		b = b.WatchesRawSource(source.Channel(r.Triggers, &handler.EnqueueRequestForObject{}))
-	}
-	return b.Complete(r)
-}
-
-// Trigger is the event a watcher sends to ask for a pass over the node's state.
-func Trigger(node string) event.GenericEvent {
-	st := &mpv1alpha1.MultipathNodeState{}
-	st.Name = node
-	return event.GenericEvent{Object: st}
+	// states and configMaps are the watches (Start).
+	states, configMaps cache.SharedIndexInformer
 }
 
 // scope is what one pass reads and decides.
@@ -200,25 +148,23 @@ type mapsReport struct {
 	maps     []mpv1alpha1.MapStatus
 }
 
-type phase func(context.Context, *scope) (ctrl.Result, error)
+type phase func(context.Context, *scope) (result, error)
 
-// Reconcile runs one pass over the node's MultipathNodeState.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if req.Name != r.NodeName {
-		return ctrl.Result{}, nil
-	}
+// reconcile runs one pass over the node's MultipathNodeState.
+func (r *Reconciler) reconcile(ctx context.Context) (result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st := &mpv1alpha1.MultipathNodeState{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Name: req.Name}, st); err != nil {
+	cached, err := kubeclient.Get[*mpv1alpha1.MultipathNodeState](r.states, stateResource, r.NodeName)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil // not managed; the watch brings it back when created
+			return result{}, nil // not managed; the watch brings it back when created
 		}
-		return ctrl.Result{}, fmt.Errorf("failed to get MultipathNodeState %s: %w", req.Name, err)
+		return result{}, fmt.Errorf("failed to get MultipathNodeState %s: %w", r.NodeName, err)
 	}
-	ctx = ctrl.LoggerInto(ctx, ctrl.LoggerFrom(ctx).WithValues("MultipathNodeState", klog.KObj(st)))
+	st := cached.DeepCopy() // the pass sets its status
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("MultipathNodeState", klog.KObj(st)))
 	if err := r.restoreReport(ctx, st); err != nil {
-		return ctrl.Result{}, err
+		return result{}, err
 	}
 	// A shallow copy is enough: the setters replace the status's slices and pointers, never
 	// change what they point to (10,000 maps are worth not copying).
@@ -227,14 +173,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// this pass's copy, and only its status is ever written.
 	w, err := r.wave(ctx)
 	if err != nil {
-		return ctrl.Result{}, err
+		return result{}, err
 	}
 	if w.HasState(st) && (st.Spec.DesiredConfig == nil || *st.Spec.DesiredConfig != w.Config) {
 		s.fromWave = true
 		st.Spec.DesiredConfig = wave.Effective(w, st)
 	}
 
-	result := ctrl.Result{RequeueAfter: r.RefreshInterval}
+	result := result{RequeueAfter: r.RefreshInterval}
 	var errs []error
 	for _, p := range []phase{r.reconcileApply, r.confirmApplied, r.reconcileDrift, r.reconcileMaps, r.reconcileHostFacts, r.reconcileUnmanaged} {
 		res, err := p(ctx, s)
@@ -261,28 +207,28 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // reconcileApply applies spec.desiredConfig when the host does not run it.
-func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
+func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (result, error) {
+	log := log.FromContext(ctx)
 	applied, err := r.Host.Applied()
 	if err != nil {
 		s.applyErr = err
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	if applied != nil {
 		s.applied = &mpv1alpha1.RenderedConfigRef{Name: applied.Name, Hash: applied.Hash}
 	}
 	desired := s.state.Spec.DesiredConfig
 	if desired == nil {
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	pending, err := r.Host.Pending()
 	if err != nil {
 		s.applyErr = err
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	if applied != nil && applied.Hash == desired.Hash && !pending {
 		r.backoff = applyBackoff{}
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	if !s.fromWave {
 		// The spec asks for a config the host does not run. The cache may be behind: the rollout
@@ -290,20 +236,20 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 		// but the two arrive through different watches, and an old spec applied here would roll
 		// the node back. A read from the API server settles it; a newer spec comes through the
 		// watch and starts another pass.
-		fresh := &mpv1alpha1.MultipathNodeState{}
-		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(s.state), fresh); err != nil {
+		fresh, err := r.Kube.GetState(ctx, s.state.Name)
+		if err != nil {
 			// Not an apply failure (nothing was tried): retried as an error.
-			return ctrl.Result{}, fmt.Errorf("failed to read MultipathNodeState %s before applying its spec: %w", s.state.Name, err)
+			return result{}, fmt.Errorf("failed to read MultipathNodeState %s before applying its spec: %w", s.state.Name, err)
 		}
 		if fresh.Generation != s.state.Generation {
 			log.V(4).Info("The cached spec is behind the API server; waiting for the watch", "cached", s.state.Generation, "current", fresh.Generation)
-			return ctrl.Result{RequeueAfter: cacheBehind}, nil
+			return result{RequeueAfter: cacheBehind}, nil
 		}
 	}
 	now := r.Clock.Now()
 	if wait, lastErr := r.backoff.wait(desired.Hash, now); wait > 0 {
 		s.applyErr = lastErr
-		return ctrl.Result{RequeueAfter: wait}, nil
+		return result{RequeueAfter: wait}, nil
 	}
 
 	rendered, err := r.config(ctx, *desired)
@@ -327,7 +273,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 				"addedWWIDs", len(res.Added), "removedWWIDs", len(res.Removed), "validated", res.Validated)
 			r.Recorder.Eventf(s.state, nil, corev1.EventTypeNormal, mpv1alpha1.AppliedReason, "Apply",
 				"Applied config %s (%d files changed, %d WWIDs added, %d removed)", desired.Name, len(res.Changed), len(res.Added), len(res.Removed))
-			return ctrl.Result{}, nil
+			return result{}, nil
 		}
 	}
 	s.applyErr = err
@@ -335,37 +281,37 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (ctrl.Result,
 	log.Error(err, "Failed to apply config", "config", desired.Name, "retryAfter", wait)
 	r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.ApplyFailedReason, "Apply",
 		"Failed to apply config %s: %v", desired.Name, err)
-	return ctrl.Result{RequeueAfter: wait}, nil
+	return result{RequeueAfter: wait}, nil
 }
 
 // reconcileDrift re-asserts the desired config when the owned files drifted from it.
-func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) (result, error) {
 	desired := s.state.Spec.DesiredConfig
 	// A config applied this pass was just written and checked by the transaction: comparing
 	// the files with it again costs as much as the apply (the WWIDs file of 10,000 LUNs).
 	if desired == nil || s.applyErr != nil || s.applied == nil || s.applied.Hash != desired.Hash || s.appliedNow {
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	rendered, err := r.config(ctx, *desired)
 	if err != nil {
 		// The host runs the config; only the drift check is missed. Retry next refresh.
-		ctrl.LoggerFrom(ctx).Error(err, "Cannot check drift: the rendered config is unreadable", "config", desired.Name)
-		return ctrl.Result{}, nil
+		log.FromContext(ctx).Error(err, "Cannot check drift: the rendered config is unreadable", "config", desired.Name)
+		return result{}, nil
 	}
 	drifted, _, err := r.Host.Reassert(ctx, rendered)
 	if len(drifted) == 0 && err == nil {
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	driftCorrectionsTotal.Inc()
 	if err != nil {
 		s.applyErr = fmt.Errorf("owned files %v changed by hand and re-asserting %s failed: %w", drifted, desired.Name, err)
 		r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.ApplyFailedReason, "Reassert", "%v", s.applyErr)
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
-	ctrl.LoggerFrom(ctx).Info("Re-asserted owned files changed by hand", "files", drifted, "config", desired.Name)
+	log.FromContext(ctx).Info("Re-asserted owned files changed by hand", "files", drifted, "config", desired.Name)
 	r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.DriftCorrectedReason, "Reassert",
 		"Owned files changed by hand were re-asserted to config %s: %v", desired.Name, drifted)
-	return ctrl.Result{}, nil
+	return result{}, nil
 }
 
 // mapsSummer is a multipathd client that hashes the maps reply without holding it whole
@@ -375,13 +321,13 @@ type mapsSummer interface {
 }
 
 // reconcileMaps reads multipathd's maps, and on every pass what holds them.
-func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, error) {
-	unchanged := func() (ctrl.Result, error) {
+func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (result, error) {
+	unchanged := func() (result, error) {
 		// The same reply as last time (the steady state): no parse, no new garbage.
 		multipathdUp.Set(1)
 		s.maps = r.withUsersReport(ctx, r.lastMaps)
 		r.warnOpenCount(ctx, s.state)
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	if summer, ok := r.Daemon.(mapsSummer); ok && r.lastMaps != nil {
 		// The reply's hash, read through a small buffer: the whole reply (18 MiB at 10,000 maps)
@@ -412,14 +358,14 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 		s.daemonErr = err
 		r.version = "" // read again once it is back: it may have been upgraded
 		multipathdUp.Set(0)
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	multipathdUp.Set(1)
 	if r.version == "" {
 		if v, err := r.Daemon.Version(ctx); err == nil {
 			r.version = v
 		} else {
-			ctrl.LoggerFrom(ctx).V(1).Info("Cannot read multipathd's version", "err", err.Error())
+			log.FromContext(ctx).V(1).Info("Cannot read multipathd's version", "err", err.Error())
 		}
 	}
 	r.lastReply, r.lastKernels = sum, kernels
@@ -427,7 +373,7 @@ func (r *Reconciler) reconcileMaps(ctx context.Context, s *scope) (ctrl.Result, 
 	s.maps = r.withUsersReport(ctx, r.lastMaps)
 	r.warnOpenCount(ctx, s.state)
 	nodeMaps.set(s.maps.maps)
-	return ctrl.Result{}, nil
+	return result{}, nil
 }
 
 // withUsersReport is base with each map's users, fitted to the status budget.
@@ -551,13 +497,11 @@ func (r *Reconciler) config(ctx context.Context, ref mpv1alpha1.RenderedConfigRe
 	if c := r.configs.get(ref); c != nil {
 		return c, nil
 	}
-	cm := &corev1.ConfigMap{}
-	key := types.NamespacedName{Namespace: r.Namespace, Name: ref.Name}
 	// The agent watches the operator's ConfigMaps: a rendered one reaches every node once, when
 	// it is created (one object fanned out by the API server), before any node is handed it.
-	// Read in place (UnsafeDisableDeepCopy): Unpack only reads, and a copy of a large config
-	// per node per apply is what the cache is there to spare.
-	if err := r.Client.Get(ctx, key, cm, client.UnsafeDisableDeepCopy); err == nil {
+	// Read in place: Unpack only reads, and a copy of a large config per node per apply is what
+	// the cache is there to spare.
+	if cm, err := kubeclient.Get[*corev1.ConfigMap](r.configMaps, configMapResource, r.Namespace+"/"+ref.Name); err == nil {
 		if rendered, err := multipathconf.Unpack(cm.Data, cm.BinaryData, ref.Hash); err == nil {
 			r.configs.put(ref, rendered)
 			return rendered, nil
@@ -567,9 +511,9 @@ func (r *Reconciler) config(ctx context.Context, ref mpv1alpha1.RenderedConfigRe
 	// API server's watch cache (resourceVersion 0) serves it as well as etcd does, without a
 	// quorum read per node when every node reads the same one at once. A cache that has not seen
 	// it yet answers NotFound: then it is read from etcd.
-	err := r.APIReader.Get(ctx, key, cm, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
+	cm, err := r.Kube.GetConfigMap(ctx, r.Namespace, ref.Name, "0")
 	if apierrors.IsNotFound(err) {
-		err = r.APIReader.Get(ctx, key, cm)
+		cm, err = r.Kube.GetConfigMap(ctx, r.Namespace, ref.Name, "")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to read rendered ConfigMap %s: %w", klog.KRef(r.Namespace, ref.Name), err)
@@ -652,8 +596,8 @@ func (b *applyBackoff) failed(hash string, err error, now time.Time) time.Durati
 // wave reads the rollout wave from the cache; nil when there is none. A wave that does not
 // parse names no node: each node then applies its spec, as if there were no wave.
 func (r *Reconciler) wave(ctx context.Context) (*wave.Wave, error) {
-	cm := &corev1.ConfigMap{}
-	switch err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: wave.Name}, cm, client.UnsafeDisableDeepCopy); {
+	cm, err := kubeclient.Get[*corev1.ConfigMap](r.configMaps, configMapResource, r.Namespace+"/"+wave.Name)
+	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil
 	case err != nil:
@@ -661,20 +605,19 @@ func (r *Reconciler) wave(ctx context.Context) (*wave.Wave, error) {
 	}
 	w, err := wave.FromConfigMap(cm)
 	if err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Ignoring the rollout wave")
+		log.FromContext(ctx).Error(err, "Ignoring the rollout wave")
 		return nil, nil
 	}
 	return w, nil
 }
 
-// waveNames passes the events of the rollout wave ConfigMap that concern node: it names node
-// before or after, with a different config or not at all.
+// waveNames tells which changes of the operator's ConfigMaps concern node: those of the rollout
+// wave that name node before or after, with a different config or not at all.
 type waveNames struct {
-	predicate.Funcs
 	node, namespace string
 }
 
-func (p waveNames) configOf(o client.Object) *mpv1alpha1.RenderedConfigRef {
+func (p waveNames) configOf(o any) *mpv1alpha1.RenderedConfigRef {
 	cm, ok := o.(*corev1.ConfigMap)
 	if !ok || cm.Name != wave.Name || cm.Namespace != p.namespace {
 		return nil
@@ -686,10 +629,9 @@ func (p waveNames) configOf(o client.Object) *mpv1alpha1.RenderedConfigRef {
 	return &w.Config
 }
 
-func (p waveNames) Create(e event.CreateEvent) bool { return p.configOf(e.Object) != nil }
-func (p waveNames) Delete(e event.DeleteEvent) bool { return p.configOf(e.Object) != nil }
-func (p waveNames) Update(e event.UpdateEvent) bool {
-	o, n := p.configOf(e.ObjectOld), p.configOf(e.ObjectNew)
+// changed reports whether the change from old to new (either nil when created or deleted)
+// concerns the node.
+func (p waveNames) changed(old, new any) bool {
+	o, n := p.configOf(old), p.configOf(new)
 	return (o == nil) != (n == nil) || o != nil && *o != *n
 }
-func (waveNames) Generic(event.GenericEvent) bool { return false }

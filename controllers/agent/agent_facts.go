@@ -26,7 +26,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
@@ -64,7 +64,7 @@ func (r *Reconciler) withUsers(ctx context.Context, statuses []mpv1alpha1.MapSta
 	}
 	usage, err := r.MapUsers.Read(req)
 	if err != nil {
-		ctrl.LoggerFrom(ctx).V(1).Info("Cannot read every map's users", "err", err.Error())
+		log.FromContext(ctx).V(1).Info("Cannot read every map's users", "err", err.Error())
 		for _, u := range usage {
 			if u.OpenCount < 0 && r.openCountErr == "" {
 				r.openCountErr = err.Error()
@@ -95,25 +95,25 @@ func (r *Reconciler) withUsers(ctx context.Context, statuses []mpv1alpha1.MapSta
 // contradicts the desired config. It runs on every pass (a hand edit of /etc/multipath.conf
 // also wakes the agent through the FileWatcher); the status is written only when the facts
 // change.
-func (r *Reconciler) reconcileHostFacts(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileHostFacts(ctx context.Context, s *scope) (result, error) {
 	desired := s.state.Spec.DesiredConfig
 	if desired == nil {
 		s.hostConflicts = []mpv1alpha1.HostConflict{}
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	rendered, err := r.config(ctx, *desired)
 	if err != nil {
 		// Keep what was reported: the facts are unknown this pass, not gone.
-		ctrl.LoggerFrom(ctx).Error(err, "Cannot check the host's configuration: the rendered config is unreadable", "config", desired.Name)
-		return ctrl.Result{}, nil
+		log.FromContext(ctx).Error(err, "Cannot check the host's configuration: the rendered config is unreadable", "config", desired.Name)
+		return result{}, nil
 	}
 	cfg, err := hostconf.Read(hostconf.Options{Root: r.Host.Root, Own: ownDropIn, Version: r.version})
 	if err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Cannot read the host's multipath configuration")
-		return ctrl.Result{}, nil
+		log.FromContext(ctx).Error(err, "Cannot read the host's multipath configuration")
+		return result{}, nil
 	}
 	if len(cfg.Problems) > 0 {
-		ctrl.LoggerFrom(ctx).V(1).Info("The host's multipath configuration has problems", "problems", cfg.Problems)
+		log.FromContext(ctx).V(1).Info("The host's multipath configuration has problems", "problems", cfg.Problems)
 	}
 	var maps []hostconf.Map
 	if s.maps != nil {
@@ -143,7 +143,7 @@ func (r *Reconciler) reconcileHostFacts(ctx context.Context, s *scope) (ctrl.Res
 		hc = []mpv1alpha1.HostConflict{}
 	}
 	s.hostConflicts = hc
-	return ctrl.Result{}, nil
+	return result{}, nil
 }
 
 // wouldRename returns the WouldRename host conflicts: the renames the last refused apply named
@@ -253,6 +253,6 @@ func (r *Reconciler) warnOpenCount(ctx context.Context, st *mpv1alpha1.Multipath
 	}
 	r.openCountWarned = true
 	msg := "The kernel's open count of the maps cannot be read here (" + r.openCountErr + "): a map held open only by a process (a VM disk, a database on the raw device) is not reported as in use; mounts, holders, swap and LVM physical volumes are. Run the agent privileged (config/agent-privileged) to see them."
-	ctrl.LoggerFrom(ctx).Info("The maps' open count is not readable", "err", r.openCountErr)
+	log.FromContext(ctx).Info("The maps' open count is not readable", "err", r.openCountErr)
 	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, mpv1alpha1.OpenCountUnavailableReason, "ReadMapUsers", "%s", conditions.Truncate(msg, maxMessage))
 }

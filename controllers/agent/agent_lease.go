@@ -18,14 +18,14 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	coordinationv1ac "k8s.io/client-go/applyconfigurations/coordination/v1"
-	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/health"
@@ -66,11 +66,11 @@ func confirmationOf(s *scope) confirmation {
 // (another config applied, or a failure): the rollout counts the node as updated, or failed,
 // from it, without waiting for the map report that the status write carries. It is a phase,
 // run right after the apply.
-func (r *Reconciler) confirmApplied(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) confirmApplied(ctx context.Context, s *scope) (result, error) {
 	if c := confirmationOf(s); c == r.confirmed || c == (confirmation{}) {
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
-	return ctrl.Result{}, r.writeLease(ctx, s, r.Clock.Now(), false)
+	return result{}, r.writeLease(ctx, s, r.Clock.Now(), false)
 }
 
 // writeLease writes the Lease. fresh renews it (multipathd's maps were read this pass);
@@ -79,22 +79,28 @@ func (r *Reconciler) confirmApplied(ctx context.Context, s *scope) (ctrl.Result,
 func (r *Reconciler) writeLease(ctx context.Context, s *scope, now time.Time, fresh bool) error {
 	st := s.state
 	duration := int32(max(1, (health.StaleAfter * r.RefreshInterval).Round(1e9).Seconds()))
-	lease := coordinationv1ac.Lease(health.LeaseName(r.NodeName), r.Namespace).
-		WithLabels(map[string]string{"app.kubernetes.io/name": "kube-multipath", "app.kubernetes.io/component": "agent"}).
-		WithOwnerReferences(metav1ac.OwnerReference().
-			WithAPIVersion(mpv1alpha1.GroupVersion.String()).
-			WithKind("MultipathNodeState").
-			WithName(st.Name).
-			WithUID(st.UID)).
-		WithSpec(coordinationv1ac.LeaseSpec().
-			WithHolderIdentity(r.NodeName).
-			WithLeaseDurationSeconds(duration))
+	lease := leaseApply{
+		APIVersion: coordinationv1.SchemeGroupVersion.String(),
+		Kind:       "Lease",
+		Metadata: leaseApplyMeta{
+			Name:      health.LeaseName(r.NodeName),
+			Namespace: r.Namespace,
+			Labels:    map[string]string{"app.kubernetes.io/name": "kube-multipath", "app.kubernetes.io/component": "agent"},
+			OwnerReferences: []leaseOwner{{
+				APIVersion: mpv1alpha1.GroupVersion.String(),
+				Kind:       "MultipathNodeState",
+				Name:       st.Name,
+				UID:        st.UID,
+			}},
+		},
+		Spec: leaseApplySpec{HolderIdentity: r.NodeName, LeaseDurationSeconds: duration},
+	}
 	renewed := r.lastRenew
 	if fresh {
 		renewed = now
 	}
 	if !renewed.IsZero() {
-		lease.Spec.WithRenewTime(metav1.NewMicroTime(renewed))
+		lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(renewed))
 	}
 	c := confirmationOf(s)
 	annotations := map[string]string{}
@@ -106,14 +112,50 @@ func (r *Reconciler) writeLease(ctx context.Context, s *scope, now time.Time, fr
 		annotations[health.FailedHashAnnotation] = c.failedHash
 	}
 	if len(annotations) > 0 {
-		lease.WithAnnotations(annotations)
+		lease.Metadata.Annotations = annotations
 	}
-	if err := r.Client.Apply(ctx, lease, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+	body, err := json.Marshal(lease)
+	if err != nil {
+		return err
+	}
+	if err := r.Kube.ApplyLease(ctx, r.Namespace, lease.Metadata.Name, body, FieldOwner); err != nil {
 		return fmt.Errorf("failed to renew Lease %s/%s: %w", r.Namespace, health.LeaseName(r.NodeName), err)
 	}
 	r.lastRenew = renewed
 	r.confirmed = c
 	return nil
+}
+
+// leaseApply is the apply configuration of the agent's Lease: the fields the agent owns, and
+// nothing else. A field left out (no renewal yet, no annotation) is one the agent gives up, so
+// the API server removes it, as client-go's apply configurations do (whose package links the
+// scheme of every built-in kind: internal/kubeclient).
+type leaseApply struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Metadata   leaseApplyMeta `json:"metadata"`
+	Spec       leaseApplySpec `json:"spec"`
+}
+
+type leaseApplyMeta struct {
+	Name            string            `json:"name"`
+	Namespace       string            `json:"namespace"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	Annotations     map[string]string `json:"annotations,omitempty"`
+	OwnerReferences []leaseOwner      `json:"ownerReferences,omitempty"`
+}
+
+type leaseOwner struct {
+	APIVersion string    `json:"apiVersion"`
+	Kind       string    `json:"kind"`
+	Name       string    `json:"name"`
+	UID        types.UID `json:"uid"`
+}
+
+type leaseApplySpec struct {
+	HolderIdentity       string            `json:"holderIdentity"`
+	LeaseDurationSeconds int32             `json:"leaseDurationSeconds"`
+	RenewTime            *metav1.MicroTime `json:"renewTime,omitempty"`
 }
 
 // ptrValue is *ref, or the zero ref for nil.

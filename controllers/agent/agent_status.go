@@ -26,10 +26,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/conditions"
@@ -146,7 +144,7 @@ func (r *Reconciler) reportSlowApply(ctx context.Context, s *scope, desired *mpv
 		case <-t.C:
 		}
 		if err := r.applyStatus(ctx, st); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "Cannot report that the apply is running", "config", desired.Name)
+			log.FromContext(ctx).Error(err, "Cannot report that the apply is running", "config", desired.Name)
 			return
 		}
 		statusWritesTotal.Inc()
@@ -193,10 +191,9 @@ func (r *Reconciler) recordWritten(st *mpv1alpha1.MultipathNodeState) mpv1alpha1
 }
 
 // applyStatus writes st's status by server-side apply: the agent owns the whole status. The
-// body is encoded straight from the typed status, and the reply decoded into a typed scratch
-// object: going through unstructured (client.ApplyConfigurationFromUnstructured) built the
-// report again as maps of interfaces, then the reply the same way, four times the report in
-// garbage on every write (with 10,000 maps, tens of MiB; docs/agent.md).
+// body is encoded straight from the typed status, and the reply is not decoded: going through
+// unstructured built the report again as maps of interfaces, then the reply the same way, four
+// times the report in garbage on every write (with 10,000 maps, tens of MiB; docs/agent.md).
 func (r *Reconciler) applyStatus(ctx context.Context, st *mpv1alpha1.MultipathNodeState) error {
 	body, err := json.Marshal(statusApply{
 		APIVersion: mpv1alpha1.GroupVersion.String(),
@@ -207,8 +204,7 @@ func (r *Reconciler) applyStatus(ctx context.Context, st *mpv1alpha1.MultipathNo
 	if err != nil {
 		return err
 	}
-	reply := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: st.Name}}
-	return r.Client.Status().Patch(ctx, reply, client.RawPatch(types.ApplyPatchType, body), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	return r.Kube.ApplyStatus(ctx, st.Name, body, FieldOwner)
 }
 
 // statusApply is the apply configuration of a MultipathNodeState's status: its identity and

@@ -21,7 +21,7 @@ import (
 	"slices"
 	"strings"
 
-	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -44,16 +44,16 @@ type unmanagedReport struct {
 // manage. multipathd applies its blacklists and computes the WWIDs, so what it lists is what
 // it would assemble. Unknown this pass (daemon unreachable, config unreadable): nothing is
 // changed in the status.
-func (r *Reconciler) reconcileUnmanaged(ctx context.Context, s *scope) (ctrl.Result, error) {
+func (r *Reconciler) reconcileUnmanaged(ctx context.Context, s *scope) (result, error) {
 	if s.daemonErr != nil {
-		return ctrl.Result{}, nil
+		return result{}, nil
 	}
 	managed := map[string]bool{}
 	if desired := s.state.Spec.DesiredConfig; desired != nil {
 		rendered, err := r.config(ctx, *desired)
 		if err != nil {
-			ctrl.LoggerFrom(ctx).V(1).Info("Cannot list unmanaged devices: the rendered config is unreadable", "config", desired.Name, "err", err.Error())
-			return ctrl.Result{}, nil
+			log.FromContext(ctx).V(1).Info("Cannot list unmanaged devices: the rendered config is unreadable", "config", desired.Name, "err", err.Error())
+			return result{}, nil
 		}
 		for w := range rendered.Names {
 			managed[strings.ToLower(w)] = true
@@ -61,11 +61,11 @@ func (r *Reconciler) reconcileUnmanaged(ctx context.Context, s *scope) (ctrl.Res
 	}
 	paths, err := multipathd.ShowPaths(ctx, r.Daemon)
 	if err != nil {
-		ctrl.LoggerFrom(ctx).V(1).Info("Cannot list multipathd's paths", "err", err.Error())
-		return ctrl.Result{}, nil
+		log.FromContext(ctx).V(1).Info("Cannot list multipathd's paths", "err", err.Error())
+		return result{}, nil
 	}
 	s.unmanaged = unmanagedDevices(paths, managed)
-	return ctrl.Result{}, nil
+	return result{}, nil
 }
 
 // unmanagedDevices groups paths by WWID, leaving out those without a WWID and the managed

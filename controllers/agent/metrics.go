@@ -22,13 +22,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 )
 
-// Metrics, on controller-runtime's registry (served by the manager's metrics endpoint).
+// Metrics, on the agent's Registry (served by its metrics endpoint).
 var (
 	applyTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kube_multipath_agent_apply_total",
@@ -63,8 +63,14 @@ var (
 	nodeMaps = &mapsCollector{}
 )
 
+// Registry holds the agent's metrics, with the Go runtime's and the process's, as
+// controller-runtime's registry does (whose package links the scheme of every built-in kind:
+// internal/kubeclient).
+var Registry = prometheus.NewRegistry()
+
 func init() {
-	metrics.Registry.MustRegister(applyTotal, applyFailuresTotal, applyDuration, lastSuccessfulApply,
+	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	Registry.MustRegister(applyTotal, applyFailuresTotal, applyDuration, lastSuccessfulApply,
 		driftCorrectionsTotal, statusWritesTotal, multipathdUp, nodeMaps)
 }
 

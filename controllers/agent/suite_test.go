@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,16 +36,14 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/controllers/agent"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/kubeclient"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -112,22 +111,15 @@ func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)
 		setup(n)
 	}
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 env.Scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-		// As cmd/agent/app.
-		Cache: cache.Options{ByObject: agent.CacheByObject(name, namespace)},
-	})
+	kube, err := kubeclient.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	triggers, trigger := agent.NewTriggers(name)
+	triggers, trigger := agent.NewTriggers()
+	recorder := kubeclient.NewRecorder(kube, agent.FieldOwner, agent.FieldOwner+"-"+name)
 	r := &agent.Reconciler{
-		Client:          mgr.GetClient(),
-		APIReader:       mgr.GetAPIReader(),
-		Recorder:        mgr.GetEventRecorder("kube-multipath-agent"),
+		Kube:            kube,
+		Recorder:        recorder,
 		Host:            n.host,
 		Daemon:          mpd,
 		NodeName:        name,
@@ -137,19 +129,20 @@ func startAgentAs(t *testing.T, name string, cfg *rest.Config, setup func(*node)
 		SlowApply:       n.slowApply,
 		MapUsers:        n.mapUsers,
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	if err := mgr.Add(&agent.FileWatcher{Root: n.root, Trigger: trigger, Debounce: 50 * time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
+	watcher := &agent.FileWatcher{Root: n.root, Trigger: trigger, Debounce: 50 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, run := range []func(context.Context) error{r.Start, recorder.Start, watcher.Start} {
+		wg.Go(func() {
+			if err := run(ctx); err != nil {
+				t.Errorf("agent of %s: %v", name, err)
+			}
+		})
+	}
 	done := make(chan struct{})
 	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
+		wg.Wait()
+		close(done)
 	}()
 	t.Cleanup(func() {
 		cancel()

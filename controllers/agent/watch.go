@@ -27,8 +27,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
 )
@@ -108,7 +107,7 @@ func (w *FileWatcher) watched(path string) bool {
 
 // Start implements manager.Runnable.
 func (w *FileWatcher) Start(ctx context.Context) error {
-	log := ctrl.LoggerFrom(ctx).WithName("file-watcher")
+	log := log.FromContext(ctx).WithName("file-watcher")
 	delay := w.Debounce
 	if delay <= 0 {
 		delay = 500 * time.Millisecond
@@ -173,7 +172,7 @@ type UeventListener struct {
 
 // Start implements manager.Runnable.
 func (l *UeventListener) Start(ctx context.Context) error {
-	log := ctrl.LoggerFrom(ctx).WithName("uevent-listener")
+	log := log.FromContext(ctx).WithName("uevent-listener")
 	delay := l.Debounce
 	if delay <= 0 {
 		delay = time.Second
@@ -253,17 +252,4 @@ func IsDeviceMapperUevent(msg []byte) bool {
 		}
 	}
 	return block && dm
-}
-
-// NewTriggers returns the channel for Reconciler.Triggers and a function that asks, without
-// blocking, for a pass over node's MultipathNodeState (passes asked for while one is queued
-// coalesce).
-func NewTriggers(node string) (<-chan event.GenericEvent, func()) {
-	ch := make(chan event.GenericEvent, 1)
-	return ch, func() {
-		select {
-		case ch <- Trigger(node):
-		default:
-		}
-	}
 }

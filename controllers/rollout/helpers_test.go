@@ -45,6 +45,7 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/testing/rolloutview"
 	"github.com/kube-multipath/kube-multipath/internal/wave"
+	"github.com/kube-multipath/kube-multipath/test/sim"
 )
 
 // testLabel selects a test's own nodes: the MultipathConfig of each test selects
@@ -322,7 +323,7 @@ func (f *fixture) rawState(name string) *mpv1alpha1.MultipathNodeState {
 // wave reads the rollout wave; nil when there is none.
 func (f *fixture) wave() *wave.Wave {
 	f.t.Helper()
-	w, err := wave.Read(ctx, env.Client, namespace)
+	w, err := sim.ReadWave(ctx, env.Client, namespace)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -39,14 +39,14 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/cache"
 	"k8s.io/apimachinery/pkg/util/wait"
-	authenticationclient "k8s.io/client-go/kubernetes/typed/authentication/v1"
-	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/kube-multipath/kube-multipath/internal/kubeclient"
 )
 
 // Options are the cache times and retries; Defaults are controller-runtime's.
@@ -73,24 +73,34 @@ var Defaults = Options{
 // cacheSize bounds each cache: scrapers are a handful of identities.
 const cacheSize = 1024
 
-// WithAuthenticationAndAuthorization is a metricsserver.Options.FilterProvider with the
-// Defaults.
-func WithAuthenticationAndAuthorization(cfg *rest.Config, httpClient *http.Client) (metricsserver.Filter, error) {
-	return New(cfg, httpClient, Defaults)
-}
+// Filter wraps a metrics handler; it is controller-runtime's metricsserver.Filter, which the
+// agent does not import (internal/kubeclient says why).
+type Filter = func(log logr.Logger, next http.Handler) (http.Handler, error)
 
-// New returns the filter with the given options.
-func New(cfg *rest.Config, httpClient *http.Client, o Options) (metricsserver.Filter, error) {
-	authn, err := authenticationclient.NewForConfigAndClient(cfg, httpClient)
+// reviewCodecs encode and decode the two review kinds, and nothing else: the typed clientsets
+// link the scheme of every built-in kind.
+var reviewCodecs = func() serializer.CodecFactory {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{authenticationv1.AddToScheme, authorizationv1.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return serializer.NewCodecFactory(s)
+}()
+
+// New returns the filter with the given options; its reviews go through httpClient.
+func New(cfg *rest.Config, httpClient *http.Client, o Options) (Filter, error) {
+	authn, err := kubeclient.RESTClient(cfg, httpClient, authenticationv1.SchemeGroupVersion, reviewCodecs)
 	if err != nil {
 		return nil, err
 	}
-	authz, err := authorizationclient.NewForConfigAndClient(cfg, httpClient)
+	authz, err := kubeclient.RESTClient(cfg, httpClient, authorizationv1.SchemeGroupVersion, reviewCodecs)
 	if err != nil {
 		return nil, err
 	}
 	g := &guard{
-		tokens: authn.TokenReviews(), reviews: authz.SubjectAccessReviews(), o: o,
+		authn: authn, authz: authz, o: o,
 		users: cache.NewLRUExpireCache(cacheSize), decisions: cache.NewLRUExpireCache(cacheSize),
 	}
 	return func(log logr.Logger, next http.Handler) (http.Handler, error) {
@@ -101,11 +111,10 @@ func New(cfg *rest.Config, httpClient *http.Client, o Options) (metricsserver.Fi
 }
 
 type guard struct {
-	tokens    authenticationclient.TokenReviewInterface
-	reviews   authorizationclient.SubjectAccessReviewInterface
-	o         Options
-	users     *cache.LRUExpireCache // sha256 of the token -> *authenticationv1.UserInfo (nil: refused)
-	decisions *cache.LRUExpireCache // the review's spec as a string -> decision
+	authn, authz rest.Interface
+	o            Options
+	users        *cache.LRUExpireCache // sha256 of the token -> *authenticationv1.UserInfo (nil: refused)
+	decisions    *cache.LRUExpireCache // the review's spec as a string -> decision
 }
 
 type decision struct {
@@ -165,9 +174,10 @@ func (g *guard) authenticate(ctx context.Context, token string) (*authentication
 		return v.(*authenticationv1.UserInfo), nil
 	}
 	var review *authenticationv1.TokenReview
-	err := g.retry(ctx, func(ctx context.Context) (err error) {
-		review, err = g.tokens.Create(ctx, &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}, metav1.CreateOptions{})
-		return err
+	err := g.retry(ctx, func(ctx context.Context) error {
+		review = &authenticationv1.TokenReview{}
+		return g.authn.Post().Resource("tokenreviews").
+			Body(&authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: token}}).Do(ctx).Into(review)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("TokenReview: %w", err)
@@ -197,9 +207,9 @@ func (g *guard) authorize(ctx context.Context, user *authenticationv1.UserInfo, 
 		return v.(decision), nil
 	}
 	var review *authorizationv1.SubjectAccessReview
-	err := g.retry(ctx, func(ctx context.Context) (err error) {
-		review, err = g.reviews.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: spec}, metav1.CreateOptions{})
-		return err
+	err := g.retry(ctx, func(ctx context.Context) error {
+		review = &authorizationv1.SubjectAccessReview{}
+		return g.authz.Post().Resource("subjectaccessreviews").Body(&authorizationv1.SubjectAccessReview{Spec: spec}).Do(ctx).Into(review)
 	})
 	if err != nil {
 		return decision{}, fmt.Errorf("SubjectAccessReview: %w", err)

@@ -37,7 +37,6 @@ limitations under the License.
 package wave
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -45,10 +44,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
@@ -208,16 +205,4 @@ func (w *Wave) Fits() bool {
 		n += len(name) + len(w.UIDs[name]) + 2
 	}
 	return n <= MaxNodesBytes
-}
-
-// Read reads the wave from its ConfigMap in namespace; nil when there is none.
-func Read(ctx context.Context, c client.Reader, namespace string) (*Wave, error) {
-	cm := &corev1.ConfigMap{}
-	switch err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: Name}, cm); {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("failed to read the rollout wave: %w", err)
-	}
-	return FromConfigMap(cm)
 }

@@ -589,7 +589,7 @@ func (d *drill) state(n *node) (*mpv1alpha1.MultipathNodeState, error) {
 // told is the config st's node is told to run: the rollout wave's when the wave names the node,
 // else its spec (internal/wave).
 func (d *drill) told(st *mpv1alpha1.MultipathNodeState) (*mpv1alpha1.RenderedConfigRef, error) {
-	w, err := wave.Read(d.ctx, sys.c, sim.Namespace)
+	w, err := sim.ReadWave(d.ctx, sys.c, sim.Namespace)
 	if err != nil {
 		return nil, err
 	}

@@ -281,7 +281,7 @@ func toldState(ctx context.Context) (*mpv1alpha1.MultipathNodeState, error) {
 	if err := sys.c.Get(ctx, client.ObjectKey{Name: nodeName}, st); err != nil {
 		return nil, err
 	}
-	w, err := wave.Read(ctx, sys.c, sim.Namespace)
+	w, err := sim.ReadWave(ctx, sys.c, sim.Namespace)
 	if err != nil {
 		return nil, err
 	}

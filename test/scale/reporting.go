@@ -68,7 +68,7 @@ func (h *harness) addReportingNodes(ctx context.Context, n int) error {
 		var desired *mpv1alpha1.RenderedConfigRef
 		if err == nil {
 			var w *wave.Wave
-			if w, err = wave.Read(ctx, h.c, sim.Namespace); err == nil {
+			if w, err = sim.ReadWave(ctx, h.c, sim.Namespace); err == nil {
 				desired = wave.Effective(w, st)
 			}
 		}

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/wave"
 )
 
 // WWID is the i-th simulated LUN's WWID: NAA-6 identifiers of one array share their prefix, as
@@ -143,4 +144,17 @@ func PVs(from, n int) []*corev1.PersistentVolume {
 		out = append(out, PV(i))
 	}
 	return out
+}
+
+// ReadWave reads the rollout wave from its ConfigMap in namespace; nil when there is none.
+// (Not in internal/wave: that package is the agent's, which imports no controller-runtime client.)
+func ReadWave(ctx context.Context, c client.Reader, namespace string) (*wave.Wave, error) {
+	cm := &corev1.ConfigMap{}
+	switch err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: wave.Name}, cm); {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("failed to read the rollout wave: %w", err)
+	}
+	return wave.FromConfigMap(cm)
 }

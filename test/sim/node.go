@@ -172,7 +172,6 @@ func (n *Node) AgentOptions() agentapp.Options {
 	o.PostCheckTimeout = 5 * time.Second
 	o.MetricsAddr, o.ProbeAddr = "0", "0"
 	o.Uevents, o.WatchFiles = false, false
-	o.SkipNameValidation = true
 	return o
 }
 

@@ -14,10 +14,12 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package app builds the kube-multipath node agent: a controller-runtime manager, without
-// leader election, that runs controllers/agent for one node, with its file watcher, uevent
-// listener, health probes and metrics endpoint. It lives beside cmd/agent, which only parses
-// flags, so that test/sim can start the same agent.
+// Package app builds the kube-multipath node agent: controllers/agent for one node, with its
+// file watcher, uevent listener, Event writer, health probes and metrics endpoint, run
+// together. It is not a controller-runtime manager: the agent runs on every node, and
+// controller-runtime's manager, client and cache link the scheme of every built-in kind, the
+// largest part of an idle agent's memory (internal/kubeclient). It lives beside cmd/agent,
+// which only parses flags, so that test/sim can start the same agent.
 package app
 
 import (
@@ -26,24 +28,23 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/config"
+	certutil "k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	agentctrl "github.com/kube-multipath/kube-multipath/controllers/agent"
 	rules "github.com/kube-multipath/kube-multipath/internal/health"
 	"github.com/kube-multipath/kube-multipath/internal/hostfs"
+	"github.com/kube-multipath/kube-multipath/internal/kubeclient"
 	"github.com/kube-multipath/kube-multipath/internal/mapusers"
 	"github.com/kube-multipath/kube-multipath/internal/metricsauth"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
@@ -70,9 +71,6 @@ type Options struct {
 	// WatchFiles re-checks the host's files at once when they change (fsnotify), not only every
 	// refresh interval.
 	WatchFiles bool
-	// SkipNameValidation lets several agents run in one process (the scale harness simulates
-	// nodes that way); controller names must otherwise be unique per process. Not a flag.
-	SkipNameValidation bool
 }
 
 // DefaultOptions are the settings of a deployed agent. NODE_NAME and POD_NAMESPACE come from
@@ -157,23 +155,19 @@ func (o *Options) Host(daemon multipathd.Client) *hostfs.Host {
 	return h
 }
 
-// Scheme holds only the kinds the agent reads or writes (smaller than every built-in kind:
-// the agent's memory matters on every node).
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, mpv1alpha1.AddToScheme} {
-		if err := add(s); err != nil {
-			panic(err)
-		}
-	}
-	return s
+// Agent is a built agent: what it runs, and Trigger, which asks for a pass over the node at
+// once (what a device-mapper uevent or a file change does).
+type Agent struct {
+	// Reconciler is the agent's controller.
+	Reconciler *agentctrl.Reconciler
+	Trigger    func()
+	runnables  []runnable
 }
 
-// Agent is a built agent: its manager, and Trigger, which asks for a pass over the node at once
-// (what a device-mapper uevent or a file change does).
-type Agent struct {
-	ctrl.Manager
-	Trigger func()
+// runnable is a part of the agent that runs until its context ends; an error stops the agent.
+type runnable struct {
+	name string
+	run  func(context.Context) error
 }
 
 // Build builds the agent and returns it with its trigger.
@@ -181,33 +175,16 @@ func Build(cfg *rest.Config, o Options) (*Agent, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	metricsOpts := metricsserver.Options{
-		BindAddress:   o.MetricsAddr,
-		SecureServing: o.SecureMetrics,
-		TLSOpts:       []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
-	}
-	if o.SecureMetrics {
-		metricsOpts.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 Scheme(),
-		Metrics:                metricsOpts,
-		HealthProbeBindAddress: o.ProbeAddr,
-		PprofBindAddress:       o.PprofAddr,
-		LeaderElection:         false, // one agent per node, each on its own object
-		Controller:             config.Controller{SkipNameValidation: &o.SkipNameValidation},
-		// This node's MultipathNodeState without its report, and the operator's ConfigMaps.
-		Cache: cache.Options{ByObject: agentctrl.CacheByObject(o.NodeName, o.Namespace)},
-	})
+	kube, err := kubeclient.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("creating the manager: %w", err)
+		return nil, fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
 	daemon := &multipathd.SocketClient{Address: o.MultipathdSocket}
-	triggers, trigger := agentctrl.NewTriggers(o.NodeName)
-	if err := (&agentctrl.Reconciler{
-		Client:          mgr.GetClient(),
-		APIReader:       mgr.GetAPIReader(),
-		Recorder:        mgr.GetEventRecorder("kube-multipath-agent"),
+	triggers, trigger := agentctrl.NewTriggers()
+	recorder := kubeclient.NewRecorder(kube, agentctrl.FieldOwner, agentctrl.FieldOwner+"-"+o.NodeName)
+	r := &agentctrl.Reconciler{
+		Kube:            kube,
+		Recorder:        recorder,
 		Host:            o.Host(daemon),
 		Daemon:          daemon,
 		NodeName:        o.NodeName,
@@ -217,26 +194,116 @@ func Build(cfg *rest.Config, o Options) (*Agent, error) {
 		// Open counts need the host's /dev/mapper/control (and CAP_SYS_ADMIN); without it the
 		// users still come from sysfs, the mount and swap tables and udev's database.
 		MapUsers: &mapusers.Reader{Root: o.HostRoot},
-	}).SetupWithManager(mgr); err != nil {
-		return nil, fmt.Errorf("setting up the agent controller: %w", err)
 	}
+	a := &Agent{Reconciler: r, Trigger: trigger}
+	a.add("agent", r.Start)
+	a.add("events", recorder.Start)
 	if o.WatchFiles {
-		if err := mgr.Add(&agentctrl.FileWatcher{Root: o.HostRoot, Trigger: trigger}); err != nil {
-			return nil, err
-		}
+		a.add("file-watcher", (&agentctrl.FileWatcher{Root: o.HostRoot, Trigger: trigger}).Start)
 	}
 	if o.Uevents {
-		if err := mgr.Add(&agentctrl.UeventListener{Trigger: trigger}); err != nil {
-			return nil, err
+		a.add("uevent-listener", (&agentctrl.UeventListener{Trigger: trigger}).Start)
+	}
+	if o.MetricsAddr != "0" {
+		metrics := promhttp.HandlerFor(agentctrl.Registry, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})
+		var tlsConfig *tls.Config
+		if o.SecureMetrics {
+			guard, err := metricsauth.New(cfg, kube.HTTPClient, metricsauth.Defaults)
+			if err != nil {
+				return nil, fmt.Errorf("creating the metrics endpoint's authorization: %w", err)
+			}
+			if metrics, err = guard(log.Log.WithName("metrics"), metrics); err != nil {
+				return nil, err
+			}
+			if tlsConfig, err = selfSigned(); err != nil {
+				return nil, err
+			}
 		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics)
+		a.add("metrics", serve(o.MetricsAddr, mux, tlsConfig))
 	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+	if o.ProbeAddr != "0" {
+		probes := &healthz.Handler{Checks: map[string]healthz.Checker{"ping": healthz.Ping}}
+		mux := http.NewServeMux()
+		for _, path := range []string{"/healthz", "/readyz"} {
+			mux.Handle(path, http.StripPrefix(path, probes))
+			mux.Handle(path+"/", http.StripPrefix(path, probes))
+		}
+		a.add("probes", serve(o.ProbeAddr, mux, nil))
+	}
+	if o.PprofAddr != "0" && o.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		a.add("pprof", serve(o.PprofAddr, mux, nil))
+	}
+	return a, nil
+}
+
+func (a *Agent) add(name string, run func(context.Context) error) {
+	a.runnables = append(a.runnables, runnable{name, run})
+}
+
+// Start runs the agent until ctx ends, or one of its parts fails (then the others are stopped
+// and its error returned, and the kubelet restarts the pod).
+func (a *Agent) Start(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, r := range a.runnables {
+		g.Go(func() error {
+			if err := r.run(ctx); err != nil {
+				return fmt.Errorf("%s: %w", r.name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// serve serves handler on addr (over TLS when tlsConfig is set) until the context ends.
+func serve(addr string, handler http.Handler, tlsConfig *tls.Config) func(context.Context) error {
+	return func(ctx context.Context) error {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		if tlsConfig != nil {
+			l = tls.NewListener(l, tlsConfig)
+		}
+		srv := &http.Server{Handler: handler, ReadHeaderTimeout: 32 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutdown)
+		}()
+		if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		<-stopped
+		return nil
+	}
+}
+
+// selfSigned is the metrics endpoint's TLS: a self-signed certificate, as controller-runtime's
+// metrics server makes when given none (Prometheus scrapes node agents with insecureSkipVerify;
+// the bearer token is what is checked), and HTTP/1.1 only (no HTTP/2 rapid-reset exposure on the
+// node's network).
+func selfSigned() (*tls.Config, error) {
+	certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKeyWithFixtures("localhost", []net.IP{{127, 0, 0, 1}}, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("generating the metrics endpoint's certificate: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
 		return nil, err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return nil, err
-	}
-	return &Agent{Manager: mgr, Trigger: trigger}, nil
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Run builds the agent and runs it until ctx ends.
@@ -245,6 +312,6 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	ctrl.LoggerFrom(ctx).Info("Starting agent", "node", o.NodeName, "hostRoot", o.HostRoot, "namespace", o.Namespace)
+	log.FromContext(ctx).Info("Starting agent", "node", o.NodeName, "hostRoot", o.HostRoot, "namespace", o.Namespace)
 	return a.Start(ctx)
 }

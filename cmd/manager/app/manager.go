@@ -27,6 +27,7 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -219,7 +220,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 	}
 	if o.SecureMetrics {
-		metricsOpts.FilterProvider = metricsauth.WithAuthenticationAndAuthorization
+		metricsOpts.FilterProvider = func(c *rest.Config, h *http.Client) (metricsserver.Filter, error) {
+			return metricsauth.New(c, h, metricsauth.Defaults)
+		}
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
