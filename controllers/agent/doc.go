@@ -18,10 +18,13 @@ limitations under the License.
 // MultipathNodeState.spec.desiredConfig to the host (through internal/hostfs), reports what the
 // node runs and multipathd's maps and paths in the status, and heartbeats through a Lease.
 //
-// One agent runs per node and reconciles one object, named after its node. Its cache holds
-// that one MultipathNodeState (a field selector on metadata.name); the rendered ConfigMap is
-// read once per config without a cache (ConfigMaps are immutable and named by hash) and kept
-// in memory.
+// One agent runs per node and reconciles one object, named after its node. It watches that one
+// MultipathNodeState (a field selector on metadata.name) without its map report, and the
+// operator's ConfigMaps (the rendered configs, immutable and named by hash, and the rollout
+// wave); a rendered config is unpacked once and kept in memory. Its loop (loop.go) is a work
+// queue of that one key on client-go's informers and workqueue, not a controller-runtime
+// manager: the agent runs on every node, and controller-runtime's packages link the scheme of
+// every built-in kind (internal/kubeclient).
 //
 // # One pass
 //
