@@ -97,12 +97,19 @@ func New(cfg *rest.Config) (*Client, error) {
 }
 
 // RESTClient returns a REST client of group version gv that encodes and decodes with codecs.
+// A built-in group speaks protobuf, as controller-runtime's and client-go's clients do for
+// built-in kinds: decoding a 150 KB rendered config from protobuf costs a node a fraction of
+// decoding it from JSON, and a thousand nodes receive it at once. Custom resources are JSON only.
 func RESTClient(cfg *rest.Config, httpClient *http.Client, gv schema.GroupVersion, codecs serializer.CodecFactory) (*rest.RESTClient, error) {
 	c := rest.CopyConfig(cfg)
 	c.GroupVersion = &gv
 	c.APIPath = "/apis"
 	if gv.Group == "" {
 		c.APIPath = "/api"
+	}
+	if gv.Group != mpv1alpha1.GroupVersion.Group && c.ContentType == "" {
+		c.ContentType = runtime.ContentTypeProtobuf
+		c.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 	}
 	c.NegotiatedSerializer = codecs.WithoutConversion()
 	if c.UserAgent == "" {

@@ -17,6 +17,10 @@ limitations under the License.
 package kubeclient
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +30,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
@@ -95,5 +101,43 @@ func TestStripManagedFields(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}}}}
 	if got, err := StripManagedFields(cm); err != nil || got != cm || cm.ManagedFields != nil {
 		t.Errorf("StripManagedFields = %v, %v; managed fields %v", got, err, cm.ManagedFields)
+	}
+}
+
+// Built-in kinds travel as protobuf, as controller-runtime's client sends them; the agent's own
+// custom resource as JSON (the only encoding a CRD serves).
+func TestBuiltInKindsSpeakProtobuf(t *testing.T) {
+	var accepts []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		accepts = append(accepts, req.URL.Path+" "+req.Header.Get("Accept"))
+		var obj runtime.Object = &mpv1alpha1.MultipathNodeState{TypeMeta: metav1.TypeMeta{APIVersion: mpv1alpha1.GroupVersion.String(), Kind: "MultipathNodeState"}, ObjectMeta: metav1.ObjectMeta{Name: "n"}}
+		mediaType, gv := runtime.ContentTypeJSON, mpv1alpha1.GroupVersion
+		if strings.HasPrefix(req.URL.Path, "/api/") {
+			obj, mediaType, gv = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cfg"}, Data: map[string]string{"k": "v"}}, runtime.ContentTypeProtobuf, corev1.SchemeGroupVersion
+		}
+		info, _ := runtime.SerializerInfoForMediaType(codecs.SupportedMediaTypes(), mediaType)
+		w.Header().Set("Content-Type", mediaType)
+		if err := codecs.EncoderForVersion(info.Serializer, gv).Encode(obj, w); err != nil {
+			t.Error(err)
+		}
+	}))
+	defer srv.Close()
+	c, err := New(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := c.GetConfigMap(context.Background(), "ns", "cfg", "0")
+	if err != nil || cm.Data["k"] != "v" {
+		t.Fatalf("GetConfigMap = %+v, %v", cm, err)
+	}
+	if _, err := c.GetState(context.Background(), "n"); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/api/v1/namespaces/ns/configmaps/cfg " + runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON,
+		"/apis/" + mpv1alpha1.GroupVersion.String() + "/multipathnodestates/n " + runtime.ContentTypeJSON + ", */*",
+	}
+	if !slices.Equal(accepts, want) {
+		t.Errorf("requests asked for\n%q\nwant\n%q", accepts, want)
 	}
 }
