@@ -50,9 +50,9 @@ const (
 	// transaction without multipath-tools' parser and settle delay takes milliseconds; writing
 	// Applying first would double the status writes of every rollout (one API write per node).
 	DefaultSlowApply = time.Second
-	// reportDelay is how long the report of an apply the rollout wave asked for waits for the
-	// controller to record the config in the spec (which wakes the agent sooner).
-	reportDelay = 2 * time.Second
+	// reportHoldIntervals is how many refresh intervals the report of an apply the rollout wave
+	// asked for may wait for the controller to record the config in the spec (holdReport).
+	reportHoldIntervals = 3
 	// cacheBehind is when a pass that found its cached spec older than the API server's runs
 	// again, should the watch not bring the new one first.
 	cacheBehind = 200 * time.Millisecond
@@ -111,6 +111,9 @@ type Reconciler struct {
 	openCountWarned bool
 	// reported is the map report last written (the cache holds none: TrimOwnState).
 	reported reportRecord
+	// waveReport is the last config applied because the rollout wave asked, and until when its
+	// report may wait (holdReport).
+	waveReport waveReport
 	// states and configMaps are the watches (Start).
 	states, configMaps cache.SharedIndexInformer
 }
@@ -192,18 +195,43 @@ func (r *Reconciler) reconcile(ctx context.Context) (result, error) {
 		}
 	}
 	if s.appliedNow && s.fromWave {
-		// The confirmation is on the Lease; the report follows when the controller records the
-		// wave's config in the spec (a new generation wakes this controller), or after
-		// reportDelay, so that a rollout wave's confirmations are not queued behind every
-		// node's report at the API server.
-		result.RequeueAfter = min(result.RequeueAfter, reportDelay)
-	} else if err := r.updateStatus(ctx, s); err != nil {
+		r.waveReport = waveReport{hash: s.applied.Hash, until: r.Clock.Now().Add(reportHoldIntervals * r.RefreshInterval)}
+	}
+	hold := r.holdReport(s)
+	if err := r.updateStatus(ctx, s, hold > 0); err != nil {
 		errs = append(errs, err)
+	}
+	if hold > 0 {
+		result.RequeueAfter = min(result.RequeueAfter, hold)
 	}
 	if err := r.renewLease(ctx, s); err != nil {
 		errs = append(errs, err)
 	}
 	return result, errors.Join(errs...)
+}
+
+// waveReport is a config applied because the rollout wave asked, and until when its report may
+// wait for the spec.
+type waveReport struct {
+	hash  string
+	until time.Time
+}
+
+// holdReport is how much longer the status may wait to report the wave's config, 0 when it
+// must be written now. The confirmation is on the Lease, and is what the rollout counts; the
+// report follows when the rollout controller records the wave's config in the spec (a new
+// generation wakes the agent, and the status then carries the new observedGeneration with the
+// report, one write instead of two), or reportHoldIntervals refresh intervals after the apply.
+// Only the report of the config waits: a change of the maps (a path failed, a map appeared or
+// is now held open), an apply failure or multipathd going away is written at once
+// (updateStatus). On a thousand nodes a rollout wave is then one status write per node, after
+// the confirmations, not two in the middle of them.
+func (r *Reconciler) holdReport(s *scope) time.Duration {
+	w := r.waveReport
+	if !s.fromWave || s.applied == nil || s.applied.Hash != w.hash || s.applyErr != nil || s.daemonErr != nil {
+		return 0
+	}
+	return max(0, w.until.Sub(r.Clock.Now()))
 }
 
 // reconcileApply applies spec.desiredConfig when the host does not run it.

@@ -160,10 +160,14 @@ func (r *Reconciler) reportSlowApply(ctx context.Context, s *scope, desired *mpv
 	}
 }
 
-// updateStatus writes the pass's status when it differs from the last one written.
-func (r *Reconciler) updateStatus(ctx context.Context, s *scope) error {
+// updateStatus writes the pass's status when it differs from the last one written. When hold
+// is set (holdReport), it is written only if the map report changed.
+func (r *Reconciler) updateStatus(ctx context.Context, s *scope, hold bool) error {
 	setStatus(s.state, statusInput{applied: s.applied, applyErr: s.applyErr, daemonErr: s.daemonErr, maps: s.maps, hostConflicts: s.hostConflicts, unmanaged: s.unmanaged})
 	if apiequality.Semantic.DeepEqual(s.written, s.state.Status) {
+		return nil
+	}
+	if hold && apiequality.Semantic.DeepEqual(s.written.Maps, s.state.Status.Maps) {
 		return nil
 	}
 	if err := r.applyStatus(ctx, s.state); err != nil {

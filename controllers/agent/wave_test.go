@@ -65,7 +65,8 @@ func TestAgentAppliesTheWaveAndConfirmsOnItsLease(t *testing.T) {
 	if got := hostfs.ParseWWIDs([]byte(n.read(t, wwidsPath))); !slices.Equal(got, []string{wwidA, wwidB}) {
 		t.Errorf("confirmed %s with wwids %v on disk", b.Name, got)
 	}
-	// The report follows (here after the agent's report delay: nothing records the spec).
+	// The report follows (here after the agent's hold of three refresh intervals: nothing records
+	// the spec).
 	st := applied(t, name, b)
 	if st.Spec.DesiredConfig == nil || *st.Spec.DesiredConfig != a {
 		t.Errorf("the agent changed its spec: %+v", st.Spec.DesiredConfig)

@@ -1,0 +1,117 @@
+/*
+Copyright 2026 The kube-multipath Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package agent
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/kubeclient"
+)
+
+// The report of a config the rollout wave asked for waits for the spec (one status write per
+// node per rollout), but not past its hold, and never holds back a change of the maps or a
+// failure.
+func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
+	var patches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPatch && strings.HasSuffix(req.URL.Path, "/status") {
+			patches.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"apiVersion":"multipath.kube-multipath.io/v1alpha1","kind":"MultipathNodeState","metadata":{"name":"n"}}`))
+	}))
+	defer srv.Close()
+	kube, err := kubeclient.New(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	clock := clocktesting.NewFakePassiveClock(now)
+	r := &Reconciler{Kube: kube, Clock: clock, RefreshInterval: 10 * time.Second}
+	old := mpv1alpha1.RenderedConfigRef{Name: "old", Hash: "1111"}
+	next := mpv1alpha1.RenderedConfigRef{Name: "next", Hash: "2222"}
+	healthy := []mpv1alpha1.MapStatus{{WWID: "w", State: mpv1alpha1.MapOptimal, ActivePaths: 2, TotalPaths: 2}}
+	failed := []mpv1alpha1.MapStatus{{WWID: "w", State: mpv1alpha1.MapDegraded, ActivePaths: 1, TotalPaths: 2}}
+	// What the node reported before the wave: the old config and a healthy map.
+	st := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "n", Generation: 1}, Spec: mpv1alpha1.MultipathNodeStateSpec{DesiredConfig: &old}}
+	setStatus(st, statusInput{applied: &old, maps: &mapsReport{mapCount: 1, maps: healthy}})
+	written := st.Status
+
+	// pass runs the end of a pass over the wave's config: the hold, then the status.
+	pass := func(fromWave, appliedNow bool, maps []mpv1alpha1.MapStatus, applyErr error) (time.Duration, int32) {
+		t.Helper()
+		before := patches.Load()
+		state := st.DeepCopy()
+		if fromWave {
+			state.Spec.DesiredConfig = &next
+		} else {
+			state.Generation, state.Spec.DesiredConfig = 2, &next
+		}
+		s := &scope{state: state, written: written, applied: &next, fromWave: fromWave, appliedNow: appliedNow, applyErr: applyErr,
+			maps: &mapsReport{mapCount: 1, maps: maps}}
+		if s.appliedNow {
+			r.waveReport = waveReport{hash: next.Hash, until: clock.Now().Add(reportHoldIntervals * r.RefreshInterval)}
+		}
+		hold := r.holdReport(s)
+		if err := r.updateStatus(context.Background(), s, hold > 0); err != nil {
+			t.Fatal(err)
+		}
+		written = s.written
+		return hold, patches.Load() - before
+	}
+
+	if hold, writes := pass(true, true, healthy, nil); hold != 30*time.Second || writes != 0 {
+		t.Errorf("the pass that applied the wave's config: hold %s, %d writes; want 30s and none (the Lease confirms)", hold, writes)
+	}
+	clock.SetTime(now.Add(10 * time.Second))
+	if hold, writes := pass(true, false, healthy, nil); hold != 20*time.Second || writes != 0 {
+		t.Errorf("a refresh during the hold: hold %s, %d writes; want 20s and none", hold, writes)
+	}
+	if _, writes := pass(true, false, failed, nil); writes != 1 {
+		t.Errorf("a path failure during the hold: %d writes, want 1 at once", writes)
+	}
+	if written.AppliedConfig == nil || *written.AppliedConfig != next {
+		t.Errorf("the failure's report says the node runs %+v, want %s", written.AppliedConfig, next.Name)
+	}
+	if _, writes := pass(true, false, failed, errors.New("apply failed")); writes != 1 {
+		t.Errorf("an apply failure during the hold: %d writes, want 1 at once", writes)
+	}
+	if hold, writes := pass(false, false, failed, nil); hold != 0 || writes != 1 {
+		t.Errorf("the spec records the config: hold %s, %d writes; want none and 1 (the new observedGeneration)", hold, writes)
+	}
+
+	// Nothing records the spec: the report goes out when the hold ends.
+	written = st.Status
+	clock.SetTime(now)
+	pass(true, true, healthy, nil)
+	clock.SetTime(now.Add(30 * time.Second))
+	if hold, writes := pass(true, false, healthy, nil); hold != 0 || writes != 1 {
+		t.Errorf("after the hold: hold %s, %d writes; want none and 1", hold, writes)
+	}
+}
