@@ -119,7 +119,14 @@ func applyFailedMessage(desired, applied *mpv1alpha1.RenderedConfigRef, err erro
 // reportSlowApply writes Reconciling=True (Applying) once the transaction has run for
 // SlowApply, so that a slow apply shows while it runs. The returned func ends the wait; it
 // returns after that write, if it started, so the pass's final status is written after it.
+// An apply the rollout wave asked for is not reported while it runs: the wave shows the node
+// is applying, its Lease confirms the outcome, and its status waits for the spec (holdReport),
+// so that a wave over a thousand busy nodes is not a thousand more writes of whole objects among
+// the confirmations.
 func (r *Reconciler) reportSlowApply(ctx context.Context, s *scope, desired *mpv1alpha1.RenderedConfigRef) func() {
+	if s.fromWave {
+		return func() {}
+	}
 	delay := r.SlowApply
 	if delay <= 0 {
 		delay = DefaultSlowApply

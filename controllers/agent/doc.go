@@ -31,7 +31,8 @@ limitations under the License.
 //  1. apply: when spec.desiredConfig differs from the config the host records as applied (or an
 //     interrupted apply left its pending marker), the ConfigMap is read and unpacked (its hash
 //     verified) and the transaction runs; if it still runs after SlowApply (1 s), Reconciling=True
-//     (Applying) is written meanwhile, so a quick apply costs one status write. A failure sets
+//     (Applying) is written meanwhile (not for an apply the rollout wave asked for, whose
+//     report waits for the spec), so a quick apply costs one status write. A failure sets
 //     Degraded=True (ApplyFailed, observedGeneration = generation), keeps appliedConfig at the
 //     previous config, and is retried with exponential backoff (1 s to 5 min) while the refresh
 //     goes on.

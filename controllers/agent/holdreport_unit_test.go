@@ -115,3 +115,32 @@ func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
 		t.Errorf("after the hold: hold %s, %d writes; want none and 1", hold, writes)
 	}
 }
+
+// A slow apply shows as Reconciling=True while it runs, unless the rollout wave asked for it.
+func TestASlowApplyOfTheWaveIsNotReportedWhileItRuns(t *testing.T) {
+	var patches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPatch {
+			patches.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"apiVersion":"multipath.kube-multipath.io/v1alpha1","kind":"MultipathNodeState","metadata":{"name":"n"}}`))
+	}))
+	defer srv.Close()
+	kube, err := kubeclient.New(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Reconciler{Kube: kube, SlowApply: time.Millisecond}
+	desired := &mpv1alpha1.RenderedConfigRef{Name: "next", Hash: "2222"}
+	for _, fromWave := range []bool{true, false} {
+		before := patches.Load()
+		st := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "n"}, Spec: mpv1alpha1.MultipathNodeStateSpec{DesiredConfig: desired}}
+		done := r.reportSlowApply(context.Background(), &scope{state: st, fromWave: fromWave}, desired)
+		time.Sleep(100 * time.Millisecond) // the apply runs 100 times SlowApply
+		done()
+		if got, want := patches.Load()-before, map[bool]int32{true: 0, false: 1}[fromWave]; got != want {
+			t.Errorf("a slow apply (wave: %t) wrote the status %d times while it ran, want %d", fromWave, got, want)
+		}
+	}
+}
