@@ -34,10 +34,10 @@ import (
 	"github.com/kube-multipath/kube-multipath/internal/kubeclient"
 )
 
-// The report of a config the rollout wave asked for waits for the spec (one status write per
-// node per rollout), but not past its hold, and never holds back a change of the maps or a
-// failure.
-func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
+// statusServer is an API server that answers every request with a MultipathNodeState, and
+// counts the status writes.
+func statusServer(t *testing.T) (*kubeclient.Client, *atomic.Int32) {
+	t.Helper()
 	var patches atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method == http.MethodPatch && strings.HasSuffix(req.URL.Path, "/status") {
@@ -46,11 +46,19 @@ func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"apiVersion":"multipath.kube-multipath.io/v1alpha1","kind":"MultipathNodeState","metadata":{"name":"n"}}`))
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	kube, err := kubeclient.New(&rest.Config{Host: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return kube, &patches
+}
+
+// The report of a config the rollout wave asked for waits for the spec (one status write per
+// node per rollout), but not past its hold, and never holds back a change of the maps or a
+// failure.
+func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
+	kube, patches := statusServer(t)
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	clock := clocktesting.NewFakePassiveClock(now)
 	r := &Reconciler{Kube: kube, Clock: clock, RefreshInterval: 10 * time.Second}
@@ -118,19 +126,7 @@ func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
 
 // A slow apply shows as Reconciling=True while it runs, unless the rollout wave asked for it.
 func TestASlowApplyOfTheWaveIsNotReportedWhileItRuns(t *testing.T) {
-	var patches atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method == http.MethodPatch {
-			patches.Add(1)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"apiVersion":"multipath.kube-multipath.io/v1alpha1","kind":"MultipathNodeState","metadata":{"name":"n"}}`))
-	}))
-	defer srv.Close()
-	kube, err := kubeclient.New(&rest.Config{Host: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube, patches := statusServer(t)
 	r := &Reconciler{Kube: kube, SlowApply: time.Millisecond}
 	desired := &mpv1alpha1.RenderedConfigRef{Name: "next", Hash: "2222"}
 	for _, fromWave := range []bool{true, false} {

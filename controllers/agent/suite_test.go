@@ -217,17 +217,7 @@ func getState(t *testing.T, name string) *mpv1alpha1.MultipathNodeState {
 // eventually polls f until it returns nil, failing the test with f's last error after a timeout.
 func eventually(t *testing.T, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, f)
 }
 
 func (n *node) read(t *testing.T, rel string) string {

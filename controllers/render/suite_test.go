@@ -98,17 +98,7 @@ func startManager(t *testing.T) (stop func()) {
 // eventually polls f until it returns nil, failing the test with f's last error after a timeout.
 func eventually(t *testing.T, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 45*time.Second, f)
 }
 
 // cleanup deletes every kube-multipath object and PV the test made and waits until they are gone.

@@ -187,3 +187,20 @@ func Node(name string, labels map[string]string) *corev1.Node {
 	n.Labels = labels
 	return n
 }
+
+// Eventually calls f every 50 ms until it returns nil, and fails t with f's last error if it
+// has not within timeout.
+func Eventually(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
