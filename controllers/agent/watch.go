@@ -79,8 +79,8 @@ func (d *debouncer) run(ctx context.Context) {
 // FileWatcher asks for a pass when a multipath configuration file under the host root changes:
 // the agent's drop-ins and /etc/multipath/wwids (drift), and the host's own files whose facts
 // the agent reports (/etc/multipath.conf, every *.conf drop-in, /etc/multipath/bindings). It
-// is a manager.Runnable. When inotify is not available it logs why and leaves both to the
-// periodic pass.
+// runs until its context ends (cmd/agent/app). When inotify is not available it logs why and
+// leaves both to the periodic pass.
 type FileWatcher struct {
 	// Root is the host root.
 	Root string
@@ -105,7 +105,7 @@ func (w *FileWatcher) watched(path string) bool {
 	return false
 }
 
-// Start implements manager.Runnable.
+// Start watches until ctx ends.
 func (w *FileWatcher) Start(ctx context.Context) error {
 	log := log.FromContext(ctx).WithName("file-watcher")
 	delay := w.Debounce
@@ -154,8 +154,8 @@ func (w *FileWatcher) Start(ctx context.Context) error {
 // UeventListener asks for a pass when the kernel reports a device-mapper event (a multipath
 // path failed or was reinstated, a map appeared or went away), so that path failures show
 // within about a second. It needs the host's network namespace (kernel uevents go to the
-// initial one). It is a manager.Runnable; without netlink it logs why and leaves the maps to the
-// periodic pass.
+// initial one). It runs until its context ends; without netlink it logs why and leaves the
+// maps to the periodic pass.
 type UeventListener struct {
 	// Trigger is called (debounced) on a device-mapper uevent.
 	Trigger func()
@@ -170,7 +170,7 @@ type UeventListener struct {
 	Early time.Duration
 }
 
-// Start implements manager.Runnable.
+// Start watches until ctx ends.
 func (l *UeventListener) Start(ctx context.Context) error {
 	log := log.FromContext(ctx).WithName("uevent-listener")
 	delay := l.Debounce
