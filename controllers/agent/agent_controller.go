@@ -529,7 +529,7 @@ func (r *Reconciler) config(ctx context.Context, ref mpv1alpha1.RenderedConfigRe
 	// it is created (one object fanned out by the API server), before any node is handed it.
 	// Read in place: Unpack only reads, and a copy of a large config per node per apply is what
 	// the cache is there to spare.
-	if cm, err := kubeclient.Get[*corev1.ConfigMap](r.configMaps, configMapResource, r.Namespace+"/"+ref.Name); err == nil {
+	if cm, err := r.cachedConfigMap(ref.Name); err == nil {
 		if rendered, err := multipathconf.Unpack(cm.Data, cm.BinaryData, ref.Hash); err == nil {
 			r.configs.put(ref, rendered)
 			return rendered, nil
@@ -552,6 +552,11 @@ func (r *Reconciler) config(ctx context.Context, ref mpv1alpha1.RenderedConfigRe
 	}
 	r.configs.put(ref, rendered)
 	return rendered, nil
+}
+
+// cachedConfigMap is the operator's ConfigMap name from the watch, as stored: read, never changed.
+func (r *Reconciler) cachedConfigMap(name string) (*corev1.ConfigMap, error) {
+	return kubeclient.Get[*corev1.ConfigMap](r.configMaps, configMapResource, r.Namespace+"/"+name)
 }
 
 // configCache keeps the last two configs read: the desired one and the one before it.
@@ -624,7 +629,7 @@ func (b *applyBackoff) failed(hash string, err error, now time.Time) time.Durati
 // wave reads the rollout wave from the cache; nil when there is none. A wave that does not
 // parse names no node: each node then applies its spec, as if there were no wave.
 func (r *Reconciler) wave(ctx context.Context) (*wave.Wave, error) {
-	cm, err := kubeclient.Get[*corev1.ConfigMap](r.configMaps, configMapResource, r.Namespace+"/"+wave.Name)
+	cm, err := r.cachedConfigMap(wave.Name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil

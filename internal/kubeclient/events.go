@@ -63,7 +63,7 @@ func NewRecorder(c *Client, controller, instance string) *Recorder {
 	}
 }
 
-// Eventf records an Event about regarding, of a kind in Scheme; related is not recorded by the
+// Eventf records an Event about regarding, of a kind in the agent's scheme; related is not recorded by the
 // agent and may be nil. The signature is controller-runtime's EventRecorder's.
 func (r *Recorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
 	ref, err := reference(regarding)
@@ -133,9 +133,9 @@ func (r *Recorder) write(ctx context.Context, ev *eventsv1.Event) error {
 	return err
 }
 
-// reference is the ObjectReference of obj, whose kind Scheme must know.
+// reference is the ObjectReference of obj, whose kind the scheme must know.
 func reference(obj runtime.Object) (corev1.ObjectReference, error) {
-	gvks, _, err := Scheme.ObjectKinds(obj)
+	gvks, _, err := scheme.ObjectKinds(obj)
 	if err != nil {
 		return corev1.ObjectReference{}, err
 	}

@@ -45,14 +45,14 @@ import (
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
 
-// Scheme holds the kinds the agent reads or writes, and nothing else.
-var Scheme = runtime.NewScheme()
+// scheme holds the kinds the agent reads or writes, and nothing else.
+var scheme = runtime.NewScheme()
 
-var codecs = serializer.NewCodecFactory(Scheme)
+var codecs = serializer.NewCodecFactory(scheme)
 
 func init() {
 	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, coordinationv1.AddToScheme, eventsv1.AddToScheme, mpv1alpha1.AddToScheme} {
-		if err := add(Scheme); err != nil {
+		if err := add(scheme); err != nil {
 			panic(err)
 		}
 	}

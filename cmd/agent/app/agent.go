@@ -158,10 +158,8 @@ func (o *Options) Host(daemon multipathd.Client) *hostfs.Host {
 // Agent is a built agent: what it runs, and Trigger, which asks for a pass over the node at
 // once (what a device-mapper uevent or a file change does).
 type Agent struct {
-	// Reconciler is the agent's controller.
-	Reconciler *agentctrl.Reconciler
-	Trigger    func()
-	runnables  []runnable
+	Trigger   func()
+	runnables []runnable
 }
 
 // runnable is a part of the agent that runs until its context ends; an error stops the agent.
@@ -195,7 +193,7 @@ func Build(cfg *rest.Config, o Options) (*Agent, error) {
 		// users still come from sysfs, the mount and swap tables and udev's database.
 		MapUsers: &mapusers.Reader{Root: o.HostRoot},
 	}
-	a := &Agent{Reconciler: r, Trigger: trigger}
+	a := &Agent{Trigger: trigger}
 	a.add("agent", r.Start)
 	a.add("events", recorder.Start)
 	if o.WatchFiles {
