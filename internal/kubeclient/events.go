@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -29,6 +28,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/kube-multipath/kube-multipath/internal/conditions"
 )
 
 const (
@@ -58,7 +59,7 @@ type Recorder struct {
 // instance (reportingInstance, cut to the API's 128 bytes).
 func NewRecorder(c *Client, controller, instance string) *Recorder {
 	return &Recorder{
-		client: c, controller: controller, instance: truncate(instance, maxReportingInstance),
+		client: c, controller: controller, instance: conditions.Truncate(instance, maxReportingInstance),
 		queue: make(chan *eventsv1.Event, eventBuffer), now: time.Now,
 	}
 }
@@ -84,7 +85,7 @@ func (r *Recorder) Eventf(regarding, related runtime.Object, eventtype, reason, 
 		Action:              action,
 		Reason:              reason,
 		Regarding:           ref,
-		Note:                truncate(fmt.Sprintf(note, args...), maxNote),
+		Note:                conditions.Truncate(fmt.Sprintf(note, args...), maxNote),
 		Type:                eventtype,
 	}
 	if related != nil {
@@ -148,16 +149,4 @@ func reference(obj runtime.Object) (corev1.ObjectReference, error) {
 		APIVersion: apiVersion, Kind: kind,
 		Namespace: a.GetNamespace(), Name: a.GetName(), UID: a.GetUID(), ResourceVersion: a.GetResourceVersion(),
 	}, nil
-}
-
-// truncate cuts s to at most n bytes, on a character boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
