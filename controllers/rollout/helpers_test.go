@@ -215,6 +215,11 @@ func (f *fixture) rendered() mpv1alpha1.RenderedConfigRef {
 		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != cfg.Generation || cfg.Status.RenderedConfig == nil {
 			return fmt.Errorf("generation %d is not rendered: %+v", cfg.Generation, c)
 		}
+		// A render may precede the cache's view of the LUNs just created (or of the last test's,
+		// just deleted): that config is superseded at once, and is not the one to roll out.
+		if got, want := cfg.Status.RenderedConfig.LUNs, int32(len(f.luns)); got != want {
+			return fmt.Errorf("rendered %s carries %d LUNs, want this test's %d", cfg.Status.RenderedConfig.Name, got, want)
+		}
 		ref = cfg.Status.RenderedConfig.RenderedConfigRef
 		return nil
 	})
