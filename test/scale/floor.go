@@ -23,10 +23,12 @@ import (
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	coordinationv1ac "k8s.io/client-go/applyconfigurations/coordination/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -41,7 +43,13 @@ const floorConfigMap = "scale-floor"
 // carrying the current rendered config's payload; it is updated once, and each watcher's
 // receipt is timed. No operator can deliver that config to n nodes faster than the API server
 // fans out one object of its size.
-func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payload *corev1.ConfigMap) (sim.Latencies, error) {
+//
+// With confirm, each watcher then confirms on its own Lease (a server-side apply, as an agent
+// confirms), and the time is when one watch of those Leases sees the confirmation, as the
+// rollout controller would: one watch fan-out plus one small write per node, the least a
+// rollout that counts its nodes can cost (issue 21's title), with no file written and no daemon
+// told anything.
+func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payload *corev1.ConfigMap, confirm bool) (sim.Latencies, error) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: floorConfigMap, Namespace: sim.Namespace}}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cm), cm); apierrors.IsNotFound(err) {
 		if err := c.Create(ctx, cm); err != nil {
@@ -64,6 +72,7 @@ func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payloa
 	defer cancel()
 	received := make([]time.Time, n)
 	watches := make([]watch.Interface, n)
+	clients := make([]kubernetes.Interface, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 32)
@@ -90,7 +99,7 @@ func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payloa
 				errs <- err
 				return
 			}
-			watches[i] = w
+			watches[i], clients[i] = w, cs
 		}()
 	}
 	wg.Wait()
@@ -98,33 +107,61 @@ func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payloa
 	for err := range errs {
 		return sim.Latencies{}, fmt.Errorf("starting the floor watchers: %w", err)
 	}
+	seq := time.Now().Format(time.RFC3339Nano)
+	var confirmed *leaseWatch
+	if confirm {
+		var err error
+		if confirmed, err = watchFloorLeases(ctx, c, cfg, n, seq); err != nil {
+			return sim.Latencies{}, err
+		}
+	}
 	var got sync.WaitGroup
+	confirmErrs := make(chan error, n)
 	for i, w := range watches {
 		got.Add(1)
 		go func() {
 			defer got.Done()
 			for ev := range w.ResultChan() {
-				if ev.Type == watch.Modified {
-					received[i] = time.Now()
-					return
+				if ev.Type != watch.Modified {
+					continue
 				}
+				received[i] = time.Now()
+				if confirm {
+					lease := coordinationv1ac.Lease(floorLease(i), sim.Namespace).
+						WithSpec(coordinationv1ac.LeaseSpec().WithHolderIdentity(seq).WithRenewTime(metav1.NewMicroTime(time.Now())))
+					if _, err := clients[i].CoordinationV1().Leases(sim.Namespace).Apply(ctx, lease, metav1.ApplyOptions{FieldManager: "scale-floor", Force: true}); err != nil {
+						confirmErrs <- err
+					}
+				}
+				return
 			}
 		}()
 	}
-	cm.Data["seq"] = time.Now().String()
+	cm.Data["seq"] = seq
 	start := time.Now()
 	if err := c.Update(ctx, cm); err != nil {
 		return sim.Latencies{}, err
 	}
 	done := make(chan struct{})
-	go func() { got.Wait(); close(done) }()
+	go func() {
+		got.Wait()
+		if confirmed != nil {
+			confirmed.wait()
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
+	case err := <-confirmErrs:
+		return sim.Latencies{}, fmt.Errorf("a floor watcher's confirmation: %w", err)
 	case <-time.After(5 * time.Minute):
-		return sim.Latencies{}, fmt.Errorf("not every floor watcher saw the update within 5 minutes")
+		return sim.Latencies{}, fmt.Errorf("not every floor watcher saw the update (and confirmed it) within 5 minutes")
 	}
 	for _, w := range watches {
 		w.Stop()
+	}
+	if confirmed != nil {
+		received = confirmed.seen
 	}
 	ds := make([]time.Duration, n)
 	for i, at := range received {
@@ -132,3 +169,58 @@ func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payloa
 	}
 	return sim.Summarise(ds), nil
 }
+
+// floorLease is floor watcher i's Lease.
+func floorLease(i int) string { return fmt.Sprintf("scale-floor-%05d", i) }
+
+// leaseWatch records when each floor watcher's Lease first carries seq, from one watch.
+type leaseWatch struct {
+	seen []time.Time
+	done chan struct{}
+}
+
+func (l *leaseWatch) wait() { <-l.done }
+
+// watchFloorLeases creates the n floor Leases when missing (a confirmation is then an update,
+// as an agent's is) and watches them for seq, on its own connection.
+func watchFloorLeases(ctx context.Context, c client.Client, cfg *rest.Config, n int, seq string) (*leaseWatch, error) {
+	for i := range n {
+		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: floorLease(i), Namespace: sim.Namespace, Labels: map[string]string{floorLeaseLabel: "true"}}}
+		if err := c.Create(ctx, l); err != nil && !apierrors.IsAlreadyExists(err) {
+			return nil, fmt.Errorf("creating the floor Lease %s: %w", l.Name, err)
+		}
+	}
+	wc := rest.CopyConfig(cfg)
+	wc.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	cs, err := kubernetes.NewForConfig(wc)
+	if err != nil {
+		return nil, err
+	}
+	w, err := cs.CoordinationV1().Leases(sim.Namespace).Watch(ctx, metav1.ListOptions{LabelSelector: floorLeaseLabel + "=true"})
+	if err != nil {
+		return nil, fmt.Errorf("watching the floor Leases: %w", err)
+	}
+	l := &leaseWatch{seen: make([]time.Time, n), done: make(chan struct{})}
+	go func() {
+		defer w.Stop()
+		left := n
+		for ev := range w.ResultChan() {
+			lease, ok := ev.Object.(*coordinationv1.Lease)
+			if !ok || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != seq {
+				continue
+			}
+			var i int
+			if _, err := fmt.Sscanf(lease.Name, "scale-floor-%05d", &i); err != nil || i >= n || !l.seen[i].IsZero() {
+				continue
+			}
+			l.seen[i] = time.Now()
+			if left--; left == 0 {
+				close(l.done)
+				return
+			}
+		}
+	}()
+	return l, nil
+}
+
+const floorLeaseLabel = "kube-multipath.io/scale-floor"

@@ -110,6 +110,11 @@ type size struct {
 	// ConfigMap carries PayloadBytes, the current rendered ConfigMap's data.
 	Floor        sim.Latencies `json:"floor"`
 	PayloadBytes int           `json:"payloadBytes"`
+	// FloorConfirmed is the floor plus one confirmation per node: each watcher, on seeing the
+	// update, applies its own Lease, and the time is when one watch of the Leases sees it (as
+	// the rollout counts a node). RatioConfirmedP99 is Apply's p99 over its p99.
+	FloorConfirmed    sim.Latencies `json:"floorConfirmed"`
+	RatioConfirmedP99 float64       `json:"ratioConfirmedP99"`
 	// RatioP50, RatioP99 and RatioMax are Apply over Floor.
 	RatioP50 float64 `json:"ratioP50"`
 	RatioP99 float64 `json:"ratioP99"`
@@ -479,7 +484,10 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	if err != nil {
 		return s, err
 	}
-	if s.Floor, err = floor(ctx, h.env.Config, h.c, n, payload); err != nil {
+	if s.Floor, err = floor(ctx, h.env.Config, h.c, n, payload, false); err != nil {
+		return s, err
+	}
+	if s.FloorConfirmed, err = floor(ctx, h.env.Config, h.c, n, payload, true); err != nil {
 		return s, err
 	}
 	if payload != nil {
@@ -499,12 +507,16 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	if s.Floor.P99 > 0 {
 		s.RatioP99 = round(s.Apply.P99 / s.Floor.P99)
 	}
+	if s.FloorConfirmed.P99 > 0 {
+		s.RatioConfirmedP99 = round(s.Apply.P99 / s.FloorConfirmed.P99)
+	}
 	if s.Floor.P50 > 0 && s.Floor.Max > 0 {
 		s.RatioReconfiguredP50 = round(s.Reconfigured.P50 / s.Floor.P50)
 		s.RatioReconfiguredMax = round(s.Reconfigured.Max / s.Floor.Max)
 	}
-	h.p.logf("apply -> created %.0fms, rendered %.0fms, handed out p50 %.0fms max %.0fms, reconfigured p50 %.0fms max %.0fms, applied p50 %.0fms p99 %.0fms max %.0fms, reported p50 %.0fms max %.0fms; floor p50 %.0fms p99 %.0fms max %.0fms",
-		s.CreatedMs, s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Reconfigured.P50, s.Reconfigured.Max, s.Apply.P50, s.Apply.P99, s.Apply.Max, s.Reported.P50, s.Reported.Max, s.Floor.P50, s.Floor.P99, s.Floor.Max)
+	h.p.logf("apply -> created %.0fms, rendered %.0fms, handed out p50 %.0fms max %.0fms, reconfigured p50 %.0fms max %.0fms, applied p50 %.0fms p99 %.0fms max %.0fms, reported p50 %.0fms max %.0fms; floor p50 %.0fms p99 %.0fms max %.0fms; with a confirmation p50 %.0fms p99 %.0fms max %.0fms",
+		s.CreatedMs, s.RenderedMs, s.Handout.P50, s.Handout.Max, s.Reconfigured.P50, s.Reconfigured.Max, s.Apply.P50, s.Apply.P99, s.Apply.Max, s.Reported.P50, s.Reported.Max, s.Floor.P50, s.Floor.P99, s.Floor.Max,
+		s.FloorConfirmed.P50, s.FloorConfirmed.P99, s.FloorConfirmed.Max)
 
 	if s.PathFailureMs, s.PathRecoveryMs, err = h.pathFailure(ctx); err != nil {
 		return s, err
