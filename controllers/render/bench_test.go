@@ -29,18 +29,20 @@ import (
 )
 
 // BenchmarkFullReconcileDecision measures the whole in-memory part of a reconcile at scale: the
-// consumer match of every PersistentVolume, per-object validation, conflict resolution, the render
-// and the ConfigMap packing. API round trips are measured by the scale harness instead.
+// consumer match of every PersistentVolume, per-object validation, conflict resolution, the
+// renders (status.renderedConfig and status.heldConfig: every LUN here is in use) and the
+// ConfigMap packing. API round trips are measured by the scale harness instead.
 func BenchmarkFullReconcileDecision(b *testing.B) {
+	r := &Reconciler{}
 	for _, n := range []int{1000, 10000} {
 		in := benchInputs(n)
 		b.Run(fmt.Sprintf("luns=%d,pvs=%d", n, n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				out := decide(in)
-				r, err := multipathconf.Render(in.config, out.render)
-				if err != nil {
-					b.Fatal(err)
+				r, held := r.renderConfigs(in.config, &out)
+				if r == nil || held == nil {
+					b.Fatalf("rendered %v, held %v: %s", r, held, out.configErr)
 				}
 				if _, _, err := multipathconf.Pack(r); err != nil {
 					b.Fatal(err)

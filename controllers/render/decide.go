@@ -203,16 +203,30 @@ func decide(in inputs) decision {
 		}
 		out.luns[name] = o
 	}
-	for _, w := range res.Winners {
+	var heldAt []int
+	for i, w := range res.Winners {
 		o := out.luns[w.Name]
 		o.rendered = true
 		o.renderedAlias = w.Spec.Alias
 		out.luns[w.Name] = o
 		if o.inUse() {
-			out.held = append(out.held, w)
+			heldAt = append(heldAt, i)
 		}
 	}
 	out.render = res.Winners
+	// The held LUNs keep the render's order. When every rendered LUN is in use (every LUN of a
+	// cluster whose volumes all name one), they are the render itself: the same slice, not a
+	// second copy of 10,000 objects in each pass.
+	switch {
+	case len(heldAt) == 0:
+	case len(heldAt) == len(res.Winners):
+		out.held = res.Winners
+	default:
+		out.held = make([]mpv1alpha1.MultipathWWID, len(heldAt))
+		for k, i := range heldAt {
+			out.held[k] = res.Winners[i]
+		}
+	}
 
 	if out.deleting {
 		// Teardown: only what is in use stays on the nodes, or nothing when forced.

@@ -508,3 +508,34 @@ func TestOpenMapsChanged(t *testing.T) {
 		t.Error("Create must fire exactly when a map is open")
 	}
 }
+
+// TestHeldConfigIsTheRenderWhenEveryLUNIsInUse: when every rendered LUN is in use, the held
+// config is the render itself (one render, one slice, per pass); when only some are, it is a
+// render of those alone, in the render's order.
+func TestHeldConfigIsTheRenderWhenEveryLUNIsInUse(t *testing.T) {
+	r := &Reconciler{}
+	all := benchInputs(30) // every LUN has a volume
+	out := decide(all)
+	rendered, held := r.renderConfigs(all.config, &out)
+	if rendered == nil || held != rendered {
+		t.Fatalf("every LUN in use: held %p, want the render %p (%s)", held, rendered, out.configErr)
+	}
+	if &out.held[0] != &out.render[0] {
+		t.Errorf("every LUN in use: decide copied the held LUNs instead of sharing the render's")
+	}
+	again, err := multipathconf.Render(all.config, slices.Clone(out.held))
+	if err != nil || again.Hash != held.Hash {
+		t.Errorf("held %s, a separate render of the same LUNs %v (%v)", held.Hash, again, err)
+	}
+
+	some := benchInputs(30)
+	some.pvs = some.pvs[10:20]
+	out = decide(some)
+	rendered, held = r.renderConfigs(some.config, &out)
+	if rendered == nil || held == nil || held == rendered || held.LUNs != 10 || rendered.LUNs != 30 {
+		t.Fatalf("10 of 30 LUNs in use: rendered %+v, held %+v (%s)", rendered, held, out.configErr)
+	}
+	if got, want := names(out.held), names(out.render[10:20]); !slices.Equal(got, want) {
+		t.Errorf("held %v, want %v (the render's order)", got, want)
+	}
+}

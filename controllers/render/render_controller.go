@@ -307,6 +307,10 @@ func (r *Reconciler) renderConfigs(cfg *mpv1alpha1.MultipathConfig, out *decisio
 	case cfg == nil || len(out.held) == 0:
 	case out.deleting:
 		held = rendered
+	case len(out.held) == len(out.render):
+		// Every rendered LUN is in use: the held config is this render (decide keeps the
+		// render's order), not a second render of the same LUNs.
+		held = rendered
 	default:
 		if held, err = multipathconf.Render(cfg, out.held); err != nil {
 			out.configErr = "rendering the in-use LUNs held for teardown: " + err.Error()
@@ -365,6 +369,9 @@ func (r *Reconciler) gather(ctx context.Context) (inputs, error) {
 	if err := r.Client.List(ctx, pvs, client.MatchingFields{index.PVNamesAny: "true"}, client.UnsafeDisableDeepCopy); err != nil {
 		return in, fmt.Errorf("failed to list PersistentVolumes that name a WWID: %w", err)
 	}
+	// Filtered in place: the list is this pass's own shallow copy, and a second one of 10,000
+	// volumes was most of what a pass held at once after the LUNs.
+	in.pvs = pvs.Items[:0]
 	for i := range pvs.Items {
 		if slices.ContainsFunc(consumers.Refs(&pvs.Items[i]), func(k string) bool { return keys[k] }) {
 			in.pvs = append(in.pvs, pvs.Items[i])
