@@ -137,6 +137,8 @@ type memory struct {
 	PVs            int     `json:"pvs"`
 	ManagerRSSMiB  float64 `json:"managerRSSMiB"`
 	ManagerPeakMiB float64 `json:"managerPeakMiB"`
+	// ManagerRSSSamplesMiB are ManagerRSSMiB and ten readings a second apart after it.
+	ManagerRSSSamplesMiB []float64 `json:"managerRSSSamplesMiB"`
 	// ManagerHeapMiB is the Go heap in use (live objects and not yet collected garbage).
 	ManagerHeapMiB float64 `json:"managerHeapInUseMiB"`
 	AgentRSSMiB    float64 `json:"agentRSSMiB"`
@@ -859,6 +861,19 @@ func (h *harness) memory(ctx context.Context) (*memory, error) {
 	m.ManagerRSSMiB, m.ManagerPeakMiB = mib(mm.RSS), mib(mm.Peak)
 	if heap, err := h.mgr.Metric(ctx, "go_memstats_heap_inuse_bytes"); err == nil {
 		m.ManagerHeapMiB = mib(int64(heap))
+	}
+	// One reading is taken as the manager stops writing, when the watch still delivers the
+	// echo of its last writes and a render pass may be in flight: a single figure moved by
+	// 15 MiB between runs of one commit. Ten more, a second apart, give the spread.
+	m.ManagerRSSSamplesMiB = []float64{m.ManagerRSSMiB}
+	for range 10 {
+		time.Sleep(time.Second)
+		mm, err := h.mgr.Memory()
+		if err != nil {
+			return nil, err
+		}
+		m.ManagerRSSSamplesMiB = append(m.ManagerRSSSamplesMiB, mib(mm.RSS))
+		m.ManagerPeakMiB = mib(mm.Peak)
 	}
 	var rt runtime.MemStats
 	runtime.ReadMemStats(&rt)

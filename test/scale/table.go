@@ -113,5 +113,19 @@ func printTable(out io.Writer, r *results) {
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(out, "\nMemory at %d nodes (%d with an agent), %d LUNs, %d PVs: manager RSS %.1f MiB (peak %.1f MiB, Go heap in use %.1f MiB; goal < 150 MiB); one agent process RSS %.1f MiB (peak %.1f MiB)\n",
 			m.Nodes, m.AgentNodes, m.LUNs, m.PVs, m.ManagerRSSMiB, m.ManagerPeakMiB, m.ManagerHeapMiB, m.AgentRSSMiB, m.AgentPeakMiB)
+		if len(m.ManagerRSSSamplesMiB) > 1 {
+			ss := slices.Sorted(slices.Values(m.ManagerRSSSamplesMiB))
+			fmt.Fprintf(out, "The manager's RSS over the next %d s: min %.1f, median %.1f, max %.1f MiB (%s)\n",
+				len(ss)-1, ss[0], ss[len(ss)/2], ss[len(ss)-1], formatMiB(m.ManagerRSSSamplesMiB))
+		}
 	}
+}
+
+// formatMiB lists readings in MiB, in the order taken.
+func formatMiB(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.1f", x)
+	}
+	return strings.Join(parts, " ")
 }
