@@ -49,7 +49,9 @@ const floorConfigMap = "scale-floor"
 // rollout controller would: one watch fan-out plus one small write per node, the least a
 // rollout that counts its nodes can cost (issue 21's title), with no file written and no daemon
 // told anything.
-func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payload *corev1.ConfigMap, confirm bool) (sim.Latencies, error) {
+//
+// started, when set, is called just before the update.
+func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payload *corev1.ConfigMap, confirm bool, started func()) (sim.Latencies, error) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: floorConfigMap, Namespace: sim.Namespace}}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cm), cm); apierrors.IsNotFound(err) {
 		if err := c.Create(ctx, cm); err != nil {
@@ -138,6 +140,9 @@ func floor(ctx context.Context, cfg *rest.Config, c client.Client, n int, payloa
 		}()
 	}
 	cm.Data["seq"] = seq
+	if started != nil {
+		started()
+	}
 	start := time.Now()
 	if err := c.Update(ctx, cm); err != nil {
 		return sim.Latencies{}, err

@@ -113,8 +113,12 @@ type size struct {
 	// FloorConfirmed is the floor plus one confirmation per node: each watcher, on seeing the
 	// update, applies its own Lease, and the time is when one watch of the Leases sees it (as
 	// the rollout counts a node). RatioConfirmedP99 is Apply's p99 over its p99.
-	FloorConfirmed    sim.Latencies `json:"floorConfirmed"`
-	RatioConfirmedP99 float64       `json:"ratioConfirmedP99"`
+	FloorConfirmed sim.Latencies `json:"floorConfirmed"`
+	// FloorConfirmedCPU and FloorConfirmedWall are ApplyCPU and ApplyWall for it, from its
+	// update to the last confirmation seen: on a saturated machine, the CPU is the comparison.
+	FloorConfirmedCPU  map[string]float64 `json:"floorConfirmedCPUSeconds"`
+	FloorConfirmedWall float64            `json:"floorConfirmedWallSeconds"`
+	RatioConfirmedP99  float64            `json:"ratioConfirmedP99"`
 	// RatioP50, RatioP99 and RatioMax are Apply over Floor.
 	RatioP50 float64 `json:"ratioP50"`
 	RatioP99 float64 `json:"ratioP99"`
@@ -486,12 +490,13 @@ func (h *harness) measureSize(ctx context.Context, n int) (size, error) {
 	if err != nil {
 		return s, err
 	}
-	if s.Floor, err = floor(ctx, h.env.Config, h.c, n, payload, false); err != nil {
+	if s.Floor, err = floor(ctx, h.env.Config, h.c, n, payload, false, nil); err != nil {
 		return s, err
 	}
-	if s.FloorConfirmed, err = floor(ctx, h.env.Config, h.c, n, payload, true); err != nil {
+	if s.FloorConfirmed, err = floor(ctx, h.env.Config, h.c, n, payload, true, func() { cpu0, wall0 = h.cpu(), time.Now() }); err != nil {
 		return s, err
 	}
+	s.FloorConfirmedCPU, s.FloorConfirmedWall = cpuDiff(h.cpu(), cpu0, 1), round(time.Since(wall0).Seconds())
 	if payload != nil {
 		for _, v := range payload.Data {
 			s.PayloadBytes += len(v)

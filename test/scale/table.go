@@ -102,6 +102,10 @@ func printTable(out io.Writer, r *results) {
 	for _, s := range r.Sizes {
 		fmt.Fprintf(out, "  %5d nodes: %.1f s wall; %s\n", s.Nodes, s.ApplyWall, formatCounts(s.ApplyCPU))
 	}
+	fmt.Fprintln(out, "\nCPU seconds used by the floor with a confirmation, from its update to the last confirmation seen (wall seconds):")
+	for _, s := range r.Sizes {
+		fmt.Fprintf(out, "  %5d nodes: %.1f s wall; %s\n", s.Nodes, s.FloorConfirmedWall, formatCounts(s.FloorConfirmedCPU))
+	}
 	fmt.Fprintln(out, "\nRequests kube-apiserver served from apply to every node applied (watches counted when they end):")
 	for _, s := range r.Sizes {
 		fmt.Fprintf(out, "  %5d nodes: %s\n", s.Nodes, formatInts(s.ApplyRequests))
