@@ -141,7 +141,7 @@ type memory struct {
 	PVs            int     `json:"pvs"`
 	ManagerRSSMiB  float64 `json:"managerRSSMiB"`
 	ManagerPeakMiB float64 `json:"managerPeakMiB"`
-	// ManagerRSSSamplesMiB are ManagerRSSMiB and ten readings a second apart after it.
+	// ManagerRSSSamplesMiB are ManagerRSSMiB and thirty readings a second apart after it.
 	ManagerRSSSamplesMiB []float64 `json:"managerRSSSamplesMiB"`
 	// ManagerHeapMiB is the Go heap in use (live objects and not yet collected garbage).
 	ManagerHeapMiB float64 `json:"managerHeapInUseMiB"`
@@ -869,9 +869,10 @@ func (h *harness) memory(ctx context.Context) (*memory, error) {
 	}
 	// One reading is taken as the manager stops writing, when the watch still delivers the
 	// echo of its last writes and a render pass may be in flight: a single figure moved by
-	// 15 MiB between runs of one commit. Ten more, a second apart, give the spread.
+	// 15 MiB between runs of one commit. Thirty more, a second apart, give the spread and
+	// where it goes once the echo is processed.
 	m.ManagerRSSSamplesMiB = []float64{m.ManagerRSSMiB}
-	for range 10 {
+	for range 30 {
 		time.Sleep(time.Second)
 		mm, err := h.mgr.Memory()
 		if err != nil {
