@@ -786,9 +786,13 @@ func cpuDiff(after, before map[string]time.Duration, per float64) map[string]flo
 	return out
 }
 
-// settle waits until the manager has sent no write for three seconds: measurements start from
-// a quiet cluster, and the time to get there is a figure of its own.
+// settle waits until the manager has sent no write for one and a half refresh intervals (15 s
+// by default): measurements start from a quiet cluster, and the time to get there is a figure
+// of its own. Three seconds were too short: at 1,000 nodes and 10,000 LUNs a health pass that
+// writes its 400 LUNs spends longer than that reading before it writes, so the memory step
+// began while thousands of LUNs were still to write.
 func (h *harness) settle(ctx context.Context) error {
+	quiet := max(3*time.Second, h.cfg.Refresh*3/2)
 	writes := func() (float64, error) {
 		ms, err := h.mgr.Scrape(ctx)
 		if err != nil {
@@ -805,7 +809,7 @@ func (h *harness) settle(ctx context.Context) error {
 		return err
 	}
 	quietSince, deadline := time.Now(), time.Now().Add(30*time.Minute)
-	for time.Since(quietSince) < 3*time.Second {
+	for time.Since(quietSince) < quiet {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the manager kept writing for 30 minutes")
 		}
