@@ -47,8 +47,6 @@ const (
 	namespace = "kube-multipath-system"
 	// timeout bounds every eventually: generous, the machine is shared.
 	timeout = 30 * time.Second
-	// poll is the polling interval of eventually.
-	poll = 20 * time.Millisecond
 )
 
 var (
@@ -127,15 +125,5 @@ func startManager(e *testenv.Env) (func(), error) {
 // eventually calls f until it returns nil, and fails the test with f's last error after timeout.
 func eventually(t testing.TB, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still failing after %s: %v", timeout, err)
-		}
-		time.Sleep(poll)
-	}
+	testenv.Eventually(t, timeout, f)
 }
