@@ -192,3 +192,43 @@ func TestExpectedFallbackSharesOneSlice(t *testing.T) {
 		t.Errorf("no managed nodes: All() = %q", empty.All())
 	}
 }
+
+// One NodeSet answers many LUNs and remembers what each distinct node selector selects: every
+// answer must be what a fresh set gives, equal selectors must share one slice (Rollup then reads
+// it once), and selectors that differ, even in ways that only a careless key would miss, must not.
+func TestExpectedRemembersEachSelector(t *testing.T) {
+	sels := []*metav1.LabelSelector{
+		{MatchLabels: map[string]string{"zone": "a"}},
+		{MatchLabels: map[string]string{"zone": "a", "rack": "2"}},
+		{MatchLabels: map[string]string{"rack": "2", "zone": "a"}}, // the same, built in another order
+		{MatchLabels: map[string]string{"zone": "b"}},
+		{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpIn, Values: []string{"a", "c"}}}},
+		{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"a", "c"}}}},
+		{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpIn, Values: []string{"a"}}, {Key: "c", Operator: metav1.LabelSelectorOpExists}}},
+		{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: metav1.LabelSelectorOpIn, Values: []string{"a", "c"}}, {Key: "san", Operator: metav1.LabelSelectorOpExists}}},
+		{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "zone", Operator: "Near", Values: []string{"a"}}}}, // invalid
+		{MatchLabels: map[string]string{"rack": "2\x00zone\x00a"}}, // invalid; a key joining selector 1's labels with NULs would mistake it for that one
+		{}, // selects every node
+	}
+	s := health.NewNodeSet(managed)
+	got := make([][]string, len(sels))
+	for round := range 2 {
+		for i, sel := range sels {
+			want, wantErr := health.NewNodeSet(managed).Expected(sel, nil)
+			names, err := s.Expected(sel, nil)
+			if (err == nil) != (wantErr == nil) || !slices.Equal(names, want) {
+				t.Errorf("round %d, selector %d: %q, %v; a fresh set says %q, %v", round, i, names, err, want, wantErr)
+			}
+			if round == 1 && len(names) > 0 && &names[0] != &got[i][0] {
+				t.Errorf("selector %d: asked again, a new slice", i)
+			}
+			got[i] = names
+		}
+	}
+	if &got[1][0] != &got[2][0] {
+		t.Error("equal selectors built in another order should share one slice")
+	}
+	if slices.Equal(got[4], got[7]) {
+		t.Errorf("selectors 4 and 7 differ by a requirement and select %q both", got[4])
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 )
@@ -122,5 +123,49 @@ func TestScaleCluster(t *testing.T) {
 	}
 	if out.Untrusted != 20 || out.ApplyFailing != 10 || len(out.NodeErrors) != 10 || out.LUNCounts.Degraded != 1 {
 		t.Errorf("untrusted %d, failing %d, listed %d, counts %+v", out.Untrusted, out.ApplyFailing, len(out.NodeErrors), out.LUNCounts)
+	}
+}
+
+// groupInputs is the scale harness's cluster (test/scale): nodes and LUNs in host groups, node k
+// and LUN l in group k%groups and l%groups, each LUN selecting its group's nodes by label
+// (spec.nodeSelector) and consumed by one volume usable anywhere, each node reporting its
+// group's maps, all optimal. Every LUN's selector is evaluated against every node.
+func groupInputs(nodes, luns, groups int) *Inputs {
+	const groupLabel = "scale.kube-multipath.io/host-group"
+	in := &Inputs{Config: config(nil), PVs: map[string]*corev1.PersistentVolume{}}
+	groupMaps := make([][]mpv1alpha1.MapStatus, groups)
+	for l := range luns {
+		w := fmt.Sprintf("3600a0980383030%018d", l)
+		g := l % groups
+		groupMaps[g] = append(groupMaps[g], mapOf(w, mpv1alpha1.MapOptimal, 4, 4))
+		pv := fmt.Sprintf("pv-%05d", l)
+		o := wwidObj(fmt.Sprintf("lun-%05d", l), w, consumedBy(pv))
+		o.Spec.NodeSelector = &metav1.LabelSelector{MatchLabels: map[string]string{groupLabel: fmt.Sprintf("g%03d", g)}}
+		in.PVs[pv] = &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pv}}
+		in.WWIDs = append(in.WWIDs, o)
+	}
+	for i := range nodes {
+		name := fmt.Sprintf("node-%04d", i)
+		in.Nodes = append(in.Nodes, node(name, labelled(corev1.LabelHostname, name, groupLabel, fmt.Sprintf("g%03d", i%groups), "kube-multipath.io/san", "true")))
+		in.States = append(in.States, state(name, groupMaps[i%groups]...))
+		in.Leases = append(in.Leases, lease(name, now.Add(-time.Second)))
+	}
+	return in
+}
+
+// BenchmarkDecideHostGroups is the roll-up of the scale harness's memory step (1,000 nodes,
+// 10,000 LUNs in 100 host groups, each LUN with a node selector): Decide alone, what every
+// health pass computes before it writes.
+func BenchmarkDecideHostGroups(b *testing.B) {
+	for _, bc := range []struct{ nodes, luns, groups int }{{1000, 10000, 100}, {100, 1000, 100}} {
+		b.Run(fmt.Sprintf("%dnodes_x_%dLUNs_%dgroups", bc.nodes, bc.luns, bc.groups), func(b *testing.B) {
+			in := groupInputs(bc.nodes, bc.luns, bc.groups)
+			b.ReportAllocs()
+			for b.Loop() {
+				if out := Decide(in, now, interval); out.LUNCounts.Optimal != int32(bc.luns) {
+					b.Fatalf("%+v LUNs, want %d optimal", out.LUNCounts, bc.luns)
+				}
+			}
+		})
 	}
 }
