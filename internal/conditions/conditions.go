@@ -48,9 +48,15 @@ type Setter interface {
 
 // Set adds or updates cond on obj and reports whether anything changed. The condition's
 // observedGeneration is set to obj's generation; lastTransitionTime is kept when the status is
-// unchanged, otherwise it is cond.LastTransitionTime, or now when that is zero.
+// unchanged, otherwise it is cond.LastTransitionTime, or now when that is zero. obj's
+// conditions slice is never written in place (it may be a cache's): a change sets a new one,
+// and no change copies nothing.
 func Set(obj Setter, cond metav1.Condition) bool {
 	cond.ObservedGeneration = obj.GetGeneration()
+	if c := meta.FindStatusCondition(obj.GetConditions(), cond.Type); c != nil && c.Status == cond.Status &&
+		c.Reason == cond.Reason && c.Message == cond.Message && c.ObservedGeneration == cond.ObservedGeneration {
+		return false
+	}
 	conds := slices.Clone(obj.GetConditions())
 	if !meta.SetStatusCondition(&conds, cond) {
 		return false
