@@ -71,6 +71,28 @@ func TestWriteWWIDLeavesTheCachedObjectAlone(t *testing.T) {
 			if got.ResourceVersion == want.ResourceVersion {
 				t.Errorf("nothing was written (the case does not exercise a write)")
 			}
+			if upToDate(want, o, true) {
+				t.Error("upToDate says the object before the write needed none")
+			}
+			// Written, the object is up to date: upToDate says so without changing it, and a
+			// second writeWWID writes nothing.
+			written := got.DeepCopy()
+			if !upToDate(got, o, true) {
+				t.Errorf("upToDate says the written object needs another write: %+v", got.Status)
+			}
+			if !apiequality.Semantic.DeepEqual(got, written) {
+				t.Errorf("upToDate changed the object it was given:\n got %+v\nwant %+v", got, written)
+			}
+			if err := r.writeWWID(context.Background(), got, o, true, func() bool { return true }); err != nil {
+				t.Fatal(err)
+			}
+			again := &mpv1alpha1.MultipathWWID{}
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(cached), again); err != nil {
+				t.Fatal(err)
+			}
+			if again.ResourceVersion != written.ResourceVersion {
+				t.Errorf("a second writeWWID of an up-to-date object wrote it: %+v", again.Status)
+			}
 		})
 	}
 }
