@@ -132,7 +132,7 @@ func decide(in inputs) decision {
 
 	candidates := make([]mpv1alpha1.MultipathWWID, 0, len(in.wwids))
 	for i := range in.wwids {
-		w := in.wwids[i]
+		w := &in.wwids[i] // the cache's object: never changed here (a refused alias change copies it)
 		key := consumers.Key(w.Spec.WWID)
 		uses := byWWID[key]
 		o := lunOutcome{openOn: openOn[key]}
@@ -141,7 +141,7 @@ func decide(in inputs) decision {
 		}
 		for _, u := range uses {
 			o.consumers = append(o.consumers, u.pv)
-			if harmed, a := lun.RenameHarms(&w, u.refs); harmed {
+			if harmed, a := lun.RenameHarms(w, u.refs); harmed {
 				o.harmed = append(o.harmed, u.pv)
 			} else if a != "" {
 				if o.staleNames == nil {
@@ -152,16 +152,16 @@ func decide(in inputs) decision {
 		}
 		o.consumers = sortedUnique(o.consumers)
 		o.harmed = sortedUnique(o.harmed)
-		forced := lun.Forced(&w)
+		forced := lun.Forced(w)
 		deleting := !w.DeletionTimestamp.IsZero()
 		// The finalizer stays on a forced LUN until it is deleted, so that the forced deletion
 		// itself passes through this controller and is recorded.
 		// What a never-rendered LUN finds open under the host's name is the host's map, which
 		// deleting the LUN leaves alone: it holds no deletion (adoptionHolds keeps it out of
 		// the render instead).
-		held := len(o.consumers) > 0 || len(consumers.Disturbed(&w, o.openOn)) > 0
+		held := len(o.consumers) > 0 || len(consumers.Disturbed(w, o.openOn)) > 0
 		o.keepFinalizer = held && !(forced && deleting)
-		if errs := multipathconf.ValidateMultipathWWID(&w); len(errs) > 0 {
+		if errs := multipathconf.ValidateMultipathWWID(w); len(errs) > 0 {
 			o.invalid = errs.ToAggregate().Error()
 			out.luns[w.Name] = o
 			continue
@@ -181,17 +181,19 @@ func decide(in inputs) decision {
 				o.forced, o.previousAlias = forcedRename, *w.Status.RenderedAlias
 			} else {
 				o.aliasRefused = true
-				w.Spec.Alias = *w.Status.RenderedAlias
+				kept := *w
+				kept.Spec.Alias = *w.Status.RenderedAlias
+				w = &kept
 			}
 		}
 		o.adoptionName = lun.MapName(w.Spec.WWID, w.Spec.Alias)
-		if o.adoptionHeldOn = adoptionHolds(&w, o.adoptionName, o.openOn, refused[key]); len(o.adoptionHeldOn) > 0 {
+		if o.adoptionHeldOn = adoptionHolds(w, o.adoptionName, o.openOn, refused[key]); len(o.adoptionHeldOn) > 0 {
 			o.forced = notForced // not rendered: nothing forced
 			out.luns[w.Name] = o // left out of the render: the other LUNs roll out
 			continue
 		}
 		out.luns[w.Name] = o
-		candidates = append(candidates, w)
+		candidates = append(candidates, *w)
 	}
 
 	res := multipathconf.ResolveConflicts(candidates)

@@ -292,7 +292,16 @@ func TestDecide(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
+			// decide reads the cache's own MultipathWWIDs (gather does not copy them): it must
+			// leave them as they were, a refused alias change included.
+			before := slices.Clone(tc.in.wwids)
+			for i := range before {
+				before[i] = *before[i].DeepCopy()
+			}
 			out := decide(tc.in)
+			if !reflect.DeepEqual(tc.in.wwids, before) {
+				t.Errorf("decide changed its input MultipathWWIDs:\n got %+v\nwant %+v", tc.in.wwids, before)
+			}
 			if got := names(out.render); !slices.Equal(got, tc.want.render) {
 				t.Errorf("render = %v, want %v", got, tc.want.render)
 			}
