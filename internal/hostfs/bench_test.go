@@ -100,3 +100,21 @@ func BenchmarkReassertUnchanged(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReconcileWWIDs is the wwids file's plan for a config of 10,000 LUNs that differs
+// from the file by one LUN: the pure part of an apply, which each apply makes twice (the plan,
+// then again under the file's lock).
+func BenchmarkReconcileWWIDs(b *testing.B) {
+	owned := manyWWIDs(10000, 0)
+	p, err := ReconcileWWIDs(nil, nil, owned)
+	if err != nil {
+		b.Fatal(err)
+	}
+	desired := manyWWIDs(10000, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if q, err := ReconcileWWIDs(p.Content, p.Owned, desired); err != nil || len(q.Owned) != 10000 {
+			b.Fatal(len(q.Owned), err)
+		}
+	}
+}

@@ -17,6 +17,8 @@ limitations under the License.
 package hostfs
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,4 +209,54 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// The new ownership record is every owned WWID still desired and listed, plus the additions,
+// sorted and unique, however the old record was ordered (a hand-edited or older record may be
+// unsorted or hold duplicates): checked against that definition on random files and records.
+func TestReconcileWWIDsOwnedIsSortedAndComplete(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	pool := make([]string, 40)
+	for i := range pool {
+		pool[i] = fmt.Sprintf("3600a098038303053453f4630457%05d", rng.IntN(100000))
+	}
+	pick := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = pool[rng.IntN(len(pool))]
+		}
+		return out
+	}
+	for round := range 500 {
+		var file strings.Builder
+		for _, w := range pick(rng.IntN(20)) {
+			file.WriteString("/" + w + "/\n")
+		}
+		current := []byte(file.String())
+		owned, desired := pick(rng.IntN(20)), pick(rng.IntN(20))
+		if round%2 == 0 {
+			slices.Sort(owned)
+			owned = slices.Compact(owned)
+		}
+		p, err := ReconcileWWIDs(current, owned, desired)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := map[string]bool{}
+		for _, w := range ParseWWIDs(p.Content) {
+			listed[w] = true
+		}
+		want := slices.Clone(p.Added)
+		for _, w := range owned {
+			if slices.Contains(desired, w) && listed[w] {
+				want = append(want, w)
+			}
+		}
+		slices.Sort(want)
+		want = slices.Compact(want)
+		if !slices.Equal(p.Owned, want) {
+			t.Fatalf("round %d: owned %q, desired %q, file %q:\nOwned = %q\nwant    %q", round, owned, desired, current, p.Owned, want)
+		}
+	}
 }
