@@ -572,11 +572,10 @@ func (r *Reconciler) writeWWID(ctx context.Context, cached *mpv1alpha1.Multipath
 // of each of 10,000 to find that out was a quarter of the manager's garbage while a join of
 // 990 nodes settled.
 func upToDate(cached *mpv1alpha1.MultipathWWID, o lunOutcome, renderedOK bool) bool {
-	has := controllerutil.ContainsFinalizer(cached, mpv1alpha1.InUseFinalizer)
 	deleting := !cached.DeletionTimestamp.IsZero()
 	switch {
-	case o.keepFinalizer && !deleting && !has, !o.keepFinalizer && has:
-		return false
+	case finalizerChange(cached, o) && !(o.keepFinalizer && deleting):
+		return false // a finalizer to add or remove (none is added to an object being deleted)
 	case deleting && !o.keepFinalizer:
 		return true
 	case o.forced == forcedRename:
