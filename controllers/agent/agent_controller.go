@@ -143,6 +143,9 @@ type scope struct {
 	fromWave bool
 	// appliedNow is true when this pass applied the desired config.
 	appliedNow bool
+	// appliedNote is the note of the Applied Event of a config this pass applied because the
+	// rollout wave asked: the Event waits for the report (finishReport).
+	appliedNote string
 }
 
 type mapsReport struct {
@@ -194,11 +197,8 @@ func (r *Reconciler) reconcile(ctx context.Context) (result, error) {
 			result.RequeueAfter = res.RequeueAfter
 		}
 	}
-	if s.appliedNow && s.fromWave {
-		r.waveReport = waveReport{hash: s.applied.Hash, until: r.Clock.Now().Add(reportHoldIntervals * r.RefreshInterval)}
-	}
-	hold := r.holdReport(s)
-	if err := r.updateStatus(ctx, s, hold > 0); err != nil {
+	hold, err := r.finishReport(ctx, s)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	if hold > 0 {
@@ -215,6 +215,45 @@ func (r *Reconciler) reconcile(ctx context.Context) (result, error) {
 type waveReport struct {
 	hash  string
 	until time.Time
+	// event is the note of the apply's Applied Event, not yet recorded: it goes out with the
+	// report, not in the middle of the wave's confirmations.
+	event string
+}
+
+// finishReport ends a pass: it starts the hold of a config the wave asked for, writes the
+// status unless the report is held, and records the wave's Applied Event once it is not. It
+// returns how much longer the report is held.
+//
+// The Event waits because the API server serves the confirmations of the whole wave at the
+// same time: an Event created by each of 100 agents as it applies sits in the same queue as
+// their Lease writes (the agents share one identity, so one flow of the API server's priority
+// and fairness) and costs it as much CPU. A failure's Event is never held.
+func (r *Reconciler) finishReport(ctx context.Context, s *scope) (time.Duration, error) {
+	if s.appliedNow && s.fromWave {
+		r.recordHeldEvent(s.state) // an earlier wave's, should its report not have gone out yet
+		r.waveReport = waveReport{hash: s.applied.Hash, until: r.Clock.Now().Add(reportHoldIntervals * r.RefreshInterval), event: s.appliedNote}
+	}
+	hold := r.holdReport(s)
+	err := r.updateStatus(ctx, s, hold > 0)
+	if hold == 0 {
+		r.recordHeldEvent(s.state)
+	}
+	return hold, err
+}
+
+// eventf records an Event about st, after the Applied Event finishReport holds (if any): the
+// node's Events keep the order in which what they tell happened.
+func (r *Reconciler) eventf(st *mpv1alpha1.MultipathNodeState, eventtype, reason, action, note string, args ...any) {
+	r.recordHeldEvent(st)
+	r.Recorder.Eventf(st, nil, eventtype, reason, action, note, args...)
+}
+
+// recordHeldEvent records the Applied Event finishReport holds, if any.
+func (r *Reconciler) recordHeldEvent(st *mpv1alpha1.MultipathNodeState) {
+	if r.waveReport.event != "" {
+		r.Recorder.Eventf(st, nil, corev1.EventTypeNormal, mpv1alpha1.AppliedReason, "Apply", "%s", r.waveReport.event)
+		r.waveReport.event = ""
+	}
 }
 
 // holdReport is how much longer the status may wait to report the wave's config, 0 when it
@@ -290,7 +329,7 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (result, erro
 		reported()
 		observeApply(time.Since(start), res, err, r.Clock.Now())
 		if res.Recovered {
-			r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.RecoveredReason, "Apply",
+			r.eventf(s.state, corev1.EventTypeWarning, mpv1alpha1.RecoveredReason, "Apply",
 				"Rolled back an apply that an agent restart interrupted before applying %s", desired.Name)
 		}
 		if err == nil {
@@ -299,15 +338,19 @@ func (r *Reconciler) reconcileApply(ctx context.Context, s *scope) (result, erro
 			s.appliedNow = true
 			log.Info("Applied config", "config", desired.Name, "changed", res.Changed, "reconfigured", res.Reconfigured,
 				"addedWWIDs", len(res.Added), "removedWWIDs", len(res.Removed), "validated", res.Validated)
-			r.Recorder.Eventf(s.state, nil, corev1.EventTypeNormal, mpv1alpha1.AppliedReason, "Apply",
-				"Applied config %s (%d files changed, %d WWIDs added, %d removed)", desired.Name, len(res.Changed), len(res.Added), len(res.Removed))
+			note := fmt.Sprintf("Applied config %s (%d files changed, %d WWIDs added, %d removed)", desired.Name, len(res.Changed), len(res.Added), len(res.Removed))
+			if s.fromWave {
+				s.appliedNote = note // recorded with the report (finishReport)
+			} else {
+				r.eventf(s.state, corev1.EventTypeNormal, mpv1alpha1.AppliedReason, "Apply", "%s", note)
+			}
 			return result{}, nil
 		}
 	}
 	s.applyErr = err
 	wait := r.backoff.failed(desired.Hash, err, r.Clock.Now())
 	log.Error(err, "Failed to apply config", "config", desired.Name, "retryAfter", wait)
-	r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.ApplyFailedReason, "Apply",
+	r.eventf(s.state, corev1.EventTypeWarning, mpv1alpha1.ApplyFailedReason, "Apply",
 		"Failed to apply config %s: %v", desired.Name, err)
 	return result{RequeueAfter: wait}, nil
 }
@@ -333,11 +376,11 @@ func (r *Reconciler) reconcileDrift(ctx context.Context, s *scope) (result, erro
 	driftCorrectionsTotal.Inc()
 	if err != nil {
 		s.applyErr = fmt.Errorf("owned files %v changed by hand and re-asserting %s failed: %w", drifted, desired.Name, err)
-		r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.ApplyFailedReason, "Reassert", "%v", s.applyErr)
+		r.eventf(s.state, corev1.EventTypeWarning, mpv1alpha1.ApplyFailedReason, "Reassert", "%v", s.applyErr)
 		return result{}, nil
 	}
 	log.FromContext(ctx).Info("Re-asserted owned files changed by hand", "files", drifted, "config", desired.Name)
-	r.Recorder.Eventf(s.state, nil, corev1.EventTypeWarning, mpv1alpha1.DriftCorrectedReason, "Reassert",
+	r.eventf(s.state, corev1.EventTypeWarning, mpv1alpha1.DriftCorrectedReason, "Reassert",
 		"Owned files changed by hand were re-asserted to config %s: %v", desired.Name, drifted)
 	return result{}, nil
 }

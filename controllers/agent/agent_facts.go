@@ -254,5 +254,5 @@ func (r *Reconciler) warnOpenCount(ctx context.Context, st *mpv1alpha1.Multipath
 	r.openCountWarned = true
 	msg := "The kernel's open count of the maps cannot be read here (" + r.openCountErr + "): a map held open only by a process (a VM disk, a database on the raw device) is not reported as in use; mounts, holders, swap and LVM physical volumes are. Run the agent privileged (config/agent-privileged) to see them."
 	log.FromContext(ctx).Info("The maps' open count is not readable", "err", r.openCountErr)
-	r.Recorder.Eventf(st, nil, corev1.EventTypeWarning, mpv1alpha1.OpenCountUnavailableReason, "ReadMapUsers", "%s", conditions.Truncate(msg, maxMessage))
+	r.eventf(st, corev1.EventTypeWarning, mpv1alpha1.OpenCountUnavailableReason, "ReadMapUsers", "%s", conditions.Truncate(msg, maxMessage))
 }

@@ -21,12 +21,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -54,14 +56,22 @@ func statusServer(t *testing.T) (*kubeclient.Client, *atomic.Int32) {
 	return kube, &patches
 }
 
+// reasonRecorder records the reasons of the Events it is given.
+type reasonRecorder struct{ reasons []string }
+
+func (f *reasonRecorder) Eventf(_, _ runtime.Object, _, reason, _, _ string, _ ...any) {
+	f.reasons = append(f.reasons, reason)
+}
+
 // The report of a config the rollout wave asked for waits for the spec (one status write per
 // node per rollout), but not past its hold, and never holds back a change of the maps or a
-// failure.
+// failure. Its Applied Event waits with it: it is recorded when the hold ends.
 func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
 	kube, patches := statusServer(t)
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	clock := clocktesting.NewFakePassiveClock(now)
-	r := &Reconciler{Kube: kube, Clock: clock, RefreshInterval: 10 * time.Second}
+	events := &reasonRecorder{}
+	r := &Reconciler{Kube: kube, Clock: clock, RefreshInterval: 10 * time.Second, Recorder: events}
 	old := mpv1alpha1.RenderedConfigRef{Name: "old", Hash: "1111"}
 	next := mpv1alpha1.RenderedConfigRef{Name: "next", Hash: "2222"}
 	healthy := []mpv1alpha1.MapStatus{{WWID: "w", State: mpv1alpha1.MapOptimal, ActivePaths: 2, TotalPaths: 2}}
@@ -84,18 +94,27 @@ func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
 		s := &scope{state: state, written: written, applied: &next, fromWave: fromWave, appliedNow: appliedNow, applyErr: applyErr,
 			maps: &mapsReport{mapCount: 1, maps: maps}}
 		if s.appliedNow {
-			r.waveReport = waveReport{hash: next.Hash, until: clock.Now().Add(reportHoldIntervals * r.RefreshInterval)}
+			s.appliedNote = "Applied config next"
 		}
-		hold := r.holdReport(s)
-		if err := r.updateStatus(context.Background(), s, hold > 0); err != nil {
+		hold, err := r.finishReport(context.Background(), s)
+		if err != nil {
 			t.Fatal(err)
 		}
 		written = s.written
 		return hold, patches.Load() - before
 	}
+	applied := func() int {
+		n := 0
+		for _, reason := range events.reasons {
+			if reason == mpv1alpha1.AppliedReason {
+				n++
+			}
+		}
+		return n
+	}
 
-	if hold, writes := pass(true, true, healthy, nil); hold != 30*time.Second || writes != 0 {
-		t.Errorf("the pass that applied the wave's config: hold %s, %d writes; want 30s and none (the Lease confirms)", hold, writes)
+	if hold, writes := pass(true, true, healthy, nil); hold != 30*time.Second || writes != 0 || applied() != 0 {
+		t.Errorf("the pass that applied the wave's config: hold %s, %d writes, %d Applied Events; want 30s, none and none (the Lease confirms)", hold, writes, applied())
 	}
 	clock.SetTime(now.Add(10 * time.Second))
 	if hold, writes := pass(true, false, healthy, nil); hold != 20*time.Second || writes != 0 {
@@ -107,20 +126,35 @@ func TestTheWavesReportWaitsOnlyForTheSpec(t *testing.T) {
 	if written.AppliedConfig == nil || *written.AppliedConfig != next {
 		t.Errorf("the failure's report says the node runs %+v, want %s", written.AppliedConfig, next.Name)
 	}
-	if _, writes := pass(true, false, failed, errors.New("apply failed")); writes != 1 {
-		t.Errorf("an apply failure during the hold: %d writes, want 1 at once", writes)
+	if applied() != 0 {
+		t.Errorf("%d Applied Events during the hold, want none", applied())
 	}
-	if hold, writes := pass(false, false, failed, nil); hold != 0 || writes != 1 {
-		t.Errorf("the spec records the config: hold %s, %d writes; want none and 1 (the new observedGeneration)", hold, writes)
+	// A failure ends the hold, and the Event goes out (in a real pass, before the failure's own).
+	if _, writes := pass(true, false, failed, errors.New("apply failed")); writes != 1 || applied() != 1 {
+		t.Errorf("an apply failure during the hold: %d writes, %d Applied Events; want 1 at once and 1", writes, applied())
+	}
+	if hold, writes := pass(false, false, failed, nil); hold != 0 || writes != 1 || applied() != 1 {
+		t.Errorf("the spec records the config: hold %s, %d writes, %d Applied Events; want none, 1 (the new observedGeneration) and 1", hold, writes, applied())
 	}
 
-	// Nothing records the spec: the report goes out when the hold ends.
+	// Nothing records the spec: the report and the Event go out when the hold ends.
 	written = st.Status
 	clock.SetTime(now)
 	pass(true, true, healthy, nil)
 	clock.SetTime(now.Add(30 * time.Second))
-	if hold, writes := pass(true, false, healthy, nil); hold != 0 || writes != 1 {
-		t.Errorf("after the hold: hold %s, %d writes; want none and 1", hold, writes)
+	if hold, writes := pass(true, false, healthy, nil); hold != 0 || writes != 1 || applied() != 2 {
+		t.Errorf("after the hold: hold %s, %d writes, %d Applied Events in all; want none, 1 and 2", hold, writes, applied())
+	}
+	if pass(true, false, healthy, nil); applied() != 2 {
+		t.Errorf("%d Applied Events after one more pass, want 2: each is recorded once", applied())
+	}
+
+	// A second wave applied while the first's report is held: the first's Event is not lost.
+	clock.SetTime(now.Add(time.Minute))
+	pass(true, true, healthy, nil)
+	pass(true, true, healthy, nil)
+	if got := applied(); got != 3 {
+		t.Errorf("two applies in a row, each held: %d Applied Events in all, want 3 (the first's recorded when the second began its hold)", got)
 	}
 }
 
@@ -138,5 +172,20 @@ func TestASlowApplyOfTheWaveIsNotReportedWhileItRuns(t *testing.T) {
 		if got, want := patches.Load()-before, map[bool]int32{true: 0, false: 1}[fromWave]; got != want {
 			t.Errorf("a slow apply (wave: %t) wrote the status %d times while it ran, want %d", fromWave, got, want)
 		}
+	}
+}
+
+// An Event recorded while the wave's Applied Event is held goes out after it: the node's
+// Events keep the order of what they tell.
+func TestAHeldAppliedEventGoesOutBeforeTheNextEvent(t *testing.T) {
+	events := &reasonRecorder{}
+	r := &Reconciler{Recorder: events}
+	r.waveReport = waveReport{hash: "2222", event: "Applied config next"}
+	st := &mpv1alpha1.MultipathNodeState{ObjectMeta: metav1.ObjectMeta{Name: "n"}}
+	r.eventf(st, "Warning", mpv1alpha1.DriftCorrectedReason, "Reassert", "files changed by hand")
+	r.eventf(st, "Warning", mpv1alpha1.DriftCorrectedReason, "Reassert", "again")
+	want := []string{mpv1alpha1.AppliedReason, mpv1alpha1.DriftCorrectedReason, mpv1alpha1.DriftCorrectedReason}
+	if !slices.Equal(events.reasons, want) {
+		t.Errorf("Events %v, want %v", events.reasons, want)
 	}
 }

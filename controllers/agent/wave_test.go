@@ -20,10 +20,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/health"
@@ -71,6 +75,19 @@ func TestAgentAppliesTheWaveAndConfirmsOnItsLease(t *testing.T) {
 	if st.Spec.DesiredConfig == nil || *st.Spec.DesiredConfig != a {
 		t.Errorf("the agent changed its spec: %+v", st.Spec.DesiredConfig)
 	}
+	// So does the Applied Event, held with the report.
+	eventually(t, func() error {
+		list := &eventsv1.EventList{}
+		if err := env.Client.List(context.Background(), list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Name == name && e.Reason == mpv1alpha1.AppliedReason && strings.HasPrefix(e.Note, "Applied config "+b.Name+" ") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no Applied Event for %s", b.Name)
+	})
 
 	// Recorded, then dropped from the wave, as the rollout controller does: nothing to do.
 	reconfigures := n.reconfigures()
