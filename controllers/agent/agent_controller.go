@@ -225,9 +225,10 @@ type waveReport struct {
 // returns how much longer the report is held.
 //
 // The Event waits because the API server serves the confirmations of the whole wave at the
-// same time: an Event created by each of 100 agents as it applies sits in the same queue as
-// their Lease writes (the agents share one identity, so one flow of the API server's priority
-// and fairness) and costs it as much CPU. A failure's Event is never held.
+// same time: an Event created by each of 1,000 agents as it applies is a request in the same
+// queue as their Lease writes (the agents share one ServiceAccount, so one flow of the API
+// server's priority and fairness) and takes API server CPU from them. A failure's Event is
+// never held.
 func (r *Reconciler) finishReport(ctx context.Context, s *scope) (time.Duration, error) {
 	if s.appliedNow && s.fromWave {
 		r.recordHeldEvent(s.state) // an earlier wave's, should its report not have gone out yet
