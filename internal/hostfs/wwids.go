@@ -56,14 +56,20 @@ func ValidWWID(w string) bool {
 // entryOf returns the WWID of a wwids file line, as multipath-tools' lookup_wwid reads it:
 // a line starting with '/' holds the WWID up to the next '/'. Other lines are not entries.
 func entryOf(line []byte) (string, bool) {
+	e, ok := entryBytes(line)
+	return string(e), ok
+}
+
+// entryBytes is entryOf without making a string: the bytes of the entry within line.
+func entryBytes(line []byte) ([]byte, bool) {
 	if len(line) == 0 || line[0] != '/' {
-		return "", false
+		return nil, false
 	}
 	end := bytes.IndexByte(line[1:], '/')
 	if end < 0 {
-		return "", false
+		return nil, false
 	}
-	return string(line[1 : 1+end]), true
+	return line[1 : 1+end], true
 }
 
 // ParseWWIDs returns the WWIDs listed in a wwids file, in file order, duplicates kept.
@@ -105,36 +111,54 @@ func ReconcileWWIDs(current []byte, owned, desired []string) (WWIDsPlan, error) 
 			return WWIDsPlan{}, fmt.Errorf("WWID %q cannot be written to the wwids file: it must match %s", w, wwidPattern)
 		}
 	}
-	want := make(map[string]bool, len(desired))
-	for _, w := range desired {
-		want[w] = true
+	// One index over the desired and owned WWIDs, with what each one is. A WWID read from the
+	// file is looked up by its bytes (no string is made for it) and marked in place: three
+	// maps of every WWID, and a string per line of the file, were most of the plan's time.
+	const (
+		isWanted uint8 = 1 << iota
+		isOwned
+		isPresent
+	)
+	index := make(map[string]int, len(desired)+len(owned))
+	flags := make([]uint8, 0, len(desired)+len(owned))
+	mark := func(w string, f uint8) {
+		i, ok := index[w]
+		if !ok {
+			i = len(flags)
+			index[w] = i
+			flags = append(flags, 0)
+		}
+		flags[i] |= f
 	}
-	own := make(map[string]bool, len(owned))
+	for _, w := range desired {
+		mark(w, isWanted)
+	}
 	for _, w := range owned {
-		own[w] = true
+		mark(w, isOwned)
 	}
 
 	var b bytes.Buffer
 	b.Grow(len(current) + 40*len(desired))
-	// Sized for the entries to come: growing it was a tenth of an apply's CPU at 10,000 LUNs.
-	present := make(map[string]bool, len(desired)+len(owned))
-	removed := map[string]bool{}
+	removed := []string{}
 	for line := range bytes.Lines(current) {
-		if w, ok := entryOf(line); ok {
-			if own[w] && !want[w] {
-				removed[w] = true
-				continue
+		if e, ok := entryBytes(line); ok {
+			if i, known := index[string(e)]; known {
+				if flags[i]&(isOwned|isWanted) == isOwned {
+					removed = append(removed, string(e))
+					continue
+				}
+				flags[i] |= isPresent
 			}
-			present[w] = true
 		}
 		b.Write(line)
 	}
 	var added []string
 	for _, w := range desired {
-		if present[w] {
+		i := index[w]
+		if flags[i]&isPresent != 0 {
 			continue
 		}
-		present[w] = true // a desired WWID listed twice is added once
+		flags[i] |= isPresent // a desired WWID listed twice is added once
 		if b.Len() == 0 && len(current) == 0 {
 			b.WriteString(WWIDsHeader)
 		}
@@ -149,7 +173,7 @@ func ReconcileWWIDs(current []byte, owned, desired []string) (WWIDsPlan, error) 
 	// sorting all 10,000 WWIDs again was a tenth of an apply's CPU.
 	kept := make([]string, 0, len(owned))
 	for _, w := range owned {
-		if want[w] && present[w] {
+		if f := flags[index[w]]; f&isWanted != 0 && f&isPresent != 0 {
 			kept = append(kept, w)
 		}
 	}
@@ -158,8 +182,10 @@ func ReconcileWWIDs(current []byte, owned, desired []string) (WWIDsPlan, error) 
 	}
 	slices.Sort(added)
 	newOwned := mergeSorted(kept, added)
+	slices.Sort(removed)
+	removed = slices.Compact(removed) // an entry listed twice in the file is removed once
 
-	p := WWIDsPlan{Owned: newOwned, Added: added, Removed: sortedKeys(removed)}
+	p := WWIDsPlan{Owned: newOwned, Added: added, Removed: removed}
 	if current != nil || b.Len() > 0 {
 		p.Content = append([]byte{}, b.Bytes()...)
 	}
@@ -182,15 +208,6 @@ func mergeSorted(a, b []string) []string {
 			out = append(out, next)
 		}
 	}
-	return out
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }
 
