@@ -102,32 +102,37 @@ func TestWriteWWIDLeavesTheCachedObjectAlone(t *testing.T) {
 // keeping the other controller's, instead of waiting for another whole pass.
 func TestWriteConfigRetriesAConflictOnAFreshRead(t *testing.T) {
 	ctx := context.Background()
-	cfg := &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName, Generation: 1}}
-	c := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(cfg).
-		WithStatusSubresource(&mpv1alpha1.MultipathConfig{}).Build()
-	stale := &mpv1alpha1.MultipathConfig{}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(cfg), stale); err != nil {
-		t.Fatal(err)
-	}
-	// The other writer: a condition the render does not own, after the render read the object.
-	other := stale.DeepCopy()
-	other.Status.Conditions = []metav1.Condition{{Type: "OtherWriter", Status: metav1.ConditionTrue, Reason: "Set", LastTransitionTime: metav1.Now()}}
-	if err := c.Status().Update(ctx, other); err != nil {
-		t.Fatal(err)
-	}
 	rendered, err := multipathconf.Render(nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, reader := range map[string]client.Reader{"without an APIReader": nil, "with an APIReader": c} {
-		t.Run(name, func(t *testing.T) {
+	// Each case has its own fake client: one case's write must not be what the next one reads.
+	for _, withReader := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without an APIReader", true: "with an APIReader"}[withReader], func(t *testing.T) {
+			cfg := &mpv1alpha1.MultipathConfig{ObjectMeta: metav1.ObjectMeta{Name: mpv1alpha1.ClusterConfigName, Generation: 1}}
+			c := fake.NewClientBuilder().WithScheme(scheme.New()).WithObjects(cfg).
+				WithStatusSubresource(&mpv1alpha1.MultipathConfig{}).Build()
+			stale := &mpv1alpha1.MultipathConfig{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(cfg), stale); err != nil {
+				t.Fatal(err)
+			}
+			// The other writer: a condition the render does not own, after the render read the object.
+			other := stale.DeepCopy()
+			other.Status.Conditions = []metav1.Condition{{Type: "OtherWriter", Status: metav1.ConditionTrue, Reason: "Set", LastTransitionTime: metav1.Now()}}
+			if err := c.Status().Update(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			var reader client.Reader
+			if withReader {
+				reader = c
+			}
 			r := &Reconciler{Client: c, Recorder: events.NewFakeRecorder(10), Namespace: "ns", APIReader: reader}
 			err := r.writeConfig(ctx, stale.DeepCopy(), rendered, nil, &decision{})
 			got := &mpv1alpha1.MultipathConfig{}
 			if err := c.Get(ctx, client.ObjectKeyFromObject(cfg), got); err != nil {
 				t.Fatal(err)
 			}
-			if reader == nil {
+			if !withReader {
 				if !apierrors.IsConflict(err) || got.Status.RenderedConfig != nil {
 					t.Fatalf("without a reader the conflict is returned and nothing written; got %v, %+v", err, got.Status.RenderedConfig)
 				}
