@@ -245,18 +245,28 @@ func (n *node) reconfigures() int {
 // events returns the reasons of the Events about the node's MultipathNodeState.
 func events(t *testing.T, name string) []string {
 	t.Helper()
+	var reasons []string
+	for _, e := range stateEvents(t, name) {
+		reasons = append(reasons, e.Reason)
+	}
+	slices.Sort(reasons)
+	return slices.Compact(reasons)
+}
+
+// stateEvents returns the Events about the node's MultipathNodeState.
+func stateEvents(t *testing.T, name string) []eventsv1.Event {
+	t.Helper()
 	list := &eventsv1.EventList{}
 	if err := env.Client.List(context.Background(), list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
 		t.Fatal(err)
 	}
-	var reasons []string
+	var out []eventsv1.Event
 	for _, e := range list.Items {
 		if e.Regarding.Kind == "MultipathNodeState" && e.Regarding.Name == name {
-			reasons = append(reasons, e.Reason)
+			out = append(out, e)
 		}
 	}
-	slices.Sort(reasons)
-	return slices.Compact(reasons)
+	return out
 }
 
 func lease(t *testing.T, name string) (*coordinationv1.Lease, error) {

@@ -24,10 +24,7 @@ import (
 	"testing"
 	"time"
 
-	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
 	"github.com/kube-multipath/kube-multipath/internal/health"
@@ -77,12 +74,8 @@ func TestAgentAppliesTheWaveAndConfirmsOnItsLease(t *testing.T) {
 	}
 	// So does the Applied Event, held with the report.
 	eventually(t, func() error {
-		list := &eventsv1.EventList{}
-		if err := env.Client.List(context.Background(), list, client.InNamespace(metav1.NamespaceDefault)); err != nil {
-			return err
-		}
-		for _, e := range list.Items {
-			if e.Regarding.Name == name && e.Reason == mpv1alpha1.AppliedReason && strings.HasPrefix(e.Note, "Applied config "+b.Name+" ") {
+		for _, e := range stateEvents(t, name) {
+			if e.Reason == mpv1alpha1.AppliedReason && strings.HasPrefix(e.Note, "Applied config "+b.Name+" ") {
 				return nil
 			}
 		}
