@@ -42,8 +42,12 @@ const (
 	OwnedWWIDsPath = StateDir + "/owned-wwids"
 	// AppliedPath records the config applied last ({"name","hash"}).
 	AppliedPath = StateDir + "/applied"
-	// PendingPath exists only while an apply is under way (or was interrupted).
+	// PendingPath exists only while an apply is under way (or was interrupted): the marker
+	// of the apply's journal.
 	PendingPath = StateDir + "/pending"
+	// BackupPath holds, while PendingPath names it, the files the apply may change as they
+	// were before it.
+	BackupPath = StateDir + "/pending-backup"
 	// LockPath is flocked by the apply, so that two agents never apply at once.
 	LockPath = StateDir + "/lock"
 )
@@ -104,14 +108,21 @@ func newPending(path string, mode fs.FileMode) (*renameio.PendingFile, error) {
 // writeAtomic replaces path with data: temp file, chmod, write, fsync, rename, fsync of the
 // directory (renameio does not sync the directory, so the rename itself could be lost).
 func writeAtomic(path string, data []byte, mode fs.FileMode) error {
+	return writeAtomicParts(path, mode, data)
+}
+
+// writeAtomicParts is writeAtomic of the parts one after the other, without joining them.
+func writeAtomicParts(path string, mode fs.FileMode, parts ...[]byte) error {
 	t, err := newPending(path, mode)
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	defer func() { _ = t.Cleanup() }()
 	w := bufio.NewWriter(t)
-	if _, err := w.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	for _, data := range parts {
+		if _, err := w.Write(data); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)

@@ -155,6 +155,12 @@ func (th *testHost) files(t testing.TB) map[string]string {
 	return out
 }
 
+// isJournal tells the files of an apply's journal (the pending marker and its backup), which
+// stay on disk as long as the marker does.
+func isJournal(path string) bool {
+	return path == PendingPath || path == BackupPath
+}
+
 func (th *testHost) reconfigures() int {
 	n := 0
 	for _, c := range th.daemon.Commands() {

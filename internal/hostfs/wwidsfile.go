@@ -132,9 +132,7 @@ func (h *Host) reconcileWWIDsFile(ctx context.Context, m *pendingMarker, owned, 
 			done = wp
 			return nil, err
 		}
-		m.WWIDs = &WWIDsDelta{Added: wp.Added, Removed: wp.Removed}
-		if err := h.writeMarker(m); err != nil {
-			m.WWIDs = nil
+		if err := h.recordWWIDs(m, WWIDsDelta{Added: wp.Added, Removed: wp.Removed}); err != nil {
 			return nil, fmt.Errorf("recording the %s edit in the pending marker: %w", hostPath(WWIDsPath), err)
 		}
 		done = wp

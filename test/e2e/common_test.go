@@ -124,6 +124,7 @@ const (
 	ownedFile    = "/etc/multipath/kube-multipath/owned-wwids"
 	appliedFile  = "/etc/multipath/kube-multipath/applied"
 	pendingFile  = "/etc/multipath/kube-multipath/pending"
+	backupFile   = "/etc/multipath/kube-multipath/pending-backup"
 	// foreignWWID is in the image's /etc/multipath/wwids before the operator arrives
 	// (hack/e2e/guest/wwids), as boot from SAN or `multipath -a` by hand leaves one.
 	foreignWWID = "36001405e2e0000000000000000b007"
