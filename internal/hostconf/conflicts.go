@@ -19,6 +19,7 @@ package hostconf
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
@@ -41,11 +42,12 @@ func (c *Config) Conflicts(managed map[string]string, maps []Map) []mpv1alpha1.H
 	var out []mpv1alpha1.HostConflict
 	bl := c.compile(c.Blacklist.WWID)
 	ex := c.compile(c.Exceptions.WWID)
-	owner := map[string]string{} // managed name -> WWID
-	for wwid, name := range managed {
-		owner[name] = wwid
-		if hc, ok := blacklisted(wwid, c.Blacklist.WWID, bl, c.Exceptions.WWID, ex); ok {
-			out = append(out, hc)
+	owner := c.owners(managed, maps)
+	if len(bl) > 0 {
+		for wwid := range managed {
+			if hc, ok := blacklisted(wwid, c.Blacklist.WWID, bl, c.Exceptions.WWID, ex); ok {
+				out = append(out, hc)
+			}
 		}
 	}
 	for _, mp := range c.Multipaths {
@@ -89,6 +91,35 @@ func (c *Config) Conflicts(managed map[string]string, maps []Map) []mpv1alpha1.H
 			cmp.Compare(a.Line, b.Line), cmp.Compare(a.Alias, b.Alias))
 	})
 	return out
+}
+
+// owners maps each name the host or its maps use (an alias of its multipaths section, a
+// binding, a map's name) to the managed WWID the render gives that name, if any. It is built
+// from the host's names, tens or hundreds, not by inverting managed (10,000 LUNs), which each
+// pass of every agent would otherwise do.
+func (c *Config) owners(managed map[string]string, current []Map) map[string]string {
+	owner := map[string]string{}
+	for _, mp := range c.Multipaths {
+		if mp.Alias != "" {
+			owner[mp.Alias] = ""
+		}
+	}
+	for _, b := range c.Bindings {
+		owner[b.Alias] = ""
+	}
+	for _, m := range current {
+		owner[m.Name] = ""
+	}
+	if len(owner) == 0 {
+		return owner
+	}
+	for wwid, name := range managed {
+		if _, ok := owner[name]; ok {
+			owner[name] = wwid
+		}
+	}
+	maps.DeleteFunc(owner, func(_, wwid string) bool { return wwid == "" })
+	return owner
 }
 
 func (c *Config) compile(rs []Regex) []compiled {

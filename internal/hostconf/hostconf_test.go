@@ -17,6 +17,7 @@ limitations under the License.
 package hostconf
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -96,7 +97,7 @@ const handAliases = `multipaths {
 }
 `
 
-func writeRoot(t *testing.T, files map[string]string) string {
+func writeRoot(t testing.TB, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for p, content := range files {
@@ -367,5 +368,36 @@ func TestManagedNamesReadsTheRender(t *testing.T) {
 	got := ManagedNames(r.WWIDs, files...)
 	if want := map[string]string{w1: "ora", w2: w2}; !maps.Equal(got, want) {
 		t.Fatalf("ManagedNames = %v, want %v", got, want)
+	}
+}
+
+// BenchmarkConflicts is one agent pass's check at 10,000 managed LUNs with 100 maps, on a host
+// with a few hand-written aliases and a bindings file of 100 names ("aliases"), and on one
+// with RHEL's blacklist of everything but its exceptions ("rhel").
+func BenchmarkConflicts(b *testing.B) {
+	var bind strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&bind, "mpath%d 36001405%025d\n", i, i)
+	}
+	managed := make(map[string]string, 10000)
+	for i := range 10000 {
+		managed[fmt.Sprintf("3600a0980383030534%015d", i)] = fmt.Sprintf("data%d", i)
+	}
+	current := make([]Map, 100)
+	for i := range current {
+		current[i] = Map{Name: fmt.Sprintf("data%d", i*100), WWID: fmt.Sprintf("3600a0980383030534%015d", i*100)}
+	}
+	for name, conf := range map[string]string{"aliases": handAliases, "rhel": rhelConf} {
+		b.Run(name, func(b *testing.B) {
+			root := writeRoot(b, map[string]string{"etc/multipath.conf": conf, "etc/multipath/bindings": bind.String()})
+			cfg, err := Read(Options{Root: root, Version: "0.9.4"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg.Conflicts(managed, current)
+			}
+		})
 	}
 }
