@@ -109,6 +109,8 @@ type Reconciler struct {
 	// openCountWarned says warnOpenCount has said so.
 	openCountErr    string
 	openCountWarned bool
+	// managed is the desired config's WWIDs, lower-cased (reconcileUnmanaged).
+	managed managedSet
 	// reported is the map report last written (the cache holds none: TrimOwnState).
 	reported reportRecord
 	// waveReport is the last config applied because the rollout wave asked, and until when its

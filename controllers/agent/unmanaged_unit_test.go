@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	mpv1alpha1 "github.com/kube-multipath/kube-multipath/api/v1alpha1"
+	"github.com/kube-multipath/kube-multipath/internal/multipathconf"
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
 
@@ -43,6 +44,24 @@ func TestUnmanagedDevicesGroupsAndLeavesOutManaged(t *testing.T) {
 	}
 	if got := unmanagedDevices(nil, nil); got == nil || got.devices != nil || got.count != 0 {
 		t.Errorf("no paths: got %+v, want an empty report (known: none)", got)
+	}
+}
+
+// The lower-cased managed set is built once per config: kept while the config is the same,
+// built anew for another one.
+func TestManagedSetFollowsTheConfig(t *testing.T) {
+	var m managedSet
+	a := &multipathconf.Rendered{Hash: "a", Names: map[string]string{"3600A": "data"}}
+	b := &multipathconf.Rendered{Hash: "b", Names: map[string]string{"3600B": "logs"}}
+	first := m.of(a)
+	if !reflect.DeepEqual(first, map[string]bool{"3600a": true}) {
+		t.Errorf("managed set of a = %v, want its WWID lower-cased", first)
+	}
+	if again := m.of(a); reflect.ValueOf(again).UnsafePointer() != reflect.ValueOf(first).UnsafePointer() {
+		t.Error("the set of the same config was built again")
+	}
+	if got := m.of(b); !reflect.DeepEqual(got, map[string]bool{"3600b": true}) {
+		t.Errorf("managed set of b = %v, want b's WWID", got)
 	}
 }
 
