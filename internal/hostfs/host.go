@@ -160,6 +160,9 @@ type Host struct {
 	// checked is what the last drift check found unchanged, nil when nothing is known; any
 	// apply forgets it. Guarded by mu.
 	checked *checkedStamps
+	// written is the config this Host last applied: while the disk holds its baseline, its
+	// names are the previous names of the next apply, not parsed again (previousNames).
+	written *multipathconf.Rendered
 	// racyWindow is defaultRacyWindow when zero (tests shorten it).
 	racyWindow time.Duration
 	// fullChecks counts the drift checks that read and planned the files (for tests).
@@ -414,7 +417,7 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 	// take over under another name (a new MultipathWWID for a LUN the host already assembles
 	// and has mounted as mpatha) ...
 	// The managed names of the baseline on disk, parsed once (1.5 MB at 10,000 LUNs).
-	previous := previousNames(st)
+	previous := h.previousNames(st)
 	renames := PredictAdoptions(before, r.Names, previous, h.InUse)
 	if printed != nil {
 		// ... and the names multipathd would give the maps the operator does not manage under
@@ -566,6 +569,7 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 	if err := h.removeMarker(); err != nil {
 		return res, &ApplyError{Step: StepCommit, Err: fmt.Errorf("removing the pending marker: %w", err)}
 	}
+	h.written = r
 	return res, nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -581,5 +582,32 @@ func TestApplyRefusesAConfigItCannotWriteSafely(t *testing.T) {
 	}
 	if len(th.daemon.Commands()) > 0 || th.read(t, WWIDsPath) != "<absent>" {
 		t.Error("a refused config reached the host")
+	}
+}
+
+// The names of the baseline an apply replaces come from the config this Host wrote when the
+// disk still holds its baseline byte for byte, and from the file itself when anything differs.
+func TestPreviousNamesAreTheWrittenConfigsWhileTheDiskHoldsIt(t *testing.T) {
+	t.Parallel()
+	th := newHost(t)
+	r := render(t, wwidA)
+	mustApply(t, th, r)
+	st, err := th.readState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := th.previousNames(st); reflect.ValueOf(got).UnsafePointer() != reflect.ValueOf(r.Names).UnsafePointer() {
+		t.Errorf("previous names = %v, want the written config's own map %v", got, r.Names)
+	}
+	baseline := ConfDir + "/" + baselineName
+	edited := strings.ReplaceAll(th.read(t, baseline), `alias "data-6f41"`, `alias "by-hand"`)
+	if err := os.WriteFile(th.path(baseline), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = th.readState(); err != nil {
+		t.Fatal(err)
+	}
+	if got := th.previousNames(st); !maps.Equal(got, map[string]string{wwidA: "by-hand"}) {
+		t.Errorf("previous names of an edited baseline = %v, want the file's", got)
 	}
 }

@@ -162,8 +162,9 @@ func wwidsOfBaseline(baseline string) string {
 // NamesOfBaseline reads the map names back from the baseline Render wrote: each multipath
 // subsection's wwid line, then its alias line. The alias is unquoted (a quote in it is doubled).
 func NamesOfBaseline(baseline string) map[string]string {
-	names := map[string]string{}
 	const wwidPrefix, aliasPrefix = "\t\twwid \"", "\t\talias \""
+	// Sized once: grown entry by entry, a map of 10,000 names was rehashed a dozen times.
+	names := make(map[string]string, strings.Count(baseline, aliasPrefix))
 	wwid := ""
 	for line := range strings.Lines(baseline) {
 		if w, ok := strings.CutPrefix(line, wwidPrefix); ok {
