@@ -302,6 +302,8 @@ type plan struct {
 	// records lists the record paths (owned-wwids, applied) that differ from the disk.
 	records []string
 	wwids   WWIDsPlan
+	// wwidsFrom is the wwids file's content wwids was planned from (nil: no file).
+	wwidsFrom []byte
 }
 
 // planFor compares r with the disk. It refuses a config holding a file the agent does not own
@@ -344,7 +346,7 @@ func planFor(st *hostState, r *multipathconf.Rendered) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.wwids = wp
+	p.wwids, p.wwidsFrom = wp, content
 	mode := fileMode
 	if cur.Exists {
 		mode = cur.Mode
@@ -535,7 +537,7 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 	}()
 	owned := p.want[OwnedWWIDsPath]
 	if slices.Contains(p.changed, WWIDsPath) {
-		wp, err := h.reconcileWWIDsFile(ctx, marker, st.owned, r.WWIDs, p.want[WWIDsPath].Mode)
+		wp, err := h.reconcileWWIDsFile(ctx, marker, st.owned, r.WWIDs, p.want[WWIDsPath].Mode, wwidsPlanned{from: p.wwidsFrom, plan: p.wwids})
 		if err != nil {
 			return res, &ApplyError{Step: StepWrite, Err: err}
 		}

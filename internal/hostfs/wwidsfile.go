@@ -120,14 +120,25 @@ func (h *Host) undoWWIDs(ctx context.Context, d WWIDsDelta) error {
 	})
 }
 
+// wwidsPlanned is the plan's reconciliation of the wwids file, and the content (nil: no file)
+// it was made from.
+type wwidsPlanned struct {
+	from []byte
+	plan WWIDsPlan
+}
+
 // reconcileWWIDsFile lists desired in /etc/multipath/wwids, in place under the lock: it
 // reconciles the file as it is under the lock (not the plan's read of it, which another writer
-// may have extended since), records the delta in the pending marker while it still holds the
-// lock, then writes. It returns what it did.
-func (h *Host) reconcileWWIDsFile(ctx context.Context, m *pendingMarker, owned, desired []string, mode fs.FileMode) (WWIDsPlan, error) {
+// may have extended since; when it has not, the plan's reconciliation is the same and is
+// used), records the delta in the pending marker while it still holds the lock, then writes.
+// It returns what it did.
+func (h *Host) reconcileWWIDsFile(ctx context.Context, m *pendingMarker, owned, desired []string, mode fs.FileMode, planned wwidsPlanned) (WWIDsPlan, error) {
 	var done WWIDsPlan
 	err := h.editWWIDs(ctx, mode, func(cur []byte) ([]byte, error) {
-		wp, err := ReconcileWWIDs(cur, owned, desired)
+		wp, err := planned.plan, error(nil)
+		if (cur == nil) != (planned.from == nil) || !bytes.Equal(cur, planned.from) {
+			wp, err = ReconcileWWIDs(cur, owned, desired)
+		}
 		if err != nil || !wp.Changed {
 			done = wp
 			return nil, err
