@@ -543,9 +543,11 @@ func (h *Host) apply(ctx context.Context, r *multipathconf.Rendered) (res Result
 		}
 		res.Changed = append(res.Changed, hostPath(WWIDsPath))
 		res.Added, res.Removed = wp.Added, wp.Removed
-		owned = snapshot{}
-		if len(wp.Owned) > 0 {
-			owned = snapshot{Exists: true, Mode: fileMode, Content: formatOwned(wp.Owned)}
+		if !slices.Equal(wp.Owned, p.wwids.Owned) { // else the plan's record is this one
+			owned = snapshot{}
+			if len(wp.Owned) > 0 {
+				owned = snapshot{Exists: true, Mode: fileMode, Content: formatOwned(wp.Owned)}
+			}
 		}
 	}
 	if _, err := restore(h.path(OwnedWWIDsPath), owned); err != nil {

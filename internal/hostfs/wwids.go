@@ -213,13 +213,17 @@ func mergeSorted(a, b []string) []string {
 
 // formatOwned renders the ownership record.
 func formatOwned(owned []string) []byte {
-	var b strings.Builder
-	b.WriteString(ownedHeader)
+	n := len(ownedHeader)
 	for _, w := range owned {
-		b.WriteString(w)
-		b.WriteByte('\n')
+		n += len(w) + 1
 	}
-	return []byte(b.String())
+	b := make([]byte, 0, n)
+	b = append(b, ownedHeader...)
+	for _, w := range owned {
+		b = append(b, w...)
+		b = append(b, '\n')
+	}
+	return b
 }
 
 // parseOwned reads the ownership record: one WWID a line, '#' comments and blank lines
