@@ -20,6 +20,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -226,4 +227,29 @@ func (h *Host) CheckDrift(r *multipathconf.Rendered) ([]string, error) {
 		return nil, err
 	}
 	return hostPaths(p.changed), nil
+}
+
+// killedMidApply applies wwidA, then kills an apply of wwidA and wwidB after its writes and
+// before its reconfigure. It returns the files before the killed apply (journal excluded) and
+// a restarted agent's Host.
+func killedMidApply(t *testing.T) (*testHost, map[string]string, *Host) {
+	t.Helper()
+	th := newHost(t, handMadeHost)
+	mustApply(t, th, render(t, wwidA))
+	before := th.files(t)
+	th.hooks.beforeReconfigure = func() { runtime.Goexit() }
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = th.Apply(context.Background(), render(t, wwidA, wwidB))
+	}()
+	<-done
+	th.hooks.beforeReconfigure = nil
+	if pending, _ := th.Pending(); !pending {
+		t.Fatal("no pending marker after a kill mid-apply")
+	}
+	if !slices.Contains(ParseWWIDs([]byte(th.read(t, WWIDsPath))), wwidB) {
+		t.Fatal("the killed apply had not edited the wwids file; the test proves nothing")
+	}
+	return th, before, &Host{Root: th.Root, Client: &multipathd.SocketClient{Address: th.daemon.Address()}}
 }

@@ -22,7 +22,6 @@ import (
 	"maps"
 	"os"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -399,25 +398,7 @@ func TestEmptyConfigOnAnUnmanagedHostChangesNothing(t *testing.T) {
 // agent rolls back to the files as they were, reconfigures, and can then apply.
 func TestRestartMidApplyRollsBackFromThePendingMarker(t *testing.T) {
 	t.Parallel()
-	th := newHost(t, handMadeHost)
-	mustApply(t, th, render(t, wwidA))
-	before := th.files(t)
-
-	th.hooks.beforeReconfigure = func() { runtime.Goexit() } // the agent dies here: no defer sees an error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = th.Apply(context.Background(), render(t, wwidA, wwidB))
-	}()
-	<-done
-	if pending, _ := th.Pending(); !pending {
-		t.Fatal("no pending marker after a kill mid-apply")
-	}
-	if th.read(t, WWIDsPath) == before[WWIDsPath] {
-		t.Fatal("the killed apply had not written yet; the test proves nothing")
-	}
-
-	restarted := &Host{Root: th.Root, Client: &multipathd.SocketClient{Address: th.daemon.Address()}}
+	th, before, restarted := killedMidApply(t)
 	reconfigures := th.reconfigures()
 	recovered, err := restarted.Recover(context.Background())
 	if err != nil || !recovered {

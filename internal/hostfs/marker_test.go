@@ -23,38 +23,12 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/kube-multipath/kube-multipath/internal/multipathd"
 )
-
-// killedMidApply applies wwidA, then kills an apply of wwidA and wwidB after its writes and
-// before its reconfigure. It returns the files before the killed apply (journal excluded) and
-// a restarted agent's Host.
-func killedMidApply(t *testing.T) (*testHost, map[string]string, *Host) {
-	t.Helper()
-	th := newHost(t, handMadeHost)
-	mustApply(t, th, render(t, wwidA))
-	before := th.files(t)
-	th.hooks.beforeReconfigure = func() { runtime.Goexit() }
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = th.Apply(context.Background(), render(t, wwidA, wwidB))
-	}()
-	<-done
-	th.hooks.beforeReconfigure = nil
-	if pending, _ := th.Pending(); !pending {
-		t.Fatal("no pending marker after a kill mid-apply")
-	}
-	if !slices.Contains(ParseWWIDs([]byte(th.read(t, WWIDsPath))), wwidB) {
-		t.Fatal("the killed apply had not edited the wwids file; the test proves nothing")
-	}
-	return th, before, &Host{Root: th.Root, Client: &multipathd.SocketClient{Address: th.daemon.Address()}}
-}
 
 // The journal keeps the marker small: the previous files are byte copies in its backup, and
 // the wwids delta a line appended to it. A successful apply leaves neither.
