@@ -70,8 +70,9 @@ func BenchmarkApplyUnchanged(b *testing.B) {
 }
 
 // BenchmarkReassertUnchanged is an agent's periodic drift check on a host that holds its
-// config: "read" reads and re-plans the files (their stamps never trusted), "stamps" compares
-// their stamps with those of the last check that read them.
+// config: "read" reads the files (their stamps never trusted) and, as they are what the apply
+// left, does not plan them; "stamps" compares their stamps with those of the last check that
+// read them.
 func BenchmarkReassertUnchanged(b *testing.B) {
 	for _, luns := range []int{10, 10000} {
 		for _, mode := range []string{"read", "stamps"} {

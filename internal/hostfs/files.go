@@ -21,9 +21,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/google/renameio/v2"
 )
@@ -63,6 +65,24 @@ type snapshot struct {
 	Mode    fs.FileMode
 	Content []byte
 }
+
+// fileSum is a file's content in short: absent, or its size and CRC-32C.
+type fileSum struct {
+	exists bool
+	size   int
+	crc    uint32
+}
+
+func sumOf(s snapshot) fileSum {
+	if !s.Exists {
+		return fileSum{}
+	}
+	return fileSum{exists: true, size: len(s.Content), crc: crc32.Checksum(s.Content, castagnoli)}
+}
+
+type fileSums []fileSum
+
+func (a fileSums) equal(b []fileSum) bool { return slices.Equal(a, b) }
 
 func (s snapshot) equal(o snapshot) bool {
 	if s.Exists != o.Exists {

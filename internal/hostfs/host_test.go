@@ -592,3 +592,39 @@ func TestPreviousNamesAreTheWrittenConfigsWhileTheDiskHoldsIt(t *testing.T) {
 		t.Errorf("previous names of an edited baseline = %v, want the file's", got)
 	}
 }
+
+// The drift check right after an apply, when the files' stamps are too fresh to trust, reads
+// the files and, finding them byte for byte as the apply left them, does not plan them; any
+// other content (ours edited, or a foreign wwids entry) is planned as before.
+func TestDriftCheckAfterAnApplyPlansOnlyWhatDiffers(t *testing.T) {
+	t.Parallel()
+	th := newHost(t, handMadeHost)
+	th.racyWindow = time.Hour // no stamp is trusted: every check reads
+	r := render(t, wwidA)
+	mustApply(t, th, r)
+	check := func(wantPlanned int, wantDrift ...string) {
+		t.Helper()
+		before := th.plannedChecks
+		drift, _, err := th.Reassert(context.Background(), r)
+		if err != nil || !slices.Equal(drift, wantDrift) {
+			t.Fatalf("Reassert = %v, %v, want drift %v", drift, err, wantDrift)
+		}
+		if got := th.plannedChecks - before; got != wantPlanned {
+			t.Errorf("Reassert planned the files %d times, want %d", got, wantPlanned)
+		}
+	}
+	check(0)
+	check(0)
+	// A foreign entry in wwids: not drift, but not what the apply left either.
+	if err := os.WriteFile(th.path(WWIDsPath), []byte(th.read(t, WWIDsPath)+"/36001405handmade/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(1)
+	// An edited baseline is drift: planned and re-asserted, after which the files are again
+	// what an apply left.
+	if err := os.WriteFile(th.path(ConfDir+"/"+baselineName), []byte("# edited by hand\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(1, "/"+ConfDir+"/"+baselineName)
+	check(0)
+}
