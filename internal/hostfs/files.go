@@ -25,7 +25,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/google/renameio/v2"
 )
@@ -79,10 +78,6 @@ func sumOf(s snapshot) fileSum {
 	}
 	return fileSum{exists: true, size: len(s.Content), crc: crc32.Checksum(s.Content, castagnoli)}
 }
-
-type fileSums []fileSum
-
-func (a fileSums) equal(b []fileSum) bool { return slices.Equal(a, b) }
 
 func (s snapshot) equal(o snapshot) bool {
 	if s.Exists != o.Exists {

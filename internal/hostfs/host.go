@@ -245,7 +245,7 @@ func (h *Host) Reassert(ctx context.Context, r *multipathconf.Rendered) ([]strin
 	if err != nil {
 		return nil, Result{}, &ApplyError{Step: StepPlan, Err: err}
 	}
-	if w := h.written; w != nil && w.Hash == r.Hash && h.wrote != nil && st.sums().equal(h.wrote) {
+	if w := h.written; w != nil && w.Hash == r.Hash && h.wrote != nil && slices.Equal(st.sums(), h.wrote) {
 		// The files are byte for byte what this Host's apply of r left (their CRC-32C and
 		// size): no drift, and no plan (at 10,000 LUNs most of a check, which the pass after
 		// an apply makes while the files' stamps are too fresh to trust).
@@ -288,8 +288,8 @@ type hostState struct {
 }
 
 // sums are the files' fileSums, in transactionPaths' order.
-func (st *hostState) sums() fileSums {
-	out := make(fileSums, len(transactionPaths))
+func (st *hostState) sums() []fileSum {
+	out := make([]fileSum, len(transactionPaths))
 	for i, p := range transactionPaths {
 		out[i] = sumOf(st.files[p])
 	}
